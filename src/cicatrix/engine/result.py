@@ -1,0 +1,152 @@
+"""What the engine returns: scores, a screened and ranked plan, a dated course and a timeline.
+
+The JSON shape of `Plan` is a public contract (`cicatrix plan --format json`, the API and
+the exports read it), so fields are only ever added, never renamed.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+Severity = Literal["mild", "moderate", "severe"]
+
+
+class Message(BaseModel):
+    """A coded statement; the code is stable, the message is for people."""
+
+    model_config = _FROZEN
+
+    code: str
+    message: str
+
+
+class ScoreRow(BaseModel):
+    """One row of a scale, so a score can always be explained line by line."""
+
+    model_config = _FROZEN
+
+    id: str
+    label: str
+    inputs: tuple[str, ...]
+    count: int
+    area_cm2: float | None = None
+    multiplier: int | None = None
+    grade: int | None = None
+    points: int
+
+
+class Scores(BaseModel):
+    model_config = _FROZEN
+
+    goodman_baron_quantitative: int
+    goodman_baron_quantitative_rows: tuple[ScoreRow, ...]
+    ecca: int
+    ecca_items: tuple[ScoreRow, ...]
+    goodman_baron_qualitative: int | None
+    severity: Severity | None
+    severity_basis: str
+    warnings: tuple[Message, ...] = ()
+
+
+class Recommendation(BaseModel):
+    model_config = _FROZEN
+
+    treatment: str
+    name: str
+    rank: int
+    score: float
+    targets: tuple[str, ...]
+    rationale: str
+    sources: tuple[str, ...]
+    evidence_level: str
+    warnings: tuple[Message, ...] = ()
+    adjustments: tuple[Message, ...] = ()
+    scheduled: bool = False
+
+
+class Exclusion(BaseModel):
+    model_config = _FROZEN
+
+    treatment: str
+    name: str
+    reasons: tuple[Message, ...]
+
+
+class Education(BaseModel):
+    model_config = _FROZEN
+
+    topic: str
+    text: str
+    sources: tuple[str, ...] = ()
+
+
+class Session(BaseModel):
+    model_config = _FROZEN
+
+    treatment: str
+    number: int
+    date: date
+    earliest: date | None = None
+    latest: date | None = None
+
+
+class Maintenance(BaseModel):
+    model_config = _FROZEN
+
+    treatment: str
+    date: date
+    text: str
+
+
+class Course(BaseModel):
+    model_config = _FROZEN
+
+    sessions: tuple[Session, ...] = ()
+    maintenance: tuple[Maintenance, ...] = ()
+    follow_up: date | None = None
+    notes: tuple[Message, ...] = ()
+
+
+TimelineKind = Literal["session", "avoid", "do", "expect", "follow_up", "maintenance"]
+TimelinePhase = Literal["pre", "day_of", "post", "ongoing"]
+
+
+class TimelineEntry(BaseModel):
+    """One instruction for the patient; `date` is the day it starts, `until` the last day."""
+
+    model_config = _FROZEN
+
+    date: date
+    until: date | None = None
+    session: int | None = None
+    treatment: str | None = None
+    kind: TimelineKind
+    phase: TimelinePhase | None = None
+    text: str
+    code: str | None = None
+    sources: tuple[str, ...] = ()
+
+    def applies_on(self, day: date) -> bool:
+        return self.date <= day <= (self.until or self.date)
+
+
+class Plan(BaseModel):
+    """The engine's proposal. A clinician approves every plan before it is used."""
+
+    model_config = _FROZEN
+
+    case_id: str | None
+    knowledge_version: str
+    notice: str
+    scores: Scores
+    recommended: tuple[Recommendation, ...]
+    excluded: tuple[Exclusion, ...]
+    warnings: tuple[Message, ...]
+    education: tuple[Education, ...]
+    course: Course
+    timeline: tuple[TimelineEntry, ...]

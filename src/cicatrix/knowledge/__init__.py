@@ -1,0 +1,1 @@
+"""The knowledge base: versioned clinical data files, their models, and the loader."""

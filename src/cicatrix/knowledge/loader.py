@@ -1,0 +1,286 @@
+"""Load the bundled knowledge base, apply a clinic's overrides, validate, and fingerprint it.
+
+A broken file fails loudly with `KnowledgeError`, naming the file and the entry.
+Overrides mirror the bundled layout: an entry with the same `id` is deep-merged
+(mappings merge, lists and values replace), a new `id` is added.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from cicatrix.knowledge.models import (
+    Condition,
+    EducationTopic,
+    EvidenceLevelInfo,
+    KnowledgeBase,
+    Lesion,
+    Mark,
+    Matcher,
+    Policy,
+    Scales,
+    ScarType,
+    SequencingRule,
+    Source,
+    Step,
+    Treatment,
+)
+
+try:  # the C loader is several times faster; fall back quietly where libyaml is missing
+    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _Loader = yaml.SafeLoader
+
+OVERRIDES_ENV = "CICATRIX_KNOWLEDGE_DIR"
+
+# collection name -> (file or folder, model)
+_COLLECTIONS: dict[str, tuple[str, type[BaseModel]]] = {
+    "sources": ("sources.yaml", Source),
+    "scar_types": ("scar_types.yaml", ScarType),
+    "marks": ("marks.yaml", Mark),
+    "lesions": ("lesions.yaml", Lesion),
+    "conditions": ("conditions.yaml", Condition),
+    "education": ("education.yaml", EducationTopic),
+    "sequencing": ("sequencing.yaml", SequencingRule),
+    "treatments": ("treatments", Treatment),
+}
+
+
+class KnowledgeError(ValueError):
+    """A knowledge file that cannot be used; the message names the file and the entry."""
+
+    def __init__(self, file: str, entry: str | None, message: str) -> None:
+        self.file = file
+        self.entry = entry
+        self.detail = message
+        where = f"{file}" + (f", entry {entry!r}" if entry else "")
+        super().__init__(f"knowledge error in {where}: {message}")
+
+
+def bundled_dir() -> Path:
+    return Path(str(resources.files("cicatrix.knowledge") / "data"))
+
+
+def _read_yaml(path: Path, label: str) -> Any:
+    try:
+        with path.open("rb") as fh:
+            return yaml.load(fh, Loader=_Loader)  # noqa: S506 - CSafeLoader/SafeLoader only
+    except yaml.YAMLError as exc:
+        raise KnowledgeError(label, None, f"not valid YAML: {exc}") from None
+    except OSError as exc:
+        raise KnowledgeError(label, None, f"cannot be read: {exc.strerror}") from None
+
+
+def _files(root: Path, name: str) -> Iterator[tuple[Path, str]]:
+    """Files for one collection: a single file, or every *.yaml in a folder."""
+    target = root / name
+    if target.is_dir():
+        for p in sorted(target.glob("*.yaml")):
+            yield p, f"{name}/{p.name}"
+    elif target.is_file():
+        yield target, name
+
+
+def _entries(data: Any, label: str) -> list[dict[str, Any]]:
+    if data is None:
+        return []
+    items = data if isinstance(data, list) else [data]
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise KnowledgeError(label, f"#{i + 1}", "each entry must be a mapping")
+        if not isinstance(item.get("id"), str) or not item["id"]:
+            raise KnowledgeError(label, f"#{i + 1}", "each entry needs a string 'id'")
+        out.append(item)
+    return out
+
+
+def deep_merge(base: Any, over: Any) -> Any:
+    """Mappings merge key by key; anything else in the override replaces the base."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        merged = dict(base)
+        for k, v in over.items():
+            merged[k] = deep_merge(base[k], v) if k in base else v
+        return merged
+    return over
+
+
+def _error_text(exc: ValidationError) -> str:
+    err = exc.errors(include_url=False)[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "(entry)"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{loc}: {err['msg']}{more}"
+
+
+def _load_raw(root: Path, overrides: Path | None) -> tuple[dict[str, Any], dict[str, str]]:
+    """Read every collection as {id: (dict, file)}; returns raw data and override marks."""
+    raw: dict[str, Any] = {}
+    overridden: dict[str, str] = {}
+    for coll, (name, _model) in _COLLECTIONS.items():
+        entries: dict[str, tuple[dict[str, Any], str]] = {}
+        for path, label in _files(root, name):
+            for e in _entries(_read_yaml(path, label), label):
+                if e["id"] in entries:
+                    raise KnowledgeError(label, e["id"], "duplicate id")
+                entries[e["id"]] = (e, label)
+        if overrides is not None:
+            for path, label in _files(overrides, name):
+                olabel = f"{overrides.name}/{label}"
+                for e in _entries(_read_yaml(path, olabel), olabel):
+                    base = entries.get(e["id"], ({}, olabel))[0]
+                    entries[e["id"]] = (deep_merge(base, e), olabel)
+                    overridden[f"{coll}:{e['id']}"] = olabel
+        raw[coll] = entries
+    for single in ("knowledge.yaml", "scales.yaml"):
+        data = _read_yaml(root / single, single)
+        if overrides is not None and (overrides / single).is_file():
+            olabel = f"{overrides.name}/{single}"
+            data = deep_merge(data, _read_yaml(overrides / single, olabel))
+            overridden[single.removesuffix(".yaml")] = olabel
+        if not isinstance(data, dict):
+            raise KnowledgeError(single, None, "must be a mapping")
+        raw[single] = data
+    return raw, overridden
+
+
+def _validate(raw: dict[str, Any], overridden: dict[str, str]) -> KnowledgeBase:
+    built: dict[str, Any] = {}
+    for coll, (_name, model) in _COLLECTIONS.items():
+        items = {}
+        for eid, (data, label) in raw[coll].items():
+            try:
+                items[eid] = model.model_validate(data)
+            except ValidationError as exc:
+                raise KnowledgeError(label, eid, _error_text(exc)) from None
+        built[coll] = items
+    meta = raw["knowledge.yaml"]
+    try:
+        levels = {
+            lv["id"]: EvidenceLevelInfo.model_validate(lv) for lv in meta.get("evidence_levels", [])
+        }
+        policy = Policy.model_validate(meta.get("policy"))
+    except ValidationError as exc:
+        raise KnowledgeError("knowledge.yaml", None, _error_text(exc)) from None
+    try:
+        scales = Scales.model_validate(raw["scales.yaml"])
+    except ValidationError as exc:
+        raise KnowledgeError("scales.yaml", None, _error_text(exc)) from None
+    canonical = json.dumps(
+        {k: ({i: d for i, (d, _f) in v.items()} if isinstance(v, dict) and k in _COLLECTIONS else v)
+         for k, v in raw.items()},
+        sort_keys=True,
+        default=str,
+    )
+    version = meta.get("version")
+    if not isinstance(version, str):
+        raise KnowledgeError("knowledge.yaml", None, "version: must be a string")
+    kb = KnowledgeBase(
+        version=version,
+        fingerprint=hashlib.sha256(canonical.encode()).hexdigest(),
+        sources=built["sources"],
+        evidence_levels=levels,
+        scar_types=built["scar_types"],
+        marks=built["marks"],
+        lesions=built["lesions"],
+        conditions=built["conditions"],
+        treatments=built["treatments"],
+        sequencing=tuple(built["sequencing"].values()),
+        education=built["education"],
+        scales=scales,
+        policy=policy,
+        overridden=overridden,
+    )
+    check_references(kb, {c: {i: f for i, (_d, f) in raw[c].items()} for c in _COLLECTIONS})
+    return kb
+
+
+def check_references(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> None:
+    """Every id an entry names must exist: sources, targets, condition codes, treatments."""
+
+    def need_sources(label: str, eid: str, ids: tuple[str, ...], where: str) -> None:
+        for s in ids:
+            if s not in kb.sources:
+                raise KnowledgeError(label, eid, f"{where}: unknown source {s!r}")
+
+    def need_steps(label: str, eid: str, steps: tuple[Step, ...], where: str) -> None:
+        for i, st in enumerate(steps):
+            need_sources(label, eid, st.sources, f"{where}[{i}].sources")
+
+    targets = set(kb.scar_types) | set(kb.marks) | set(kb.lesions)
+    for coll in ("scar_types", "marks", "lesions", "conditions", "education", "sequencing"):
+        for eid, entry in getattr(kb, coll).items() if coll != "sequencing" else (
+            (r.id, r) for r in kb.sequencing
+        ):
+            need_sources(files[coll][eid], eid, entry.sources, "sources")
+    for cid, cond in kb.conditions.items():
+        label = files["conditions"][cid]
+        for lesion in cond.triggers.active_lesions_any:
+            if lesion not in kb.lesions:
+                raise KnowledgeError(label, cid, f"triggers.active_lesions_any: unknown lesion {lesion!r}")
+        for scar in cond.triggers.scars_any:
+            if scar not in kb.scar_types:
+                raise KnowledgeError(label, cid, f"triggers.scars_any: unknown scar type {scar!r}")
+    for tid, t in kb.treatments.items():
+        label = files["treatments"][tid]
+        need_sources(label, tid, t.sources, "sources")
+        need_sources(label, tid, t.protocol.sources, "protocol.sources")
+        need_steps(label, tid, t.protocol.steps, "protocol.steps")
+        if t.protocol.maintenance:
+            need_sources(label, tid, t.protocol.maintenance.sources, "protocol.maintenance.sources")
+        for i, ind in enumerate(t.indications):
+            if ind.target not in targets:
+                raise KnowledgeError(label, tid, f"indications[{i}].target: unknown target {ind.target!r}")
+            need_sources(label, tid, ind.sources, f"indications[{i}].sources")
+        for i, rule in enumerate(t.rules()):
+            if rule.code not in kb.conditions:
+                raise KnowledgeError(label, tid, f"rule #{i + 1}: unknown condition code {rule.code!r}")
+            need_sources(label, tid, rule.sources, f"rule {rule.code}.sources")
+            need_steps(label, tid, rule.add_steps, f"rule {rule.code}.add_steps")
+        if t.preferred_for:
+            need_sources(label, tid, t.preferred_for.sources, "preferred_for.sources")
+    for rule in kb.sequencing:
+        for t_id in rule.first + rule.then:
+            if t_id not in kb.treatments:
+                raise KnowledgeError(files["sequencing"][rule.id], rule.id, f"unknown treatment {t_id!r}")
+    for g in kb.policy.global_rules:
+        if g.condition not in kb.conditions:
+            raise KnowledgeError("knowledge.yaml", g.code, f"unknown condition {g.condition!r}")
+    used_levels = {"V", "V-low", "U", "protocol"}
+    if missing := used_levels - set(kb.evidence_levels):
+        raise KnowledgeError("knowledge.yaml", None, f"evidence_levels: missing {sorted(missing)}")
+    scales = kb.scales
+    matchers: list[tuple[str, Matcher]] = []
+    for row in scales.goodman_baron_quantitative.rows:
+        matchers += [(row.id, m) for m in row.match]
+    for arow in scales.goodman_baron_quantitative.area_rows:
+        matchers += [(arow.id, m) for m in arow.match]
+    for item in scales.ecca.items:
+        matchers += [(item.id, m) for m in item.match]
+    for rid, m in matchers:
+        if m.scar is not None and m.scar not in kb.scar_types:
+            raise KnowledgeError("scales.yaml", rid, f"unknown scar type {m.scar!r}")
+        if m.mark is not None and m.mark not in kb.marks:
+            raise KnowledgeError("scales.yaml", rid, f"unknown mark {m.mark!r}")
+
+
+def load_knowledge(overrides: Path | str | None = None) -> KnowledgeBase:
+    """The knowledge base in force: bundled data, plus a clinic's overrides directory if given."""
+    over = Path(overrides) if overrides else None
+    if over is not None and not over.is_dir():
+        raise KnowledgeError(str(over), None, "overrides directory does not exist")
+    raw, overridden = _load_raw(bundled_dir(), over)
+    return _validate(raw, overridden)
+
+
+def overrides_from_env() -> Path | None:
+    value = os.environ.get(OVERRIDES_ENV)
+    return Path(value) if value else None
