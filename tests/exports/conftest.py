@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from cicatrix.engine.case import Assessment, Patient, Phototype
 from cicatrix.engine.result import (
     Course,
     Education,
@@ -23,6 +24,13 @@ from cicatrix.engine.result import (
     Scores,
     Session,
     TimelineEntry,
+)
+from cicatrix.exports.record import (
+    AssessmentRecord,
+    PatientRecord,
+    PersonName,
+    PlanRecord,
+    SessionRecord,
 )
 
 # (offset, until, kind, code, text) as in microneedling.yaml
@@ -42,9 +50,7 @@ STEPS = [
 
 
 def make_plan(dates: list[date], case_id: str | None = "p-1") -> Plan:
-    sessions = tuple(
-        Session(treatment="microneedling", number=i + 1, date=d) for i, d in enumerate(dates)
-    )
+    sessions = tuple(Session(treatment="microneedling", number=i + 1, date=d) for i, d in enumerate(dates))
     timeline: list[TimelineEntry] = []
     for s in sessions:
         timeline.append(
@@ -74,9 +80,7 @@ def make_plan(dates: list[date], case_id: str | None = "p-1") -> Plan:
             )
     follow = dates[-1] + timedelta(days=91)
     maint = dates[-1] + timedelta(days=365)
-    timeline.append(
-        TimelineEntry(date=follow, kind="follow_up", text="Follow-up assessment.", code="follow_up")
-    )
+    timeline.append(TimelineEntry(date=follow, kind="follow_up", text="Follow-up assessment.", code="follow_up"))
     timeline.append(
         TimelineEntry(
             date=maint,
@@ -103,9 +107,7 @@ def make_plan(dates: list[date], case_id: str | None = "p-1") -> Plan:
             multiplier=2,
             points=4,
         ),
-        ScoreRow(
-            id="A_macular", label="Macular", inputs=("pih",), count=10, multiplier=1, points=1
-        ),
+        ScoreRow(id="A_macular", label="Macular", inputs=("pih",), count=10, multiplier=1, points=1),
     )
     items = (
         ScoreRow(
@@ -182,3 +184,39 @@ def make_plan(dates: list[date], case_id: str | None = "p-1") -> Plan:
 def plan() -> Plan:
     # 2027-03-28 is the spring DST change in Europe/London: session 1 is in GMT, 2 and 3 in BST.
     return make_plan([date(2027, 3, 1), date(2027, 4, 12), date(2027, 5, 24)])
+
+
+def make_record(plan: Plan, *, status: str = "approved") -> PatientRecord:
+    """A patient with one assessment and the plan above, session 1 given, session 2 missed."""
+    assessment = Assessment.model_validate(
+        {
+            "date": "2027-01-04",
+            "goodman_baron_qualitative": 3,
+            "scars": [
+                {"type": "rolling", "count": 8, "depth": "shallow"},
+                {"type": "boxcar_shallow", "count": 12},
+            ],
+            "marks": [{"type": "pih", "count": 10}],
+            "active_lesions": [],
+            "regions": ["cheeks", "forehead"],
+        }
+    )
+    s = plan.course.sessions
+    return PatientRecord(
+        id="p-1",
+        name=PersonName(given=("Ada",), family="Lovelace"),
+        patient=Patient(
+            id="p-1",
+            birth_date=date(1994, 5, 17),
+            sex="female",
+            phototype=Phototype.IV,
+            history=("herpes_simplex",),
+        ),
+        assessments=(AssessmentRecord(id="a-1", assessment=assessment, scores=plan.scores),),
+        plan=PlanRecord(id="plan-1", status=status, plan=plan, assessment_id="a-1"),  # type: ignore[arg-type]
+        sessions=(
+            SessionRecord(treatment="microneedling", number=1, date=s[0].date, status="done"),
+            SessionRecord(treatment="microneedling", number=2, date=s[1].date, status="missed"),
+            SessionRecord(treatment="microneedling", number=3, date=s[2].date),
+        ),
+    )

@@ -50,11 +50,7 @@ def test_parses_back_with_sessions_alarms_and_care_steps(plan: Plan) -> None:
 def test_session_times_are_right_across_a_dst_change(plan: Plan) -> None:
     opts = CalendarOptions(tz="Europe/London", appointment_time=time(10, 30))
     cal = Calendar.from_ical(calendar_bytes(plan, "p-1", opts, stamp=STAMP))
-    starts = sorted(
-        ev.decoded("DTSTART")
-        for ev in cal.walk("VEVENT")
-        if "session" in [str(c) for c in ev.categories]
-    )
+    starts = sorted(ev.decoded("DTSTART") for ev in cal.walk("VEVENT") if "session" in [str(c) for c in ev.categories])
     # 1 March is GMT (UTC+0), 12 April and 24 May are BST (UTC+1): 10:30 local each time
     assert [s.astimezone(UTC).time() for s in starts] == [time(10, 30), time(9, 30), time(9, 30)]
     assert all(s.tzinfo is not None and str(s.tzinfo) == "Europe/London" for s in starts)
@@ -64,15 +60,9 @@ def test_session_times_are_right_across_a_dst_change(plan: Plan) -> None:
 
 def test_other_time_zone_and_per_session_time() -> None:
     plan = make_plan([date(2027, 3, 8), date(2027, 4, 19)])  # US DST starts 14 March 2027
-    opts = CalendarOptions(
-        tz="America/New_York", appointment_times={("microneedling", 2): time(15, 0)}
-    )
+    opts = CalendarOptions(tz="America/New_York", appointment_times={("microneedling", 2): time(15, 0)})
     cal = build_calendar(plan, "p-1", opts, stamp=STAMP)
-    starts = sorted(
-        ev.decoded("DTSTART")
-        for ev in cal.walk("VEVENT")
-        if isinstance(ev.decoded("DTSTART"), datetime)
-    )
+    starts = sorted(ev.decoded("DTSTART") for ev in cal.walk("VEVENT") if isinstance(ev.decoded("DTSTART"), datetime))
     assert [s.astimezone(UTC) for s in starts] == [
         datetime(2027, 3, 8, 14, 0, tzinfo=UTC),  # 09:00 EST
         datetime(2027, 4, 19, 19, 0, tzinfo=UTC),  # 15:00 EDT
@@ -105,9 +95,7 @@ def test_sequence_floor_from_a_reschedule_count(plan: Plan) -> None:
     cal = build_calendar(plan, "p-1", opts, stamp=STAMP)
     for ev in cal.walk("VEVENT"):
         summary = str(ev["SUMMARY"])
-        second = summary.startswith(
-            ("Medical micro-needling 2:", "Medical micro-needling: session 2")
-        )
+        second = summary.startswith(("Medical micro-needling 2:", "Medical micro-needling: session 2"))
         assert int(ev["SEQUENCE"]) == (3 if second else 0), summary
 
 

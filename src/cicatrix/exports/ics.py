@@ -63,8 +63,7 @@ def _previous_events(previous: Calendar | bytes | str | None) -> dict[str, Event
 def _fingerprint(ev: Event) -> tuple[str, ...]:
     """What counts as a change for SEQUENCE: when, what, where."""
     return tuple(
-        ev[k].to_ical().decode() if k in ev else ""
-        for k in ("DTSTART", "DTEND", "SUMMARY", "DESCRIPTION", "LOCATION")
+        ev[k].to_ical().decode() if k in ev else "" for k in ("DTSTART", "DTEND", "SUMMARY", "DESCRIPTION", "LOCATION")
     )
 
 
@@ -128,9 +127,7 @@ def build_calendar(
         ev.add("summary", step_title(step, names))
         ev.add("dtstart", step.start)
         ev.add("dtend", step.end + timedelta(days=1))  # DTEND of an all-day event is exclusive
-        desc = (
-            _lines("Do:", step.do) + _lines("Avoid:", step.avoid) + _lines("Expect:", step.expect)
-        )
+        desc = _lines("Do:", step.do) + _lines("Avoid:", step.avoid) + _lines("Expect:", step.expect)
         ev.add("description", "\n".join(desc))
         ev.add("transp", "TRANSPARENT")
         ev.add("categories", ["cicatrix", step.kind])

@@ -1,0 +1,584 @@
+"""FHIR R4B export and import of a patient's record, built on the `fhir.resources` models.
+
+Other systems read the structured parts: Patient, the acne-scarring Condition (ICD-10
+L90.5), one Observation per score with a component per scale row, the CarePlan with its
+session and care-instruction activities, a ServiceRequest per planned session and a
+Procedure per session given or missed. cicatrix-to-cicatrix fidelity (the exact assessment
+input and engine plan, which FHIR has no elements for) travels in cicatrix extensions, so
+import then export gives an equivalent Bundle.
+
+References are `urn:uuid:` UUIDs derived from stable keys (patient id, assessment id,
+treatment, session number), never from dates or database row ids.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.careplan import CarePlan
+from fhir.resources.R4B.condition import Condition
+from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.patient import Patient as FhirPatient
+from fhir.resources.R4B.procedure import Procedure
+from fhir.resources.R4B.resource import Resource
+from fhir.resources.R4B.servicerequest import ServiceRequest
+from pydantic import ValidationError
+
+from cicatrix.engine.case import Assessment, Patient, Phototype
+from cicatrix.engine.result import Plan, ScoreRow, Scores
+from cicatrix.exports.care import care_steps, step_title, treatment_names
+from cicatrix.exports.errors import ExportError
+from cicatrix.exports.ids import PATIENT_ID_SYSTEM, STRUCTURE, urn
+from cicatrix.exports.record import (
+    AssessmentRecord,
+    PatientRecord,
+    PersonName,
+    PlanRecord,
+    SessionRecord,
+)
+
+CS = "https://cicatrix.org/fhir/CodeSystem"
+SCORES = f"{CS}/scores"
+TREATMENTS = f"{CS}/treatments"
+CARE_STEPS = f"{CS}/care-steps"
+REGIONS = f"{CS}/body-regions"
+PHOTOTYPE = f"{CS}/fitzpatrick-phototype"
+ICD10 = "http://hl7.org/fhir/sid/icd-10"
+OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+ASSESSMENT_ID_SYSTEM = "https://cicatrix.org/fhir/sid/assessment-id"
+PLAN_ID_SYSTEM = "https://cicatrix.org/fhir/sid/plan-id"
+
+EXT_PHOTOTYPE = f"{STRUCTURE}/fitzpatrick-phototype"
+EXT_SCREENING = f"{STRUCTURE}/screening-input"
+EXT_ASSESSMENT = f"{STRUCTURE}/assessment-input"
+EXT_SCORES = f"{STRUCTURE}/scores"
+EXT_PLAN = f"{STRUCTURE}/engine-plan"
+EXT_ROW_COUNT = f"{STRUCTURE}/score-row-count"
+
+_SCORE_TITLES = {
+    "goodman-baron-quantitative": "Goodman & Baron quantitative global acne scarring grade",
+    "goodman-baron-qualitative": "Goodman & Baron qualitative global scarring grade",
+    "ecca": "ECCA acne scar score",
+}
+_SESSION_REQUEST_STATUS = {
+    "planned": "active",
+    "done": "completed",
+    "missed": "revoked",
+    "cancelled": "revoked",
+}
+
+
+def _cc(system: str, code: str, display: str | None = None) -> dict[str, Any]:
+    coding: dict[str, Any] = {"system": system, "code": code}
+    if display:
+        coding["display"] = display
+    return {"coding": [coding], "text": display or code}
+
+
+def _ref(full_url: str) -> dict[str, str]:
+    return {"reference": full_url}
+
+
+def _json_ext(url: str, value: Any) -> dict[str, Any]:
+    return {"url": url, "valueString": json.dumps(value, sort_keys=True, separators=(",", ":"))}
+
+
+class _Keys:
+    """Every fullUrl in one patient's Bundle, from stable keys."""
+
+    def __init__(self, patient_id: str) -> None:
+        self.pid = patient_id
+
+    def patient(self) -> str:
+        return urn("fhir", "Patient", self.pid)
+
+    def condition(self) -> str:
+        return urn("fhir", "Condition", self.pid, "acne-scarring")
+
+    def obs(self, assessment_id: str, code: str) -> str:
+        return urn("fhir", "Observation", self.pid, assessment_id, code)
+
+    def careplan(self, plan_id: str) -> str:
+        return urn("fhir", "CarePlan", self.pid, plan_id)
+
+    def request(self, treatment: str, number: int) -> str:
+        return urn("fhir", "ServiceRequest", self.pid, treatment, number)
+
+    def procedure(self, treatment: str, number: int) -> str:
+        return urn("fhir", "Procedure", self.pid, treatment, number)
+
+
+# --- export ------------------------------------------------------------------------------
+
+
+def patient_resource(record: PatientRecord, full_url: str) -> FhirPatient:
+    p = record.patient
+    data: dict[str, Any] = {
+        "id": full_url.removeprefix("urn:uuid:"),
+        "identifier": [{"system": PATIENT_ID_SYSTEM, "value": record.id}],
+        "extension": [
+            {
+                "url": EXT_PHOTOTYPE,
+                "valueCodeableConcept": _cc(PHOTOTYPE, p.phototype.value, f"Type {p.phototype}"),
+            }
+        ],
+    }
+    screening = p.model_dump(mode="json", exclude={"id", "birth_date", "sex", "phototype"}, exclude_defaults=True)
+    if screening:
+        data["extension"].append(_json_ext(EXT_SCREENING, screening))
+    if record.name and (record.name.given or record.name.family):
+        name: dict[str, Any] = {"use": "official", "text": record.name.text}
+        if record.name.given:
+            name["given"] = list(record.name.given)
+        if record.name.family:
+            name["family"] = record.name.family
+        data["name"] = [name]
+    if p.sex:
+        data["gender"] = p.sex
+    if p.birth_date:
+        data["birthDate"] = p.birth_date
+    return FhirPatient(**data)
+
+
+def _row_component(row: ScoreRow) -> dict[str, Any]:
+    ext = [{"url": EXT_ROW_COUNT, "valueInteger": row.count}]
+    return {
+        "code": _cc(SCORES, row.id, row.label),
+        "valueInteger": row.points,
+        "extension": ext,
+    }
+
+
+def _score_obs(keys: _Keys, a: AssessmentRecord, code: str, value: int, rows: Iterable[ScoreRow]) -> Observation:
+    full = keys.obs(a.id, code)
+    data: dict[str, Any] = {
+        "id": full.removeprefix("urn:uuid:"),
+        "status": "final",
+        "category": [_cc(OBS_CATEGORY, "exam", "Exam")],
+        "code": _cc(SCORES, code, _SCORE_TITLES[code]),
+        "subject": _ref(keys.patient()),
+        "focus": [_ref(keys.condition())],
+        "effectiveDateTime": a.assessment.date,
+        "valueInteger": value,
+    }
+    components = [_row_component(r) for r in rows]
+    if components:
+        data["component"] = components
+    if a.scores.severity and code != "ecca":
+        data["interpretation"] = [_cc(SCORES, f"severity-{a.scores.severity}", a.scores.severity)]
+    return Observation(**data)
+
+
+def assessment_observations(keys: _Keys, a: AssessmentRecord) -> list[tuple[str, Observation]]:
+    """The score Observations of one assessment, plus a panel that carries its exact input."""
+    s = a.scores
+    out = [
+        _score_obs(
+            keys,
+            a,
+            "goodman-baron-quantitative",
+            s.goodman_baron_quantitative,
+            s.goodman_baron_quantitative_rows,
+        ),
+        _score_obs(keys, a, "ecca", s.ecca, s.ecca_items),
+    ]
+    if s.goodman_baron_qualitative is not None:
+        out.append(_score_obs(keys, a, "goodman-baron-qualitative", s.goodman_baron_qualitative, ()))
+    panel_url = keys.obs(a.id, "assessment")
+    panel = Observation(
+        id=panel_url.removeprefix("urn:uuid:"),
+        identifier=[{"system": ASSESSMENT_ID_SYSTEM, "value": a.id}],
+        status="final",
+        category=[_cc(OBS_CATEGORY, "exam", "Exam")],
+        code=_cc(SCORES, "assessment", "Acne scar assessment"),
+        subject=_ref(keys.patient()),
+        focus=[_ref(keys.condition())],
+        effectiveDateTime=a.assessment.date,
+        bodySite=_regions_cc(a.assessment.regions)[0] if a.assessment.regions else None,
+        hasMember=[_ref(f"urn:uuid:{o.id}") for o in out],
+        extension=[
+            _json_ext(EXT_ASSESSMENT, a.assessment.model_dump(mode="json")),
+            _json_ext(EXT_SCORES, a.scores.model_dump(mode="json")),
+        ],
+    )
+    return [(panel_url, panel), *((f"urn:uuid:{o.id}", o) for o in out)]
+
+
+def _regions_cc(regions: Iterable[str]) -> list[dict[str, Any]]:
+    return [_cc(REGIONS, r, r.replace("_", " ")) for r in regions]
+
+
+def condition_resource(keys: _Keys, record: PatientRecord) -> Condition:
+    regions: list[str] = []
+    for a in record.assessments:
+        for r in a.assessment.regions:
+            if r not in regions:
+                regions.append(r)
+    data: dict[str, Any] = {
+        "id": keys.condition().removeprefix("urn:uuid:"),
+        "clinicalStatus": _cc("http://terminology.hl7.org/CodeSystem/condition-clinical", "active", "Active"),
+        "category": [
+            _cc(
+                "http://terminology.hl7.org/CodeSystem/condition-category",
+                "problem-list-item",
+                "Problem List Item",
+            )
+        ],
+        "code": {
+            "coding": [
+                {"system": ICD10, "code": "L90.5", "display": "Scar conditions and fibrosis of skin"},
+                {"system": f"{CS}/conditions", "code": "acne-scarring", "display": "Acne scarring"},
+            ],
+            "text": "Acne scarring",
+        },
+        "subject": _ref(keys.patient()),
+    }
+    if regions:
+        data["bodySite"] = _regions_cc(regions)
+    if record.assessments:
+        first = min(a.assessment.date for a in record.assessments)
+        data["recordedDate"] = first
+        data["evidence"] = [{"detail": [_ref(keys.obs(a.id, "assessment")) for a in record.assessments]}]
+    return Condition(**data)
+
+
+def careplan_resource(keys: _Keys, record: PatientRecord, pr: PlanRecord) -> CarePlan:
+    plan = pr.plan
+    names = treatment_names(plan)
+    activities: list[dict[str, Any]] = [
+        {"reference": _ref(keys.request(s.treatment, s.number))} for s in record.course_sessions()
+    ]
+    for step in care_steps(plan):
+        for e in step.entries:
+            detail: dict[str, Any] = {
+                "status": "not-started",
+                "description": e.text,
+                "scheduledPeriod": {"start": e.date, "end": e.until or e.date},
+                "kind": "CommunicationRequest",
+                "code": _cc(CARE_STEPS, e.code or e.kind, step_title(step, names)),
+            }
+            if e.treatment:
+                detail["productCodeableConcept"] = _cc(TREATMENTS, e.treatment, names.get(e.treatment))
+            activities.append({"detail": detail})
+    recommended = "; ".join(f"{r.rank}. {r.name}" for r in plan.recommended)
+    data: dict[str, Any] = {
+        "id": keys.careplan(pr.id).removeprefix("urn:uuid:"),
+        "identifier": [{"system": PLAN_ID_SYSTEM, "value": pr.id}],
+        "status": "active" if pr.status == "approved" else "draft",
+        "intent": "plan",
+        "title": "Acne scar treatment plan",
+        "description": f"Recommended: {recommended}" if recommended else "No treatment recommended",
+        "subject": _ref(keys.patient()),
+        "addresses": [_ref(keys.condition())],
+        "note": [{"text": plan.notice}],
+        "extension": [_json_ext(EXT_PLAN, plan.model_dump(mode="json"))],
+    }
+    if pr.assessment_id:
+        data["supportingInfo"] = [_ref(keys.obs(pr.assessment_id, "assessment"))]
+    dates = [s.date for s in plan.course.sessions] + ([plan.course.follow_up] if plan.course.follow_up else [])
+    if dates:
+        data["period"] = {"start": min(dates), "end": max(dates)}
+    if activities:
+        data["activity"] = activities
+    return CarePlan(**data)
+
+
+def session_resources(keys: _Keys, record: PatientRecord, pr: PlanRecord) -> list[tuple[str, Resource]]:
+    names = treatment_names(pr.plan)
+    out: list[tuple[str, Resource]] = []
+    for s in record.course_sessions():
+        name = names.get(s.treatment, s.treatment)
+        code = _cc(TREATMENTS, s.treatment, name)
+        req_url = keys.request(s.treatment, s.number)
+        out.append(
+            (
+                req_url,
+                ServiceRequest(
+                    id=req_url.removeprefix("urn:uuid:"),
+                    status=_SESSION_REQUEST_STATUS[s.status],
+                    intent="plan" if pr.status == "proposed" else "order",
+                    code=code,
+                    subject=_ref(keys.patient()),
+                    basedOn=[_ref(keys.careplan(pr.id))],
+                    reasonReference=[_ref(keys.condition())],
+                    occurrenceDateTime=s.date,
+                    patientInstruction=f"{name}, session {s.number}",
+                    extension=[{"url": f"{STRUCTURE}/session-number", "valuePositiveInt": s.number}],
+                ),
+            )
+        )
+        if s.status in ("done", "missed"):
+            proc_url = keys.procedure(s.treatment, s.number)
+            proc: dict[str, Any] = {
+                "id": proc_url.removeprefix("urn:uuid:"),
+                "status": "completed" if s.status == "done" else "not-done",
+                "code": code,
+                "subject": _ref(keys.patient()),
+                "basedOn": [_ref(req_url)],
+                "reasonReference": [_ref(keys.condition())],
+            }
+            if s.status == "done":
+                proc["performedDateTime"] = s.date
+            else:
+                proc["statusReason"] = _cc(f"{CS}/session-status", "missed", "Missed session")
+            out.append((proc_url, Procedure(**proc)))
+    return out
+
+
+def record_to_bundle(record: PatientRecord) -> Bundle:
+    """The patient's whole record as one FHIR R4B collection Bundle."""
+    keys = _Keys(record.id)
+    entries: list[tuple[str, Resource]] = [(keys.patient(), patient_resource(record, keys.patient()))]
+    if record.assessments or record.plan:
+        entries.append((keys.condition(), condition_resource(keys, record)))
+    for a in record.assessments:
+        entries.extend(assessment_observations(keys, a))
+    if record.plan:
+        entries.append((keys.careplan(record.plan.id), careplan_resource(keys, record, record.plan)))
+        entries.extend(session_resources(keys, record, record.plan))
+    return Bundle(
+        id=urn("fhir", "Bundle", record.id).removeprefix("urn:uuid:"),
+        type="collection",
+        entry=[{"fullUrl": url, "resource": res} for url, res in entries],
+    )
+
+
+def bundle_json(bundle: Bundle) -> str:
+    return bundle.model_dump_json(exclude_none=True, indent=2)
+
+
+# --- import ------------------------------------------------------------------------------
+
+
+def _fhir_error(resource_type: str, exc: ValidationError) -> ExportError:
+    err = exc.errors(include_url=False)[0]
+    path = resource_type
+    for part in err["loc"]:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "is not an element of " + resource_type
+    return ExportError(path, msg)
+
+
+def _validate(cls: type[Resource], data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ExportError(where, "must be a JSON object")
+    rt = data.get("resourceType")
+    if rt != cls.get_resource_type():
+        raise ExportError(f"{where}.resourceType", f"must be {cls.get_resource_type()!r}, got {rt!r}")
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        raise _fhir_error(where, exc) from None
+
+
+def _ext(resource: Any, url: str) -> Any:
+    for e in resource.extension or ():
+        if e.url == url:
+            return e
+    return None
+
+
+def _json_from_ext(resource: Any, url: str, where: str) -> Any:
+    e = _ext(resource, url)
+    if e is None or e.valueString is None:
+        return None
+    try:
+        return json.loads(e.valueString)
+    except json.JSONDecodeError:
+        raise ExportError(f"{where}.extension({url})", "is not valid JSON") from None
+
+
+def patient_from_fhir(data: Any, where: str = "Patient") -> tuple[str | None, PersonName | None, Patient]:
+    """A FHIR Patient as (cicatrix id or None, name, engine patient); errors name the element."""
+    res: FhirPatient = _validate(FhirPatient, data, where)
+    pid = None
+    for ident in res.identifier or ():
+        if ident.system == PATIENT_ID_SYSTEM and ident.value:
+            pid = ident.value
+    name = None
+    if res.name:
+        n = next((n for n in res.name if n.use == "official"), res.name[0])
+        name = PersonName(given=tuple(n.given or ()), family=n.family)
+    ext = _ext(res, EXT_PHOTOTYPE)
+    if ext is None or ext.valueCodeableConcept is None:
+        raise ExportError(f"{where}.extension", f"needs the Fitzpatrick phototype extension ({EXT_PHOTOTYPE})")
+    codes = [c.code for c in ext.valueCodeableConcept.coding or () if c.system == PHOTOTYPE]
+    if not codes or codes[0] not in Phototype.__members__:
+        raise ExportError(
+            f"{where}.extension.valueCodeableConcept.coding",
+            f"phototype must be one of I-VI in {PHOTOTYPE}",
+        )
+    if res.gender not in (None, "female", "male", "other", "unknown"):
+        raise ExportError(f"{where}.gender", f"unknown gender {res.gender!r}")
+    screening = _json_from_ext(res, EXT_SCREENING, where) or {}
+    if not isinstance(screening, dict):
+        raise ExportError(f"{where}.extension({EXT_SCREENING})", "must be a JSON object")
+    try:
+        patient = Patient.model_validate(
+            {
+                **screening,
+                "id": pid,
+                "phototype": codes[0],
+                "sex": res.gender,
+                "birth_date": res.birthDate,
+            }
+        )
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        raise ExportError(
+            f"{where}.extension({EXT_SCREENING}).{'.'.join(map(str, err['loc']))}",
+            str(err["msg"]),
+        ) from None
+    return pid, name, patient
+
+
+def bundle_to_record(data: Any, patient_id: str | None = None) -> PatientRecord:
+    """Read a Bundle written by `record_to_bundle` (or any Bundle with one Patient)."""
+    if not isinstance(data, dict):
+        raise ExportError("Bundle", "must be a JSON object")
+    if data.get("resourceType") != "Bundle":
+        raise ExportError("Bundle.resourceType", f"must be 'Bundle', got {data.get('resourceType')!r}")
+    entries = data.get("entry") or []
+    if not isinstance(entries, list):
+        raise ExportError("Bundle.entry", "must be a list")
+    by_type: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for i, entry in enumerate(entries):
+        res = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(res, dict) or "resourceType" not in res:
+            raise ExportError(f"Bundle.entry[{i}].resource", "is missing or has no resourceType")
+        by_type.setdefault(str(res["resourceType"]), []).append((f"Bundle.entry[{i}].resource", res))
+    patients = by_type.get("Patient", [])
+    if len(patients) != 1:
+        raise ExportError("Bundle.entry", f"needs exactly one Patient, found {len(patients)}")
+    where, raw = patients[0]
+    pid, name, patient = patient_from_fhir(raw, where)
+    pid = patient_id or pid
+    if not pid:
+        raise ExportError(f"{where}.identifier", f"needs an identifier with system {PATIENT_ID_SYSTEM}")
+
+    assessments: list[AssessmentRecord] = []
+    scores_seen: dict[str, dict[str, int]] = {}
+    for where, raw in by_type.get("Observation", []):
+        obs: Observation = _validate(Observation, raw, where)
+        codes = {c.code for c in obs.code.coding or () if c.system == SCORES}
+        if "assessment" in codes:
+            aid = next((i.value for i in obs.identifier or () if i.system == ASSESSMENT_ID_SYSTEM), None)
+            if not aid:
+                raise ExportError(f"{where}.identifier", "an assessment needs its assessment id")
+            try:
+                assessment = Assessment.model_validate(_json_from_ext(obs, EXT_ASSESSMENT, where))
+                scores = Scores.model_validate(_json_from_ext(obs, EXT_SCORES, where))
+            except ValidationError as exc:
+                err = exc.errors(include_url=False)[0]
+                raise ExportError(f"{where}.extension.{'.'.join(map(str, err['loc']))}", str(err["msg"])) from None
+            assessments.append(AssessmentRecord(id=aid, assessment=assessment, scores=scores))
+        else:
+            for code in codes & set(_SCORE_TITLES):
+                scores_seen.setdefault(obs.id or "", {})[code] = int(obs.valueInteger or 0)
+    keys = _Keys(pid)
+    # The structured scores are what other systems read; refuse a Bundle where they disagree.
+    for a in assessments:
+        expected = {
+            "goodman-baron-quantitative": a.scores.goodman_baron_quantitative,
+            "ecca": a.scores.ecca,
+            "goodman-baron-qualitative": a.scores.goodman_baron_qualitative,
+        }
+        for code, value in expected.items():
+            seen = scores_seen.get(keys.obs(a.id, code).removeprefix("urn:uuid:"), {}).get(code)
+            if value is not None and seen is not None and seen != value:
+                raise ExportError(
+                    f"Observation({code}).valueInteger",
+                    f"is {seen} but the assessment's scores say {value}",
+                )
+
+    plan_record = None
+    careplans = by_type.get("CarePlan", [])
+    if len(careplans) > 1:
+        raise ExportError("Bundle.entry", "holds more than one CarePlan")
+    for where, raw in careplans:
+        cp: CarePlan = _validate(CarePlan, raw, where)
+        plan_json = _json_from_ext(cp, EXT_PLAN, where)
+        if plan_json is None:
+            raise ExportError(f"{where}.extension", f"needs the engine plan extension ({EXT_PLAN})")
+        try:
+            plan = Plan.model_validate(plan_json)
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            raise ExportError(
+                f"{where}.extension({EXT_PLAN}).{'.'.join(map(str, err['loc']))}", str(err["msg"])
+            ) from None
+        plan_id = next((i.value for i in cp.identifier or () if i.system == PLAN_ID_SYSTEM), None)
+        if not plan_id:
+            raise ExportError(f"{where}.identifier", "a plan needs its plan id")
+        if cp.status not in ("active", "draft"):
+            raise ExportError(f"{where}.status", f"must be active or draft, got {cp.status!r}")
+        aid = None
+        for info in cp.supportingInfo or ():
+            for a in assessments:
+                if info.reference == keys.obs(a.id, "assessment"):
+                    aid = a.id
+        plan_record = PlanRecord(
+            id=plan_id,
+            status="approved" if cp.status == "active" else "proposed",
+            plan=plan,
+            assessment_id=aid,
+        )
+
+    procedures: dict[str, str] = {}
+    for where, raw in by_type.get("Procedure", []):
+        proc: Procedure = _validate(Procedure, raw, where)
+        for b in proc.basedOn or ():
+            procedures[b.reference or ""] = proc.status
+    sessions: list[SessionRecord] = []
+    for where, raw in by_type.get("ServiceRequest", []):
+        sr: ServiceRequest = _validate(ServiceRequest, raw, where)
+        number_ext = _ext(sr, f"{STRUCTURE}/session-number")
+        treatment = next(
+            (c.code for c in (sr.code.coding if sr.code else None) or () if c.system == TREATMENTS),
+            None,
+        )
+        if number_ext is None or treatment is None:
+            raise ExportError(f"{where}.code", "a session needs a cicatrix treatment code and number")
+        if not isinstance(sr.occurrenceDateTime, date):
+            raise ExportError(f"{where}.occurrenceDateTime", "must be a date (YYYY-MM-DD)")
+        url = keys.request(treatment, number_ext.valuePositiveInt)
+        proc_status = procedures.get(url)
+        if proc_status == "completed":
+            status = "done"
+        elif proc_status == "not-done":
+            status = "missed"
+        elif sr.status == "revoked":
+            status = "cancelled"
+        else:
+            status = "planned"
+        sessions.append(
+            SessionRecord(
+                treatment=treatment,
+                number=number_ext.valuePositiveInt,
+                date=sr.occurrenceDateTime,
+                status=status,
+            )
+        )
+    return PatientRecord(
+        id=pid,
+        name=name,
+        patient=patient.model_copy(update={"id": pid}),
+        assessments=tuple(assessments),
+        plan=plan_record,
+        sessions=tuple(sessions),
+    )
+
+
+def comparable(bundle: Bundle | dict[str, Any]) -> dict[str, Any]:
+    """A Bundle as plain JSON without the parts that legitimately differ between exports."""
+    data = bundle if isinstance(bundle, dict) else json.loads(bundle_json(bundle))
+    data = dict(data)
+    data.pop("timestamp", None)
+    data.pop("meta", None)
+    return data

@@ -1,0 +1,81 @@
+"""A patient's record as the exports see it, independent of how the service stores it.
+
+The FHIR export reads this and the FHIR import produces it, so "import then export gives
+the same Bundle" can be checked without a database, and the service only has to map its
+tables to and from this one shape.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from cicatrix.engine.case import Assessment, Patient
+from cicatrix.engine.result import Plan, Scores
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+SessionStatus = Literal["planned", "done", "missed", "cancelled"]
+PlanStatus = Literal["proposed", "approved"]
+
+
+class PersonName(BaseModel):
+    model_config = _FROZEN
+
+    given: tuple[str, ...] = ()
+    family: str | None = None
+
+    @property
+    def text(self) -> str:
+        return " ".join([*self.given, self.family or ""]).strip()
+
+
+class AssessmentRecord(BaseModel):
+    model_config = _FROZEN
+
+    id: str
+    assessment: Assessment
+    scores: Scores
+
+
+class PlanRecord(BaseModel):
+    model_config = _FROZEN
+
+    id: str
+    status: PlanStatus
+    plan: Plan
+    assessment_id: str | None = None
+
+
+class SessionRecord(BaseModel):
+    model_config = _FROZEN
+
+    treatment: str
+    number: int
+    date: date
+    status: SessionStatus = "planned"
+
+
+class PatientRecord(BaseModel):
+    """Who the patient is, what was assessed, what was approved and what was given."""
+
+    model_config = _FROZEN
+
+    id: str
+    name: PersonName | None = None
+    patient: Patient  # the engine's clinical fields: phototype, birth date, sex, history...
+    assessments: tuple[AssessmentRecord, ...] = ()
+    plan: PlanRecord | None = None
+    sessions: tuple[SessionRecord, ...] = ()
+
+    def course_sessions(self) -> tuple[SessionRecord, ...]:
+        """Recorded sessions, or the approved plan's course when none were recorded yet."""
+        if self.sessions:
+            return self.sessions
+        if self.plan is None:
+            return ()
+        return tuple(
+            SessionRecord(treatment=s.treatment, number=s.number, date=s.date) for s in self.plan.plan.course.sessions
+        )

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+
+from cicatrix.engine.result import Plan
+from cicatrix.exports.errors import ExportError
+from cicatrix.exports.fhir import (
+    bundle_json,
+    bundle_to_record,
+    comparable,
+    patient_from_fhir,
+    record_to_bundle,
+)
+
+from .conftest import make_plan, make_record
+
+
+def _by_type(bundle: Bundle) -> dict[str, list[object]]:
+    out: dict[str, list[object]] = {}
+    for e in bundle.entry:
+        out.setdefault(e.resource.get_resource_type(), []).append(e.resource)
+    return out
+
+
+def test_bundle_has_every_resource_and_validates_against_r4b(plan: Plan) -> None:
+    bundle = record_to_bundle(make_record(plan))
+    # validate the serialised form against the R4B models, as a receiving system would
+    again = Bundle.model_validate_json(bundle_json(bundle))
+    kinds = Counter(e.resource.get_resource_type() for e in again.entry)
+    assert kinds == {
+        "Patient": 1,
+        "Condition": 1,
+        "Observation": 4,  # panel + quantitative + ECCA + qualitative
+        "CarePlan": 1,
+        "ServiceRequest": 3,
+        "Procedure": 2,  # session 1 done, session 2 missed (not-done)
+    }
+    res = _by_type(again)
+    (cond,) = res["Condition"]
+    assert (cond.code.coding[0].system, cond.code.coding[0].code) == (
+        "http://hl7.org/fhir/sid/icd-10",
+        "L90.5",
+    )
+    assert [b.text for b in cond.bodySite] == ["cheeks", "forehead"]
+    quant = next(o for o in res["Observation"] if o.code.coding[0].code == "goodman-baron-quantitative")
+    assert quant.valueInteger == 6
+    assert [(c.code.coding[0].code, c.valueInteger) for c in quant.component] == [
+        ("A_mildly_atrophic", 1),
+        ("B_punched_out_shallow", 4),
+        ("A_macular", 1),
+    ]
+    ecca = next(o for o in res["Observation"] if o.code.coding[0].code == "ecca")
+    assert ecca.valueInteger == 90 and len(ecca.component) == 2
+    (cp,) = res["CarePlan"]
+    assert cp.status == "active"
+    refs = [a.reference.reference for a in cp.activity if a.reference]
+    assert len(refs) == 3
+    instructions = [a.detail.description for a in cp.activity if a.detail]
+    assert any("ibuprofen" in t for t in instructions)
+    procs = {p.status for p in res["Procedure"]}
+    assert procs == {"completed", "not-done"}
+
+
+def test_references_are_stable_and_resolve_inside_the_bundle(plan: Plan) -> None:
+    a = json.loads(bundle_json(record_to_bundle(make_record(plan))))
+    s1, s2, s3 = (s.date for s in plan.course.sessions)
+    moved = make_plan([s1, s2.replace(day=26), s3])
+    b = json.loads(bundle_json(record_to_bundle(make_record(moved))))
+    assert [e["fullUrl"] for e in a["entry"]] == [e["fullUrl"] for e in b["entry"]]
+    urls = {e["fullUrl"] for e in a["entry"]}
+    text = json.dumps(a)
+    for ref in re.findall(r'"reference": "([^"]+)"', text):
+        assert ref in urls, ref
+
+
+def test_round_trip_bundle_to_record_to_bundle(plan: Plan) -> None:
+    bundle = record_to_bundle(make_record(plan))
+    data = json.loads(bundle_json(bundle))
+    record = bundle_to_record(data)
+    assert record == make_record(plan)
+    assert comparable(record_to_bundle(record)) == comparable(bundle)
+
+
+def test_round_trip_of_a_proposed_plan_without_recorded_sessions(plan: Plan) -> None:
+    record = make_record(plan, status="proposed").model_copy(update={"sessions": ()})
+    bundle = record_to_bundle(record)
+    again = record_to_bundle(bundle_to_record(json.loads(bundle_json(bundle))))
+    assert comparable(again) == comparable(bundle)
+
+
+def test_patient_import_reads_identity_and_phototype(plan: Plan) -> None:
+    data = json.loads(bundle_json(record_to_bundle(make_record(plan))))
+    raw = next(e["resource"] for e in data["entry"] if e["resource"]["resourceType"] == "Patient")
+    pid, name, patient = patient_from_fhir(raw)
+    assert pid == "p-1" and name is not None and name.family == "Lovelace"
+    assert patient.phototype == "IV" and patient.history == ("herpes_simplex",)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda r: r.update(birthDate="1994-13-40"), "Patient.birthDate"),
+        (lambda r: r.update(gender="robot"), "Patient.gender"),
+        (lambda r: r.update(colour="blue"), "Patient.colour"),
+        (lambda r: r.update(resourceType="Person"), "Patient.resourceType"),
+        (lambda r: r.pop("extension"), "Patient.extension"),
+        (
+            lambda r: r["extension"][0]["valueCodeableConcept"]["coding"][0].update(code="VII"),
+            "Patient.extension.valueCodeableConcept.coding",
+        ),
+    ],
+)
+def test_bad_patient_names_the_element(plan: Plan, mutate: object, field: str) -> None:
+    data = json.loads(bundle_json(record_to_bundle(make_record(plan))))
+    raw = next(e["resource"] for e in data["entry"] if e["resource"]["resourceType"] == "Patient")
+    mutate(raw)  # type: ignore[operator]
+    with pytest.raises(ExportError) as err:
+        patient_from_fhir(raw)
+    assert err.value.field.startswith(field), err.value.field
+
+
+def test_bundle_with_inconsistent_scores_is_refused(plan: Plan) -> None:
+    data = json.loads(bundle_json(record_to_bundle(make_record(plan))))
+    for e in data["entry"]:
+        r = e["resource"]
+        if r["resourceType"] == "Observation" and r["code"]["coding"][0]["code"] == "ecca":
+            r["valueInteger"] = 91
+    with pytest.raises(ExportError) as err:
+        bundle_to_record(data)
+    assert "ecca" in err.value.field
+
+
+def test_bad_bundle_entry_names_its_index() -> None:
+    with pytest.raises(ExportError) as err:
+        bundle_to_record({"resourceType": "Bundle", "type": "collection", "entry": [{"x": 1}]})
+    assert err.value.field == "Bundle.entry[0].resource"
