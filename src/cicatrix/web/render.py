@@ -1,0 +1,120 @@
+"""Jinja2 rendering with the context every page needs (clinic, user, navigation, CSRF token)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+STATIC_URL = "/static"
+
+ROLE_LABELS = {
+    "admin": "administrator",
+    "clinician": "clinician",
+    "front_desk": "front desk",
+    "patient": "patient",
+}
+
+# Navigation per role: (href, label). Patients get a short list, in plain words.
+NAV: dict[str, tuple[tuple[str, str], ...]] = {
+    "clinician": (("/", "Today"), ("/patients", "Patients"), ("/knowledge", "Knowledge base")),
+    "admin": (
+        ("/", "Today"),
+        ("/patients", "Patients"),
+        ("/admin/users", "Users"),
+        ("/admin/settings", "Clinic settings"),
+        ("/knowledge", "Knowledge base"),
+    ),
+    "front_desk": (("/", "Today"), ("/patients", "Patients")),
+    "patient": (
+        ("/me", "Today"),
+        ("/me/timeline", "My calendar"),
+        ("/me/plan", "My plan"),
+        ("/me/learn", "Learn"),
+    ),
+}
+
+
+def _static(path: str) -> str:
+    return f"{STATIC_URL}/{path}"
+
+
+def _nice_date(d: date | str | None) -> str:
+    if d is None or d == "":
+        return ""
+    if isinstance(d, str):
+        d = date.fromisoformat(d[:10])
+    return f"{d.strftime('%a')} {d.day} {d.strftime('%b %Y')}"
+
+
+def _long_date(d: date | str | None) -> str:
+    if d is None or d == "":
+        return ""
+    if isinstance(d, str):
+        d = date.fromisoformat(d[:10])
+    return f"{d.strftime('%A')} {d.day} {d.strftime('%B %Y')}"
+
+
+env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+env.globals["static"] = _static
+env.filters["nice_date"] = _nice_date
+env.filters["long_date"] = _long_date
+env.filters["humanize"] = lambda s: str(s).replace("_", " ")
+
+
+def page(
+    request: Request,
+    template: str,
+    *,
+    title: str,
+    user: Any = None,
+    clinic_name: str = "cicatrix",
+    clinic_logo: str | None = None,
+    csrf_token: str = "",
+    status_code: int = 200,
+    body_class: str = "",
+    flash: str | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """Render a full page; the nav marks the current section for screen readers."""
+    role = getattr(user, "role", None)
+    path = request.url.path
+    nav = []
+    for href, label in NAV.get(role or "", ()):
+        current = (
+            path == href or (href not in ("/", "/me") and path.startswith(href + "/")) or (href != "/" and path == href)
+        )
+        nav.append({"href": href, "label": label, "current": current})
+    html = env.get_template(template).render(
+        request=request,
+        title=title,
+        user=user,
+        role_label=ROLE_LABELS.get(role or "", ""),
+        nav=nav,
+        clinic_name=clinic_name,
+        clinic_logo=clinic_logo,
+        csrf_token=csrf_token,
+        body_class=body_class or ("patient" if role == "patient" else "staff"),
+        flash=flash,
+        **context,
+    )
+    return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+def fragment(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render a partial for an htmx swap."""
+    html = env.get_template(template).render(**context)
+    return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
