@@ -1,0 +1,153 @@
+"""Assessments: the engine scores them; the full input is kept so any plan can be re-derived."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from cicatrix.engine.case import Case, CaseError, parse_case
+from cicatrix.engine.scores import score_assessment
+from cicatrix.service import audit, patients
+from cicatrix.service.context import Context
+from cicatrix.service.errors import Invalid, NotFound
+from cicatrix.service.policy import require_patient_access
+from cicatrix.service.schemas import AssessmentIn, AssessmentOut, AssessmentPage
+from cicatrix.storage.db import utcnow
+from cicatrix.storage.models import Assessment, Patient
+
+# Case `patient` fields a request may set for this one assessment.
+_CASE_PATIENT = {"sex", "phototype", "pregnant", "breastfeeding", "isotretinoin_last_dose",
+                 "history", "medications", "recent_sunburn"}  # fmt: skip
+
+
+def case_patient(p: Patient) -> dict[str, Any]:
+    """The engine's view of a patient: clinical facts only, no name, contact or record number."""
+    data: dict[str, Any] = {
+        "id": f"patient-{p.id}",
+        "phototype": p.phototype,
+        "pregnant": p.pregnant,
+        "breastfeeding": p.breastfeeding,
+        "history": list(p.history or []),
+        "medications": list(p.medications or []),
+        "recent_sunburn": p.recent_sunburn,
+    }
+    if p.sex:
+        data["sex"] = p.sex
+    if p.birth_date:
+        data["birth_date"] = p.birth_date.isoformat()
+    if p.isotretinoin_last_dose:
+        data["isotretinoin_last_dose"] = p.isotretinoin_last_dose.isoformat()
+    return data
+
+
+def parse(ctx: Context, data: dict[str, Any]) -> Case:
+    try:
+        return parse_case(data, ctx.kb)
+    except CaseError as exc:
+        raise Invalid(exc.field, exc.message, value=_jsonable(exc.as_dict()["value"])) from None
+
+
+def _jsonable(v: Any) -> Any:
+    if v is None or isinstance(v, (str, int, float, bool)):
+        return v
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    return str(v)
+
+
+def out(a: Assessment) -> AssessmentOut:
+    return AssessmentOut(
+        id=a.id,
+        patient_id=a.patient_id,
+        date=a.date,
+        input=a.input,
+        scores=a.scores,
+        goodman_baron_quantitative=a.goodman_baron_quantitative,
+        ecca=a.ecca,
+        goodman_baron_qualitative=a.goodman_baron_qualitative,
+        severity=a.severity,
+        knowledge_version=a.knowledge_version,
+        created_by=a.created_by,
+        created_at=a.created_at,
+    )
+
+
+def build_case(ctx: Context, p: Patient, body: AssessmentIn) -> tuple[dict[str, Any], Case]:
+    patient = case_patient(p)
+    for k, v in (body.patient or {}).items():
+        if k not in _CASE_PATIENT:
+            raise Invalid(f"patient.{k}", "is not a field that can be set per assessment")
+        patient[k] = v
+    data = {"patient": patient, "assessment": body.assessment, "preferences": body.preferences or {}}
+    case = parse(ctx, data)
+    if case.assessment.date > ctx.today:
+        raise Invalid("assessment.date", "is in the future", value=case.assessment.date.isoformat())
+    return data, case
+
+
+def add(ctx: Context, patient_id: int, body: AssessmentIn) -> tuple[Assessment, Case]:
+    """Score and store an assessment (no commit: the caller may add a plan in the same transaction)."""
+    p = patients.load(ctx, patient_id, "assessment.create")
+    if p.archived:
+        raise Invalid("patient_id", "this patient is archived")
+    data, case = build_case(ctx, p, body)
+    scores = score_assessment(case.assessment, ctx.kb)
+    a = Assessment(
+        clinic_id=p.clinic_id,
+        patient_id=p.id,
+        date=case.assessment.date,
+        input=data,
+        scores=scores.model_dump(mode="json"),
+        goodman_baron_quantitative=scores.goodman_baron_quantitative,
+        ecca=scores.ecca,
+        goodman_baron_qualitative=scores.goodman_baron_qualitative,
+        severity=scores.severity,
+        knowledge_version=ctx.kb.label,
+        created_by=ctx.actor.user_id,
+        created_at=utcnow(),
+    )
+    ctx.db.add(a)
+    ctx.db.flush()
+    audit.record(ctx, "create", "assessment", a.id, patient_id=p.id)
+    return a, case
+
+
+def load(ctx: Context, assessment_id: int, permission: str) -> Assessment:
+    a = ctx.db.get(Assessment, assessment_id)
+    if a is None or a.clinic_id != ctx.actor.clinic_id:
+        raise NotFound("assessment_id", "no such assessment")
+    try:
+        require_patient_access(ctx.actor, permission, a.patient_id)
+    except NotFound:
+        raise NotFound("assessment_id", "no such assessment") from None
+    return a
+
+
+def get(ctx: Context, assessment_id: int) -> AssessmentOut:
+    a = load(ctx, assessment_id, "assessment.read")
+    audit.record(ctx, "read", "assessment", a.id, patient_id=a.patient_id)
+    result = out(a)
+    ctx.db.commit()
+    return result
+
+
+def history(ctx: Context, patient_id: int, limit: int = 50, offset: int = 0) -> AssessmentPage:
+    """A patient's assessments, newest first."""
+    p = patients.load(ctx, patient_id, "assessment.read")
+    if not 1 <= limit <= 200:
+        raise Invalid("limit", "must be between 1 and 200", value=limit)
+    if offset < 0:
+        raise Invalid("offset", "must be 0 or more", value=offset)
+    where = Assessment.patient_id == p.id
+    total = ctx.db.scalar(select(func.count()).select_from(Assessment).where(where)) or 0
+    rows = ctx.db.scalars(
+        select(Assessment).where(where).order_by(Assessment.date.desc(), Assessment.id.desc())
+        .limit(limit).offset(offset)
+    ).all()  # fmt: skip
+    audit.record(ctx, "list", "assessment", None, patient_id=p.id, detail=f"results={len(rows)}")
+    items = [out(a) for a in rows]
+    ctx.db.commit()
+    return AssessmentPage(items=items, total=total, limit=limit, offset=offset)

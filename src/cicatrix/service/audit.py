@@ -1,0 +1,64 @@
+"""Audit events: who did what to which record, when and from where. Ids only."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from cicatrix.service.context import Context
+from cicatrix.storage.db import utcnow
+from cicatrix.storage.models import AuditEvent
+
+
+def record(
+    ctx: Context,
+    action: str,
+    entity: str,
+    entity_id: int | str | None,
+    patient_id: int | None = None,
+    detail: str | None = None,
+) -> None:
+    """Add the event to the current transaction, so it commits or rolls back with the change."""
+    ctx.db.add(
+        AuditEvent(
+            at=utcnow(),
+            clinic_id=ctx.actor.clinic_id,
+            user_id=ctx.actor.user_id,
+            role=ctx.actor.role,
+            action=action,
+            entity=entity,
+            entity_id=None if entity_id is None else str(entity_id),
+            patient_id=patient_id,
+            ip=ctx.ip,
+            detail=detail,
+        )
+    )
+
+
+def record_anonymous(
+    db: Session,
+    action: str,
+    entity: str,
+    entity_id: int | str | None,
+    *,
+    clinic_id: int | None = None,
+    user_id: int | None = None,
+    role: str | None = None,
+    patient_id: int | None = None,
+    ip: str | None = None,
+    detail: str | None = None,
+) -> None:
+    """For events without a logged-in actor: logins, calendar-token reads."""
+    db.add(
+        AuditEvent(
+            at=utcnow(),
+            clinic_id=clinic_id,
+            user_id=user_id,
+            role=role,
+            action=action,
+            entity=entity,
+            entity_id=None if entity_id is None else str(entity_id),
+            patient_id=patient_id,
+            ip=ip,
+            detail=detail,
+        )
+    )

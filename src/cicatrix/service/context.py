@@ -1,0 +1,29 @@
+"""Who is acting, on which database, with which knowledge base, from where, and on which day."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from cicatrix.knowledge.models import KnowledgeBase
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: int
+    clinic_id: int
+    role: str
+    patient_id: int | None = None  # set for role "patient": the only record they may see
+    token_id: int | None = None
+    via: str = "bearer"  # bearer | session
+
+
+@dataclass
+class Context:
+    db: Session
+    actor: Actor
+    kb: KnowledgeBase
+    ip: str | None = None
+    today: date = field(default_factory=date.today)

@@ -1,0 +1,516 @@
+"""Plans: propose from an assessment, approve, edit with a reason, run the course.
+
+Every change goes back through the engine, so the safety screening applies to edits too:
+an excluded treatment is only ever scheduled under an explicit clinician override with a
+reason, and that override is stored with the plan and audited.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm.exc import StaleDataError
+
+from cicatrix.engine.case import Case, CaseError
+from cicatrix.engine.plan import ClinicianOverride, plan_case
+from cicatrix.engine.reschedule import reschedule_plan
+from cicatrix.engine.result import Plan as EnginePlan
+from cicatrix.engine.timeline import instructions_for
+from cicatrix.service import assessments, audit, patients
+from cicatrix.service.context import Context
+from cicatrix.service.errors import Conflict, Invalid, NotFound
+from cicatrix.service.policy import require_patient_access
+from cicatrix.service.schemas import (
+    AssessmentCreated,
+    AssessmentIn,
+    DayOut,
+    OverrideIn,
+    OverrideOut,
+    PlanCreate,
+    PlanEditIn,
+    PlanEditOut,
+    PlanOut,
+    PlanSummary,
+    ScheduleOut,
+    SessionDoneIn,
+    SessionMissedIn,
+    SessionOut,
+    TodayOut,
+)
+from cicatrix.storage.db import utcnow
+from cicatrix.storage.models import Assessment, CourseSession, Plan, PlanEdit
+
+# ---------- shaping ----------
+
+
+def session_out(s: CourseSession) -> SessionOut:
+    return SessionOut(
+        id=s.id,
+        patient_id=s.patient_id,
+        plan_id=s.plan_id,
+        treatment=s.treatment,
+        number=s.number,
+        date=s.date,
+        status=s.status,  # type: ignore[arg-type]
+        sequence=s.sequence,
+        recorded_by=s.recorded_by,
+        recorded_at=s.recorded_at,
+        note=s.note,
+    )
+
+
+def _sessions(ctx: Context, plan_id: int) -> list[CourseSession]:
+    return list(
+        ctx.db.scalars(
+            select(CourseSession).where(CourseSession.plan_id == plan_id).order_by(CourseSession.date, CourseSession.id)
+        )
+    )
+
+
+def out(ctx: Context, p: Plan, preview: bool = False) -> PlanOut:
+    edits = ctx.db.scalars(select(PlanEdit).where(PlanEdit.plan_id == p.id).order_by(PlanEdit.id))
+    return PlanOut(
+        id=p.id,
+        patient_id=p.patient_id,
+        assessment_id=p.assessment_id,
+        status=p.status,  # type: ignore[arg-type]
+        version=p.version,
+        knowledge_version=p.knowledge_version,
+        created_by=p.created_by,
+        created_at=p.created_at,
+        approved_by=p.approved_by,
+        approved_at=p.approved_at,
+        preferences=p.preferences or {},
+        overrides=[OverrideOut(**o) for o in (p.overrides or [])],
+        plan=p.proposal,
+        sessions=[session_out(s) for s in _sessions(ctx, p.id)],
+        edits=[
+            PlanEditOut(
+                id=e.id, user_id=e.user_id, at=e.at, kind=e.kind, reason=e.reason,
+                override=e.override, change=e.change or {}, from_version=e.from_version,
+            )
+            for e in edits
+        ],
+        preview=preview,
+    )  # fmt: skip
+
+
+def summary(p: Plan) -> PlanSummary:
+    return PlanSummary(
+        id=p.id,
+        assessment_id=p.assessment_id,
+        status=p.status,
+        version=p.version,
+        knowledge_version=p.knowledge_version,
+        created_at=p.created_at,
+        approved_at=p.approved_at,
+    )
+
+
+# ---------- engine calls ----------
+
+
+def _case(ctx: Context, a: Assessment, preferences: dict[str, Any]) -> Case:
+    return assessments.parse(ctx, {**a.input, "preferences": preferences})
+
+
+def _overrides(ctx: Context, case: Case, given: list[OverrideIn], field: str) -> None:
+    """An override must name a treatment the screening actually excludes for this patient."""
+    if not given:
+        return
+    base = plan_case(case, ctx.kb)
+    excluded = {e.treatment for e in base.excluded}
+    for i, o in enumerate(given):
+        if o.treatment not in ctx.kb.treatments:
+            raise Invalid(f"{field}[{i}].treatment", "unknown treatment", value=o.treatment)
+        if o.treatment not in excluded:
+            raise Invalid(
+                f"{field}[{i}].treatment",
+                "is not excluded for this patient; no override is needed",
+                value=o.treatment,
+            )
+
+
+def _run(ctx: Context, case: Case, overrides: list[dict[str, Any]]) -> EnginePlan:
+    return plan_case(case, ctx.kb, tuple(ClinicianOverride(o["treatment"], o["reason"]) for o in overrides))
+
+
+def _check_requested(plan: EnginePlan, treatments: list[str] | None, field: str) -> None:
+    """The safety invariant for edits: a requested treatment that stays excluded is refused."""
+    excluded = {e.treatment: e for e in plan.excluded}
+    for i, t in enumerate(treatments or []):
+        if t in excluded:
+            why = "; ".join(f"{r.code}: {r.message}" for r in excluded[t].reasons)
+            raise Invalid(
+                f"{field}[{i}]",
+                f"{t} is excluded for this patient ({why}); scheduling it needs an override with a reason",
+                value=t,
+            )
+    scheduled = {s.treatment for s in plan.course.sessions}
+    if scheduled & set(excluded):  # the engine's invariant; refuse rather than store a breach
+        raise RuntimeError("engine scheduled an excluded treatment")
+
+
+def _sync_sessions(ctx: Context, p: Plan, plan: EnginePlan) -> None:
+    """Replace the planned sessions with the engine's course; given or missed ones stay."""
+    existing = _sessions(ctx, p.id)
+    kept = {(s.treatment, s.number) for s in existing if s.status == "done"}
+    old_planned = {(s.treatment, s.number): s for s in existing if s.status == "planned"}
+    for s in plan.course.sessions:
+        key = (s.treatment, s.number)
+        if key in kept:
+            continue
+        row = old_planned.pop(key, None)
+        if row is None:
+            ctx.db.add(
+                CourseSession(
+                    clinic_id=p.clinic_id, patient_id=p.patient_id, plan_id=p.id,
+                    treatment=s.treatment, number=s.number, date=s.date, status="planned",
+                    sequence=0,
+                )
+            )  # fmt: skip
+        elif row.date != s.date:
+            row.date = s.date
+            row.sequence += 1
+    for row in old_planned.values():
+        row.status = "cancelled"
+        row.sequence += 1
+
+
+def _stale(p: Plan, version: int | None) -> None:
+    if version is not None and p.version != version:
+        raise Conflict(
+            "version",
+            "the plan changed since you read it; reload it and apply your change again",
+            current_version=p.version,
+        )
+
+
+def _flush(ctx: Context) -> None:
+    try:
+        ctx.db.flush()
+    except StaleDataError:
+        ctx.db.rollback()
+        raise Conflict("version", "the plan changed since you read it; reload it") from None
+
+
+# ---------- use cases ----------
+
+
+def _new_plan(ctx: Context, a: Assessment, case: Case, preferences: dict[str, Any], given: list[OverrideIn]) -> Plan:
+    _overrides(ctx, case, given, "overrides")
+    now = utcnow()
+    ovs = [{"treatment": o.treatment, "reason": o.reason, "by": ctx.actor.user_id,
+            "at": now.isoformat()} for o in given]  # fmt: skip
+    plan = _run(ctx, case, ovs)
+    _check_requested(plan, list(case.preferences.treatments or []), "preferences.treatments")
+    p = Plan(
+        clinic_id=a.clinic_id,
+        patient_id=a.patient_id,
+        assessment_id=a.id,
+        proposal=plan.model_dump(mode="json"),
+        preferences=preferences,
+        overrides=ovs,
+        knowledge_version=plan.knowledge_version,
+        status="proposed",
+        created_by=ctx.actor.user_id,
+        created_at=now,
+    )
+    ctx.db.add(p)
+    ctx.db.flush()
+    for o in given:
+        ctx.db.add(
+            PlanEdit(
+                plan_id=p.id, user_id=ctx.actor.user_id, at=now, kind="override", reason=o.reason,
+                override=True, change={"treatment": o.treatment}, from_version=0,
+            )
+        )  # fmt: skip
+        audit.record(ctx, "override", "plan", p.id, patient_id=p.patient_id, detail=o.treatment)
+    _sync_sessions(ctx, p, plan)
+    audit.record(ctx, "create", "plan", p.id, patient_id=p.patient_id)
+    ctx.db.flush()
+    return p
+
+
+def assess(ctx: Context, patient_id: int, body: AssessmentIn) -> AssessmentCreated:
+    """Store an assessment and, by default, propose a plan from it, in one transaction."""
+    a, case = assessments.add(ctx, patient_id, body)
+    plan_out = None
+    if body.generate_plan:
+        require_patient_access(ctx.actor, "plan.create", patient_id)
+        p = _new_plan(ctx, a, case, body.preferences or {}, [])
+        plan_out = out(ctx, p)
+    result = AssessmentCreated(assessment=assessments.out(a), plan=plan_out)
+    ctx.db.commit()
+    return result
+
+
+def generate(ctx: Context, assessment_id: int, body: PlanCreate) -> PlanOut:
+    a = assessments.load(ctx, assessment_id, "plan.create")
+    prefs = body.preferences if body.preferences is not None else a.input.get("preferences", {})
+    case = _case(ctx, a, prefs)
+    p = _new_plan(ctx, a, case, prefs, body.overrides)
+    result = out(ctx, p)
+    ctx.db.commit()
+    return result
+
+
+def _load(ctx: Context, plan_id: int, permission: str) -> Plan:
+    p = ctx.db.get(Plan, plan_id)
+    if p is None or p.clinic_id != ctx.actor.clinic_id:
+        raise NotFound("plan_id", "no such plan")
+    try:
+        require_patient_access(ctx.actor, permission, p.patient_id)
+    except NotFound:
+        raise NotFound("plan_id", "no such plan") from None
+    if ctx.actor.role == "patient" and p.status != "approved":
+        raise NotFound("plan_id", "no such plan")
+    return p
+
+
+def get(ctx: Context, plan_id: int) -> PlanOut:
+    p = _load(ctx, plan_id, "plan.read")
+    audit.record(ctx, "read", "plan", p.id, patient_id=p.patient_id)
+    result = out(ctx, p)
+    ctx.db.commit()
+    return result
+
+
+def _current(ctx: Context, patient_id: int, approved_only: bool) -> Plan | None:
+    q = select(Plan).where(Plan.patient_id == patient_id, Plan.status != "superseded")
+    if approved_only:
+        q = q.where(Plan.status == "approved")
+    return ctx.db.scalar(q.order_by(Plan.id.desc()).limit(1))
+
+
+def current(ctx: Context, patient_id: int) -> PlanOut:
+    """The newest plan in force: for patients the approved one, for clinicians also a proposal."""
+    pt = patients.load(ctx, patient_id, "plan.read")
+    p = _current(ctx, pt.id, approved_only=ctx.actor.role == "patient")
+    if p is None:
+        raise NotFound("plan", "this patient has no plan yet")
+    audit.record(ctx, "read", "plan", p.id, patient_id=p.patient_id)
+    result = out(ctx, p)
+    ctx.db.commit()
+    return result
+
+
+def list_for_patient(ctx: Context, patient_id: int) -> list[PlanSummary]:
+    pt = patients.load(ctx, patient_id, "plan.read")
+    q = select(Plan).where(Plan.patient_id == pt.id)
+    if ctx.actor.role == "patient":
+        q = q.where(Plan.status == "approved")
+    rows = ctx.db.scalars(q.order_by(Plan.id.desc())).all()
+    audit.record(ctx, "list", "plan", None, patient_id=pt.id, detail=f"results={len(rows)}")
+    result = [summary(p) for p in rows]
+    ctx.db.commit()
+    return result
+
+
+def approve(ctx: Context, plan_id: int, version: int) -> PlanOut:
+    """A clinician takes responsibility for the plan; any earlier approved plan is superseded."""
+    p = _load(ctx, plan_id, "plan.approve")
+    _stale(p, version)
+    if p.status != "proposed":
+        raise Conflict("status", f"only a proposed plan can be approved (this one is {p.status})")
+    now = utcnow()
+    for old in ctx.db.scalars(
+        select(Plan).where(Plan.patient_id == p.patient_id, Plan.status == "approved", Plan.id != p.id)
+    ):
+        old.status = "superseded"
+        ctx.db.execute(
+            update(CourseSession)
+            .where(CourseSession.plan_id == old.id, CourseSession.status == "planned")
+            .values(status="cancelled", sequence=CourseSession.sequence + 1)
+        )
+    p.status = "approved"
+    p.approved_by = ctx.actor.user_id
+    p.approved_at = now
+    ctx.db.add(
+        PlanEdit(
+            plan_id=p.id, user_id=ctx.actor.user_id, at=now, kind="approve", reason="approved",
+            override=False, change={}, from_version=version,
+        )
+    )  # fmt: skip
+    audit.record(ctx, "approve", "plan", p.id, patient_id=p.patient_id)
+    _flush(ctx)
+    result = out(ctx, p)
+    ctx.db.commit()
+    return result
+
+
+def edit(ctx: Context, plan_id: int, body: PlanEditIn, if_match: int | None = None) -> PlanOut:
+    """Re-plan with changed preferences or overrides; the plan needs approval again."""
+    p = _load(ctx, plan_id, "plan.edit")
+    version = if_match if if_match is not None else body.version
+    _stale(p, version)
+    if p.status == "superseded":
+        raise Conflict("status", "a superseded plan cannot be edited")
+    a = ctx.db.get(Assessment, p.assessment_id)
+    assert a is not None
+    prefs = dict(p.preferences or {})
+    change: dict[str, Any] = {}
+    if body.treatments is not None:
+        prefs["treatments"] = body.treatments
+        change["treatments"] = body.treatments
+    if body.start is not None:
+        prefs["start"] = body.start.isoformat()
+        change["start"] = prefs["start"]
+    if body.max_downtime_days is not None:
+        prefs["max_downtime_days"] = body.max_downtime_days
+        change["max_downtime_days"] = body.max_downtime_days
+    if not change and not body.overrides:
+        raise Invalid("treatments", "nothing to change: give treatments, start, max_downtime_days or overrides")
+    case = _case(ctx, a, prefs)
+    _overrides(ctx, case, body.overrides, "overrides")
+    now = utcnow()
+    ovs = {o["treatment"]: o for o in (p.overrides or [])}
+    for o in body.overrides:
+        ovs[o.treatment] = {"treatment": o.treatment, "reason": o.reason,
+                            "by": ctx.actor.user_id, "at": now.isoformat()}  # fmt: skip
+    plan = _run(ctx, case, list(ovs.values()))
+    _check_requested(plan, body.treatments, "treatments")
+    p.proposal = plan.model_dump(mode="json")
+    p.preferences = prefs
+    p.overrides = list(ovs.values())
+    p.knowledge_version = plan.knowledge_version
+    p.status = "proposed"
+    p.approved_by = None
+    p.approved_at = None
+    if change:
+        ctx.db.add(PlanEdit(plan_id=p.id, user_id=ctx.actor.user_id, at=now, kind="edit",
+                            reason=body.reason, override=False, change=change,
+                            from_version=version))  # fmt: skip
+    for o in body.overrides:
+        ctx.db.add(PlanEdit(plan_id=p.id, user_id=ctx.actor.user_id, at=now, kind="override",
+                            reason=o.reason, override=True, change={"treatment": o.treatment},
+                            from_version=version))  # fmt: skip
+        audit.record(ctx, "override", "plan", p.id, patient_id=p.patient_id, detail=o.treatment)
+    _sync_sessions(ctx, p, plan)
+    audit.record(ctx, "update", "plan", p.id, patient_id=p.patient_id)
+    _flush(ctx)
+    result = out(ctx, p)
+    ctx.db.commit()
+    return result
+
+
+def _session(ctx: Context, session_id: int) -> tuple[CourseSession, Plan]:
+    s = ctx.db.get(CourseSession, session_id)
+    if s is None or s.clinic_id != ctx.actor.clinic_id:
+        raise NotFound("session_id", "no such session")
+    try:
+        require_patient_access(ctx.actor, "session.record", s.patient_id)
+    except NotFound:
+        raise NotFound("session_id", "no such session") from None
+    p = ctx.db.get(Plan, s.plan_id)
+    assert p is not None
+    if p.status != "approved":
+        raise Conflict("status", "sessions are recorded against an approved plan; approve it first")
+    if s.status != "planned":
+        raise Conflict("status", f"this session is already {s.status}")
+    return s, p
+
+
+def record_done(ctx: Context, session_id: int, body: SessionDoneIn) -> SessionOut:
+    s, p = _session(ctx, session_id)
+    _stale(p, body.version)
+    s.status = "done"
+    s.recorded_by = ctx.actor.user_id
+    s.recorded_at = utcnow()
+    s.note = body.note
+    audit.record(ctx, "session_done", "course_session", s.id, patient_id=s.patient_id)
+    ctx.db.flush()
+    result = session_out(s)
+    ctx.db.commit()
+    return result
+
+
+def record_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanOut:
+    """Mark a session missed and re-flow the rest of the course through the engine."""
+    s, p = _session(ctx, session_id)
+    _stale(p, body.version)
+    new_date = body.new_date or max(ctx.today, s.date) + timedelta(days=1)
+    a = ctx.db.get(Assessment, p.assessment_id)
+    assert a is not None
+    case = _case(ctx, a, p.preferences or {})
+    try:
+        plan = reschedule_plan(EnginePlan.model_validate(p.proposal), case, ctx.kb, s.treatment, s.number, new_date)
+    except CaseError as exc:
+        field = "new_date" if exc.field == "new_date" else "session_id"
+        raise Invalid(field, exc.message, value=str(exc.value)) from None
+    now = utcnow()
+    version = p.version
+    s.status = "missed"
+    s.recorded_by = ctx.actor.user_id
+    s.recorded_at = now
+    s.note = body.note
+    ctx.db.add(
+        CourseSession(
+            clinic_id=s.clinic_id, patient_id=s.patient_id, plan_id=p.id, treatment=s.treatment,
+            number=s.number, date=new_date, status="planned", sequence=s.sequence + 1,
+        )
+    )  # fmt: skip
+    ctx.db.flush()
+    _sync_sessions(ctx, p, plan)
+    p.proposal = plan.model_dump(mode="json")
+    ctx.db.add(
+        PlanEdit(
+            plan_id=p.id, user_id=ctx.actor.user_id, at=now, kind="reschedule",
+            reason=f"missed {s.treatment} session {s.number}", override=False,
+            change={"treatment": s.treatment, "number": s.number, "from": s.date.isoformat(),
+                    "to": new_date.isoformat()},
+            from_version=version,
+        )
+    )  # fmt: skip
+    _flush(ctx)
+    result = out(ctx, p, preview=body.dry_run)
+    if body.dry_run:
+        ctx.db.rollback()
+        audit.record(ctx, "preview", "course_session", session_id, patient_id=result.patient_id)
+    else:
+        audit.record(ctx, "session_missed", "course_session", s.id, patient_id=s.patient_id)
+    ctx.db.commit()
+    return result
+
+
+def schedule(ctx: Context, patient_id: int) -> ScheduleOut:
+    """The sessions of the plan in force: what front desk needs, without clinical detail."""
+    pt = patients.load(ctx, patient_id, "schedule.read")
+    p = _current(ctx, pt.id, approved_only=ctx.actor.role != "clinician")
+    rows = _sessions(ctx, p.id) if p is not None else []
+    audit.record(ctx, "read", "schedule", p.id if p else None, patient_id=pt.id)
+    result = ScheduleOut(patient_id=pt.id, plan_id=p.id if p else None, sessions=[session_out(s) for s in rows])
+    ctx.db.commit()
+    return result
+
+
+def today(ctx: Context, patient_id: int, day: date | None = None, days: int = 1) -> TodayOut:
+    """What to do, avoid and expect on a day (and the days after), from the approved plan."""
+    if not 1 <= days <= 31:
+        raise Invalid("days", "must be between 1 and 31", value=days)
+    pt = patients.load(ctx, patient_id, "timeline.read")
+    p = _current(ctx, pt.id, approved_only=True)
+    if p is None:
+        raise NotFound("plan", "this patient has no approved plan yet")
+    first = day or ctx.today
+    timeline = EnginePlan.model_validate(p.proposal).timeline
+    out_days = []
+    for i in range(days):
+        d = first + timedelta(days=i)
+        entries = [e.model_dump(mode="json") for e in instructions_for(timeline, d)]
+        out_days.append(DayOut(date=d, entries=entries))
+    nxt = ctx.db.scalar(
+        select(CourseSession)
+        .where(CourseSession.plan_id == p.id, CourseSession.status == "planned",
+               CourseSession.date >= first)
+        .order_by(CourseSession.date, CourseSession.id).limit(1)
+    )  # fmt: skip
+    audit.record(ctx, "read", "timeline", p.id, patient_id=pt.id)
+    result = TodayOut(
+        patient_id=pt.id, plan_id=p.id, days=out_days,
+        next_session=session_out(nxt) if nxt else None,
+    )  # fmt: skip
+    ctx.db.commit()
+    return result

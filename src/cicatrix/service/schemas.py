@@ -1,0 +1,415 @@
+"""Request and response shapes shared by the API, the web pages and the exports."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from cicatrix.engine.case import Phototype
+
+Role = Literal["admin", "clinician", "front_desk", "patient"]
+Sex = Literal["female", "male", "other", "unknown"]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+
+_IN = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx and 5xx body: what went wrong and which field to fix."""
+
+    code: str
+    field: str | None
+    message: str
+    value: Any = None
+
+
+# ---------- patients ----------
+
+
+class PatientClinical(BaseModel):
+    model_config = _IN
+
+    phototype: Phototype | None = None
+    pregnant: bool = False
+    breastfeeding: bool = False
+    isotretinoin_last_dose: date | None = None
+    history: list[Code] = Field(default_factory=list, max_length=50)
+    medications: list[Code] = Field(default_factory=list, max_length=50)
+    recent_sunburn: bool = False
+    notes: str | None = Field(default=None, max_length=10000)
+
+
+class PatientClinicalUpdate(BaseModel):
+    model_config = _IN
+
+    phototype: Phototype | None = None
+    pregnant: bool | None = None
+    breastfeeding: bool | None = None
+    isotretinoin_last_dose: date | None = None
+    history: list[Code] | None = Field(default=None, max_length=50)
+    medications: list[Code] | None = Field(default=None, max_length=50)
+    recent_sunburn: bool | None = None
+    notes: str | None = Field(default=None, max_length=10000)
+
+
+class PatientIn(BaseModel):
+    model_config = _IN
+
+    name: ShortText
+    mrn: Code | None = None
+    birth_date: date | None = None
+    sex: Sex | None = None
+    phone: Annotated[str, StringConstraints(max_length=64)] | None = None
+    email: Annotated[str, StringConstraints(max_length=200)] | None = None
+    clinical: PatientClinical | None = None
+
+
+class PatientUpdate(BaseModel):
+    """Only the fields given change. `version` is the one you read (optimistic concurrency)."""
+
+    model_config = _IN
+
+    version: int = Field(ge=1)
+    name: ShortText | None = None
+    mrn: Code | None = None
+    birth_date: date | None = None
+    sex: Sex | None = None
+    phone: Annotated[str, StringConstraints(max_length=64)] | None = None
+    email: Annotated[str, StringConstraints(max_length=200)] | None = None
+    clinical: PatientClinicalUpdate | None = None
+
+
+class PatientOut(BaseModel):
+    id: int
+    name: str
+    mrn: str | None
+    birth_date: date | None
+    sex: str | None
+    phone: str | None
+    email: str | None
+    archived: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    clinical: PatientClinical | None = Field(
+        description="null when the caller's role may not see clinical data (front desk)"
+    )
+
+
+class Page(BaseModel):
+    total: int
+    limit: int
+    offset: int
+
+
+class PatientPage(Page):
+    items: list[PatientOut]
+
+
+# ---------- assessments ----------
+
+
+class AssessmentIn(BaseModel):
+    """An assessment in the engine's case format; the patient's record fills in the rest."""
+
+    model_config = _IN
+
+    assessment: dict[str, Any] = Field(
+        description="The case's `assessment` object (date, scars, marks, active_lesions, ...)",
+        examples=[
+            {
+                "date": "2026-11-22",
+                "goodman_baron_qualitative": 3,
+                "scars": [{"type": "rolling", "count": 8, "depth": "shallow"}],
+                "marks": [{"type": "pih", "count": 10}],
+                "active_lesions": [],
+            }
+        ],
+    )
+    patient: dict[str, Any] | None = Field(
+        default=None,
+        description="Case `patient` fields that differ today from the record (e.g. pregnant)",
+    )
+    preferences: dict[str, Any] | None = Field(default=None, description="Case `preferences`")
+    generate_plan: bool = Field(default=True, description="Also propose a plan from it")
+
+
+class AssessmentOut(BaseModel):
+    id: int
+    patient_id: int
+    date: date
+    input: dict[str, Any]
+    scores: dict[str, Any]
+    goodman_baron_quantitative: int
+    ecca: int
+    goodman_baron_qualitative: int | None
+    severity: str | None
+    knowledge_version: str
+    created_by: int
+    created_at: datetime
+
+
+class AssessmentPage(Page):
+    items: list[AssessmentOut]
+
+
+# ---------- plans ----------
+
+
+class OverrideIn(BaseModel):
+    model_config = _IN
+
+    treatment: Code
+    reason: Reason
+
+
+class OverrideOut(BaseModel):
+    treatment: str
+    reason: str
+    by: int | None = None
+    at: datetime | None = None
+
+
+class PlanCreate(BaseModel):
+    model_config = _IN
+
+    preferences: dict[str, Any] | None = None
+    overrides: list[OverrideIn] = Field(default_factory=list, max_length=20)
+
+
+class PlanEditIn(BaseModel):
+    """Change the course; the engine re-plans so every safety rule still applies."""
+
+    model_config = _IN
+
+    version: int = Field(ge=1)
+    reason: Reason
+    treatments: list[Code] | None = Field(default=None, max_length=30)
+    start: date | None = None
+    max_downtime_days: int | None = Field(default=None, ge=0, le=365)
+    overrides: list[OverrideIn] = Field(default_factory=list, max_length=20)
+
+
+class ApproveIn(BaseModel):
+    model_config = _IN
+
+    version: int = Field(ge=1)
+
+
+class SessionOut(BaseModel):
+    id: int
+    patient_id: int
+    plan_id: int
+    treatment: str
+    number: int
+    date: date
+    status: Literal["planned", "done", "missed", "cancelled"]
+    sequence: int
+    recorded_by: int | None
+    recorded_at: datetime | None
+    note: str | None
+
+
+class PlanEditOut(BaseModel):
+    id: int
+    user_id: int
+    at: datetime
+    kind: str
+    reason: str
+    override: bool
+    change: dict[str, Any]
+    from_version: int
+
+
+class PlanOut(BaseModel):
+    id: int
+    patient_id: int
+    assessment_id: int
+    status: Literal["proposed", "approved", "superseded"]
+    version: int
+    knowledge_version: str
+    created_by: int
+    created_at: datetime
+    approved_by: int | None
+    approved_at: datetime | None
+    preferences: dict[str, Any]
+    overrides: list[OverrideOut]
+    plan: dict[str, Any] = Field(description="The engine's plan JSON (see `cicatrix plan`)")
+    sessions: list[SessionOut]
+    edits: list[PlanEditOut]
+    preview: bool = False
+
+
+class PlanSummary(BaseModel):
+    id: int
+    assessment_id: int
+    status: str
+    version: int
+    knowledge_version: str
+    created_at: datetime
+    approved_at: datetime | None
+
+
+class SessionDoneIn(BaseModel):
+    model_config = _IN
+
+    version: int | None = Field(default=None, ge=1, description="plan version, if checked")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class SessionMissedIn(BaseModel):
+    model_config = _IN
+
+    version: int | None = Field(default=None, ge=1, description="plan version, if checked")
+    new_date: date | None = Field(default=None, description="when to give it instead; default the next day")
+    note: str | None = Field(default=None, max_length=2000)
+    dry_run: bool = Field(default=False, description="show the re-flowed course, save nothing")
+
+
+class ScheduleOut(BaseModel):
+    patient_id: int
+    plan_id: int | None
+    sessions: list[SessionOut]
+
+
+class DayOut(BaseModel):
+    date: date
+    entries: list[dict[str, Any]]
+
+
+class TodayOut(BaseModel):
+    patient_id: int
+    plan_id: int
+    days: list[DayOut]
+    next_session: SessionOut | None
+
+
+# ---------- outcomes ----------
+
+
+class OutcomeIn(BaseModel):
+    model_config = _IN
+
+    date: date
+    measure: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+    value: float = Field(ge=-1e6, le=1e6)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class OutcomePoint(BaseModel):
+    date: date
+    value: float
+    assessment_id: int | None = None
+    outcome_id: int | None = None
+
+
+class OutcomeSeries(BaseModel):
+    measure: str
+    points: list[OutcomePoint]
+    baseline: float | None
+    latest: float | None
+    change: float | None
+    change_percent: float | None
+
+
+class OutcomesOut(BaseModel):
+    patient_id: int
+    series: list[OutcomeSeries]
+
+
+# ---------- users, clinic, audit, tokens ----------
+
+
+class UserIn(BaseModel):
+    model_config = _IN
+
+    username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
+    display_name: ShortText
+    role: Role
+    password: Annotated[str, StringConstraints(min_length=10, max_length=1000)]
+    patient_id: int | None = None
+
+
+class UserUpdate(BaseModel):
+    model_config = _IN
+
+    display_name: ShortText | None = None
+    role: Role | None = None
+    active: bool | None = None
+    password: Annotated[str, StringConstraints(min_length=10, max_length=1000)] | None = None
+
+
+class UserOut(BaseModel):
+    id: int
+    clinic_id: int
+    username: str
+    display_name: str
+    role: Role
+    patient_id: int | None
+    active: bool
+    created_at: datetime
+
+
+class ClinicOut(BaseModel):
+    id: int
+    name: str
+    timezone: str
+    logo: str | None = None
+
+
+class ClinicUpdate(BaseModel):
+    model_config = _IN
+
+    name: ShortText | None = None
+    timezone: Annotated[str, StringConstraints(max_length=64)] | None = None
+    logo: Annotated[str, StringConstraints(max_length=300_000)] | None = Field(
+        default=None, description="data: URL of a PNG/SVG/JPEG logo"
+    )
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    user_id: int | None
+    role: str | None
+    action: str
+    entity: str
+    entity_id: str | None
+    patient_id: int | None
+    ip: str | None
+    detail: str | None
+
+
+class AuditPage(Page):
+    items: list[AuditOut]
+
+
+class LoginIn(BaseModel):
+    model_config = _IN
+
+    username: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: datetime
+    user: UserOut
+
+
+class CalendarTokenOut(BaseModel):
+    id: int
+    patient_id: int
+    token: str | None = Field(description="shown once, at creation")
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class AssessmentCreated(BaseModel):
+    assessment: AssessmentOut
+    plan: PlanOut | None

@@ -1,0 +1,148 @@
+"""Clinics and user accounts."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cicatrix.service import audit
+from cicatrix.service.auth import hash_password
+from cicatrix.service.context import Context
+from cicatrix.service.errors import Conflict, Invalid, NotFound
+from cicatrix.service.policy import require
+from cicatrix.service.schemas import ClinicOut, ClinicUpdate, UserIn, UserOut, UserUpdate
+from cicatrix.storage.db import utcnow
+from cicatrix.storage.models import Clinic, Patient, User
+
+
+def user_out(u: User) -> UserOut:
+    return UserOut(
+        id=u.id,
+        clinic_id=u.clinic_id,
+        username=u.username,
+        display_name=u.display_name,
+        role=u.role,  # type: ignore[arg-type]
+        patient_id=u.patient_id,
+        active=u.active,
+        created_at=u.created_at,
+    )
+
+
+def clinic_out(c: Clinic) -> ClinicOut:
+    return ClinicOut(id=c.id, name=c.name, timezone=c.timezone, logo=(c.settings or {}).get("logo"))
+
+
+def create_clinic(db: Session, name: str, timezone: str = "UTC") -> Clinic:
+    _check_tz(timezone)
+    clinic = Clinic(name=name, timezone=timezone, settings={}, created_at=utcnow())
+    db.add(clinic)
+    db.flush()
+    return clinic
+
+
+def _check_tz(tz: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid("timezone", f"unknown time zone {tz!r}", value=tz) from None
+
+
+def add_user(db: Session, clinic_id: int, data: UserIn) -> User:
+    """Create an account without an acting user (bootstrap and demo); callers commit."""
+    username = data.username.strip().lower()
+    if db.scalar(select(func.count()).select_from(User).where(User.username == username)):
+        raise Conflict("username", "this username is taken")
+    if data.role == "patient":
+        if data.patient_id is None:
+            raise Invalid("patient_id", "a patient account must be linked to a patient record")
+        p = db.get(Patient, data.patient_id)
+        if p is None or p.clinic_id != clinic_id:
+            raise Invalid("patient_id", "no such patient in this clinic", value=data.patient_id)
+    elif data.patient_id is not None:
+        raise Invalid("patient_id", "only patient accounts are linked to a patient record")
+    user = User(
+        clinic_id=clinic_id,
+        username=username,
+        display_name=data.display_name,
+        role=data.role,
+        password_hash=hash_password(data.password),
+        patient_id=data.patient_id,
+        active=True,
+        created_at=utcnow(),
+    )
+    db.add(user)
+    db.flush()
+    return user
+
+
+def create_user(ctx: Context, data: UserIn) -> UserOut:
+    require(ctx.actor, "user.manage")
+    user = add_user(ctx.db, ctx.actor.clinic_id, data)
+    audit.record(ctx, "create", "user", user.id, patient_id=user.patient_id)
+    ctx.db.commit()
+    return user_out(user)
+
+
+def list_users(ctx: Context) -> list[UserOut]:
+    require(ctx.actor, "user.manage")
+    rows = ctx.db.scalars(select(User).where(User.clinic_id == ctx.actor.clinic_id).order_by(User.id)).all()
+    audit.record(ctx, "list", "user", None)
+    ctx.db.commit()
+    return [user_out(u) for u in rows]
+
+
+def update_user(ctx: Context, user_id: int, data: UserUpdate) -> UserOut:
+    require(ctx.actor, "user.manage")
+    u = ctx.db.get(User, user_id)
+    if u is None or u.clinic_id != ctx.actor.clinic_id:
+        raise NotFound("user_id", "no such user")
+    if data.role is not None and data.role != u.role:
+        if data.role == "patient" or u.role == "patient":
+            raise Invalid("role", "patient accounts cannot change role")
+        u.role = data.role
+    if data.display_name is not None:
+        u.display_name = data.display_name
+    if data.active is not None:
+        if u.id == ctx.actor.user_id and not data.active:
+            raise Invalid("active", "you cannot disable your own account")
+        u.active = data.active
+    if data.password is not None:
+        u.password_hash = hash_password(data.password)
+    audit.record(ctx, "update", "user", u.id, patient_id=u.patient_id)
+    ctx.db.commit()
+    return user_out(u)
+
+
+def me(ctx: Context) -> UserOut:
+    u = ctx.db.get(User, ctx.actor.user_id)
+    if u is None:
+        raise NotFound("user_id", "no such user")
+    return user_out(u)
+
+
+def get_clinic(ctx: Context) -> ClinicOut:
+    c = ctx.db.get(Clinic, ctx.actor.clinic_id)
+    if c is None:
+        raise NotFound("clinic_id", "no such clinic")
+    return clinic_out(c)
+
+
+def update_clinic(ctx: Context, data: ClinicUpdate) -> ClinicOut:
+    require(ctx.actor, "clinic.manage")
+    c = ctx.db.get(Clinic, ctx.actor.clinic_id)
+    if c is None:
+        raise NotFound("clinic_id", "no such clinic")
+    if data.name is not None:
+        c.name = data.name
+    if data.timezone is not None:
+        _check_tz(data.timezone)
+        c.timezone = data.timezone
+    if data.logo is not None:
+        if data.logo and not data.logo.startswith(("data:image/png;", "data:image/svg+xml;", "data:image/jpeg;")):
+            raise Invalid("logo", "must be a data: URL of a PNG, SVG or JPEG image")
+        c.settings = {**(c.settings or {}), "logo": data.logo or None}
+    audit.record(ctx, "update", "clinic", c.id)
+    ctx.db.commit()
+    return clinic_out(c)

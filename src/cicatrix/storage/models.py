@@ -1,0 +1,258 @@
+"""The clinic's tables.
+
+Rows that people edit concurrently (patients, plans) carry a ``version`` column used
+for optimistic concurrency: an UPDATE only succeeds against the version the editor saw.
+Audit events deliberately hold ids only, never names or dates of birth.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ROLES = ("admin", "clinician", "front_desk", "patient")
+PLAN_STATUSES = ("proposed", "approved", "superseded")
+SESSION_STATUSES = ("planned", "done", "missed", "cancelled")
+
+# BIGINT on PostgreSQL, INTEGER (rowid alias, autoincrement) on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Clinic(Base):
+    __tablename__ = "clinic"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Patient(Base):
+    __tablename__ = "patient"
+    __table_args__ = (
+        Index("ix_patient_clinic_name", "clinic_id", "name_key"),
+        Index("ix_patient_clinic_mrn", "clinic_id", "mrn"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200))  # lower-cased, for search
+    mrn: Mapped[str | None] = mapped_column(String(64))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    sex: Mapped[str | None] = mapped_column(String(16))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(200))
+    # clinical record (not shown to front desk)
+    phototype: Mapped[str | None] = mapped_column(String(4))
+    pregnant: Mapped[bool] = mapped_column(Boolean, default=False)
+    breastfeeding: Mapped[bool] = mapped_column(Boolean, default=False)
+    isotretinoin_last_dose: Mapped[date | None] = mapped_column(Date)
+    history: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    medications: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    recent_sunburn: Mapped[bool] = mapped_column(Boolean, default=False)
+    notes: Mapped[str | None] = mapped_column(Text)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+
+
+class User(Base):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), index=True)
+    username: Mapped[str] = mapped_column(String(200), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patient.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Assessment(Base):
+    __tablename__ = "assessment"
+    __table_args__ = (Index("ix_assessment_patient_date", "patient_id", "date"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    date: Mapped[date] = mapped_column(Date)
+    input: Mapped[dict[str, Any]] = mapped_column(JSON)  # the full engine case
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON)
+    goodman_baron_quantitative: Mapped[int] = mapped_column(Integer)
+    ecca: Mapped[int] = mapped_column(Integer)
+    goodman_baron_qualitative: Mapped[int | None] = mapped_column(Integer)
+    severity: Mapped[str | None] = mapped_column(String(16))
+    knowledge_version: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Plan(Base):
+    __tablename__ = "plan"
+    __table_args__ = (Index("ix_plan_patient", "patient_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessment.id"), index=True)
+    # The engine's Plan JSON (timeline included) as it currently stands after edits.
+    proposal: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Inputs that produced it besides the assessment: preferences and clinician overrides.
+    preferences: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    overrides: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    knowledge_version: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="proposed")
+    created_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+
+
+class PlanEdit(Base):
+    __tablename__ = "plan_edit"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(32))  # edit | override | reschedule | approve
+    reason: Mapped[str] = mapped_column(Text)
+    override: Mapped[bool] = mapped_column(Boolean, default=False)
+    change: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    from_version: Mapped[int] = mapped_column(Integer)
+
+
+class CourseSession(Base):
+    __tablename__ = "course_session"
+    __table_args__ = (
+        Index("ix_course_session_plan", "plan_id", "treatment", "number"),
+        Index("ix_course_session_clinic_date", "clinic_id", "date"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id"))
+    treatment: Mapped[str] = mapped_column(String(64))
+    number: Mapped[int] = mapped_column(Integer)
+    date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="planned")
+    sequence: Mapped[int] = mapped_column(Integer, default=0)  # bumps on each re-schedule
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    recorded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Outcome(Base):
+    __tablename__ = "outcome"
+    __table_args__ = (Index("ix_outcome_patient_measure", "patient_id", "measure", "date"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    assessment_id: Mapped[int | None] = mapped_column(ForeignKey("assessment.id"))
+    date: Mapped[date] = mapped_column(Date)
+    measure: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float] = mapped_column(Float)
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEvent(Base):
+    """Who did what to which record, when and from where; ids only, no personal data."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("ix_audit_entity", "entity", "entity_id"),
+        Index("ix_audit_clinic_at", "clinic_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    clinic_id: Mapped[int | None] = mapped_column(Id)
+    user_id: Mapped[int | None] = mapped_column(Id)
+    role: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    patient_id: Mapped[int | None] = mapped_column(Id, index=True)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(String(200))
+
+
+class ApiToken(Base):
+    """Bearer tokens and web sessions; only a SHA-256 of the secret is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # bearer | session
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginAttempt(Base):
+    """Failed logins, kept in the database so every worker shares the rate limit."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(80))  # "user:<sha256>" or "ip:<sha256>"
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CalendarToken(Base):
+    """A patient's private, revocable calendar subscription (the URL holds the secret)."""
+
+    __tablename__ = "calendar_token"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,73 @@
+"""Where the data lives and the secret that signs cookies, read from the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DATA_DIR_ENV = "CICATRIX_DATA_DIR"
+DATABASE_URL_ENV = "CICATRIX_DATABASE_URL"
+SECRET_ENV = "CICATRIX_SECRET_KEY"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service needs to start; build it with `Settings.from_env()` or by hand."""
+
+    data_dir: Path = Path("cicatrix-data")
+    database_url: str | None = None
+    secret_key: str | None = None
+    knowledge_dir: Path | None = None
+    cookie_secure: bool = False
+    session_max_age_s: int = 12 * 3600
+    token_max_age_s: int = 30 * 24 * 3600
+    login_max_failures: int = 5
+    login_window_s: int = 15 * 60
+    login_max_failures_per_ip: int = 50
+    pool_size: int = 10
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        from cicatrix.knowledge.loader import overrides_from_env
+
+        values: dict[str, object] = {
+            "data_dir": Path(os.environ.get(DATA_DIR_ENV, "cicatrix-data")),
+            "database_url": os.environ.get(DATABASE_URL_ENV) or None,
+            "secret_key": os.environ.get(SECRET_ENV) or None,
+            "knowledge_dir": overrides_from_env(),
+            "cookie_secure": os.environ.get("CICATRIX_COOKIE_SECURE", "") in ("1", "true", "yes"),
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def url(self) -> str:
+        """The SQLAlchemy URL: PostgreSQL when configured, else SQLite in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'cicatrix.sqlite3').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> Path:
+        if not self.is_sqlite:
+            raise ValueError("database is not SQLite")
+        return Path(self.url.removeprefix("sqlite:///"))
+
+    def resolved_secret(self) -> str:
+        """The signing secret; generated once into the data directory when not configured."""
+        if self.secret_key:
+            return self.secret_key
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()
