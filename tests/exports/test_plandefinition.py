@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import re
+from itertools import pairwise
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+
+from cicatrix.exports.plandefinition import plan_definition, protocol_bundle
+from cicatrix.knowledge.loader import load_knowledge
+from cicatrix.knowledge.models import KnowledgeBase
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return load_knowledge(None)
+
+
+def _rel(action: object) -> dict[str, object]:
+    (rel,) = action.relatedAction  # type: ignore[attr-defined]
+    return rel  # type: ignore[no-any-return]
+
+
+def test_microneedling_protocol_as_plandefinition(kb: KnowledgeBase) -> None:
+    pd = plan_definition(kb, kb.treatments["microneedling"])
+    sessions = [a for a in pd.action if a.id.startswith("session-")]
+    assert [a.id for a in sessions] == ["session-1", "session-2", "session-3"]
+    assert [a.requiredBehavior for a in sessions] == ["must", "could", "could"]
+    # 6-8 weeks apart: 42-56 days after the previous session's start
+    for prev, a in pairwise(sessions):
+        rel = _rel(a)
+        assert (rel.actionId, rel.relationship) == (prev.id, "after-start")
+        assert (rel.offsetRange.low.value, rel.offsetRange.low.code) == (42, "d")
+        assert rel.offsetRange.high.value == 56
+    steps = {c.code[0].coding[0].code: c for c in sessions[1].action}
+    pre = steps["pre_avoid_actives"]
+    assert (_rel(pre).relationship, _rel(pre).offsetDuration.value) == ("before-start", 3)
+    assert pre.timingDuration.value == 3  # days -3, -2, -1
+    assert _rel(pre).actionId == "session-2"
+    assert "retinoids" in pre.description
+    day1 = steps["d1_no_exfoliants"]
+    assert (_rel(day1).relationship, _rel(day1).offsetDuration.value) == ("after-start", 1)
+    assert day1.timingDuration.value == 1
+    d27 = steps["d2_7_dryness"]
+    assert (_rel(d27).offsetDuration.value, d27.timingDuration.value) == (2, 6)  # days 2-7
+    day_of = steps["day_no_antiinflammatories"]
+    assert _rel(day_of).relationship == "concurrent-with-start"
+    (maint,) = [a for a in pd.action if a.id == "maintenance"]
+    assert _rel(maint).offsetDuration.value == 12 and _rel(maint).offsetDuration.code == "mo"
+    cites = {r.label: r for r in pd.relatedArtifact}
+    assert "seed-002" in cites and cites["seed-002"].type == "citation"
+    assert "Micro-Needling" in cites["seed-002"].citation
+
+
+def test_every_protocol_exports_and_validates(kb: KnowledgeBase) -> None:
+    bundle = protocol_bundle(kb)
+    again = Bundle.model_validate_json(bundle.model_dump_json(exclude_none=True))
+    pds = [e.resource for e in again.entry if e.resource.get_resource_type() == "PlanDefinition"]
+    assert {p.name for p in pds} == set(kb.treatments)
+    urls = {e.fullUrl for e in again.entry}
+    text = bundle.model_dump_json(exclude_none=True)
+    canonicals = re.findall(r'"definitionCanonical":"([^"]+)"', text)
+    assert canonicals
+    for canonical in canonicals:  # every definitionCanonical resolves inside the bundle
+        assert canonical in urls, canonical
+
+
+def test_overrides_flow_into_the_export(tmp_path: object) -> None:
+    from pathlib import Path
+
+    d = Path(str(tmp_path)) / "treatments"
+    d.mkdir()
+    (d / "microneedling.yaml").write_text(
+        "id: microneedling\nprotocol:\n  interval_days: {min: 28, max: 35}\n", encoding="utf-8"
+    )
+    kb = load_knowledge(Path(str(tmp_path)))
+    pd = plan_definition(kb, kb.treatments["microneedling"])
+    rel = _rel(pd.action[1])
+    assert (rel.offsetRange.low.value, rel.offsetRange.high.value) == (28, 35)
