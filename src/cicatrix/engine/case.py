@@ -121,9 +121,7 @@ class Preferences(BaseModel):
 
     @field_validator("treatments")
     @classmethod
-    def _treatments_known(
-        cls, v: tuple[str, ...] | None, info: ValidationInfo
-    ) -> tuple[str, ...] | None:
+    def _treatments_known(cls, v: tuple[str, ...] | None, info: ValidationInfo) -> tuple[str, ...] | None:
         if v is not None:
             for t in v:
                 _known(info, "treatments", t)

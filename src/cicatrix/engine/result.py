@@ -6,7 +6,7 @@ the exports read it), so fields are only ever added, never renamed.
 
 from __future__ import annotations
 
-from datetime import date
+import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -90,16 +90,16 @@ class Session(BaseModel):
 
     treatment: str
     number: int
-    date: date
-    earliest: date | None = None
-    latest: date | None = None
+    date: dt.date
+    earliest: dt.date | None = None
+    latest: dt.date | None = None
 
 
 class Maintenance(BaseModel):
     model_config = _FROZEN
 
     treatment: str
-    date: date
+    date: dt.date
     text: str
 
 
@@ -108,7 +108,7 @@ class Course(BaseModel):
 
     sessions: tuple[Session, ...] = ()
     maintenance: tuple[Maintenance, ...] = ()
-    follow_up: date | None = None
+    follow_up: dt.date | None = None
     notes: tuple[Message, ...] = ()
 
 
@@ -121,8 +121,8 @@ class TimelineEntry(BaseModel):
 
     model_config = _FROZEN
 
-    date: date
-    until: date | None = None
+    date: dt.date
+    until: dt.date | None = None
     session: int | None = None
     treatment: str | None = None
     kind: TimelineKind
@@ -131,7 +131,7 @@ class TimelineEntry(BaseModel):
     code: str | None = None
     sources: tuple[str, ...] = ()
 
-    def applies_on(self, day: date) -> bool:
+    def applies_on(self, day: dt.date) -> bool:
         return self.date <= day <= (self.until or self.date)
 
 

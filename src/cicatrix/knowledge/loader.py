@@ -36,7 +36,7 @@ from cicatrix.knowledge.models import (
 )
 
 try:  # the C loader is several times faster; fall back quietly where libyaml is missing
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader
+    _Loader: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover
     _Loader = yaml.SafeLoader
 
@@ -73,7 +73,7 @@ def bundled_dir() -> Path:
 def _read_yaml(path: Path, label: str) -> Any:
     try:
         with path.open("rb") as fh:
-            return yaml.load(fh, Loader=_Loader)  # noqa: S506 - CSafeLoader/SafeLoader only
+            return yaml.load(fh, Loader=_Loader)
     except yaml.YAMLError as exc:
         raise KnowledgeError(label, None, f"not valid YAML: {exc}") from None
     except OSError as exc:
@@ -164,9 +164,7 @@ def _validate(raw: dict[str, Any], overridden: dict[str, str]) -> KnowledgeBase:
         built[coll] = items
     meta = raw["knowledge.yaml"]
     try:
-        levels = {
-            lv["id"]: EvidenceLevelInfo.model_validate(lv) for lv in meta.get("evidence_levels", [])
-        }
+        levels = {lv["id"]: EvidenceLevelInfo.model_validate(lv) for lv in meta.get("evidence_levels", [])}
         policy = Policy.model_validate(meta.get("policy"))
     except ValidationError as exc:
         raise KnowledgeError("knowledge.yaml", None, _error_text(exc)) from None
@@ -175,8 +173,10 @@ def _validate(raw: dict[str, Any], overridden: dict[str, str]) -> KnowledgeBase:
     except ValidationError as exc:
         raise KnowledgeError("scales.yaml", None, _error_text(exc)) from None
     canonical = json.dumps(
-        {k: ({i: d for i, (d, _f) in v.items()} if isinstance(v, dict) and k in _COLLECTIONS else v)
-         for k, v in raw.items()},
+        {
+            k: ({i: d for i, (d, _f) in v.items()} if isinstance(v, dict) and k in _COLLECTIONS else v)
+            for k, v in raw.items()
+        },
         sort_keys=True,
         default=str,
     )
@@ -216,11 +216,11 @@ def check_references(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> Non
             need_sources(label, eid, st.sources, f"{where}[{i}].sources")
 
     targets = set(kb.scar_types) | set(kb.marks) | set(kb.lesions)
-    for coll in ("scar_types", "marks", "lesions", "conditions", "education", "sequencing"):
-        for eid, entry in getattr(kb, coll).items() if coll != "sequencing" else (
-            (r.id, r) for r in kb.sequencing
-        ):
+    for coll in ("scar_types", "marks", "lesions", "conditions", "education"):
+        for eid, entry in getattr(kb, coll).items():
             need_sources(files[coll][eid], eid, entry.sources, "sources")
+    for seq in kb.sequencing:
+        need_sources(files["sequencing"][seq.id], seq.id, seq.sources, "sources")
     for cid, cond in kb.conditions.items():
         label = files["conditions"][cid]
         for lesion in cond.triggers.active_lesions_any:
@@ -247,10 +247,10 @@ def check_references(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> Non
             need_steps(label, tid, rule.add_steps, f"rule {rule.code}.add_steps")
         if t.preferred_for:
             need_sources(label, tid, t.preferred_for.sources, "preferred_for.sources")
-    for rule in kb.sequencing:
-        for t_id in rule.first + rule.then:
+    for seq in kb.sequencing:
+        for t_id in seq.first + seq.then:
             if t_id not in kb.treatments:
-                raise KnowledgeError(files["sequencing"][rule.id], rule.id, f"unknown treatment {t_id!r}")
+                raise KnowledgeError(files["sequencing"][seq.id], seq.id, f"unknown treatment {t_id!r}")
     for g in kb.policy.global_rules:
         if g.condition not in kb.conditions:
             raise KnowledgeError("knowledge.yaml", g.code, f"unknown condition {g.condition!r}")

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The main job on embedded defaults: SQLite in ./cicatrix-data, the bundled example data.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+exec .venv/bin/cicatrix "${@:-demo}"

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs, then lint, types and tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh dev
+scripts/system-deps.sh
+scripts/ensure-postgres.sh
+if [ -z "${CICATRIX_TEST_POSTGRES_URL:-}" ]; then
+  echo "note: CICATRIX_TEST_POSTGRES_URL is not set; PostgreSQL tests will be skipped" >&2
+fi
+echo "== ruff" >&2
+.venv/bin/ruff check src tests bench scripts
+echo "== mypy (strict on the core)" >&2
+.venv/bin/mypy src/cicatrix/engine src/cicatrix/knowledge
+echo "== pytest" >&2
+exec .venv/bin/pytest -n 2 --dist loadfile -p no:cacheprovider "$@"

@@ -1,0 +1,1 @@
+"""The `cicatrix` command line: one tool that plans, scores, serves and exports."""

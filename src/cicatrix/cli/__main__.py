@@ -1,0 +1,3 @@
+from cicatrix.cli.main import main
+
+main()

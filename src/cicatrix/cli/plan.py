@@ -1,0 +1,191 @@
+"""`cicatrix plan`, `plan-batch`, `score`, `knowledge` and `demo`: the engine's command-line contract."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from cicatrix.cli.io import EXIT_BAD_INPUT, fail, knowledge, parse_json, read_text
+
+
+class Format(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+KnowledgeDir = Annotated[
+    str | None,
+    typer.Option(
+        "--knowledge-dir",
+        envvar="CICATRIX_KNOWLEDGE_DIR",
+        help="A clinic's overrides directory, laid out like the bundled data (see docs/knowledge.md).",
+    ),
+]
+CaseFile = Annotated[str, typer.Argument(metavar="CASE.json", help="A case file, or - to read standard input.")]
+
+
+def _case(path: str, kb: object) -> object:
+    from cicatrix.engine.case import CaseError, parse_case
+
+    label, text = read_text(path)
+    try:
+        return parse_case(parse_json(label, text), kb)  # type: ignore[arg-type]
+    except CaseError as exc:
+        fail(exc.one_line())
+
+
+def plan(
+    case_file: CaseFile,
+    format: Annotated[
+        Format, typer.Option("--format", "-f", help="text for people, json for tools, markdown for notes.")
+    ] = Format.text,
+    knowledge_dir: KnowledgeDir = None,
+) -> None:
+    """Score a case, screen every treatment, and propose a ranked plan with a dated course.
+
+    Example: cicatrix plan examples/rolling_phototype_iv.json --format json
+
+    The plan is a proposal: a clinician reviews and approves every plan.
+    """
+    from cicatrix.engine.plan import plan_case
+
+    kb = knowledge(knowledge_dir)
+    result = plan_case(_case(case_file, kb), kb)  # type: ignore[arg-type]
+    if format is Format.json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+    elif format is Format.markdown:
+        from cicatrix.cli.render import plan_markdown
+
+        sys.stdout.write(plan_markdown(result, kb))
+    else:
+        from cicatrix.cli.render import print_plan
+
+        print_plan(result, kb)
+
+
+def plan_batch(
+    in_file: Annotated[str, typer.Argument(metavar="IN.jsonl", help="One case per line, or - for standard input.")],
+    knowledge_dir: KnowledgeDir = None,
+) -> None:
+    """Plan many cases: one JSON plan per input line on standard output, in input order.
+
+    A bad line gives {"line": N, "error": {...}} in its place, the reason on standard error,
+    and exit code 2 once every line is done.
+    """
+    import json
+
+    from cicatrix.engine.case import CaseError, parse_case
+    from cicatrix.engine.plan import plan_case
+
+    kb = knowledge(knowledge_dir)
+    label, text = read_text(in_file)
+    lines = text.splitlines()
+    out = sys.stdout
+    bad = 0
+    progress = None
+    if sys.stderr.isatty() and len(lines) > 200:
+        from rich.console import Console
+        from rich.progress import Progress
+
+        progress = Progress(console=Console(stderr=True), transient=True)
+        progress.start()
+        task = progress.add_task("planning", total=len(lines))
+    for n, line in enumerate(lines, start=1):
+        if progress is not None:
+            progress.advance(task)
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            result = plan_case(parse_case(data, kb), kb)
+            out.write(result.model_dump_json() + "\n")
+        except json.JSONDecodeError as exc:
+            bad += 1
+            err = {"field": "line", "value": None, "message": f"not valid JSON: {exc.msg}"}
+            out.write(json.dumps({"line": n, "error": err}) + "\n")
+            sys.stderr.write(f"error: {label} line {n}: not valid JSON: {exc.msg}\n")
+        except CaseError as exc:
+            bad += 1
+            out.write(json.dumps({"line": n, "error": exc.as_dict()}, default=str) + "\n")
+            sys.stderr.write(f"error: {label} line {n}: {exc.one_line()}\n")
+    if progress is not None:
+        progress.stop()
+    if bad:
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def score(
+    case_file: CaseFile,
+    format: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+    knowledge_dir: KnowledgeDir = None,
+) -> None:
+    """Compute Goodman & Baron (quantitative and qualitative), ECCA and severity for a case."""
+    from cicatrix.engine.scores import score_assessment
+
+    kb = knowledge(knowledge_dir)
+    case = _case(case_file, kb)
+    result = score_assessment(case.assessment, kb)  # type: ignore[attr-defined]
+    if format is Format.json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+    else:
+        from cicatrix.cli.render import print_scores
+
+        print_scores(result, markdown=format is Format.markdown)
+
+
+knowledge_app = typer.Typer(
+    help="Browse the knowledge base in force (bundled data plus any clinic overrides).",
+    no_args_is_help=True,
+)
+
+
+@knowledge_app.command("list")
+def knowledge_list(
+    kind: Annotated[
+        str | None,
+        typer.Option("--kind", help="treatments, scar_types, marks, lesions, conditions, education, sources"),
+    ] = None,
+    knowledge_dir: KnowledgeDir = None,
+) -> None:
+    """List every entry with its evidence level; overridden entries are marked."""
+    from cicatrix.cli.render import print_knowledge_list
+
+    kb = knowledge(knowledge_dir)
+    print_knowledge_list(kb, kind)
+
+
+@knowledge_app.command("show")
+def knowledge_show(
+    entry_id: Annotated[str, typer.Argument(metavar="ID", help="e.g. microneedling, rolling, pregnancy, ref-22")],
+    knowledge_dir: KnowledgeDir = None,
+) -> None:
+    """Show one entry in full, with its sources spelled out."""
+    from cicatrix.cli.render import print_knowledge_entry
+
+    kb = knowledge(knowledge_dir)
+    if not print_knowledge_entry(kb, entry_id):
+        fail(f"ID: no knowledge entry {entry_id!r} (see `cicatrix knowledge list`)")
+
+
+def demo(knowledge_dir: KnowledgeDir = None) -> None:
+    """Plan every bundled example case and print the plans: a tour of what cicatrix does."""
+    from cicatrix.cli.render import print_plan
+    from cicatrix.engine.case import parse_case
+    from cicatrix.engine.plan import plan_case
+    from cicatrix.examples import example_cases
+
+    kb = knowledge(knowledge_dir)
+    for name, data in example_cases():
+        print_plan(plan_case(parse_case(data, kb), kb), kb, title=name)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(plan)
+    app.command("plan-batch")(plan_batch)
+    app.command()(score)
+    app.add_typer(knowledge_app, name="knowledge")
+    app.command()(demo)

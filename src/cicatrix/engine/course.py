@@ -1,0 +1,86 @@
+"""Turn the chosen treatments into dated sessions that keep every protocol interval.
+
+Treatments run one after another, ordered by phase (surgical and focal first, then
+resurfacing, then volume) and rank; the gap between two treatments is the longest of the
+first one's minimum interval, its downtime, and any sequencing rule in the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from cicatrix.engine.dates import add_months
+from cicatrix.engine.result import Course, Maintenance, Message, Session
+from cicatrix.knowledge.models import KnowledgeBase, Treatment
+
+
+@dataclass(frozen=True, slots=True)
+class Scheduled:
+    treatment: Treatment
+    delay_days: int
+
+
+def _gap_after(prev: Treatment, nxt: Treatment, kb: KnowledgeBase) -> int:
+    p = prev.protocol
+    gap = max(p.interval_days.min if p.interval_days else 0, p.downtime_days.max)
+    for rule in kb.sequencing:
+        if prev.id in rule.first and nxt.id in rule.then:
+            gap = max(gap, rule.gap_days.min)
+    return gap
+
+
+def build_course(chosen: Sequence[Scheduled], start: date, assessed: date, kb: KnowledgeBase) -> Course:
+    sessions: list[Session] = []
+    maintenance: list[Maintenance] = []
+    notes: list[Message] = []
+    cursor = start
+    prev: Treatment | None = None
+    for item in chosen:
+        t = item.treatment
+        if t.schedule != "sessions":
+            continue
+        earliest = max(cursor, assessed + timedelta(days=item.delay_days))
+        if prev is not None:
+            earliest = max(earliest, sessions[-1].date + timedelta(days=_gap_after(prev, t, kb)))
+        if item.delay_days and earliest > cursor:
+            notes.append(
+                Message(code="start_postponed", message=f"{t.name}: first session postponed to {earliest.isoformat()}.")
+            )
+        proto = t.protocol
+        day = earliest
+        for n in range(1, proto.planned_sessions + 1):
+            if n == 1:
+                sessions.append(Session(treatment=t.id, number=1, date=day, earliest=earliest))
+            else:
+                assert proto.interval_days is not None  # the model requires it for >1 session
+                prev_day = day
+                day = prev_day + timedelta(days=proto.interval_days.min)
+                sessions.append(
+                    Session(
+                        treatment=t.id,
+                        number=n,
+                        date=day,
+                        earliest=day,
+                        latest=prev_day + timedelta(days=proto.interval_days.max),
+                    )
+                )
+        if proto.maintenance:
+            for r in range(1, proto.maintenance.repeats + 1):
+                maintenance.append(
+                    Maintenance(
+                        treatment=t.id,
+                        date=add_months(day, proto.maintenance.every_months * r),
+                        text=proto.maintenance.text,
+                    )
+                )
+        cursor = day
+        prev = t
+    last = sessions[-1].date if sessions else start
+    return Course(
+        sessions=tuple(sessions),
+        maintenance=tuple(maintenance),
+        follow_up=add_months(last, kb.policy.follow_up.after_months),
+        notes=tuple(notes),
+    )

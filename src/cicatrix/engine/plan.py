@@ -1,0 +1,188 @@
+"""plan_case: the one function that turns an assessment into a screened, dated plan."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import date
+
+from cicatrix.engine.case import Case
+from cicatrix.engine.conditions import active_conditions
+from cicatrix.engine.course import Scheduled, build_course
+from cicatrix.engine.recommend import present_targets, rank, relevant
+from cicatrix.engine.result import Education, Exclusion, Message, Plan, Recommendation, Severity
+from cicatrix.engine.scores import score_assessment
+from cicatrix.engine.screening import Screen, screen_all
+from cicatrix.engine.timeline import build_timeline
+from cicatrix.knowledge.models import Condition, KnowledgeBase, Treatment
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicianOverride:
+    """A clinician's explicit decision to use an excluded treatment; the reason is mandatory."""
+
+    treatment: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not self.reason.strip():
+            raise ValueError("an override needs a reason")
+
+
+def apply_overrides(screens: dict[str, Screen], overrides: Iterable[ClinicianOverride]) -> dict[str, Screen]:
+    out = dict(screens)
+    for o in overrides:
+        s = out.get(o.treatment)
+        if s is None or not s.excluded:
+            continue
+        kept = tuple(Message(code=f"overridden_{r.code}", message=r.message) for r in s.reasons)
+        note = Message(
+            code="clinician_override", message=f"Excluded by screening; scheduled by clinician override: {o.reason}"
+        )
+        out[o.treatment] = replace(s, reasons=(), warnings=(note, *kept, *s.warnings))
+    return out
+
+
+def _education(case: Case, kb: KnowledgeBase, conditions: dict[str, tuple[Condition, str]]) -> tuple[Education, ...]:
+    a = case.assessment
+    out: list[Education] = []
+    for lesion_id in dict.fromkeys(e.type for e in a.active_lesions if e.count > 0):
+        lesion = kb.lesions[lesion_id]
+        out.append(Education(topic=lesion_id, text=lesion.advice, sources=lesion.sources))
+    for mark_id in dict.fromkeys(e.type for e in a.marks if e.count > 0):
+        mark = kb.marks[mark_id]
+        out.append(Education(topic=mark_id, text=mark.advice, sources=mark.sources))
+    flags = {
+        "always": True,
+        "active_acne": any(e.count > 0 for e in a.active_lesions),
+        "marks": any(e.count > 0 for e in a.marks),
+        "hypertrophic": any(e.count > 0 and kb.scar_types[e.type].category == "hypertrophic" for e in a.scars),
+        "high_phototype": "high_phototype_pih_risk" in conditions,
+    }
+    for topic in kb.education.values():
+        if flags[topic.when]:
+            out.append(Education(topic=topic.id, text=f"{topic.title}. {topic.text}", sources=topic.sources))
+    return tuple(out)
+
+
+def _choose(
+    case: Case, kb: KnowledgeBase, recommended: tuple[Recommendation, ...]
+) -> tuple[list[Treatment], dict[str, Message]]:
+    """Pick the treatments for the course; return them and why others were left unscheduled."""
+    prefs = case.preferences
+    by_id = {r.treatment: r for r in recommended}
+    skipped: dict[str, Message] = {}
+
+    def fits(tid: str) -> bool:
+        t = kb.treatments[tid]
+        limit = prefs.max_downtime_days
+        if t.schedule == "sessions" and limit is not None and t.protocol.downtime_days.max > limit:
+            text = kb.policy.downtime_warning.format(downtime=t.protocol.downtime_days.max, limit=limit)
+            skipped[tid] = Message(code="downtime_exceeds_preference", message=text)
+            return False
+        return True
+
+    if prefs.treatments is not None:
+        ids = [tid for tid in prefs.treatments if tid in by_id and fits(tid)]
+    else:
+        ids = []
+        weights = kb.policy.ranking.line_weights
+        for target in present_targets(case):
+            # the best treatment *for this target*: its line for the target, then the staged order of
+            # the data's phases (focal and surgical before resurfacing, as in staged plans), then rank
+            candidates = [
+                (
+                    -max(
+                        weights.get(i.line, 0.0) for i in kb.treatments[r.treatment].indications if i.target == target
+                    ),
+                    kb.treatments[r.treatment].phase,
+                    r.rank,
+                    r.treatment,
+                )
+                for r in recommended
+                if kb.treatments[r.treatment].schedule == "sessions" and target in r.targets
+            ]
+            for *_order, tid in sorted(candidates):
+                if fits(tid):
+                    ids.append(tid)
+                    break
+        ids += [r.treatment for r in recommended if kb.treatments[r.treatment].schedule == "continuous"]
+    return [kb.treatments[tid] for tid in dict.fromkeys(ids)], skipped
+
+
+def plan_case(case: Case, kb: KnowledgeBase, overrides: Iterable[ClinicianOverride] = ()) -> Plan:
+    """Score, screen, rank, schedule and write the timeline. Pure: same input, same plan."""
+    a, prefs = case.assessment, case.preferences
+    conditions = active_conditions(case, kb)
+    scores = score_assessment(a, kb)
+    severity: Severity | None = scores.severity
+    screens = apply_overrides(screen_all(kb, conditions), overrides)
+    targets = present_targets(case)
+    requested = prefs.treatments or ()
+
+    warnings: list[Message] = list(scores.warnings)
+    for rule in kb.policy.global_rules:
+        if rule.condition in conditions:
+            warnings.append(Message(code=rule.code, message=rule.message))
+    extra: dict[str, tuple[Message, ...]] = {}
+    for tid in requested:
+        s = screens[tid]
+        if s.excluded:
+            why = "; ".join(r.message for r in s.reasons)
+            warnings.append(
+                Message(
+                    code="requested_treatment_excluded",
+                    message=f"{s.treatment.name} was requested but is excluded: {why}",
+                )
+            )
+        elif not any(ind.target in targets for ind in s.treatment.indications):
+            extra[tid] = (
+                Message(
+                    code="not_indicated",
+                    message=f"{s.treatment.name} was requested but is not indicated for the recorded findings.",
+                ),
+            )
+    warnings += [w for s in screens.values() if not s.excluded for w in s.warnings if w.code == "clinician_override"]
+
+    excluded = tuple(
+        Exclusion(treatment=tid, name=s.treatment.name, reasons=s.reasons)
+        for tid, s in screens.items()
+        if s.excluded and (relevant(s.treatment, targets) or tid in requested)
+    )
+    recommended = rank(case, kb, screens, severity, extra)
+    chosen, skipped = _choose(case, kb, recommended)
+
+    start = plan_start(case)
+    order = {r.treatment: r.rank for r in recommended}
+    sessions_first = sorted((t for t in chosen if t.schedule == "sessions"), key=lambda t: (t.phase, order[t.id]))
+    course = build_course([Scheduled(t, screens[t.id].delay_days) for t in sessions_first], start, a.date, kb)
+    course = course.model_copy(update={"notes": course.notes + tuple(skipped.values())})
+    continuous = [t for t in chosen if t.schedule == "continuous"]
+    timeline = build_timeline(course, kb, {tid: s.steps for tid, s in screens.items()}, continuous, start)
+
+    chosen_ids = {t.id for t in chosen}
+    recommended = tuple(
+        r.model_copy(
+            update={
+                "scheduled": r.treatment in chosen_ids,
+                "warnings": r.warnings + ((skipped[r.treatment],) if r.treatment in skipped else ()),
+            }
+        )
+        for r in recommended
+    )
+    return Plan(
+        case_id=case.patient.id,
+        knowledge_version=kb.label,
+        notice=kb.policy.notice,
+        scores=scores,
+        recommended=recommended,
+        excluded=excluded,
+        warnings=tuple(dict.fromkeys(warnings)),
+        education=_education(case, kb, conditions),
+        course=course,
+        timeline=timeline,
+    )
+
+
+def plan_start(case: Case) -> date:
+    return max(case.preferences.start or case.assessment.date, case.assessment.date)

@@ -1,0 +1,77 @@
+"""Re-flow a course after a missed session, keeping every interval."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from cicatrix.engine.case import Case, CaseError
+from cicatrix.engine.conditions import active_conditions
+from cicatrix.engine.dates import add_months
+from cicatrix.engine.plan import plan_start
+from cicatrix.engine.result import Message, Plan, Session
+from cicatrix.engine.screening import screen_all
+from cicatrix.engine.timeline import build_timeline
+from cicatrix.knowledge.models import KnowledgeBase
+
+
+def reschedule_plan(plan: Plan, case: Case, kb: KnowledgeBase, treatment: str, number: int, new_date: date) -> Plan:
+    """Move a missed session to `new_date` and everything after it by the same number of days.
+
+    Shifting the rest together keeps every gap between later sessions exactly as planned; the
+    gap before the moved session only grows, so no minimum interval is ever broken.
+    """
+    sessions = list(plan.course.sessions)
+    idx = next((i for i, s in enumerate(sessions) if s.treatment == treatment and s.number == number), None)
+    if idx is None:
+        raise CaseError("session", f"{treatment} #{number}", "no such session in this plan's course")
+    old = sessions[idx]
+    if new_date <= old.date:
+        raise CaseError(
+            "new_date", new_date.isoformat(), f"must be after the missed session's date {old.date.isoformat()}"
+        )
+    delta = new_date - old.date
+    notes = list(plan.course.notes)
+    moved: list[Session] = sessions[:idx]
+    for s in sessions[idx:]:
+        moved.append(
+            s.model_copy(
+                update={
+                    "date": s.date + delta,
+                    "earliest": s.earliest + delta if s.earliest else None,
+                    "latest": s.latest + delta if s.latest and s is not old else s.latest,
+                }
+            )
+        )
+    prev = next((s for s in reversed(moved[:idx]) if s.treatment == treatment), None)
+    interval = kb.treatments[treatment].protocol.interval_days
+    if prev is not None and interval is not None and (new_date - prev.date) > timedelta(days=interval.max):
+        notes.append(
+            Message(
+                code="interval_exceeds_maximum",
+                message=(
+                    f"{kb.treatments[treatment].name} session {number} is now {(new_date - prev.date).days} days after "
+                    f"session {prev.number}, more than the protocol's {interval.max}-day maximum; review the course."
+                ),
+            )
+        )
+    shifted = {s.treatment for s in sessions[idx:]}
+    maintenance = tuple(
+        m.model_copy(update={"date": m.date + delta}) if m.treatment in shifted else m for m in plan.course.maintenance
+    )
+    last = max(s.date for s in moved)
+    course = plan.course.model_copy(
+        update={
+            "sessions": tuple(moved),
+            "maintenance": maintenance,
+            "follow_up": add_months(last, kb.policy.follow_up.after_months),
+            "notes": tuple(notes),
+        }
+    )
+    screens = screen_all(kb, active_conditions(case, kb))
+    continuous = [
+        kb.treatments[r.treatment]
+        for r in plan.recommended
+        if r.scheduled and kb.treatments[r.treatment].schedule == "continuous"
+    ]
+    timeline = build_timeline(course, kb, {tid: s.steps for tid, s in screens.items()}, continuous, plan_start(case))
+    return plan.model_copy(update={"course": course, "timeline": timeline})

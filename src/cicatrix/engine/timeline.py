@@ -1,0 +1,90 @@
+"""The patient's day-by-day instructions around each session, from the protocols' steps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, timedelta
+
+from cicatrix.engine.result import Course, TimelineEntry, TimelinePhase
+from cicatrix.knowledge.models import KnowledgeBase, Step, Treatment
+
+_KIND_ORDER = {"session": 0, "avoid": 1, "do": 2, "expect": 3, "maintenance": 4, "follow_up": 5}
+
+
+def _phase(offset: int) -> TimelinePhase:
+    return "pre" if offset < 0 else "day_of" if offset == 0 else "post"
+
+
+def _step_entry(
+    step: Step, anchor: date, t: Treatment, session: int | None, phase: TimelinePhase | None = None
+) -> TimelineEntry:
+    return TimelineEntry(
+        date=anchor + timedelta(days=step.offset),
+        until=anchor + timedelta(days=step.until) if step.until is not None else None,
+        session=session,
+        treatment=t.id,
+        kind=step.kind,
+        phase=phase or _phase(step.offset),
+        text=step.text,
+        code=step.code,
+        sources=step.sources,
+    )
+
+
+def build_timeline(
+    course: Course,
+    kb: KnowledgeBase,
+    extra_steps: Mapping[str, Sequence[Step]],
+    continuous: Iterable[Treatment],
+    start: date,
+) -> tuple[TimelineEntry, ...]:
+    """Every dated instruction; `extra_steps` are the precautions screening added per treatment."""
+    entries: list[TimelineEntry] = []
+    totals: dict[str, int] = {}
+    for s in course.sessions:
+        totals[s.treatment] = max(totals.get(s.treatment, 0), s.number)
+    for s in course.sessions:
+        t = kb.treatments[s.treatment]
+        entries.append(
+            TimelineEntry(
+                date=s.date,
+                session=s.number,
+                treatment=t.id,
+                kind="session",
+                phase="day_of",
+                text=f"{t.plain_name}: session {s.number} of {totals[t.id]}.",
+                code="session",
+                sources=t.protocol.sources,
+            )
+        )
+        for step in (*t.protocol.steps, *extra_steps.get(t.id, ())):
+            entries.append(_step_entry(step, s.date, t, s.number))
+    end = course.follow_up
+    for t in continuous:
+        for step in (*t.protocol.steps, *extra_steps.get(t.id, ())):
+            e = _step_entry(step, start, t, None, "ongoing")
+            entries.append(e.model_copy(update={"until": end}) if end and end > e.date else e)
+    for m in course.maintenance:
+        t = kb.treatments[m.treatment]
+        entries.append(
+            TimelineEntry(
+                date=m.date,
+                treatment=t.id,
+                kind="maintenance",
+                text=f"{t.plain_name}: {m.text}",
+                code="maintenance",
+                sources=t.protocol.maintenance.sources if t.protocol.maintenance else (),
+            )
+        )
+    if course.follow_up:
+        fu = kb.policy.follow_up
+        entries.append(
+            TimelineEntry(date=course.follow_up, kind="follow_up", text=fu.text, code="follow_up", sources=fu.sources)
+        )
+    entries.sort(key=lambda e: (e.date, _KIND_ORDER[e.kind], e.treatment or "", e.session or 0, e.code or ""))
+    return tuple(entries)
+
+
+def instructions_for(timeline: Iterable[TimelineEntry], day: date) -> tuple[TimelineEntry, ...]:
+    """What the patient should do, avoid or expect on `day`."""
+    return tuple(e for e in timeline if e.applies_on(day))

@@ -1,0 +1,146 @@
+"""The safety invariant over generated patients: an excluded treatment never reaches the plan.
+
+The oracle is computed independently of plan_case: every absolute rule whose condition applies
+to the patient, straight from the knowledge data.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from itertools import pairwise
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cicatrix.engine.case import parse_case
+from cicatrix.engine.conditions import active_conditions
+from cicatrix.engine.plan import ClinicianOverride, plan_case
+from cicatrix.engine.reschedule import reschedule_plan
+from cicatrix.knowledge.loader import load_knowledge
+
+KB = load_knowledge()
+SCARS = sorted(KB.scar_types)
+MARKS = sorted(KB.marks)
+LESIONS = sorted(KB.lesions)
+TREATMENTS = sorted(KB.treatments)
+HISTORY = ["keloid", "herpes_simplex", "immunosuppression", "bleeding_disorder", "asthma"]
+MEDS = ["anticoagulant", "apixaban", "immunosuppressant", "topical_retinoid", "metformin"]
+
+
+def _scar(t: str) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries(
+        {"type": st.just(t), "count": st.integers(0, 40)},
+        optional={
+            "depth": st.sampled_from(["shallow", "deep"]),
+            "area_cm2": st.floats(0, 40, allow_nan=False),
+            "age_months": st.integers(0, 120),
+        },
+    )
+
+
+def _counted(types: list[str]) -> st.SearchStrategy[list[dict[str, Any]]]:
+    return st.lists(
+        st.sampled_from(types).flatmap(
+            lambda t: st.fixed_dictionaries({"type": st.just(t), "count": st.integers(0, 30)})
+        ),
+        max_size=4,
+    )
+
+
+assessed = st.dates(date(2025, 1, 1), date(2028, 12, 31))
+cases = assessed.flatmap(
+    lambda day: st.fixed_dictionaries(
+        {
+            "patient": st.fixed_dictionaries(
+                {"phototype": st.sampled_from(["I", "II", "III", "IV", "V", "VI"])},
+                optional={
+                    "pregnant": st.booleans(),
+                    "breastfeeding": st.booleans(),
+                    "recent_sunburn": st.booleans(),
+                    "isotretinoin_last_dose": st.dates(day - timedelta(days=500), day).map(date.isoformat),
+                    "history": st.lists(st.sampled_from(HISTORY), max_size=3, unique=True),
+                    "medications": st.lists(st.sampled_from(MEDS), max_size=3, unique=True),
+                },
+            ),
+            "assessment": st.fixed_dictionaries(
+                {
+                    "date": st.just(day.isoformat()),
+                    "scars": st.lists(st.sampled_from(SCARS).flatmap(_scar), max_size=5),
+                    "marks": _counted(MARKS),
+                    "active_lesions": _counted(LESIONS),
+                },
+                optional={"goodman_baron_qualitative": st.integers(1, 4)},
+            ),
+            "preferences": st.fixed_dictionaries(
+                {},
+                optional={
+                    "start": st.dates(day - timedelta(days=30), day + timedelta(days=120)).map(date.isoformat),
+                    "treatments": st.lists(st.sampled_from(TREATMENTS), max_size=4, unique=True),
+                    "max_downtime_days": st.integers(0, 30),
+                },
+            ),
+        }
+    )
+)
+
+
+def contraindicated(case: Any) -> set[str]:
+    conds = active_conditions(case, KB)
+    return {
+        tid for tid, t in KB.treatments.items() if any(r.effect == "exclude" and r.code in conds for r in t.rules())
+    }
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases)
+def test_excluded_never_recommended_scheduled_or_timed(data: dict[str, Any]) -> None:
+    case = parse_case(data, KB)
+    plan = plan_case(case, KB)
+    banned = contraindicated(case)
+    assert banned.isdisjoint(r.treatment for r in plan.recommended)
+    assert banned.isdisjoint(s.treatment for s in plan.course.sessions)
+    assert banned.isdisjoint(m.treatment for m in plan.course.maintenance)
+    assert banned.isdisjoint(e.treatment for e in plan.timeline if e.treatment)
+    assert {e.treatment for e in plan.excluded} <= banned
+    assert {e.treatment for e in plan.excluded}.isdisjoint(r.treatment for r in plan.recommended)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases, st.integers(1, 60))
+def test_intervals_hold_and_survive_rescheduling(data: dict[str, Any], late: int) -> None:
+    case = parse_case(data, KB)
+    plan = plan_case(case, KB)
+
+    def check(p: Any) -> None:
+        by_t: dict[str, list[Any]] = {}
+        for s in p.course.sessions:
+            by_t.setdefault(s.treatment, []).append(s)
+        for tid, ss in by_t.items():
+            interval = KB.treatments[tid].protocol.interval_days
+            for a, b in pairwise(ss):
+                assert interval is not None and (b.date - a.date).days >= interval.min
+        dates = [s.date for s in p.course.sessions]
+        assert dates == sorted(dates)
+        if dates:
+            assert p.course.follow_up is not None and (p.course.follow_up - dates[-1]).days >= 89
+
+    check(plan)
+    if plan.course.sessions:
+        s = plan.course.sessions[len(plan.course.sessions) // 2]
+        moved = reschedule_plan(plan, case, KB, s.treatment, s.number, s.date + timedelta(days=late))
+        check(moved)
+        banned = contraindicated(case)
+        assert banned.isdisjoint(x.treatment for x in moved.course.sessions)
+
+
+@settings(max_examples=100, deadline=None)
+@given(cases, st.sampled_from(TREATMENTS))
+def test_only_an_explicit_override_schedules_an_excluded_treatment(data: dict[str, Any], tid: str) -> None:
+    case = parse_case(data, KB)
+    plan = plan_case(case, KB, overrides=(ClinicianOverride(tid, "discussed risks; patient consents"),))
+    banned = contraindicated(case) - {tid}
+    assert banned.isdisjoint(s.treatment for s in plan.course.sessions)
+    if tid in contraindicated(case) and any(r.treatment == tid for r in plan.recommended):
+        rec = next(r for r in plan.recommended if r.treatment == tid)
+        assert any(w.code == "clinician_override" for w in rec.warnings)

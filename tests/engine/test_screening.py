@@ -1,0 +1,226 @@
+"""Every safety rule of the care-engine issue, through plan_case."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cicatrix.engine.case import parse_case
+from cicatrix.engine.plan import plan_case
+from cicatrix.engine.result import Plan
+from cicatrix.knowledge.models import KnowledgeBase
+from tests.conftest import make_case
+
+# every scar type, so every treatment is relevant and its screening shows up in the plan
+ALL_SCARS = [
+    {"type": "ice_pick", "count": 12},
+    {"type": "boxcar_shallow", "count": 8},
+    {"type": "boxcar_deep", "count": 8},
+    {"type": "rolling", "count": 8},
+    {"type": "hypertrophic", "count": 1, "area_cm2": 2, "age_months": 6},
+    {"type": "papular", "count": 3},
+    {"type": "elastolysis", "count": 2},
+]
+ALL_MARKS = [{"type": "pih", "count": 5}, {"type": "pie", "count": 5}]
+RESURFACING = {
+    "chemical_peel_superficial",
+    "chemical_peel_medium",
+    "chemical_peel_deep",
+    "laser_nonablative_fractional",
+    "laser_ablative_fractional",
+    "laser_ablative_full",
+    "dermabrasion",
+}
+
+
+def plan_for(kb: KnowledgeBase, patient: dict[str, Any] | None = None, **parts: Any) -> Plan:
+    parts.setdefault("scars", ALL_SCARS)
+    parts.setdefault("marks", ALL_MARKS)
+    parts.setdefault("assessment", {"goodman_baron_qualitative": 4})
+    return plan_case(parse_case(make_case(patient=patient, **parts), kb), kb)
+
+
+def excluded(plan: Plan, code: str) -> set[str]:
+    return {e.treatment for e in plan.excluded if any(r.code == code for r in e.reasons)}
+
+
+def warned(plan: Plan, code: str) -> set[str]:
+    return {r.treatment for r in plan.recommended if any(w.code == code for w in r.warnings)}
+
+
+def scheduled(plan: Plan) -> set[str]:
+    return {s.treatment for s in plan.course.sessions}
+
+
+def test_baseline_patient_has_no_exclusions(kb: KnowledgeBase) -> None:
+    plan = plan_for(kb)
+    assert plan.excluded == ()
+    assert len(plan.recommended) == len(kb.treatments)
+
+
+@pytest.mark.parametrize("flag", ["pregnant", "breastfeeding"])
+def test_pregnancy_and_breastfeeding(kb: KnowledgeBase, flag: str) -> None:
+    code = "pregnancy" if flag == "pregnant" else "breastfeeding"
+    plan = plan_for(kb, {flag: True})
+    out = excluded(plan, code)
+    assert "topical_retinoid" in out
+    assert {"chemical_peel_medium", "chemical_peel_deep", "laser_ablative_fractional", "laser_ablative_full"} <= out
+    assert "chemical_peel_superficial" not in out and "microneedling" not in out
+    assert any(w.code.endswith("defer_elective") for w in plan.warnings)
+
+
+def test_active_inflammatory_acne_holds_every_procedure(kb: KnowledgeBase) -> None:
+    for lesion in ("papule", "pustule", "nodule", "cyst"):
+        plan = plan_for(kb, lesions=[{"type": lesion, "count": 1}])
+        procedures = {t for t, tr in kb.treatments.items() if tr.category in ("procedure", "device", "injection")}
+        assert excluded(plan, "active_inflammatory_acne") == procedures
+        assert plan.course.sessions == ()
+        assert any(w.code == "control_acne_first" for w in plan.warnings)
+        assert lesion in {e.topic for e in plan.education}
+    assert {r.treatment for r in plan.recommended} >= {"topical_retinoid", "sun_protection"}
+
+
+def test_comedones_and_milia_are_not_inflammatory(kb: KnowledgeBase) -> None:
+    plan = plan_for(kb, lesions=[{"type": "comedone", "count": 9}, {"type": "milia", "count": 4}])
+    assert excluded(plan, "active_inflammatory_acne") == set()
+    milia = next(e for e in plan.education if e.topic == "milia")
+    assert "not recommended" in milia.text
+
+
+def test_pustule_advice_comes_from_seed_000(kb: KnowledgeBase) -> None:
+    plan = plan_for(kb, lesions=[{"type": "pustule", "count": 2}])
+    advice = next(e for e in plan.education if e.topic == "pustule")
+    assert "warm compress" in advice.text and "not pop" in advice.text and "seed-000" in advice.sources
+
+
+def test_recent_isotretinoin_excludes_only_full_ablative_and_dermabrasion(kb: KnowledgeBase) -> None:
+    plan = plan_for(
+        kb, {"isotretinoin_last_dose": "2026-06-01"}, assessment={"date": "2026-11-22", "goodman_baron_qualitative": 4}
+    )
+    assert excluded(plan, "recent_isotretinoin") == {"laser_ablative_full", "dermabrasion"}
+    kept = {r.treatment for r in plan.recommended}
+    assert {"chemical_peel_superficial", "laser_nonablative_fractional", "laser_ablative_fractional"} <= kept
+
+
+def test_isotretinoin_six_months_ago_no_longer_counts(kb: KnowledgeBase) -> None:
+    plan = plan_for(
+        kb, {"isotretinoin_last_dose": "2026-05-22"}, assessment={"date": "2026-11-22", "goodman_baron_qualitative": 4}
+    )
+    assert excluded(plan, "recent_isotretinoin") == set()
+
+
+@pytest.mark.parametrize("source", [{"history": ["keloid"]}, {}])
+def test_keloid_history_or_keloid_present(kb: KnowledgeBase, source: dict[str, Any]) -> None:
+    scars = ALL_SCARS if source else [*ALL_SCARS, {"type": "keloid", "count": 1, "area_cm2": 1}]
+    plan = plan_for(kb, source, scars=scars)
+    out = excluded(plan, "keloid_history")
+    assert {
+        "microneedling",
+        "rf_microneedling",
+        "laser_ablative_fractional",
+        "laser_ablative_full",
+        "dermabrasion",
+    } <= out
+
+
+def test_immunosuppression_excludes_microneedling(kb: KnowledgeBase) -> None:
+    plan = plan_for(kb, {"history": ["immunosuppression"]})
+    assert {"microneedling", "rf_microneedling"} <= excluded(plan, "immunosuppression")
+
+
+def test_herpes_simplex_adds_antiviral_steps_before_resurfacing_peels_and_needling(kb: KnowledgeBase) -> None:
+    plan = plan_for(kb, {"history": ["herpes_simplex"]})
+    hsv = warned(plan, "herpes_simplex_history")
+    assert {"microneedling", "chemical_peel_superficial", "laser_ablative_fractional"} <= hsv
+    assert RESURFACING - {"laser_ablative_full", "dermabrasion", "chemical_peel_deep"} <= hsv | RESURFACING
+    for tid in hsv:
+        rule_steps = [s for r in kb.treatments[tid].rules() if r.code == "herpes_simplex_history" for s in r.add_steps]
+        assert rule_steps and any(s.offset < 0 for s in rule_steps), tid
+    mn = plan_case(
+        parse_case(
+            make_case(
+                scars=[{"type": "rolling", "count": 8}],
+                patient={"history": ["herpes_simplex"]},
+                assessment={"goodman_baron_qualitative": 3},
+                preferences={"start": "2027-01-11", "treatments": ["microneedling"]},
+            ),
+            kb,
+        ),
+        kb,
+    )
+    first = mn.course.sessions[0].date
+    antiviral = [e for e in mn.timeline if e.code == "hsv_prophylaxis" and e.session == 1]
+    assert antiviral and antiviral[0].date < first and antiviral[0].kind == "do"
+
+
+def test_high_phototype(kb: KnowledgeBase) -> None:
+    for phototype in ("IV", "V", "VI"):
+        plan = plan_for(kb, {"phototype": phototype})
+        assert excluded(plan, "high_phototype_pih_risk") == {
+            "laser_ablative_full",
+            "chemical_peel_deep",
+            "dermabrasion",
+        }
+        kept_resurfacing = RESURFACING & {r.treatment for r in plan.recommended}
+        assert kept_resurfacing and kept_resurfacing <= warned(plan, "high_phototype_pih_risk")
+        for tid in kept_resurfacing:
+            codes = {
+                s.code for r in kb.treatments[tid].rules() if r.code == "high_phototype_pih_risk" for s in r.add_steps
+            }
+            assert {"test_spot", "pigment_priming"} <= codes, tid
+        preferred = {
+            r.treatment for r in plan.recommended if any(a.code == "phototype_preferred" for a in r.adjustments)
+        }
+        assert {"microneedling", "subcision", "tca_cross", "laser_nonablative_fractional"} <= preferred
+    light = plan_for(kb, {"phototype": "III"})
+    assert excluded(light, "high_phototype_pih_risk") == set()
+
+
+@pytest.mark.parametrize(
+    ("patient", "code"),
+    [({"medications": ["anticoagulant"]}, "anticoagulants"), ({"history": ["bleeding_disorder"]}, "bleeding_disorder")],
+)
+def test_bleeding_risk_warns_on_needling_subcision_and_punch(
+    kb: KnowledgeBase, patient: dict[str, Any], code: str
+) -> None:
+    plan = plan_for(kb, patient)
+    assert {"microneedling", "subcision", "punch_excision", "punch_elevation"} <= warned(plan, code)
+    assert excluded(plan, code) == set()
+
+
+def test_recent_sunburn_postpones_resurfacing_peels_and_needling(kb: KnowledgeBase) -> None:
+    plan = plan_for(kb, {"recent_sunburn": True})
+    assert {"microneedling", "chemical_peel_superficial", "laser_nonablative_fractional"} <= warned(
+        plan, "recent_sunburn"
+    )
+    case = make_case(
+        scars=[{"type": "rolling", "count": 8}],
+        patient={"recent_sunburn": True},
+        assessment={"date": "2027-01-05", "goodman_baron_qualitative": 3},
+        preferences={"start": "2027-01-06", "treatments": ["microneedling"]},
+    )
+    mn = plan_case(parse_case(case, kb), kb)
+    assert str(mn.course.sessions[0].date) == "2027-01-19"
+    assert any(n.code == "start_postponed" for n in mn.course.notes)
+
+
+def test_requested_excluded_treatment_says_why_and_is_not_scheduled(kb: KnowledgeBase) -> None:
+    case = make_case(
+        scars=[{"type": "rolling", "count": 8}],
+        patient={"history": ["immunosuppression"]},
+        preferences={"start": "2027-01-11", "treatments": ["microneedling"]},
+    )
+    plan = plan_case(parse_case(case, kb), kb)
+    assert plan.course.sessions == ()
+    w = next(w for w in plan.warnings if w.code == "requested_treatment_excluded")
+    assert "Immunosuppression" in w.message
+    assert "microneedling" in {e.treatment for e in plan.excluded}
+
+
+def test_every_recommendation_says_why_and_cites(kb: KnowledgeBase) -> None:
+    plan = plan_for(kb, {"phototype": "V", "history": ["herpes_simplex"]})
+    for r in plan.recommended:
+        assert r.rationale and r.sources and all(s in kb.sources for s in r.sources)
+    for e in plan.excluded:
+        assert e.reasons and all(m.message for m in e.reasons)
