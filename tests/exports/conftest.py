@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from cicatrix.engine import Case, parse_case, plan_case
 from cicatrix.engine.case import Assessment, Patient, Phototype
 from cicatrix.engine.result import (
     Course,
@@ -25,6 +26,7 @@ from cicatrix.engine.result import (
     Session,
     TimelineEntry,
 )
+from cicatrix.examples import example_cases
 from cicatrix.exports.record import (
     AssessmentRecord,
     PatientRecord,
@@ -32,6 +34,8 @@ from cicatrix.exports.record import (
     PlanRecord,
     SessionRecord,
 )
+from cicatrix.knowledge.loader import load_knowledge
+from cicatrix.knowledge.models import KnowledgeBase
 
 # (offset, until, kind, code, text) as in microneedling.yaml
 STEPS = [
@@ -220,3 +224,15 @@ def make_record(plan: Plan, *, status: str = "approved") -> PatientRecord:
             SessionRecord(treatment="microneedling", number=3, date=s[2].date),
         ),
     )
+
+
+@pytest.fixture(scope="session")
+def kb() -> KnowledgeBase:
+    return load_knowledge(None)
+
+
+def example_plan(kb: KnowledgeBase, name: str = "moderate_mixed_phototype_iv") -> tuple[Case, Plan]:
+    """A real plan from the engine over a bundled example case."""
+    data = dict(example_cases())[name]
+    case = parse_case(data, kb)
+    return case, plan_case(case, kb)
