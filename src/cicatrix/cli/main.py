@@ -24,6 +24,13 @@ app = typer.Typer(
 from cicatrix.cli import plan as _plan  # noqa: E402
 
 _plan.register(app)
+from cicatrix.cli import db as _db  # noqa: E402
+from cicatrix.cli import serve as _serve  # noqa: E402
+from cicatrix.cli import user as _user  # noqa: E402
+
+_db.register(app)
+_serve.register(app)
+_user.register(app)
 # --- end of command registrations ---
 
 

@@ -62,3 +62,27 @@ def record_anonymous(
             detail=detail,
         )
     )
+
+
+def list_events(
+    ctx: Context, patient_id: int | None = None, limit: int = 100, offset: int = 0
+) -> tuple[int, list[AuditEvent]]:
+    """The clinic's audit trail, newest first (admins only)."""
+    from sqlalchemy import func, select
+
+    from cicatrix.service.errors import Invalid
+    from cicatrix.service.policy import require
+
+    require(ctx.actor, "audit.read")
+    if not 1 <= limit <= 500:
+        raise Invalid("limit", "must be between 1 and 500", value=limit)
+    if offset < 0:
+        raise Invalid("offset", "must be 0 or more", value=offset)
+    where = [AuditEvent.clinic_id == ctx.actor.clinic_id]
+    if patient_id is not None:
+        where.append(AuditEvent.patient_id == patient_id)
+    total = ctx.db.scalar(select(func.count()).select_from(AuditEvent).where(*where)) or 0
+    rows = list(
+        ctx.db.scalars(select(AuditEvent).where(*where).order_by(AuditEvent.id.desc()).limit(limit).offset(offset))
+    )
+    return total, rows

@@ -205,7 +205,9 @@ def _new_plan(ctx: Context, a: Assessment, case: Case, preferences: dict[str, An
     ovs = [{"treatment": o.treatment, "reason": o.reason, "by": ctx.actor.user_id,
             "at": now.isoformat()} for o in given]  # fmt: skip
     plan = _run(ctx, case, ovs)
-    _check_requested(plan, list(case.preferences.treatments or []), "preferences.treatments")
+    # A proposal may list a requested treatment as excluded (the engine says why); only an
+    # edit that insists on scheduling one is refused.
+    _check_requested(plan, [], "preferences.treatments")
     p = Plan(
         clinic_id=a.clinic_id,
         patient_id=a.patient_id,

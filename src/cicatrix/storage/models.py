@@ -7,7 +7,7 @@ Audit events deliberately hold ids only, never names or dates of birth.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -23,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -37,6 +38,23 @@ NAMING = {
 ROLES = ("admin", "clinician", "front_desk", "patient")
 PLAN_STATUSES = ("proposed", "approved", "superseded")
 SESSION_STATUSES = ("planned", "done", "missed", "cancelled")
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on every back end (SQLite hands back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
 
 # BIGINT on PostgreSQL, INTEGER (rowid alias, autoincrement) on SQLite.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -53,7 +71,7 @@ class Clinic(Base):
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Patient(Base):
@@ -82,8 +100,8 @@ class Patient(Base):
     recent_sunburn: Mapped[bool] = mapped_column(Boolean, default=False)
     notes: Mapped[str | None] = mapped_column(Text)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
@@ -100,7 +118,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patient.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Assessment(Base):
@@ -119,7 +137,7 @@ class Assessment(Base):
     severity: Mapped[str | None] = mapped_column(String(16))
     knowledge_version: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Plan(Base):
@@ -138,9 +156,9 @@ class Plan(Base):
     knowledge_version: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="proposed")
     created_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     approved_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
@@ -152,7 +170,7 @@ class PlanEdit(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
     kind: Mapped[str] = mapped_column(String(32))  # edit | override | reschedule | approve
     reason: Mapped[str] = mapped_column(Text)
     override: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -177,7 +195,7 @@ class CourseSession(Base):
     status: Mapped[str] = mapped_column(String(16), default="planned")
     sequence: Mapped[int] = mapped_column(Integer, default=0)  # bumps on each re-schedule
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    recorded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     note: Mapped[str | None] = mapped_column(Text)
 
 
@@ -194,7 +212,7 @@ class Outcome(Base):
     value: Mapped[float] = mapped_column(Float)
     note: Mapped[str | None] = mapped_column(Text)
     recorded_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class AuditEvent(Base):
@@ -207,7 +225,7 @@ class AuditEvent(Base):
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
     clinic_id: Mapped[int | None] = mapped_column(Id)
     user_id: Mapped[int | None] = mapped_column(Id)
     role: Mapped[str | None] = mapped_column(String(16))
@@ -228,9 +246,9 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(16))  # bearer | session
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class LoginAttempt(Base):
@@ -241,7 +259,7 @@ class LoginAttempt(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     key: Mapped[str] = mapped_column(String(80))  # "user:<sha256>" or "ip:<sha256>"
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class CalendarToken(Base):
@@ -254,5 +272,5 @@ class CalendarToken(Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

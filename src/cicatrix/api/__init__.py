@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI). `create_app(settings)` in `cicatrix.api.app` builds it."""

@@ -1,0 +1,48 @@
+"""The application factory: `create_app(settings)` builds the API (and, when registered below,
+the web pages and the export routes) on one database and one knowledge base."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from fastapi import FastAPI
+
+import cicatrix
+from cicatrix.storage.settings import Settings
+
+
+def create_app(settings: Settings | None = None, clock: Callable[[], date] | None = None) -> FastAPI:
+    """Build the app. `clock` gives the clinic's "today" (tests pin it)."""
+    from cicatrix.api import errors
+    from cicatrix.api.routes import admin, auth, care, patients
+    from cicatrix.knowledge.loader import load_knowledge
+    from cicatrix.storage.db import Database
+
+    settings = settings or Settings.from_env()
+    app = FastAPI(
+        title="cicatrix clinic API",
+        version=getattr(cicatrix, "__version__", "0.1.0"),
+        description=(
+            "Patients, assessments, plans, courses and outcomes for acne-scar care. "
+            "cicatrix supports clinical judgement; a clinician approves every plan."
+        ),
+        openapi_url="/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.db = Database(settings)
+    app.state.kb = load_knowledge(settings.knowledge_dir)
+    app.state.secret = settings.resolved_secret()
+    app.state.clock = clock or date.today
+    errors.install(app)
+
+    for module in (auth, patients, care, admin):
+        app.include_router(module.router, prefix="/api", responses=errors.ERROR_RESPONSES)
+
+    # --- routers ---
+    # --- end routers ---
+
+    app.add_middleware(errors.GuardMiddleware)
+    return app

@@ -1,0 +1,140 @@
+"""Error bodies: every 4xx names the field; a 5xx never shows a trace. Logs carry no personal data."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cicatrix.service.errors import ServiceError
+from cicatrix.service.schemas import ErrorBody
+
+log = logging.getLogger("cicatrix.api")
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in (
+        (401, "Not logged in"),
+        (403, "Role not allowed, or CSRF token missing"),
+        (404, "No such record (or not yours)"),
+        (409, "Stale version or wrong state; nothing was changed"),
+        (422, "Bad input; `field` names it"),
+        (429, "Too many failed logins"),
+    )
+}
+
+_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+          405: "method_not_allowed", 406: "not_acceptable", 413: "too_large",
+          415: "unsupported_media_type"}  # fmt: skip
+
+
+def _jsonable(v: Any) -> Any:
+    if v is None or isinstance(v, (str, int, float, bool)):
+        return v
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    return str(v)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:]
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else ("." if out else "") + str(p)
+    return out or "body"
+
+
+async def _service_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    headers = {}
+    if exc.status == 429:
+        headers["Retry-After"] = str(exc.extra.get("retry_after", 60))
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(exc.as_dict(), status_code=exc.status, headers=headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
+    body = {
+        "code": "invalid",
+        "field": _field(tuple(first.get("loc", ()))),
+        "message": str(first.get("msg", "invalid")).removeprefix("Value error, "),
+        "value": _jsonable(first.get("input")) if first.get("type") != "missing" else None,
+        "errors": [{"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg"))} for e in errors[:20]],
+    }
+    return JSONResponse(body, status_code=422)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    field = "path" if exc.status_code in (404, 405) else None
+    body = {"code": _CODES.get(exc.status_code, "error"), "field": field, "message": str(exc.detail)}
+    return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+
+
+class GuardMiddleware:
+    """Outermost layer: logs method, route template, status and time (never the URL, which can
+    carry a search term), and turns any unhandled exception into a bare 500 with a reference."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+        status = 500
+        t0 = time.perf_counter()
+
+        async def _send(message: Message) -> None:
+            nonlocal started, status
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, _send)
+        except Exception as exc:
+            ref = uuid.uuid4().hex[:12]
+            log.error("unhandled %s (ref %s) on %s %s", type(exc).__name__, ref,
+                      scope.get("method"), _route(scope))  # fmt: skip
+            if not started:
+                resp = JSONResponse(
+                    {"code": "internal", "field": None,
+                     "message": f"internal error; reference {ref}"},
+                    status_code=500,
+                )  # fmt: skip
+                await resp(scope, receive, send)
+        finally:
+            if log.isEnabledFor(logging.INFO):
+                log.info("%s %s %d %.1fms", scope.get("method"), _route(scope), status,
+                         (time.perf_counter() - t0) * 1000)  # fmt: skip
+
+
+def _route(scope: Scope) -> str:
+    route = scope.get("route")
+    return getattr(route, "path", None) or "<unmatched>"

@@ -1,0 +1,79 @@
+"""Accounts, clinic settings and the audit trail (admins), and a health check."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from cicatrix.api.deps import context
+from cicatrix.service import audit, users
+from cicatrix.service.context import Context
+from cicatrix.service.schemas import (
+    AuditOut,
+    AuditPage,
+    ClinicOut,
+    ClinicUpdate,
+    UserIn,
+    UserOut,
+    UserUpdate,
+)
+
+router = APIRouter()
+
+
+class Health(BaseModel):
+    status: str
+    knowledge_version: str
+
+
+@router.get("/health", response_model=Health, tags=["admin"], summary="Liveness (no data)")
+def health(request: Request) -> Health:
+    with request.app.state.db.engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    return Health(status="ok", knowledge_version=request.app.state.kb.label)
+
+
+@router.get("/users", response_model=list[UserOut], tags=["admin"], summary="List accounts")
+def list_users(ctx: Context = Depends(context)) -> list[UserOut]:
+    return users.list_users(ctx)
+
+
+@router.post("/users", response_model=UserOut, status_code=201, tags=["admin"],
+             summary="Create an account")  # fmt: skip
+def create_user(body: UserIn, ctx: Context = Depends(context)) -> UserOut:
+    return users.create_user(ctx, body)
+
+
+@router.patch("/users/{user_id}", response_model=UserOut, tags=["admin"], summary="Change")
+def update_user(user_id: int, body: UserUpdate, ctx: Context = Depends(context)) -> UserOut:
+    return users.update_user(ctx, user_id, body)
+
+
+@router.get("/clinic", response_model=ClinicOut, tags=["admin"], summary="Clinic settings")
+def get_clinic(ctx: Context = Depends(context)) -> ClinicOut:
+    return users.get_clinic(ctx)
+
+
+@router.patch("/clinic", response_model=ClinicOut, tags=["admin"], summary="Change settings")
+def update_clinic(body: ClinicUpdate, ctx: Context = Depends(context)) -> ClinicOut:
+    return users.update_clinic(ctx, body)
+
+
+@router.get("/audit", response_model=AuditPage, tags=["admin"], summary="Audit trail")
+def audit_trail(
+    patient_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    ctx: Context = Depends(context),
+) -> AuditPage:
+    total, rows = audit.list_events(ctx, patient_id, limit, offset)
+    items = [
+        AuditOut(id=e.id, at=e.at, user_id=e.user_id, role=e.role, action=e.action,
+                 entity=e.entity, entity_id=e.entity_id, patient_id=e.patient_id, ip=e.ip,
+                 detail=e.detail)
+        for e in rows
+    ]  # fmt: skip
+    return AuditPage(items=items, total=total, limit=limit, offset=offset)

@@ -1,0 +1,109 @@
+"""Patients and their assessments."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query
+
+from cicatrix.api.deps import context
+from cicatrix.service import assessments, patients, plans
+from cicatrix.service.context import Context
+from cicatrix.service.schemas import (
+    AssessmentCreated,
+    AssessmentIn,
+    AssessmentOut,
+    AssessmentPage,
+    PatientIn,
+    PatientOut,
+    PatientPage,
+    PatientUpdate,
+)
+
+router = APIRouter(tags=["patients"])
+
+PatientId = Annotated[int, Query(ge=1)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+
+
+def _if_match(value: str | None) -> int | None:
+    if value is None:
+        return None
+    v = value.strip().strip("W/").strip('"')
+    if not v.isdigit():
+        from cicatrix.service.errors import Invalid
+
+        raise Invalid("If-Match", "must be the record's version number", value=value)
+    return int(v)
+
+
+@router.get("/patients", response_model=PatientPage, summary="Search and list patients")
+def list_patients(
+    q: Annotated[str | None, Query(max_length=200, description="name fragment or MRN")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    include_archived: bool = False,
+    ctx: Context = Depends(context),
+) -> PatientPage:
+    return patients.search(ctx, q, limit, offset, include_archived)
+
+
+@router.post("/patients", response_model=PatientOut, status_code=201, summary="Create a patient")
+def create_patient(body: PatientIn, ctx: Context = Depends(context)) -> PatientOut:
+    return patients.create(ctx, body)
+
+
+@router.get("/patients/{patient_id}", response_model=PatientOut, summary="Read a patient")
+def get_patient(patient_id: int, ctx: Context = Depends(context)) -> PatientOut:
+    return patients.get(ctx, patient_id)
+
+
+@router.patch(
+    "/patients/{patient_id}",
+    response_model=PatientOut,
+    summary="Update a patient (409 if `version` or If-Match is stale)",
+)
+def update_patient(
+    patient_id: int,
+    body: PatientUpdate,
+    if_match: Annotated[str | None, Header(max_length=40)] = None,
+    ctx: Context = Depends(context),
+) -> PatientOut:
+    return patients.update(ctx, patient_id, body, _if_match(if_match))
+
+
+@router.post("/patients/{patient_id}/archive", response_model=PatientOut, summary="Archive")
+def archive_patient(patient_id: int, ctx: Context = Depends(context)) -> PatientOut:
+    return patients.set_archived(ctx, patient_id, True)
+
+
+@router.post("/patients/{patient_id}/unarchive", response_model=PatientOut, summary="Unarchive")
+def unarchive_patient(patient_id: int, ctx: Context = Depends(context)) -> PatientOut:
+    return patients.set_archived(ctx, patient_id, False)
+
+
+@router.get(
+    "/patients/{patient_id}/assessments",
+    response_model=AssessmentPage,
+    summary="A patient's assessments, newest first",
+)
+def list_assessments(
+    patient_id: int, limit: Limit = 50, offset: Offset = 0, ctx: Context = Depends(context)
+) -> AssessmentPage:
+    return assessments.history(ctx, patient_id, limit, offset)
+
+
+@router.post(
+    "/patients/{patient_id}/assessments",
+    response_model=AssessmentCreated,
+    status_code=201,
+    summary="Record an assessment: scores, and by default a proposed plan",
+)
+def create_assessment(patient_id: int, body: AssessmentIn, ctx: Context = Depends(context)) -> AssessmentCreated:
+    return plans.assess(ctx, patient_id, body)
+
+
+@router.get("/assessments/{assessment_id}", response_model=AssessmentOut, summary="An assessment")
+def get_assessment(assessment_id: int, ctx: Context = Depends(context)) -> AssessmentOut:
+    return assessments.get(ctx, assessment_id)

@@ -1,0 +1,54 @@
+"""`cicatrix serve`: migrate, optionally seed the demo clinic, and serve API and web pages."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+    demo: bool = typer.Option(False, "--demo", help="seed a demo clinic, accounts and patients"),
+    workers: int = typer.Option(1, "--workers", help="worker processes (PostgreSQL)"),
+) -> None:
+    """Serve the clinic API (and web app) on embedded defaults: SQLite in ./cicatrix-data."""
+    import logging
+    from datetime import date
+
+    import uvicorn
+
+    from cicatrix.storage import migrate
+    from cicatrix.storage.settings import Settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings.from_env()
+    migrate.upgrade(settings)
+    where = "PostgreSQL" if not settings.is_sqlite else str(settings.sqlite_path)
+    typer.echo(f"database: {where}")
+    if demo:
+        from cicatrix.knowledge.loader import load_knowledge
+        from cicatrix.service.demo import seed
+        from cicatrix.storage.db import Database
+
+        database = Database(settings)
+        try:
+            with database.session() as db:
+                accounts = seed(db, load_knowledge(settings.knowledge_dir), date.today())
+        finally:
+            database.dispose()
+        typer.echo("demo accounts (username / password / role):")
+        for username, password, role in accounts:
+            typer.echo(f"  {username:<10} {password}  {role}")
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+    typer.echo(f"cicatrix is serving at http://{shown}:{port}/  (API docs: /api/docs)")
+    if workers > 1:
+        uvicorn.run("cicatrix.api.app:create_app", factory=True, host=host, port=port,
+                    workers=workers, access_log=False, log_config=None)  # fmt: skip
+    else:
+        from cicatrix.api.app import create_app
+
+        uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_config=None)

@@ -1,0 +1,66 @@
+"""`cicatrix user create`: bootstrap the first admin (and add accounts without the web)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(user_app, name="user")
+
+
+@user_app.command("create")
+def create(
+    username: str = typer.Option(..., "--username", "-u"),
+    role: str = typer.Option("admin", "--role", help="admin | clinician | front_desk | patient"),
+    display_name: str = typer.Option(None, "--display-name"),
+    clinic: str = typer.Option("My clinic", "--clinic", help="clinic name, created if none"),
+    timezone: str = typer.Option("UTC", "--timezone", help="the new clinic's time zone"),
+    patient_id: int = typer.Option(None, "--patient-id", help="for role patient"),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="read it from stdin"),
+) -> None:
+    """Create an account (and the clinic, the first time). The password is prompted for."""
+    from pydantic import ValidationError
+    from sqlalchemy import select
+
+    from cicatrix.service.errors import ServiceError
+    from cicatrix.service.schemas import UserIn
+    from cicatrix.service.users import add_user, create_clinic
+    from cicatrix.storage import migrate
+    from cicatrix.storage.db import Database
+    from cicatrix.storage.models import Clinic
+    from cicatrix.storage.settings import Settings
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    settings = Settings.from_env()
+    migrate.upgrade(settings)
+    database = Database(settings)
+    try:
+        with database.session() as db:
+            row = db.scalar(select(Clinic).where(Clinic.name == clinic))
+            if row is None:
+                row = create_clinic(db, clinic, timezone)
+            data = UserIn(
+                username=username, display_name=display_name or username, role=role,  # type: ignore[arg-type]
+                password=password, patient_id=patient_id,
+            )  # fmt: skip
+            user = add_user(db, row.id, data)
+            db.commit()
+            typer.echo(f"created {user.role} account {user.username!r} (id {user.id}) in {row.name!r}")
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "input"
+        typer.echo(f"error: {field}: {err['msg']}", err=True)
+        raise typer.Exit(2) from None
+    except ServiceError as exc:
+        typer.echo(f"error: {exc.field}: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        database.dispose()
