@@ -1,0 +1,128 @@
+"""Admin pages: users and roles, clinic settings, and the knowledge base in force (read-only)."""
+
+from __future__ import annotations
+
+import base64
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from cicatrix.service import users
+from cicatrix.service.errors import Conflict, Invalid
+from cicatrix.service.schemas import ClinicUpdate, UserIn, UserUpdate
+from cicatrix.web.core import FormState, Page, WebRoute, empty_form, read_form, roles
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+ADMIN = roles("admin")
+ROLES = ("admin", "clinician", "front_desk", "patient")
+LOGO_MAX_BYTES = 200_000
+LOGO_TYPES = {"image/png", "image/jpeg", "image/svg+xml"}
+
+
+def _users_page(page: Page, form: FormState, errors: list[str] | None = None, status: int = 200) -> Response:
+    return page.render(
+        "admin/users.html",
+        title="Users and roles",
+        users=users.list_users(page.ctx),
+        roles=ROLES,
+        roles_options=[(r, r.replace("_", " ")) for r in ROLES],
+        form=form,
+        errors=errors or [],
+        status_code=status,
+    )
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+async def users_page(page: Page = Depends(ADMIN)) -> Response:
+    return _users_page(page, empty_form(role="clinician"))
+
+
+@router.post("/admin/users", response_class=HTMLResponse)
+async def user_create(request: Request, page: Page = Depends(ADMIN)) -> Response:
+    form = await read_form(request)
+    v = form.values
+    pid = v.get("patient_id", "").strip()
+    if pid and not pid.isdigit():
+        form.errors["patient_id"] = "The patient record number is a whole number."
+    data = {
+        "username": v.get("username", ""),
+        "display_name": v.get("display_name", ""),
+        "role": v.get("role", ""),
+        "password": v.get("password", ""),
+        "patient_id": int(pid) if pid.isdigit() else None,
+    }
+    if not form.errors:
+        try:
+            users.create_user(page.ctx, UserIn.model_validate(data))
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                name = str(err["loc"][0]) if err["loc"] else "username"
+                form.errors.setdefault(name, f"{name.replace('_', ' ').capitalize()}: {err['msg']}.")
+        except (Invalid, Conflict) as exc:
+            form.errors[exc.field or "username"] = exc.message.capitalize() + "."
+    if form.errors:
+        form.values.pop("password", None)
+        return _users_page(page, form, status=422)
+    return RedirectResponse("/admin/users?done=User+added", status_code=303)
+
+
+@router.post("/admin/users/{user_id}", response_class=HTMLResponse)
+async def user_update(user_id: int, request: Request, page: Page = Depends(ADMIN)) -> Response:
+    form = await read_form(request)
+    role = form.value("role") or None
+    try:
+        users.update_user(page.ctx, user_id, UserUpdate(role=role, active=bool(form.value("active"))))  # type: ignore[arg-type]
+    except (Invalid, ValidationError) as exc:
+        msg = exc.message if isinstance(exc, Invalid) else "Unknown role."
+        return _users_page(page, empty_form(role="clinician"), [msg], status=422)
+    return RedirectResponse("/admin/users?done=User+updated", status_code=303)
+
+
+def _settings_page(page: Page, form: FormState, status: int = 200) -> Response:
+    return page.render(
+        "admin/settings.html", title="Clinic settings", clinic=users.get_clinic(page.ctx), form=form, status_code=status
+    )
+
+
+@router.get("/admin/settings", response_class=HTMLResponse)
+async def settings_page(page: Page = Depends(ADMIN)) -> Response:
+    c = users.get_clinic(page.ctx)
+    return _settings_page(page, empty_form(name=c.name, timezone=c.timezone))
+
+
+@router.post("/admin/settings", response_class=HTMLResponse)
+async def settings_save(request: Request, page: Page = Depends(ADMIN)) -> Response:
+    form = await read_form(request)
+    raw = await request.form()
+    logo: str | None = None
+    upload = raw.get("logo")
+    if isinstance(upload, UploadFile) and upload.filename:
+        content = await upload.read(LOGO_MAX_BYTES + 1)
+        if upload.content_type not in LOGO_TYPES:
+            form.errors["logo"] = "The logo must be a PNG, JPEG or SVG image."
+        elif len(content) > LOGO_MAX_BYTES:
+            form.errors["logo"] = "The logo must be 200 kB or smaller."
+        else:
+            logo = f"data:{upload.content_type};base64,{base64.b64encode(content).decode()}"
+    if not form.value("name").strip():
+        form.errors["name"] = "Enter the clinic's name."
+    if not form.errors:
+        try:
+            users.update_clinic(
+                page.ctx, ClinicUpdate(name=form.value("name"), timezone=form.value("timezone") or None, logo=logo)
+            )
+        except Invalid as exc:
+            form.errors[exc.field or "name"] = exc.message.capitalize() + "."
+        except ValidationError:
+            form.errors["name"] = "The clinic name must be 1 to 200 characters."
+    if form.errors:
+        return _settings_page(page, form, status=422)
+    return RedirectResponse("/admin/settings?done=Settings+saved", status_code=303)
+
+
+@router.get("/knowledge", response_class=HTMLResponse)
+async def knowledge_page(page: Page = Depends(roles("admin", "clinician"))) -> Response:
+    kb = page.ctx.kb
+    return page.render("knowledge.html", title="Knowledge base", overridden=lambda key: key in kb.overridden)

@@ -1,0 +1,524 @@
+"""Clinician and front-desk pages: dashboard, patients, assessment, plan review, the course."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from cicatrix.engine.case import CaseError, parse_case
+from cicatrix.engine.conditions import active_conditions
+from cicatrix.engine.scores import score_assessment
+from cicatrix.service import assessments, patients, plans
+from cicatrix.service.errors import Conflict, Invalid, NotFound
+from cicatrix.service.policy import allowed
+from cicatrix.service.schemas import (
+    AssessmentIn,
+    OverrideIn,
+    PatientIn,
+    PlanEditIn,
+    PlanOut,
+    SessionDoneIn,
+    SessionMissedIn,
+)
+from cicatrix.web import chart, dashboard, render, views
+from cicatrix.web.assessment_form import parse_assessment_form, scar_inputs
+from cicatrix.web.core import FormState, Page, WebRoute, empty_form, read_form, roles
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+STAFF = roles("clinician", "front_desk")
+CLINICIAN = roles("clinician")
+
+
+def _see(url: str, done: str | None = None) -> RedirectResponse:
+    if done:
+        url += ("&" if "?" in url else "?") + "done=" + done.replace(" ", "+")
+    return RedirectResponse(url, status_code=303)
+
+
+# ---------- dashboard ----------
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(page: Page = Depends(roles("clinician", "front_desk", "patient", "admin"))) -> Response:
+    if page.actor.role == "patient":
+        return RedirectResponse("/me", status_code=303)
+    if page.actor.role == "admin":
+        return RedirectResponse("/admin/users", status_code=303)
+    d = dashboard.build(page.ctx)
+    return page.render(
+        "clinician/dashboard.html",
+        title="Today",
+        sessions_today=d.sessions_today,
+        due=d.due,
+        due_days=dashboard.DUE_DAYS,
+        awaiting=d.awaiting,
+        show_clinical=allowed(page.actor, "plan.approve"),
+    )
+
+
+# ---------- patients ----------
+
+
+@router.get("/patients", response_class=HTMLResponse)
+async def patient_list(q: str = "", offset: int = 0, page: Page = Depends(STAFF)) -> Response:
+    limit = 50
+    result = patients.search(page.ctx, q=q or None, limit=limit, offset=max(offset, 0))
+    return page.render(
+        "clinician/patients.html",
+        title="Patients",
+        q=q,
+        items=result.items,
+        total=result.total,
+        offset=result.offset,
+        limit=limit,
+    )
+
+
+def _history_codes(page: Page) -> tuple[list[str], list[str]]:
+    hist: set[str] = set()
+    meds: set[str] = set()
+    for c in page.ctx.kb.conditions.values():
+        hist.update(c.triggers.history_any)
+        meds.update(c.triggers.medications_any)
+    return sorted(hist), sorted(meds)
+
+
+def _new_patient_page(page: Page, form: FormState, status: int = 200) -> Response:
+    hist, meds = _history_codes(page)
+    return page.render(
+        "clinician/patient_new.html",
+        title="New patient",
+        form=form,
+        history_codes=hist,
+        medication_codes=meds,
+        show_clinical=allowed(page.actor, "patient.clinical.update"),
+        status_code=status,
+    )
+
+
+@router.get("/patients/new", response_class=HTMLResponse)
+async def patient_new(page: Page = Depends(STAFF)) -> Response:
+    return _new_patient_page(page, empty_form())
+
+
+_PATIENT_FIELDS = {
+    "name": "name",
+    "mrn": "mrn",
+    "birth_date": "birth_date",
+    "sex": "sex",
+    "phone": "phone",
+    "email": "email",
+    "clinical.phototype": "phototype",
+    "clinical.isotretinoin_last_dose": "isotretinoin_last_dose",
+    "clinical.medications": "medications",
+}
+
+
+@router.post("/patients/new", response_class=HTMLResponse)
+async def patient_create(request: Request, page: Page = Depends(STAFF)) -> Response:
+    form = await read_form(request, list_fields=("history",))
+    v = form.values
+    data: dict[str, Any] = {
+        k: v.get(k, "").strip() or None for k in ("name", "mrn", "birth_date", "sex", "phone", "email")
+    }
+    if not data["name"]:
+        form.errors["name"] = "Enter the patient's name."
+    if allowed(page.actor, "patient.clinical.update"):
+        meds = [m.strip().lower().replace(" ", "_") for m in v.get("medications", "").split(",") if m.strip()]
+        data["clinical"] = {
+            "phototype": v.get("phototype") or None,
+            "pregnant": bool(v.get("pregnant")),
+            "breastfeeding": bool(v.get("breastfeeding")),
+            "recent_sunburn": bool(v.get("recent_sunburn")),
+            "isotretinoin_last_dose": v.get("isotretinoin_last_dose") or None,
+            "history": form.lists.get("history", []),
+            "medications": meds,
+        }
+    if not form.errors:
+        try:
+            body = PatientIn.model_validate(data)
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                loc = ".".join(str(p) for p in err["loc"] if not isinstance(p, int))
+                name = _PATIENT_FIELDS.get(loc, "name")
+                form.errors.setdefault(name, f"{name.replace('_', ' ').capitalize()}: {err['msg']}.")
+    if form.errors:
+        return _new_patient_page(page, form, status=422)
+    try:
+        created = patients.create(page.ctx, body)
+    except Invalid as exc:
+        name = _PATIENT_FIELDS.get(exc.field or "", "name")
+        form.errors[name] = f"{name.replace('_', ' ').capitalize()} {exc.message}."
+        return _new_patient_page(page, form, status=422)
+    return _see(f"/patients/{created.id}", "Patient created")
+
+
+def _current_plan(page: Page, patient_id: int) -> PlanOut | None:
+    try:
+        return plans.current(page.ctx, patient_id)
+    except NotFound:
+        return None
+
+
+@router.get("/patients/{patient_id}", response_class=HTMLResponse)
+async def patient_page(patient_id: int, page: Page = Depends(STAFF)) -> Response:
+    ctx = page.ctx
+    p = patients.get(ctx, patient_id)
+    clinical = p.clinical
+    history: list[Any] = []
+    plans_by_assessment: dict[int, list[Any]] = {}
+    contraindications: list[dict[str, str]] = []
+    plan: PlanOut | None = None
+    if clinical is not None:
+        history = assessments.history(ctx, patient_id, limit=200).items
+        for s in plans.list_for_patient(ctx, patient_id):
+            plans_by_assessment.setdefault(s.assessment_id, []).append(s)
+        plan = _current_plan(page, patient_id)
+        if history:
+            try:
+                case = parse_case(history[0].input, ctx.kb)
+                contraindications = [
+                    {"name": cond.name, "why": why} for cond, why in active_conditions(case, ctx.kb).values()
+                ]
+            except CaseError:
+                contraindications = []
+    else:
+        sched = plans.schedule(ctx, patient_id)
+        plan = None
+        history = []
+        return page.render(
+            "clinician/patient.html",
+            title=p.name,
+            patient=p,
+            c=None,
+            contraindications=[],
+            can_assess=False,
+            assessments=[],
+            plans_by_assessment={},
+            plan=None,
+            schedule=sched,
+            course_items=[],
+        )
+    points = [(a.date, a.goodman_baron_quantitative, a.ecca) for a in history]
+    gb = chart.series(
+        "Goodman & Baron quantitative",
+        "#0a4f8a",
+        [(d, g) for d, g, _ in points],
+        ctx.kb.scales.goodman_baron_quantitative.maximum,
+    )
+    ec = chart.series("ECCA", "#8a3a00", [(d, e) for d, _, e in points], ctx.kb.scales.ecca.maximum)
+    return page.render(
+        "clinician/patient.html",
+        title=p.name,
+        patient=p,
+        c=clinical,
+        contraindications=contraindications,
+        can_assess=allowed(page.actor, "assessment.create"),
+        assessments=history,
+        plans_by_assessment=plans_by_assessment,
+        gb_series=gb,
+        ecca_series=ec,
+        plan=plan,
+        schedule=None,
+        course_items=views.course_items(plan, ctx.kb) if plan else [],
+    )
+
+
+# ---------- assessment ----------
+
+
+def _assessment_page(page: Page, patient: Any, form: Any, scores: Any, status: int = 200) -> Response:
+    return page.render(
+        "clinician/assessment.html",
+        title=f"New assessment for {patient.name}",
+        patient=patient,
+        form=form,
+        scars=scar_inputs(page.ctx.kb),
+        scores=scores,
+        score_errors={},
+        action=f"/patients/{patient.id}/assessments/new",
+        status_code=status,
+    )
+
+
+@router.get("/patients/{patient_id}/assessments/new", response_class=HTMLResponse)
+async def assessment_new(patient_id: int, page: Page = Depends(CLINICIAN)) -> Response:
+    p = patients.get(page.ctx, patient_id)
+    form = parse_assessment_form({}, page.ctx.kb)
+    form.errors.clear()
+    form.values = {"date": page.ctx.today.isoformat(), "phototype": (p.clinical.phototype or "") if p.clinical else ""}
+    return _assessment_page(page, p, form, None)
+
+
+@router.post("/patients/{patient_id}/assessments/new", response_class=HTMLResponse)
+async def assessment_create(patient_id: int, request: Request, page: Page = Depends(CLINICIAN)) -> Response:
+    p = patients.get(page.ctx, patient_id)
+    raw = await request.form()
+    data = {k: str(v) for k, v in raw.items() if k != "csrf_token" and isinstance(v, str)}
+    form = parse_assessment_form(data, page.ctx.kb)
+    if form.ok and form.case is not None:
+        body = AssessmentIn(
+            assessment=form.case["assessment"], patient={"phototype": form.case["patient"]["phototype"]}
+        )
+        try:
+            created = plans.assess(page.ctx, patient_id, body)
+        except Invalid as exc:
+            field = exc.field or ""
+            name = "date" if field.startswith("assessment.date") else "phototype" if "phototype" in field else "form"
+            form.errors[name] = exc.message if name == "form" else f"{exc.message.capitalize()}."
+            form.case = None
+        else:
+            if created.plan is not None:
+                return _see(f"/plans/{created.plan.id}", "Assessment saved; review the proposed plan")
+            return _see(f"/patients/{patient_id}", "Assessment saved")
+    scores = None
+    return _assessment_page(page, p, form, scores, status=422)
+
+
+@router.post("/assess/score", response_class=HTMLResponse)
+async def live_score(request: Request, page: Page = Depends(CLINICIAN)) -> Response:
+    """The score panel for the form as it stands, for the live update while typing."""
+    raw = await request.form()
+    data = {k: str(v) for k, v in raw.items() if k != "csrf_token" and isinstance(v, str)}
+    # Phototype and date do not change the scores; fill them so a half-filled visit still scores.
+    data.setdefault("phototype", "I")
+    if not data.get("phototype"):
+        data["phototype"] = "I"
+    if not data.get("date"):
+        data["date"] = page.ctx.today.isoformat()
+    form = parse_assessment_form(data, page.ctx.kb)
+    scores = None
+    if form.ok and form.case is not None:
+        case = parse_case(form.case, page.ctx.kb)
+        scores = score_assessment(case.assessment, page.ctx.kb)
+    return render.fragment("partials/scores.html", scores=scores, score_errors=form.errors)
+
+
+# ---------- plan review ----------
+
+
+def _plan_page(
+    page: Page, plan: PlanOut, errors: list[str] | None = None, status: int = 200, edit_open: bool = False
+) -> Response:
+    kb = page.ctx.kb
+    patient = patients.get(page.ctx, plan.patient_id)
+    start = plan.preferences.get("start") or ""
+    if not start:
+        sess = plan.plan.get("course", {}).get("sessions", [])
+        start = sess[0]["date"] if sess else ""
+    return page.render(
+        "clinician/plan.html",
+        title=f"Plan {plan.id}",
+        plan=plan,
+        p=plan.plan,
+        patient=patient,
+        errors=errors or [],
+        can_edit=allowed(page.actor, "plan.edit"),
+        course_items=views.course_items(plan, kb),
+        cite=views.citer(kb),
+        start_value=start,
+        edit_open=edit_open,
+        status_code=status,
+    )
+
+
+@router.get("/plans/{plan_id}", response_class=HTMLResponse)
+async def plan_page(plan_id: int, page: Page = Depends(CLINICIAN)) -> Response:
+    return _plan_page(page, plans.get(page.ctx, plan_id))
+
+
+def _version(form: FormState) -> int:
+    try:
+        return max(int(form.value("version", "1")), 1)
+    except ValueError:
+        return 1
+
+
+@router.post("/plans/{plan_id}/approve", response_class=HTMLResponse)
+async def plan_approve(plan_id: int, request: Request, page: Page = Depends(CLINICIAN)) -> Response:
+    form = await read_form(request)
+    plans.approve(page.ctx, plan_id, _version(form))
+    return _see(f"/plans/{plan_id}", "Plan approved")
+
+
+@router.post("/plans/{plan_id}/edit", response_class=HTMLResponse)
+async def plan_edit(plan_id: int, request: Request, page: Page = Depends(CLINICIAN)) -> Response:
+    form = await read_form(request, list_fields=("treatments",))
+    reason = form.value("reason").strip()
+    errors: list[str] = []
+    start: date | None = None
+    if len(reason) < 3:
+        errors.append("Give a reason for the change (3 characters or more).")
+    if form.value("start"):
+        try:
+            start = date.fromisoformat(form.value("start"))
+        except ValueError:
+            errors.append("The start date must be a date (YYYY-MM-DD).")
+    treatments = form.lists.get("treatments", [])
+    if not treatments:
+        errors.append("Keep at least one treatment in the course.")
+    if not errors:
+        try:
+            body = PlanEditIn(version=_version(form), reason=reason, treatments=treatments, start=start)
+            plans.edit(page.ctx, plan_id, body)
+        except Invalid as exc:
+            errors.append(exc.message)
+        else:
+            return _see(f"/plans/{plan_id}", "Plan edited; it needs approval again")
+    return _plan_page(page, plans.get(page.ctx, plan_id), errors, status=422, edit_open=True)
+
+
+@router.post("/plans/{plan_id}/override", response_class=HTMLResponse)
+async def plan_override(plan_id: int, request: Request, page: Page = Depends(CLINICIAN)) -> Response:
+    form = await read_form(request)
+    reason = form.value("reason").strip()
+    treatment = form.value("treatment").strip()
+    errors: list[str] = []
+    if len(reason) < 3:
+        errors.append("An override needs a reason (3 characters or more); it is kept in the audit trail.")
+    if not errors:
+        try:
+            current = plans.get(page.ctx, plan_id)
+            scheduled = [s["treatment"] for s in views.scheduled_options(current.plan)]
+            body = PlanEditIn(
+                version=_version(form),
+                reason=reason,
+                overrides=[OverrideIn(treatment=treatment, reason=reason)],
+                treatments=sorted({*scheduled, treatment}),
+            )
+            plans.edit(page.ctx, plan_id, body)
+        except Invalid as exc:
+            errors.append(exc.message)
+        except ValidationError:
+            errors.append("The override could not be read; reload the page and try again.")
+        else:
+            return _see(f"/plans/{plan_id}", "Exclusion overridden and recorded; the plan needs approval again")
+    return _plan_page(page, plans.get(page.ctx, plan_id), errors, status=422)
+
+
+# ---------- running the course ----------
+
+
+def _course_page(page: Page, plan: PlanOut, errors: list[str] | None = None, status: int = 200) -> Response:
+    return page.render(
+        "clinician/course.html",
+        title=f"Course, plan {plan.id}",
+        plan=plan,
+        patient=patients.get(page.ctx, plan.patient_id),
+        sessions=views.live_sessions(plan.sessions),
+        treatment_name=views.treatment_namer(page.ctx.kb),
+        can_record=allowed(page.actor, "session.record"),
+        errors=errors or [],
+        status_code=status,
+    )
+
+
+@router.get("/plans/{plan_id}/course", response_class=HTMLResponse)
+async def course_page(plan_id: int, page: Page = Depends(CLINICIAN)) -> Response:
+    return _course_page(page, plans.get(page.ctx, plan_id))
+
+
+def _session_of(plan: PlanOut, session_id: int) -> Any:
+    for s in plan.sessions:
+        if s.id == session_id:
+            return s
+    raise NotFound("session_id", "no such session")
+
+
+@router.post("/plans/{plan_id}/sessions/{session_id}/done", response_class=HTMLResponse)
+async def session_done(plan_id: int, session_id: int, page: Page = Depends(CLINICIAN)) -> Response:
+    plan = plans.get(page.ctx, plan_id)
+    _session_of(plan, session_id)
+    try:
+        plans.record_done(page.ctx, session_id, SessionDoneIn())
+    except Conflict as exc:
+        return _course_page(page, plans.get(page.ctx, plan_id), [exc.message], status=409)
+    return _see(f"/plans/{plan_id}/course", "Session recorded as done")
+
+
+def _missed_page(
+    page: Page, plan: PlanOut, session: Any, form: FormState, preview: Any = None, fu: Any = None, status: int = 200
+) -> Response:
+    return page.render(
+        "clinician/missed.html",
+        title="Missed session",
+        plan=plan,
+        patient=patients.get(page.ctx, plan.patient_id),
+        session=session,
+        form=form,
+        preview=preview,
+        preview_follow_up=fu,
+        treatment_name=views.treatment_namer(page.ctx.kb),
+        status_code=status,
+    )
+
+
+@router.get("/plans/{plan_id}/sessions/{session_id}/missed", response_class=HTMLResponse)
+async def session_missed_form(plan_id: int, session_id: int, page: Page = Depends(CLINICIAN)) -> Response:
+    plan = plans.get(page.ctx, plan_id)
+    s = _session_of(plan, session_id)
+    default = max(page.ctx.today, s.date) + timedelta(days=1)
+    return _missed_page(page, plan, s, empty_form(new_date=default.isoformat()))
+
+
+@router.post("/plans/{plan_id}/sessions/{session_id}/missed", response_class=HTMLResponse)
+async def session_missed(plan_id: int, session_id: int, request: Request, page: Page = Depends(CLINICIAN)) -> Response:
+    form = await read_form(request)
+    plan = plans.get(page.ctx, plan_id)
+    s = _session_of(plan, session_id)
+    new_date: date | None = None
+    try:
+        new_date = date.fromisoformat(form.value("new_date").strip())
+    except ValueError:
+        form.errors["new_date"] = "Enter the new date as YYYY-MM-DD."
+    if new_date is not None and new_date < s.date:
+        form.errors["new_date"] = "The new date must be on or after the missed date."
+    if form.errors:
+        return _missed_page(page, plan, s, form, status=422)
+    saving = form.value("action") == "save" and form.value("confirmed_date") == form.value("new_date")
+    body = SessionMissedIn(version=plan.version, new_date=new_date, note=form.value("note") or None, dry_run=not saving)
+    try:
+        result = plans.record_missed(page.ctx, session_id, body)
+    except (Invalid, Conflict) as exc:
+        form.errors["new_date"] = exc.message
+        return _missed_page(page, plan, s, form, status=422)
+    if saving:
+        return _see(f"/plans/{plan_id}/course", "Session recorded as missed; the course was re-flowed")
+    before = {(x.treatment, x.number): x.date for x in views.live_sessions(plan.sessions)}
+    rows = []
+    for x in views.live_sessions(result.sessions):
+        if x.status != "planned":
+            continue
+        old = before.get((x.treatment, x.number), x.date)
+        rows.append({"treatment": x.treatment, "number": x.number, "old": old, "new": x.date, "moved": old != x.date})
+    fu = result.plan.get("course", {}).get("follow_up")
+    return _missed_page(page, plan, s, form, preview=rows, fu=fu)
+
+
+# ---------- handout ----------
+
+
+@router.get("/plans/{plan_id}/handout", response_class=HTMLResponse)
+async def handout(plan_id: int, page: Page = Depends(CLINICIAN)) -> Response:
+    kb = page.ctx.kb
+    plan = plans.get(page.ctx, plan_id)
+    patient = patients.get(page.ctx, plan.patient_id)
+    return page.render(
+        "clinician/handout.html",
+        title=f"Handout for {patient.name}",
+        plan=plan,
+        patient=patient,
+        scheduled=views.scheduled_options(plan.plan),
+        sessions=views.live_sessions(plan.sessions),
+        follow_up=plan.plan.get("course", {}).get("follow_up"),
+        days=views.group_by_start(plan.plan.get("timeline", [])),
+        education=plan.plan.get("education", []),
+        notice=plan.plan.get("notice", ""),
+        plain_name=views.plain_namer(kb),
+        summary=views.summarizer(kb),
+    )
