@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], date] | Non
         app.include_router(module.router, prefix="/api", responses=errors.ERROR_RESPONSES)
 
     # --- routers ---
+    from cicatrix.web.routes import router as web_router; app.include_router(web_router)  # noqa: E702
     # --- end routers ---
 
     app.add_middleware(errors.GuardMiddleware)
