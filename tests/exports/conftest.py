@@ -208,7 +208,7 @@ def make_record(plan: Plan, *, status: str = "approved") -> PatientRecord:
     s = plan.course.sessions
     return PatientRecord(
         id="p-1",
-        name=PersonName(given=("Ada",), family="Lovelace"),
+        name=PersonName(text="Ada Lovelace", given=("Ada",), family="Lovelace"),
         patient=Patient(
             id="p-1",
             birth_date=date(1994, 5, 17),

@@ -130,8 +130,8 @@ def patient_resource(record: PatientRecord, full_url: str) -> FhirPatient:
     screening = p.model_dump(mode="json", exclude={"id", "birth_date", "sex", "phototype"}, exclude_defaults=True)
     if screening:
         data["extension"].append(_json_ext(EXT_SCREENING, screening))
-    if record.name and (record.name.given or record.name.family):
-        name: dict[str, Any] = {"use": "official", "text": record.name.text}
+    if record.name and record.name.display:
+        name: dict[str, Any] = {"use": "official", "text": record.name.display}
         if record.name.given:
             name["given"] = list(record.name.given)
         if record.name.family:
@@ -404,7 +404,7 @@ def patient_from_fhir(data: Any, where: str = "Patient") -> tuple[str | None, Pe
     name = None
     if res.name:
         n = next((n for n in res.name if n.use == "official"), res.name[0])
-        name = PersonName(given=tuple(n.given or ()), family=n.family)
+        name = PersonName(text=n.text, given=tuple(n.given or ()), family=n.family)
     ext = _ext(res, EXT_PHOTOTYPE)
     if ext is None or ext.valueCodeableConcept is None:
         raise ExportError(f"{where}.extension", f"needs the Fitzpatrick phototype extension ({EXT_PHOTOTYPE})")
@@ -582,3 +582,16 @@ def comparable(bundle: Bundle | dict[str, Any]) -> dict[str, Any]:
     data.pop("timestamp", None)
     data.pop("meta", None)
     return data
+
+
+def record_from_fhir(data: Any) -> PatientRecord:
+    """A FHIR Patient (a new patient) or a cicatrix Bundle (a whole record)."""
+    if isinstance(data, dict) and data.get("resourceType") == "Patient":
+        pid, name, patient = patient_from_fhir(data)
+        if not pid:
+            raise ExportError("Patient.identifier", f"needs an identifier with system {PATIENT_ID_SYSTEM}")
+        return PatientRecord(id=pid, name=name, patient=patient)
+    if isinstance(data, dict) and data.get("resourceType") == "Bundle":
+        return bundle_to_record(data)
+    got = data.get("resourceType") if isinstance(data, dict) else type(data).__name__
+    raise ExportError("resourceType", f"must be 'Patient' or 'Bundle', got {got!r}")

@@ -24,12 +24,13 @@ PlanStatus = Literal["proposed", "approved"]
 class PersonName(BaseModel):
     model_config = _FROZEN
 
+    text: str | None = None
     given: tuple[str, ...] = ()
     family: str | None = None
 
     @property
-    def text(self) -> str:
-        return " ".join([*self.given, self.family or ""]).strip()
+    def display(self) -> str:
+        return self.text or " ".join([*self.given, self.family or ""]).strip()
 
 
 class AssessmentRecord(BaseModel):

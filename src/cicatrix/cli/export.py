@@ -1,0 +1,204 @@
+"""`cicatrix export fhir|ics|pdf|plandefinition|outcomes` and `cicatrix import fhir`.
+
+Only typer is imported at module level; format libraries load inside each command so
+`cicatrix plan` keeps its cold start.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from cicatrix.engine.case import Case
+    from cicatrix.engine.result import Plan
+    from cicatrix.knowledge.models import KnowledgeBase
+
+export_app = typer.Typer(help="Export plans and records in standard formats.", no_args_is_help=True)
+import_app = typer.Typer(help="Import records from standard formats.", no_args_is_help=True)
+
+KnowledgeDir = Annotated[str | None, typer.Option("--knowledge-dir", help="A clinic's knowledge overrides directory.")]
+Out = Annotated[str, typer.Option("--out", "-o", help="Output file; '-' writes to standard output.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(export_app, name="export")
+    app.add_typer(import_app, name="import")
+
+
+def _fail(message: str) -> None:
+    from cicatrix.cli.io import fail
+
+    fail(message)
+
+
+def _write(out: str, data: bytes | str) -> None:
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if out == "-":
+        sys.stdout.buffer.write(raw)
+        sys.stdout.flush()
+    else:
+        try:
+            Path(out).write_bytes(raw)
+        except OSError as exc:
+            _fail(f"--out: cannot write {out} ({exc.strerror})")
+
+
+def _plan_from_case(case_file: str, knowledge_dir: str | None) -> tuple[Case, Plan, KnowledgeBase]:
+    from cicatrix.cli.io import knowledge
+    from cicatrix.cli.run import read_case
+    from cicatrix.engine.plan import plan_case
+
+    kb = knowledge(knowledge_dir)
+    case = read_case(case_file, kb)
+    return case, plan_case(case, kb), kb
+
+
+@export_app.command("ics")
+def export_ics(
+    case_file: Annotated[str, typer.Argument(help="CASE.json, or '-' for standard input")],
+    out: Out = "-",
+    tz: Annotated[str, typer.Option(help="The clinic's time zone (IANA name).")] = "Europe/London",
+    at: Annotated[str, typer.Option("--time", help="Appointment time, HH:MM local.")] = "09:00",
+    minutes: Annotated[int, typer.Option(help="Session length in minutes.", min=1)] = 60,
+    clinic: Annotated[str, typer.Option(help="Clinic name shown in events.")] = "Your clinic",
+    location: Annotated[str | None, typer.Option(help="Clinic address.")] = None,
+    previous: Annotated[
+        Path | None, typer.Option(help="The calendar issued last time, so moved events get a higher SEQUENCE.")
+    ] = None,
+    patient_id: Annotated[str | None, typer.Option(help="Patient id for UIDs (default: the case's).")] = None,
+    knowledge_dir: KnowledgeDir = None,
+) -> None:
+    """Sessions as timed events with a reminder the day before; care steps as all-day events."""
+    from datetime import timedelta
+
+    from cicatrix.exports.errors import ExportError
+    from cicatrix.exports.ics import CalendarOptions, calendar_bytes, parse_time
+
+    case, plan, _kb = _plan_from_case(case_file, knowledge_dir)
+    pid = patient_id or case.patient.id
+    if not pid:
+        _fail("patient.id: is required for stable calendar UIDs (or pass --patient-id)")
+    prev = None
+    if previous is not None:
+        try:
+            prev = previous.read_bytes()
+        except OSError as exc:
+            _fail(f"--previous: cannot read {previous} ({exc.strerror})")
+    try:
+        opts = CalendarOptions(
+            tz=tz,
+            appointment_time=parse_time(at, "--time"),
+            duration=timedelta(minutes=minutes),
+            clinic_name=clinic,
+            location=location,
+        )
+        data = calendar_bytes(plan, str(pid), opts, previous=prev)
+    except ExportError as exc:
+        field = "--tz" if exc.field == "tz" else exc.field
+        _fail(f"{field}: {exc.message}")
+    except ValueError as exc:
+        _fail(f"--previous: not a readable iCalendar file ({exc})")
+    _write(out, data)
+
+
+@export_app.command("pdf")
+def export_pdf(
+    case_file: Annotated[str, typer.Argument(help="CASE.json, or '-' for standard input")],
+    out: Annotated[str, typer.Option("--out", "-o", help="Output PDF ('-' for standard output).")] = "handout.pdf",
+    clinic: Annotated[str, typer.Option(help="Clinic name.")] = "Your clinic",
+    phone: Annotated[str | None, typer.Option(help="Clinic phone number.")] = None,
+    logo: Annotated[Path | None, typer.Option(help="Clinic logo (PNG, JPEG or SVG).")] = None,
+    knowledge_dir: KnowledgeDir = None,
+) -> None:
+    """A printable handout: the plan in plain words and what to do or avoid, day by day."""
+    from cicatrix.exports.pdf import HandoutOptions, render_pdf
+
+    _case, plan, kb = _plan_from_case(case_file, knowledge_dir)
+    logo_bytes = None
+    if logo is not None:
+        try:
+            logo_bytes = logo.read_bytes()
+        except OSError as exc:
+            _fail(f"--logo: cannot read {logo} ({exc.strerror})")
+    opts = HandoutOptions(clinic_name=clinic, clinic_phone=phone, logo=logo_bytes)
+    _write(out, render_pdf(plan, opts, kb))
+
+
+@export_app.command("fhir")
+def export_fhir(
+    source: Annotated[str, typer.Argument(help="CASE.json ('-' for standard input), or a stored patient id")],
+    out: Out = "-",
+    knowledge_dir: KnowledgeDir = None,
+) -> None:
+    """A FHIR R4B Bundle: Patient, Condition, score Observations, CarePlan, sessions."""
+    from cicatrix.exports.fhir import bundle_json, record_to_bundle
+
+    if source == "-" or source.endswith(".json") or Path(source).is_file():
+        from cicatrix.exports.record import AssessmentRecord, PatientRecord, PlanRecord
+
+        case, plan, _kb = _plan_from_case(source, knowledge_dir)
+        pid = case.patient.id or "case"
+        record = PatientRecord(
+            id=pid,
+            patient=case.patient,
+            assessments=(AssessmentRecord(id="1", assessment=case.assessment, scores=plan.scores),),
+            plan=PlanRecord(id="1", status="proposed", plan=plan, assessment_id="1"),
+        )
+    else:
+        from cicatrix.exports.storage import load_record_cli
+
+        record = load_record_cli(source, knowledge_dir)
+    _write(out, bundle_json(record_to_bundle(record)) + "\n")
+
+
+@export_app.command("plandefinition")
+def export_plandefinition(
+    out: Out = "-",
+    treatment: Annotated[list[str] | None, typer.Option(help="Only these treatments (repeatable).")] = None,
+    knowledge_dir: KnowledgeDir = None,
+) -> None:
+    """Every treatment protocol as a FHIR PlanDefinition with its ActivityDefinitions (one Bundle)."""
+    from cicatrix.cli.io import knowledge
+    from cicatrix.exports.plandefinition import protocol_bundle
+
+    kb = knowledge(knowledge_dir)
+    for t in treatment or ():
+        if t not in kb.treatments:
+            _fail(f"--treatment: unknown treatment {t!r} (known: {', '.join(sorted(kb.treatments))})")
+    bundle = protocol_bundle(kb, list(treatment) if treatment else None)
+    _write(out, bundle.model_dump_json(exclude_none=True, indent=2) + "\n")
+
+
+@export_app.command("outcomes")
+def export_outcomes(
+    fmt: Annotated[str, typer.Option("--format", help="Output format (csv).")] = "csv",
+    out: Out = "-",
+    seed: Annotated[
+        str | None, typer.Option(help="Secret for the per-patient date shifts (default: random per export).")
+    ] = None,
+) -> None:
+    """De-identified outcomes, one row per assessment: scores, treatments, phototype; dates shifted."""
+    if fmt != "csv":
+        _fail(f"--format: unknown format {fmt!r} (known: csv)")
+    from cicatrix.exports.storage import outcomes_csv_cli
+
+    _write(out, outcomes_csv_cli(seed))
+
+
+@import_app.command("fhir")
+def import_fhir(
+    file: Annotated[str, typer.Argument(help="A FHIR Patient or Bundle JSON file, or '-' for standard input")],
+    clinic_id: Annotated[int | None, typer.Option(help="Clinic to import into (default: the only one).")] = None,
+    knowledge_dir: KnowledgeDir = None,
+) -> None:
+    """Create a patient (and, from a cicatrix Bundle, their record) from FHIR."""
+    from cicatrix.cli.io import parse_json, read_text
+    from cicatrix.exports.storage import import_fhir_cli
+
+    label, text = read_text(file)
+    patient_id = import_fhir_cli(parse_json(label, text), clinic_id, knowledge_dir)
+    typer.echo(f"imported patient {patient_id}")
