@@ -1,0 +1,121 @@
+"""A small populated clinic for service and API tests.
+
+Clinic A: admin, clinician, front desk, patients P1 and P2 (each with a login, an assessment
+and an approved plan). Clinic B: a clinician and patient P3. Everything is built through the
+service layer so the tests exercise the real code paths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from cicatrix.knowledge.models import KnowledgeBase
+from cicatrix.service import auth, patients, plans
+from cicatrix.service.context import Actor, Context
+from cicatrix.service.schemas import AssessmentIn, PatientClinical, PatientIn, UserIn
+from cicatrix.service.users import add_user, create_clinic
+from cicatrix.storage.db import Database
+from cicatrix.storage.settings import Settings
+
+TODAY = date(2026, 11, 23)
+PASSWORD = "correct horse battery"
+
+ASSESSMENT: dict[str, Any] = {
+    "date": "2026-11-20",
+    "goodman_baron_qualitative": 3,
+    "scars": [
+        {"type": "rolling", "count": 8, "depth": "shallow"},
+        {"type": "boxcar_shallow", "count": 6},
+    ],
+    "marks": [{"type": "pih", "count": 4}],
+    "active_lesions": [],
+}
+PREFS: dict[str, Any] = {"start": "2026-11-23", "treatments": ["microneedling"]}
+
+
+@dataclass
+class World:
+    database: Database
+    kb: KnowledgeBase
+    clinic_a: int = 0
+    clinic_b: int = 0
+    users: dict[str, int] = field(default_factory=dict)  # role name -> user id
+    actors: dict[str, Actor] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)  # role name -> bearer token
+    patients: dict[str, int] = field(default_factory=dict)  # P1, P2, P3 -> id
+    plans: dict[str, int] = field(default_factory=dict)  # P1 -> approved plan id
+    assessments: dict[str, int] = field(default_factory=dict)
+
+    def ctx(self, who: str, db: Session) -> Context:
+        return Context(db=db, actor=self.actors[who], kb=self.kb, ip="127.0.0.1", today=TODAY)
+
+    def new_plan(self, patient: str = "P1", approve: bool = False,
+                 keloid: bool = False, who: str = "clinician") -> dict[str, Any]:  # fmt: skip
+        """A fresh assessment and plan for a patient (ids returned), for tests that mutate."""
+        with self.database.session() as db:
+            ctx = self.ctx(who, db)
+            body = AssessmentIn(
+                assessment=ASSESSMENT, preferences=PREFS,
+                patient={"history": ["keloid"]} if keloid else None,
+            )  # fmt: skip
+            made = plans.assess(ctx, self.patients[patient], body)
+            assert made.plan is not None
+            plan = made.plan
+            if approve:
+                plan = plans.approve(ctx, plan.id, plan.version)
+            return {"assessment_id": made.assessment.id, "plan_id": plan.id,
+                    "version": plan.version,
+                    "session_id": plan.sessions[0].id if plan.sessions else None}  # fmt: skip
+
+
+def build_world(settings: Settings, kb: KnowledgeBase) -> World:
+    from cicatrix.storage import migrate
+
+    migrate.upgrade(settings)
+    database = Database(settings)
+    w = World(database=database, kb=kb)
+    with database.session() as db:
+        a = create_clinic(db, "Clinic A", "Europe/London")
+        b = create_clinic(db, "Clinic B", "UTC")
+        w.clinic_a, w.clinic_b = a.id, b.id
+        for role, clinic in (("admin", a), ("clinician", a), ("front_desk", a), ("clinician_b", b)):
+            u = add_user(db, clinic.id, UserIn(username=f"{role}@test", display_name=role,
+                                               role=role.removesuffix("_b"), password=PASSWORD))  # type: ignore[arg-type]  # fmt: skip
+            w.users[role] = u.id
+            w.actors[role] = Actor(user_id=u.id, clinic_id=clinic.id, role=u.role)
+        db.commit()
+        for name, clinician in (("P1", "clinician"), ("P2", "clinician"), ("P3", "clinician_b")):
+            ctx = w.ctx(clinician, db)
+            p = patients.create(
+                ctx,
+                PatientIn(name=f"Patient {name}", mrn=f"MRN-{name}", birth_date=date(1990, 1, 2),
+                          sex="female", clinical=PatientClinical(phototype="III", notes="private note")),  # type: ignore[arg-type]  # fmt: skip
+            )
+            w.patients[name] = p.id
+            made = plans.assess(ctx, p.id, AssessmentIn(assessment=ASSESSMENT, preferences=PREFS))
+            assert made.plan is not None
+            plans.approve(ctx, made.plan.id, made.plan.version)
+            w.plans[name] = made.plan.id
+            w.assessments[name] = made.assessment.id
+            u = add_user(db, ctx.actor.clinic_id, UserIn(
+                username=f"{name.lower()}@test", display_name=name, role="patient",
+                password=PASSWORD, patient_id=p.id))  # fmt: skip
+            db.commit()
+            role = {"P1": "patient", "P2": "patient2", "P3": "patient_b"}[name]
+            w.users[role] = u.id
+            w.actors[role] = Actor(user_id=u.id, clinic_id=u.clinic_id, role="patient",
+                                   patient_id=p.id)  # fmt: skip
+        from sqlalchemy import select
+
+        from cicatrix.storage.models import User
+
+        for role, uid in w.users.items():
+            user = db.scalar(select(User).where(User.id == uid))
+            assert user is not None
+            raw, _ = auth.issue_token(db, user, "bearer", 3600, "127.0.0.1")
+            w.tokens[role] = raw
+    return w
