@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, timedelta
 
 import pytest
@@ -135,7 +136,7 @@ def test_missed_session_reflows_keeping_intervals(world) -> None:
     planned = sorted((s for s in after.sessions if s.status == "planned"), key=lambda s: s.number)
     assert [(s.treatment, s.number, s.date) for s in missed] == [(first.treatment, 1, first.date)]
     assert planned[0].number == 1 and planned[0].date == new_date and planned[0].sequence == 1
-    gaps_after = [(b.date - a.date).days for a, b in zip(planned, planned[1:], strict=False)]
+    gaps_after = [(b.date - a.date).days for a, b in itertools.pairwise(planned)]
     assert gaps_after == gaps_before  # every interval kept
     assert [s.date for s in planned[1:]] == [s.date + timedelta(days=5) for s in rest]
     assert [s["date"] for s in after.plan["course"]["sessions"]] == [s.date.isoformat() for s in planned]

@@ -83,9 +83,7 @@ def test_backup_and_restore_round_trip(tmp_path: Path, monkeypatch: pytest.Monke
     assert r.exit_code == 0 and "0002" in r.output
 
 
-def test_restore_refuses_a_file_that_is_not_a_cicatrix_backup(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_restore_refuses_a_file_that_is_not_a_cicatrix_backup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CICATRIX_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("CICATRIX_DATABASE_URL", raising=False)
     junk = tmp_path / "junk.db"

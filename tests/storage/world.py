@@ -92,8 +92,13 @@ def build_world(settings: Settings, kb: KnowledgeBase) -> World:
             ctx = w.ctx(clinician, db)
             p = patients.create(
                 ctx,
-                PatientIn(name=f"Patient {name}", mrn=f"MRN-{name}", birth_date=date(1990, 1, 2),
-                          sex="female", clinical=PatientClinical(phototype="III", notes="private note")),  # type: ignore[arg-type]  # fmt: skip
+                PatientIn(
+                    name=f"Patient {name}",
+                    mrn=f"MRN-{name}",
+                    birth_date=date(1990, 1, 2),
+                    sex="female",
+                    clinical=PatientClinical(phototype="III", notes="private note"),
+                ),
             )
             w.patients[name] = p.id
             made = plans.assess(ctx, p.id, AssessmentIn(assessment=ASSESSMENT, preferences=PREFS))

@@ -1,6 +1,9 @@
 """The application factory: `create_app(settings)` builds the API (and, when registered below,
 the web pages and the export routes) on one database and one knowledge base."""
 
+# Registration lines in the routers block are one-liners on purpose (import; include).
+# ruff: noqa: I001, E702
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -43,6 +46,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], date] | Non
 
     # --- routers ---
     from cicatrix.web.routes import router as web_router; app.include_router(web_router)  # noqa: E702
+    from cicatrix.api.routes import exports as _exports; app.include_router(_exports.router, prefix="/api", responses=errors.ERROR_RESPONSES)  # noqa: E702,E501
     # --- end routers ---
 
     app.add_middleware(errors.GuardMiddleware)
