@@ -2,7 +2,7 @@
 the web pages and the export routes) on one database and one knowledge base."""
 
 # Registration lines in the routers block are one-liners on purpose (import; include).
-# ruff: noqa: I001, E702
+# ruff: noqa: I001
 
 from __future__ import annotations
 
