@@ -236,3 +236,7 @@ def example_plan(kb: KnowledgeBase, name: str = "moderate_mixed_phototype_iv") -
     data = dict(example_cases())[name]
     case = parse_case(data, kb)
     return case, plan_case(case, kb)
+
+
+# The service's API fixtures (a two-clinic world over SQLite, and PostgreSQL when configured).
+from tests.api.conftest import _fast_argon2, client, settings, world  # noqa: E402, F401
