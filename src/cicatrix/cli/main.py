@@ -31,6 +31,9 @@ from cicatrix.cli import user as _user  # noqa: E402
 _db.register(app)
 _serve.register(app)
 _user.register(app)
+from cicatrix.cli import export as _export  # noqa: E402
+
+_export.register(app)
 # --- end of command registrations ---
 
 
