@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import copy
+import os
+import tempfile
 from typing import Any
 
 import pytest
 
 from cicatrix.knowledge.loader import load_knowledge
 from cicatrix.knowledge.models import KnowledgeBase
+
+# keep the knowledge-base cache of a test run out of the user's home, shared by xdist workers
+os.environ.setdefault("CICATRIX_CACHE_DIR", os.path.join(tempfile.gettempdir(), "cicatrix-test-cache"))
 
 BASE_CASE: dict[str, Any] = {
     "patient": {"id": "t-1", "phototype": "II"},

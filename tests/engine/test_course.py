@@ -44,7 +44,8 @@ def test_default_course_picks_a_treatment_per_target(kb: KnowledgeBase) -> None:
     assert "tca_cross" in scheduled or "punch_excision" in scheduled
     assert "subcision" in scheduled
     assert all(
-        r.scheduled == (r.treatment in scheduled or (kb.treatments[r.treatment].schedule == "continuous" and r.scheduled))
+        r.scheduled
+        == (r.treatment in scheduled or (kb.treatments[r.treatment].schedule == "continuous" and r.scheduled))
         for r in plan.recommended
     )
 
@@ -127,3 +128,26 @@ def test_reschedule_rejects_bad_requests(kb: KnowledgeBase) -> None:
         reschedule_plan(plan, case, kb, "microneedling", 1, date(2027, 1, 1))
     with pytest.raises(CaseError, match="session"):
         reschedule_plan(plan, case, kb, "microneedling", 9, date(2027, 6, 1))
+
+
+def test_severe_default_course_adds_fractional_resurfacing_after_focal(kb: KnowledgeBase) -> None:
+    case = make_case(
+        scars=[{"type": "boxcar_deep", "count": 22}, {"type": "rolling", "count": 15, "depth": "deep"}],
+        patient={"phototype": "V"},
+        assessment={"goodman_baron_qualitative": 4},
+    )
+    plan = plan_case(parse_case(case, kb), kb)
+    order = list(dict.fromkeys(s.treatment for s in plan.course.sessions))
+    resurfacing = [t for t in order if kb.treatments[t].resurfacing]
+    assert resurfacing, order
+    assert order.index(resurfacing[0]) > order.index("subcision")
+    assert any(n.code == "combination_added" for n in plan.course.notes)
+    # phototype V: the test spot comes once, before the first resurfacing session only
+    spots = [e for e in plan.timeline if e.code == "test_spot"]
+    assert len(spots) == 1 and spots[0].session == 1
+
+
+def test_moderate_default_course_adds_no_combination(kb: KnowledgeBase) -> None:
+    case = make_case(scars=[{"type": "rolling", "count": 8}], assessment={"goodman_baron_qualitative": 3})
+    plan = plan_case(parse_case(case, kb), kb)
+    assert not any(n.code == "combination_added" for n in plan.course.notes)

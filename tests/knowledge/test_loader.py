@@ -173,3 +173,14 @@ def test_duplicate_ids_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_missing_overrides_directory(tmp_path: Path) -> None:
     with pytest.raises(KnowledgeError, match="does not exist"):
         load_knowledge(tmp_path / "nope")
+
+
+def test_cache_sees_an_edited_override_at_the_next_load(tmp_path: Path) -> None:
+    (tmp_path / "treatments").mkdir()
+    path = tmp_path / "treatments" / "microneedling.yaml"
+    path.write_text("id: microneedling\nprotocol:\n  interval_days: {min: 30, max: 40}\n")
+    assert load_knowledge(tmp_path).treatments["microneedling"].protocol.interval_days.min == 30  # type: ignore[union-attr]
+    assert load_knowledge(tmp_path).treatments["microneedling"].protocol.interval_days.min == 30  # type: ignore[union-attr]
+    path.write_text("id: microneedling\nprotocol:\n  interval_days: {min: 35, max: 40}\n")
+    assert load_knowledge(tmp_path).treatments["microneedling"].protocol.interval_days.min == 35  # type: ignore[union-attr]
+    assert load_knowledge(tmp_path, cache=False) == load_knowledge(tmp_path)

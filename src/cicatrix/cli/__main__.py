@@ -1,3 +1,3 @@
-from cicatrix.cli.main import main
+from cicatrix.cli.entry import main
 
 main()

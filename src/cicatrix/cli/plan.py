@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from cicatrix.cli.io import EXIT_BAD_INPUT, fail, knowledge, parse_json, read_text
+from cicatrix.cli.io import fail, knowledge
+from cicatrix.cli.run import run_plan, run_plan_batch, run_score
 
 
 class Format(StrEnum):
@@ -28,16 +28,6 @@ KnowledgeDir = Annotated[
 CaseFile = Annotated[str, typer.Argument(metavar="CASE.json", help="A case file, or - to read standard input.")]
 
 
-def _case(path: str, kb: object) -> object:
-    from cicatrix.engine.case import CaseError, parse_case
-
-    label, text = read_text(path)
-    try:
-        return parse_case(parse_json(label, text), kb)  # type: ignore[arg-type]
-    except CaseError as exc:
-        fail(exc.one_line())
-
-
 def plan(
     case_file: CaseFile,
     format: Annotated[
@@ -47,24 +37,11 @@ def plan(
 ) -> None:
     """Score a case, screen every treatment, and propose a ranked plan with a dated course.
 
-    Example: cicatrix plan examples/rolling_phototype_iv.json --format json
+    Example: cicatrix plan src/cicatrix/examples/moderate_mixed_phototype_iv.json --format json
 
     The plan is a proposal: a clinician reviews and approves every plan.
     """
-    from cicatrix.engine.plan import plan_case
-
-    kb = knowledge(knowledge_dir)
-    result = plan_case(_case(case_file, kb), kb)  # type: ignore[arg-type]
-    if format is Format.json:
-        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
-    elif format is Format.markdown:
-        from cicatrix.cli.render import plan_markdown
-
-        sys.stdout.write(plan_markdown(result, kb))
-    else:
-        from cicatrix.cli.render import print_plan
-
-        print_plan(result, kb)
+    run_plan(case_file, format.value, knowledge_dir)
 
 
 def plan_batch(
@@ -76,46 +53,7 @@ def plan_batch(
     A bad line gives {"line": N, "error": {...}} in its place, the reason on standard error,
     and exit code 2 once every line is done.
     """
-    import json
-
-    from cicatrix.engine.case import CaseError, parse_case
-    from cicatrix.engine.plan import plan_case
-
-    kb = knowledge(knowledge_dir)
-    label, text = read_text(in_file)
-    lines = text.splitlines()
-    out = sys.stdout
-    bad = 0
-    progress = None
-    if sys.stderr.isatty() and len(lines) > 200:
-        from rich.console import Console
-        from rich.progress import Progress
-
-        progress = Progress(console=Console(stderr=True), transient=True)
-        progress.start()
-        task = progress.add_task("planning", total=len(lines))
-    for n, line in enumerate(lines, start=1):
-        if progress is not None:
-            progress.advance(task)
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-            result = plan_case(parse_case(data, kb), kb)
-            out.write(result.model_dump_json() + "\n")
-        except json.JSONDecodeError as exc:
-            bad += 1
-            err = {"field": "line", "value": None, "message": f"not valid JSON: {exc.msg}"}
-            out.write(json.dumps({"line": n, "error": err}) + "\n")
-            sys.stderr.write(f"error: {label} line {n}: not valid JSON: {exc.msg}\n")
-        except CaseError as exc:
-            bad += 1
-            out.write(json.dumps({"line": n, "error": exc.as_dict()}, default=str) + "\n")
-            sys.stderr.write(f"error: {label} line {n}: {exc.one_line()}\n")
-    if progress is not None:
-        progress.stop()
-    if bad:
-        raise SystemExit(EXIT_BAD_INPUT)
+    run_plan_batch(in_file, knowledge_dir)
 
 
 def score(
@@ -124,17 +62,7 @@ def score(
     knowledge_dir: KnowledgeDir = None,
 ) -> None:
     """Compute Goodman & Baron (quantitative and qualitative), ECCA and severity for a case."""
-    from cicatrix.engine.scores import score_assessment
-
-    kb = knowledge(knowledge_dir)
-    case = _case(case_file, kb)
-    result = score_assessment(case.assessment, kb)  # type: ignore[attr-defined]
-    if format is Format.json:
-        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
-    else:
-        from cicatrix.cli.render import print_scores
-
-        print_scores(result, markdown=format is Format.markdown)
+    run_score(case_file, format.value, knowledge_dir)
 
 
 knowledge_app = typer.Typer(

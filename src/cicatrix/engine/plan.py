@@ -66,12 +66,13 @@ def _education(case: Case, kb: KnowledgeBase, conditions: dict[str, tuple[Condit
 
 
 def _choose(
-    case: Case, kb: KnowledgeBase, recommended: tuple[Recommendation, ...]
-) -> tuple[list[Treatment], dict[str, Message]]:
+    case: Case, kb: KnowledgeBase, recommended: tuple[Recommendation, ...], case_severity: Severity | None
+) -> tuple[list[Treatment], dict[str, Message], list[Message]]:
     """Pick the treatments for the course; return them and why others were left unscheduled."""
     prefs = case.preferences
     by_id = {r.treatment: r for r in recommended}
     skipped: dict[str, Message] = {}
+    notes: list[Message] = []
 
     def fits(tid: str) -> bool:
         t = kb.treatments[tid]
@@ -106,8 +107,17 @@ def _choose(
                 if fits(tid):
                     ids.append(tid)
                     break
+        combo = kb.policy.combination
+        severity = case_severity
+        if combo and severity in combo.severities and not any(kb.treatments[t].resurfacing for t in ids):
+            for r in recommended:
+                t = kb.treatments[r.treatment]
+                if t.resurfacing and t.schedule == "sessions" and fits(t.id):
+                    ids.append(t.id)
+                    notes.append(Message(code="combination_added", message=f"{combo.text} Added: {t.name}."))
+                    break
         ids += [r.treatment for r in recommended if kb.treatments[r.treatment].schedule == "continuous"]
-    return [kb.treatments[tid] for tid in dict.fromkeys(ids)], skipped
+    return [kb.treatments[tid] for tid in dict.fromkeys(ids)], skipped, notes
 
 
 def plan_case(case: Case, kb: KnowledgeBase, overrides: Iterable[ClinicianOverride] = ()) -> Plan:
@@ -150,13 +160,13 @@ def plan_case(case: Case, kb: KnowledgeBase, overrides: Iterable[ClinicianOverri
         if s.excluded and (relevant(s.treatment, targets) or tid in requested)
     )
     recommended = rank(case, kb, screens, severity, extra)
-    chosen, skipped = _choose(case, kb, recommended)
+    chosen, skipped, choice_notes = _choose(case, kb, recommended, severity)
 
     start = plan_start(case)
     order = {r.treatment: r.rank for r in recommended}
     sessions_first = sorted((t for t in chosen if t.schedule == "sessions"), key=lambda t: (t.phase, order[t.id]))
     course = build_course([Scheduled(t, screens[t.id].delay_days) for t in sessions_first], start, a.date, kb)
-    course = course.model_copy(update={"notes": course.notes + tuple(skipped.values())})
+    course = course.model_copy(update={"notes": course.notes + tuple(skipped.values()) + tuple(choice_notes)})
     continuous = [t for t in chosen if t.schedule == "continuous"]
     timeline = build_timeline(course, kb, {tid: s.steps for tid, s in screens.items()}, continuous, start)
 

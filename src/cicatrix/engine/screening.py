@@ -27,13 +27,14 @@ class Screen:
 
 
 def screen_treatment(t: Treatment, conditions: dict[str, tuple[Condition, str]]) -> Screen:
+    rules = [r for r in t.rules() if r.code in conditions]
+    if not rules:
+        return Screen(t, (), (), (), 0)
     reasons: list[Message] = []
     warnings: list[Message] = []
     steps: list[Step] = []
     delay = 0
-    for rule in t.rules():
-        if rule.code not in conditions:
-            continue
+    for rule in rules:
         detail = conditions[rule.code][1]
         msg = Message(code=rule.code, message=f"{rule.message} ({detail})")
         if rule.effect == "exclude":

@@ -18,7 +18,9 @@ def _phase(offset: int) -> TimelinePhase:
 def _step_entry(
     step: Step, anchor: date, t: Treatment, session: int | None, phase: TimelinePhase | None = None
 ) -> TimelineEntry:
-    return TimelineEntry(
+    # model_construct: every field comes from validated knowledge and typed dates; validating
+    # each of the ~30 entries per plan again would double the cost of planning
+    return TimelineEntry.model_construct(
         date=anchor + timedelta(days=step.offset),
         until=anchor + timedelta(days=step.until) if step.until is not None else None,
         session=session,
@@ -58,6 +60,8 @@ def build_timeline(
             )
         )
         for step in (*t.protocol.steps, *extra_steps.get(t.id, ())):
+            if step.first_session_only and s.number != 1:
+                continue
             entries.append(_step_entry(step, s.date, t, s.number))
     end = course.follow_up
     for t in continuous:

@@ -11,11 +11,9 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from cicatrix.knowledge.models import (
@@ -34,11 +32,6 @@ from cicatrix.knowledge.models import (
     Step,
     Treatment,
 )
-
-try:  # the C loader is several times faster; fall back quietly where libyaml is missing
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader
 
 OVERRIDES_ENV = "CICATRIX_KNOWLEDGE_DIR"
 
@@ -67,13 +60,16 @@ class KnowledgeError(ValueError):
 
 
 def bundled_dir() -> Path:
-    return Path(str(resources.files("cicatrix.knowledge") / "data"))
+    return Path(__file__).parent / "data"
 
 
 def _read_yaml(path: Path, label: str) -> Any:
+    import yaml  # only on a cache miss: a cached start never parses YAML
+
+    loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is several times faster
     try:
         with path.open("rb") as fh:
-            return yaml.load(fh, Loader=_Loader)
+            return yaml.load(fh, Loader=loader_cls)
     except yaml.YAMLError as exc:
         raise KnowledgeError(label, None, f"not valid YAML: {exc}") from None
     except OSError as exc:
@@ -272,13 +268,79 @@ def check_references(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> Non
             raise KnowledgeError("scales.yaml", rid, f"unknown mark {m.mark!r}")
 
 
-def load_knowledge(overrides: Path | str | None = None) -> KnowledgeBase:
-    """The knowledge base in force: bundled data, plus a clinic's overrides directory if given."""
+def load_knowledge(overrides: Path | str | None = None, *, cache: bool = True) -> KnowledgeBase:
+    """The knowledge base in force: bundled data, plus a clinic's overrides directory if given.
+
+    A validated knowledge base is cached, keyed by the bytes of every file it was built from,
+    so an edit to any data or override file is seen at the next load.
+    """
     over = Path(overrides) if overrides else None
     if over is not None and not over.is_dir():
         raise KnowledgeError(str(over), None, "overrides directory does not exist")
+    key = _cache_key(over) if cache else None
+    if key is not None and (hit := _cache_read(key)) is not None:
+        return hit
     raw, overridden = _load_raw(bundled_dir(), over)
-    return _validate(raw, overridden)
+    kb = _validate(raw, overridden)
+    if key is not None:
+        _cache_write(key, kb)
+    return kb
+
+
+def cache_dir() -> Path | None:
+    if os.environ.get("CICATRIX_NO_CACHE"):
+        return None
+    base = os.environ.get("CICATRIX_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
+    return Path(base) / "cicatrix" if base else Path.home() / ".cache" / "cicatrix"
+
+
+def _cache_key(over: Path | None) -> str | None:
+    from cicatrix import __version__
+
+    digest = hashlib.sha256(__version__.encode())
+    roots = [bundled_dir()] + ([over] if over is not None else [])
+    for root in roots:
+        for path in sorted(root.rglob("*.yaml")):
+            digest.update(str(path.relative_to(root)).encode())
+            try:
+                digest.update(path.read_bytes())
+            except OSError:
+                return None  # unreadable: load normally and let the loader name the file
+    digest.update(str(over).encode())
+    return digest.hexdigest()
+
+
+def _cache_read(key: str) -> KnowledgeBase | None:
+    import pickle
+
+    folder = cache_dir()
+    if folder is None:
+        return None
+    try:
+        with (folder / f"kb-{key}.pickle").open("rb") as fh:
+            kb = pickle.load(fh)
+    except Exception:  # a missing, stale or foreign cache file just means a normal load
+        return None
+    return kb if isinstance(kb, KnowledgeBase) else None
+
+
+def _cache_write(key: str, kb: KnowledgeBase) -> None:
+    import pickle
+    import tempfile
+
+    folder = cache_dir()
+    if folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("kb-*.pickle"):
+            if old.stat().st_size and len(list(folder.glob("kb-*.pickle"))) > 16:
+                old.unlink(missing_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, delete=False, suffix=".tmp") as fh:
+            pickle.dump(kb, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(fh.name, folder / f"kb-{key}.pickle")
+    except OSError:
+        return  # a read-only home is fine: the cache is only a speed-up
 
 
 def overrides_from_env() -> Path | None:

@@ -10,7 +10,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-_FROZEN = ConfigDict(frozen=True, extra="forbid")
+# defer_build: schemas are built on first validation, so a cached knowledge base loads without
+# paying for ~40 schema builds at every command start.
+_FROZEN = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 EvidenceLevel = Literal["V", "V-low", "U", "protocol"]
 Severity = Literal["mild", "moderate", "severe"]
@@ -129,6 +131,7 @@ class Step(BaseModel):
     code: str | None = None
     sources: tuple[str, ...] = ()
     evidence_level: EvidenceLevel | None = None
+    first_session_only: bool = False
 
     @model_validator(mode="after")
     def _until_after_offset(self) -> Step:
@@ -437,10 +440,18 @@ class Ranking(Sourced):
     note: str
 
 
+class CombinationRule(Sourced):
+    """At these severities a default course adds resurfacing after focal treatment."""
+
+    severities: tuple[Severity, ...]
+    text: str
+
+
 class Policy(BaseModel):
     model_config = _FROZEN
 
     notice: str
+    combination: CombinationRule | None = None
     follow_up: FollowUpRule
     ranking: Ranking
     global_rules: tuple[GlobalRule, ...] = ()
