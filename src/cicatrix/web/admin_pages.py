@@ -65,7 +65,7 @@ async def user_create(request: Request, page: Page = Depends(ADMIN)) -> Response
     if form.errors:
         form.values.pop("password", None)
         return _users_page(page, form, status=422)
-    return RedirectResponse("/admin/users?done=User+added", status_code=303)
+    return RedirectResponse("/admin/users?done=user_added", status_code=303)
 
 
 @router.post("/admin/users/{user_id}", response_class=HTMLResponse)
@@ -77,7 +77,7 @@ async def user_update(user_id: int, request: Request, page: Page = Depends(ADMIN
     except (Invalid, ValidationError) as exc:
         msg = exc.message if isinstance(exc, Invalid) else "Unknown role."
         return _users_page(page, empty_form(role="clinician"), [msg], status=422)
-    return RedirectResponse("/admin/users?done=User+updated", status_code=303)
+    return RedirectResponse("/admin/users?done=user_updated", status_code=303)
 
 
 def _settings_page(page: Page, form: FormState, status: int = 200) -> Response:
@@ -119,7 +119,7 @@ async def settings_save(request: Request, page: Page = Depends(ADMIN)) -> Respon
             form.errors["name"] = "The clinic name must be 1 to 200 characters."
     if form.errors:
         return _settings_page(page, form, status=422)
-    return RedirectResponse("/admin/settings?done=Settings+saved", status_code=303)
+    return RedirectResponse("/admin/settings?done=settings_saved", status_code=303)
 
 
 @router.get("/knowledge", response_class=HTMLResponse)

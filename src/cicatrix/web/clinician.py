@@ -35,8 +35,9 @@ CLINICIAN = roles("clinician")
 
 
 def _see(url: str, done: str | None = None) -> RedirectResponse:
+    """Redirect after a successful post; `done` is a FLASH key."""
     if done:
-        url += ("&" if "?" in url else "?") + "done=" + done.replace(" ", "+")
+        url += ("&" if "?" in url else "?") + "done=" + done
     return RedirectResponse(url, status_code=303)
 
 
@@ -155,7 +156,7 @@ async def patient_create(request: Request, page: Page = Depends(STAFF)) -> Respo
         name = _PATIENT_FIELDS.get(exc.field or "", "name")
         form.errors[name] = f"{name.replace('_', ' ').capitalize()} {exc.message}."
         return _new_patient_page(page, form, status=422)
-    return _see(f"/patients/{created.id}", "Patient created")
+    return _see(f"/patients/{created.id}", "patient_created")
 
 
 def _current_plan(page: Page, patient_id: int) -> PlanOut | None:
@@ -274,8 +275,8 @@ async def assessment_create(patient_id: int, request: Request, page: Page = Depe
             form.case = None
         else:
             if created.plan is not None:
-                return _see(f"/plans/{created.plan.id}", "Assessment saved; review the proposed plan")
-            return _see(f"/patients/{patient_id}", "Assessment saved")
+                return _see(f"/plans/{created.plan.id}", "assessed")
+            return _see(f"/patients/{patient_id}", "assessed_no_plan")
     scores = None
     return _assessment_page(page, p, form, scores, status=422)
 
@@ -343,7 +344,7 @@ def _version(form: FormState) -> int:
 async def plan_approve(plan_id: int, request: Request, page: Page = Depends(CLINICIAN)) -> Response:
     form = await read_form(request)
     plans.approve(page.ctx, plan_id, _version(form))
-    return _see(f"/plans/{plan_id}", "Plan approved")
+    return _see(f"/plans/{plan_id}", "approved")
 
 
 @router.post("/plans/{plan_id}/edit", response_class=HTMLResponse)
@@ -369,7 +370,7 @@ async def plan_edit(plan_id: int, request: Request, page: Page = Depends(CLINICI
         except Invalid as exc:
             errors.append(exc.message)
         else:
-            return _see(f"/plans/{plan_id}", "Plan edited; it needs approval again")
+            return _see(f"/plans/{plan_id}", "edited")
     return _plan_page(page, plans.get(page.ctx, plan_id), errors, status=422, edit_open=True)
 
 
@@ -397,7 +398,7 @@ async def plan_override(plan_id: int, request: Request, page: Page = Depends(CLI
         except ValidationError:
             errors.append("The override could not be read; reload the page and try again.")
         else:
-            return _see(f"/plans/{plan_id}", "Exclusion overridden and recorded; the plan needs approval again")
+            return _see(f"/plans/{plan_id}", "overridden")
     return _plan_page(page, plans.get(page.ctx, plan_id), errors, status=422)
 
 
@@ -438,7 +439,7 @@ async def session_done(plan_id: int, session_id: int, page: Page = Depends(CLINI
         plans.record_done(page.ctx, session_id, SessionDoneIn())
     except Conflict as exc:
         return _course_page(page, plans.get(page.ctx, plan_id), [exc.message], status=409)
-    return _see(f"/plans/{plan_id}/course", "Session recorded as done")
+    return _see(f"/plans/{plan_id}/course", "done")
 
 
 def _missed_page(
@@ -488,7 +489,7 @@ async def session_missed(plan_id: int, session_id: int, request: Request, page: 
         form.errors["new_date"] = exc.message
         return _missed_page(page, plan, s, form, status=422)
     if saving:
-        return _see(f"/plans/{plan_id}/course", "Session recorded as missed; the course was re-flowed")
+        return _see(f"/plans/{plan_id}/course", "missed")
     before = {(x.treatment, x.number): x.date for x in views.live_sessions(plan.sessions)}
     rows = []
     for x in views.live_sessions(result.sessions):

@@ -30,6 +30,21 @@ log = logging.getLogger("cicatrix.web")
 
 HOME_BY_ROLE = {"patient": "/me", "admin": "/admin/users"}
 
+# Confirmation messages after a redirect, by key: the URL never carries free text to show.
+FLASH = {
+    "patient_created": "Patient created.",
+    "assessed": "Assessment saved; review the proposed plan.",
+    "assessed_no_plan": "Assessment saved.",
+    "approved": "Plan approved.",
+    "edited": "Plan edited; it needs approval again.",
+    "overridden": "Exclusion overridden and recorded in the audit trail; the plan needs approval again.",
+    "done": "Session recorded as done.",
+    "missed": "Session recorded as missed; the course was re-flowed.",
+    "user_added": "User added.",
+    "user_updated": "User updated.",
+    "settings_saved": "Settings saved.",
+}
+
 
 class LoginRequired(Exception):
     """Raised by page dependencies; the route class turns it into a redirect to /login."""
@@ -66,7 +81,7 @@ class Page:
             status_code=status_code,
             today=self.ctx.today,
             kb=self.ctx.kb,
-            flash=self.request.query_params.get("done"),
+            flash=FLASH.get(self.request.query_params.get("done", "")),
             **context,
         )
 

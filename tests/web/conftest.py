@@ -1,0 +1,227 @@
+"""Web test fixtures.
+
+Fast tests use FastAPI's TestClient on a demo clinic in a temporary SQLite file.
+Browser tests (marked `browser`) share one real `cicatrix serve --demo` subprocess per
+session on a free loopback port, drive Debian's chromium through Playwright, and run
+axe-core on every page that loads: a serious or critical violation fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).parent
+AXE_JS = HERE / "vendor" / "axe-4.14.1.min.js"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DEMO_PASSWORD = "cicatrix-demo"
+TODAY = date(2026, 11, 23)
+
+
+# ---------- fast tests: TestClient on a seeded demo clinic ----------
+
+
+@dataclass
+class Demo:
+    client: Any
+    app: Any
+
+    def login(self, username: str, password: str = DEMO_PASSWORD) -> None:
+        self.client.cookies.clear()
+        r = self.client.post("/login", data={"username": username, "password": password}, follow_redirects=False)
+        assert r.status_code == 303, r.text
+
+    def csrf(self, path: str = "/") -> str:
+        html = self.client.get(path).text
+        m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+        assert m, f"no CSRF token on {path}"
+        return m.group(1)
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[Demo]:
+    from fastapi.testclient import TestClient
+
+    from cicatrix.api.app import create_app
+    from cicatrix.service.demo import seed
+    from cicatrix.storage import migrate
+    from cicatrix.storage.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data", secret_key="web-tests-" + "s" * 32)
+    migrate.upgrade(settings)
+    app = create_app(settings, clock=lambda: TODAY)
+    with app.state.db.session() as db:
+        seed(db, app.state.kb, TODAY)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Demo(client, app)
+    app.state.db.dispose()
+
+
+# ---------- browser tests: one real server per session ----------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    base: str
+    data_dir: Path
+
+
+@pytest.fixture(scope="session")
+def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data = tmp_path_factory.mktemp("web-server")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CICATRIX_DATA_DIR": str(data),
+        "CICATRIX_SECRET_KEY": "browser-tests-" + "k" * 32,
+    }
+    env.pop("CICATRIX_DATABASE_URL", None)
+    log = (data / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cicatrix.cli", "serve", "--demo", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/api/health", timeout=1) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("server did not start:\n" + (data / "server.log").read_text()[-3000:])
+        time.sleep(0.1)
+    try:
+        yield Server(base, data)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing: install Debian's chromium to run browser tests")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+# axe runs in the page after every load and reports back through an exposed binding.
+_AXE_BOOT = """
+(() => {
+  window.__axeDone = false;
+  window.addEventListener('load', () => {
+    window.__axeStarted(location.pathname + location.search);
+    axe.run(document, {resultTypes: ['violations']}).then(r => {
+      const bad = r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+        .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                    nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))}));
+      window.__axeReport(location.pathname + location.search, JSON.stringify(bad));
+      window.__axeDone = true;
+    });
+  });
+})();
+"""
+
+
+@dataclass
+class Web:
+    """A browser tab whose every page load is checked by axe-core."""
+
+    page: Any
+    base: str
+    started: list[str] = field(default_factory=list)
+    reported: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    checked: list[str] = field(default_factory=list)
+
+    def settle(self) -> None:
+        """Wait for the page's axe run, then fail on serious or critical violations."""
+        self.page.wait_for_function("window.__axeDone === true", timeout=15000)
+        url = self.page.evaluate("location.pathname + location.search")
+        self.checked.append(url)
+        bad = self.reported.get(url, [])
+        assert not bad, f"axe: serious/critical violations on {url}:\n" + json.dumps(bad, indent=1)
+
+    def goto(self, path: str) -> Any:
+        response = self.page.goto(self.base + path)
+        self.settle()
+        return response
+
+    def submit(self, locator: Any) -> None:
+        """Click something that loads a new page, then check that page."""
+        with self.page.expect_navigation():
+            locator.click()
+        self.settle()
+
+    def login(self, username: str, password: str = DEMO_PASSWORD) -> None:
+        self.goto("/login")
+        self.page.get_by_label("Username").fill(username)
+        self.page.get_by_label("Password").fill(password)
+        self.submit(self.page.get_by_role("button", name="Log in"))
+
+
+@pytest.fixture
+def web(browser: Any, web_server: Server) -> Iterator[Web]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script(path=str(AXE_JS))
+    context.add_init_script(_AXE_BOOT)
+    w = Web(page=None, base=web_server.base)
+
+    def started(_source: Any, url: str) -> None:
+        w.started.append(url)
+
+    def report(_source: Any, url: str, violations: str) -> None:
+        w.reported[url] = json.loads(violations)
+
+    context.expose_binding("__axeStarted", started)
+    context.expose_binding("__axeReport", report)
+    w.page = context.new_page()
+    w.page.set_default_timeout(15000)
+    try:
+        yield w
+        unchecked = [u for u in w.started if u not in w.checked]
+        assert not unchecked, f"pages loaded without an axe check (use web.goto/web.submit): {unchecked}"
+    finally:
+        context.close()

@@ -1,0 +1,135 @@
+"""End-to-end flows in Debian's chromium, with axe-core checking every page that loads."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def test_clinician_creates_patient_assesses_approves_and_reflows_a_missed_session(web) -> None:  # type: ignore[no-untyped-def]
+    page = web.page
+    web.login("clinician")
+    assert page.get_by_role("heading", name=re.compile("^Today")).is_visible()
+    assert page.get_by_role("heading", name=re.compile("Plans waiting for approval")).is_visible()
+
+    web.goto("/patients/new")
+    page.get_by_label("Full name").fill("Browser Test Patient")
+    page.get_by_label("Fitzpatrick phototype").select_option("III")
+    web.submit(page.get_by_role("button", name="Create patient"))
+    assert page.get_by_role("heading", name="Browser Test Patient").is_visible()
+    assert "Patient created" in page.content()
+
+    web.submit(page.get_by_role("link", name="New assessment"))
+    gb = page.locator('[data-score="gb"]')
+    page.get_by_label("Rolling count").fill("8")
+    page.get_by_label("Rolling depth").select_option("deep")
+    page.get_by_label("Boxcar, shallow count").fill("12")
+    # live update: rolling deep 8 -> 3 x 1; boxcar shallow 12 -> 2 x 2; total 7
+    page.wait_for_function("document.querySelector('[data-score=gb]')?.textContent.trim() === '7'")
+    assert gb.inner_text() == "7"
+    page.get_by_label("Post-inflammatory hyperpigmentation (PIH) count").fill("3")
+    page.wait_for_function("document.querySelector('[data-score=gb]')?.textContent.trim() === '8'")
+    page.get_by_label(re.compile(r"^3 · Moderate")).check()
+    web.submit(page.get_by_role("button", name="Save assessment and propose a plan"))
+
+    assert re.search(r"/plans/\d+\?done=assessed$", page.url)
+    assert page.get_by_text("cicatrix supports clinical judgement and does not replace it").is_visible()
+    assert page.get_by_role("heading", name="Excluded treatments", exact=False).is_visible()
+    web.submit(page.get_by_role("button", name="Approve plan"))
+    assert "Plan approved" in page.content()
+    assert page.locator(".badge.approved").first.is_visible()
+
+    web.submit(page.get_by_role("link", name="Run the course").first)
+    missed = page.get_by_role("link", name=re.compile(r"session 1 as missed")).first
+    web.submit(missed)
+    web.submit(page.get_by_role("button", name="Show the re-flowed dates"))
+    preview = page.locator("#reflow")
+    assert preview.is_visible()
+    assert "not saved yet" in preview.inner_text()
+    moved = preview.locator("tbody tr strong")
+    assert moved.count() >= 1  # the missed session, and any after it, get new dates
+    web.submit(page.get_by_role("button", name=re.compile("Save: record as missed")))
+    assert "re-flowed" in page.content()
+    assert page.locator(".badge.missed").count() >= 1
+
+
+def test_patient_logs_in_and_sees_todays_instructions(web) -> None:  # type: ignore[no-untyped-def]
+    page = web.page
+    page.set_viewport_size({"width": 360, "height": 740})
+    web.login("patient")
+    assert page.url.endswith("/me")
+    assert page.get_by_role("heading", name="Today", exact=True).is_visible()
+    items = page.locator(".today-list li")
+    assert items.count() >= 1
+    # readable on a phone: nothing wider than the screen
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    for path in ("/me/timeline", "/me/plan", "/me/learn"):
+        web.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    assert page.get_by_role("heading", name=re.compile("sun protection", re.I)).is_visible()
+
+
+def test_patient_cannot_open_another_patients_page(web) -> None:  # type: ignore[no-untyped-def]
+    page = web.page
+    web.login("patient")
+    for path in ("/patients/2", "/patients/1", "/plans/2", "/plans/2/handout", "/patients"):
+        response = web.goto(path)
+        assert response.status == 403, path
+        assert page.get_by_role("heading", name="Not allowed").is_visible()
+        assert "(demo)" not in page.locator("main").inner_text()
+
+
+def test_bad_input_keeps_what_was_typed_and_shows_the_error(web) -> None:  # type: ignore[no-untyped-def]
+    page = web.page
+    web.login("clinician")
+    web.goto("/patients/1/assessments/new")
+    page.get_by_label("Ice-pick count").fill("twelve")
+    page.get_by_label("Rolling count").fill("5")
+    page.get_by_label("Hypertrophic total area (cm²)").fill("-2")
+    page.get_by_label("Notes").fill("typed before the error")
+    web.submit(page.get_by_role("button", name="Save assessment and propose a plan"))
+    assert page.get_by_role("alert").is_visible()
+    ice = page.get_by_label("Ice-pick count")
+    assert ice.input_value() == "twelve"
+    assert ice.get_attribute("aria-invalid") == "true"
+    assert "whole number" in page.locator("#scar-ice_pick-count-error").inner_text()
+    assert page.get_by_label("Rolling count").input_value() == "5"
+    assert page.get_by_label("Hypertrophic total area (cm²)").input_value() == "-2"
+    assert page.get_by_label("Notes").input_value() == "typed before the error"
+
+
+def test_every_page_passes_axe(web) -> None:  # type: ignore[no-untyped-def]
+    page = web.page
+    web.login("clinician")
+    for path in (
+        "/",
+        "/patients",
+        "/patients?q=demo",
+        "/patients/1",
+        "/patients/new",
+        "/patients/1/assessments/new",
+        "/knowledge",
+        "/patients/999999",
+    ):
+        web.goto(path)
+    web.goto("/patients/1")
+    plan = re.search(r"/plans/(\d+)", page.content())
+    assert plan
+    pid = plan.group(1)
+    for path in (f"/plans/{pid}", f"/plans/{pid}/course", f"/plans/{pid}/handout"):
+        web.goto(path)
+    miss = page.locator('a[href*="/missed"]')
+    if miss.count():
+        web.submit(miss.first)
+    web.login("frontdesk")
+    web.goto("/")
+    web.goto("/patients/1")
+    web.login("admin")
+    for path in ("/admin/settings", "/knowledge", "/admin/users"):
+        web.goto(path)
+    page.get_by_label("Username").fill("x")
+    web.submit(page.get_by_role("button", name="Add user"))
+    assert page.get_by_role("alert").is_visible()
