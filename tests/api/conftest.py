@@ -42,7 +42,7 @@ def client(world):  # type: ignore[no-untyped-def]
     from cicatrix.api.app import create_app
     from tests.storage.world import TODAY
 
-    app = create_app(world.database.settings, clock=lambda: TODAY)
+    app = create_app(world.database.settings, clock=lambda: TODAY, knowledge=world.kb)
     with TestClient(app, raise_server_exceptions=False) as c:
         c.world = world  # type: ignore[attr-defined]
         yield c

@@ -159,7 +159,7 @@ MATRIX: dict[tuple[str, str], Spec | None] = {
         {"admin"},
         lambda w, p: _plain(
             {}, {"username": f"new{next(_n)}@test", "display_name": "N", "role": "clinician", "password": PASSWORD}
-        ),  # fmt: skip
+        ),
         False,
     ),
     ("PATCH", "/api/users/{user_id}"): Spec(
@@ -218,10 +218,7 @@ def test_no_one_reaches_another_patients_or_clinics_data(client) -> None:  # typ
         for role in ("patient2", "clinician_b"):
             params, body = spec.build(w, "P1")
             r = _call(client, method, path, params, body, role)
-            if role == "patient2" and "patient" not in spec.allowed:
-                expected = {403, 404}
-            else:
-                expected = {404}
+            expected = {403, 404} if role == "patient2" and "patient" not in spec.allowed else {404}
             if r.status_code not in expected:
                 failures.append(f"{role} {method} {path}: expected {expected}, got {r.status_code}")
             if "Patient P1" in r.text or "MRN-P1" in r.text or "private note" in r.text:

@@ -11,12 +11,19 @@ from datetime import date
 
 from fastapi import FastAPI
 
+from cicatrix.knowledge.models import KnowledgeBase
+
 import cicatrix
 from cicatrix.storage.settings import Settings
 
 
-def create_app(settings: Settings | None = None, clock: Callable[[], date] | None = None) -> FastAPI:
-    """Build the app. `clock` gives the clinic's "today" (tests pin it)."""
+def create_app(
+    settings: Settings | None = None,
+    clock: Callable[[], date] | None = None,
+    knowledge: KnowledgeBase | None = None,
+) -> FastAPI:
+    """Build the app. `clock` gives the clinic's "today" (tests pin it); `knowledge` skips
+    loading the knowledge base again when the caller has it."""
     from cicatrix.api import errors
     from cicatrix.api.routes import admin, auth, care, patients
     from cicatrix.knowledge.loader import load_knowledge
@@ -36,7 +43,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], date] | Non
     )
     app.state.settings = settings
     app.state.db = Database(settings)
-    app.state.kb = load_knowledge(settings.knowledge_dir)
+    app.state.kb = knowledge or load_knowledge(settings.knowledge_dir)
     app.state.secret = settings.resolved_secret()
     app.state.clock = clock or date.today
     errors.install(app)
