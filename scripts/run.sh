@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
-exec .venv/bin/cicatrix "${@:-demo}"
+if [ "$#" -eq 0 ]; then set -- serve --demo; fi
+exec .venv/bin/cicatrix "$@"
