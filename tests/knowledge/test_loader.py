@@ -184,3 +184,14 @@ def test_cache_sees_an_edited_override_at_the_next_load(tmp_path: Path) -> None:
     path.write_text("id: microneedling\nprotocol:\n  interval_days: {min: 35, max: 40}\n")
     assert load_knowledge(tmp_path).treatments["microneedling"].protocol.interval_days.min == 35  # type: ignore[union-attr]
     assert load_knowledge(tmp_path, cache=False) == load_knowledge(tmp_path)
+
+
+def test_cache_key_covers_the_model_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = loader._cache_key(None)
+    models = tmp_path / "models.py"
+    models.write_text(Path(loader.__file__).with_name("models.py").read_text() + "\n# changed\n")
+    fake_loader = tmp_path / "loader.py"
+    fake_loader.write_text(Path(loader.__file__).read_text())
+    monkeypatch.setattr(loader, "__file__", str(fake_loader))
+    monkeypatch.setattr(loader, "bundled_dir", lambda: Path(__file__).resolve().parents[2] / "src/cicatrix/knowledge/data")
+    assert loader._cache_key(None) != before

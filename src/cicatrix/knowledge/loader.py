@@ -298,6 +298,9 @@ def _cache_key(over: Path | None) -> str | None:
     from cicatrix import __version__
 
     digest = hashlib.sha256(__version__.encode())
+    # the models' and loader's own source: a schema change must never unpickle stale objects
+    for code in (Path(__file__), Path(__file__).with_name("models.py")):
+        digest.update(code.read_bytes())
     roots = [bundled_dir()] + ([over] if over is not None else [])
     for root in roots:
         for path in sorted(root.rglob("*.yaml")):
