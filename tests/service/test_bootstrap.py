@@ -1,0 +1,59 @@
+"""`cicatrix user create` bootstraps the first admin; the demo seed gives a working clinic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from cicatrix.cli.main import app
+from cicatrix.service import auth
+from cicatrix.service.demo import DEMO_PASSWORD, seed
+from cicatrix.storage.db import Database
+from cicatrix.storage.models import Plan, User
+from cicatrix.storage.settings import Settings
+from tests.storage.world import TODAY
+
+
+def test_user_create_bootstraps_an_admin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CICATRIX_DATA_DIR", str(tmp_path / "d"))
+    monkeypatch.delenv("CICATRIX_DATABASE_URL", raising=False)
+    runner = CliRunner()
+    r = runner.invoke(app, ["user", "create", "--username", "Boss", "--role", "admin",
+                            "--password-stdin"], input="a long enough secret\n")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "created admin account 'boss'" in r.output
+    database = Database(Settings.from_env())
+    with database.session() as db:
+        u = db.scalar(select(User).where(User.username == "boss"))
+        assert u is not None and u.password_hash.startswith("$argon2id$")
+        assert auth.verify_password(u.password_hash, "a long enough secret")
+    database.dispose()
+    r = runner.invoke(app, ["user", "create", "--username", "boss", "--password-stdin"],
+                      input="a long enough secret\n")  # fmt: skip
+    assert r.exit_code == 2 and "username" in r.output
+    r = runner.invoke(app, ["user", "create", "--username", "x2", "--role", "wizard",
+                            "--password-stdin"], input="a long enough secret\n")  # fmt: skip
+    assert r.exit_code == 2 and "role" in r.output
+
+
+def test_demo_seed_is_complete_and_idempotent(settings: Settings, kb) -> None:  # type: ignore[no-untyped-def]
+    from cicatrix.storage import migrate
+
+    migrate.upgrade(settings)
+    database = Database(settings)
+    with database.session() as db:
+        accounts = seed(db, kb, TODAY)
+        assert {r for _, _, r in accounts} == {"admin", "clinician", "front_desk", "patient"}
+        statuses = db.scalars(select(Plan.status)).all()
+        assert "approved" in statuses and "proposed" in statuses
+        again = seed(db, kb, TODAY)
+        assert again == accounts
+        assert len(db.scalars(select(Plan.status)).all()) == len(statuses)
+        for username, password, _ in accounts:
+            assert password == DEMO_PASSWORD
+            u = db.scalar(select(User).where(User.username == username))
+            assert u is not None and auth.verify_password(u.password_hash, password)
+    database.dispose()
