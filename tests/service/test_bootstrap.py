@@ -34,7 +34,7 @@ def test_user_create_bootstraps_an_admin(tmp_path: Path, monkeypatch: pytest.Mon
     r = runner.invoke(app, ["user", "create", "--username", "boss", "--password-stdin"],
                       input="a long enough secret\n")  # fmt: skip
     assert r.exit_code == 2 and "username" in r.output
-    r = runner.invoke(app, ["user", "create", "--username", "x2", "--role", "wizard",
+    r = runner.invoke(app, ["user", "create", "--username", "xyz2", "--role", "wizard",
                             "--password-stdin"], input="a long enough secret\n")  # fmt: skip
     assert r.exit_code == 2 and "role" in r.output
 
