@@ -34,7 +34,7 @@ def _start(world: World, port: int, tmp: Path) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "cicatrix.api.app:create_app",
          "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
-        env=env, stdout=subprocess.DEVNULL, stderr=(tmp / f"server-{port}.log").open("wb"),  # noqa: SIM115 - the child owns it
+        env=env, stdout=subprocess.DEVNULL, stderr=(tmp / f"server-{port}.log").open("wb"),
     )  # fmt: skip
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
