@@ -94,13 +94,11 @@ def optional_actor(
         actor = auth.resolve_token(db, bearer.credentials, "bearer")
         if actor is None:
             raise Unauthenticated("authorization", "the bearer token is unknown, expired or revoked")
-        db.commit()
-        return actor
+        return actor  # the use case's transaction continues from here and commits once
     raw = _session_raw(request)
     if raw is None:
         return None
     actor = auth.resolve_token(db, raw, "session")
-    db.commit()
     if actor is None:
         return None
     request.state.session_raw = raw
