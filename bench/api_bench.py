@@ -110,7 +110,7 @@ def seed(url: str, n_patients: int, per_patient: int, n_plans: int) -> dict[str,
                 name = f"Bench Patient {i:06d}"
                 cp.write_row((clinic_id, name, name.lower(), f"B{i:06d}",
                               date(1960, 1, 1) + timedelta(days=rnd.randrange(20000)),
-                              rnd.choice(["female", "male"]), rnd.choice("I II III IV V VI".split()),
+                              rnd.choice(["female", "male"]), rnd.choice(["I", "II", "III", "IV", "V", "VI"]),
                               False, False, "[]", "[]", False, False, now, now, 1))  # fmt: skip
         raw.commit()
         first = database.engine.connect().execute(select(Patient.id).order_by(Patient.id).limit(1)).scalar()
