@@ -151,7 +151,7 @@ def seed(url: str, n_patients: int, per_patient: int, n_plans: int) -> dict[str,
                                   s["date"], "planned", 0))  # fmt: skip
         raw.commit()
         raw.commit()
-        raw.autocommit = True  # VACUUM/CHECKPOINT cannot run in a transaction
+        raw.driver_connection.autocommit = True  # VACUUM/CHECKPOINT cannot run in a transaction
         # Measure steady state: no autovacuum of the fresh bulk load or checkpoint mid-run.
         cur.execute("VACUUM (ANALYZE)")
         cur.execute("CHECKPOINT")
