@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -61,20 +62,37 @@ class Demo:
         return m.group(1)
 
 
-@pytest.fixture
-def demo(tmp_path: Path) -> Iterator[Demo]:
-    from fastapi.testclient import TestClient
+SECRET = "web-tests-" + "s" * 32
 
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrate and seed the demo clinic once; each test gets a copy of the database file."""
     from cicatrix.api.app import create_app
     from cicatrix.service.demo import seed
     from cicatrix.storage import migrate
     from cicatrix.storage.settings import Settings
 
-    settings = Settings(data_dir=tmp_path / "data", secret_key="web-tests-" + "s" * 32)
+    data = tmp_path_factory.mktemp("demo-template") / "data"
+    settings = Settings(data_dir=data, secret_key=SECRET)
     migrate.upgrade(settings)
     app = create_app(settings, clock=lambda: TODAY)
     with app.state.db.session() as db:
         seed(db, app.state.kb, TODAY)
+    app.state.db.dispose()  # the last connection closing checkpoints the WAL into the file
+    return data
+
+
+@pytest.fixture
+def demo(tmp_path: Path, demo_template: Path) -> Iterator[Demo]:
+    from fastapi.testclient import TestClient
+
+    from cicatrix.api.app import create_app
+    from cicatrix.storage.settings import Settings
+
+    data = tmp_path / "data"
+    shutil.copytree(demo_template, data)
+    app = create_app(Settings(data_dir=data, secret_key=SECRET), clock=lambda: TODAY)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Demo(client, app)
     app.state.db.dispose()

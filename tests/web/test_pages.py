@@ -1,0 +1,332 @@
+"""Page routes through FastAPI's TestClient: auth, roles, CSRF, forms that keep input, audit."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from sqlalchemy import func, select
+from tests.web.conftest import TODAY, Demo
+
+from cicatrix.storage.models import AuditEvent, CourseSession, Plan
+
+
+def _patient_plan(demo: Demo, patient_id: int = 1) -> int:
+    html = demo.client.get(f"/patients/{patient_id}").text
+    m = re.search(r'href="/plans/(\d+)"', html)
+    assert m, "the demo patient has a plan"
+    return int(m.group(1))
+
+
+def _count(demo: Demo, model: type) -> int:
+    with demo.app.state.db.session() as db:
+        return db.scalar(select(func.count()).select_from(model)) or 0
+
+
+def _audit_count(demo: Demo, **where: object) -> int:
+    with demo.app.state.db.session() as db:
+        q = select(func.count()).select_from(AuditEvent)
+        for k, v in where.items():
+            q = q.where(getattr(AuditEvent, k) == v)
+        return db.scalar(q) or 0
+
+
+def test_pages_need_a_login_and_redirect_back(demo: Demo) -> None:
+    r = demo.client.get("/patients/1", follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/login?next=/patients/1"
+    r = demo.client.post(
+        "/login",
+        data={"username": "clinician", "password": "cicatrix-demo", "next": "/patients/1"},
+        follow_redirects=False,
+    )
+    assert r.headers["location"] == "/patients/1"
+
+
+def test_login_page_shows_demo_accounts_and_refuses_a_wrong_password(demo: Demo) -> None:
+    page = demo.client.get("/login").text
+    assert "clinician" in page and "cicatrix-demo" in page
+    r = demo.client.post("/login", data={"username": "clinician", "password": "nope"})
+    assert r.status_code == 401
+    assert "Unknown username or wrong password" in r.text
+    assert 'value="clinician"' in r.text  # the username is kept
+
+
+def test_login_never_redirects_off_site(demo: Demo) -> None:
+    for target in ("//evil.example/x", "https://evil.example/", "\\\\evil"):
+        r = demo.client.post(
+            "/login",
+            data={"username": "clinician", "password": "cicatrix-demo", "next": target},
+            follow_redirects=False,
+        )
+        assert r.headers["location"] == "/", target
+        demo.client.cookies.clear()
+
+
+def test_a_post_without_the_csrf_token_is_refused(demo: Demo) -> None:
+    demo.login("clinician")
+    plan_id = _patient_plan(demo, 3)
+    r = demo.client.post(f"/plans/{plan_id}/approve", data={"version": "1"})
+    assert r.status_code == 403
+    assert "Form expired" in r.text
+    r = demo.client.post(f"/plans/{plan_id}/approve", data={"version": "1", "csrf_token": "0" * 64})
+    assert r.status_code == 403
+
+
+def test_patient_sees_only_their_own_pages(demo: Demo) -> None:
+    demo.login("patient")
+    today = demo.client.get("/me")
+    assert today.status_code == 200
+    assert "What to do today" in today.text
+    for path in (
+        "/patients",
+        "/patients/2",
+        "/patients/1",
+        "/plans/1",
+        "/plans/2/course",
+        "/admin/users",
+        "/patients/1/assessments/new",
+    ):
+        r = demo.client.get(path)
+        assert r.status_code == 403, path
+        assert "(demo)" not in r.text, path  # no other patient's name leaks
+    for path in ("/me/timeline", "/me/plan", "/me/learn"):
+        assert demo.client.get(path).status_code == 200, path
+
+
+def test_clinician_dashboard_shows_plans_waiting_and_sessions(demo: Demo) -> None:
+    demo.login("clinician")
+    html = demo.client.get("/").text
+    assert "Plans waiting for approval" in html
+    waiting = re.findall(r'<a href="/plans/(\d+)">', html)
+    assert waiting, "the demo leaves some plans proposed"
+    with demo.app.state.db.session() as db:
+        statuses = {db.get(Plan, int(p)).status for p in waiting}  # type: ignore[union-attr]
+    assert statuses == {"proposed"}
+    assert _audit_count(demo, action="list", detail="dashboard") >= 1
+
+
+def test_front_desk_sees_schedule_but_no_clinical_record(demo: Demo) -> None:
+    demo.login("frontdesk")
+    html = demo.client.get("/patients/1").text
+    assert "Appointments" in html
+    assert "Phototype" not in html and "Assessments" not in html and "Plans waiting" not in html
+    assert demo.client.get("/patients/1/assessments/new").status_code == 403
+    assert demo.client.get(f"/plans/{1}").status_code == 403
+
+
+def test_bad_assessment_input_keeps_everything_and_names_the_field(demo: Demo) -> None:
+    demo.login("clinician")
+    token = demo.csrf("/patients/1/assessments/new")
+    plans_before = _count(demo, Plan)
+    r = demo.client.post(
+        "/patients/1/assessments/new",
+        data={
+            "csrf_token": token,
+            "date": TODAY.isoformat(),
+            "phototype": "IV",
+            "scar-ice_pick-count": "abc",
+            "scar-rolling-count": "6",
+            "scar-rolling-depth": "deep",
+            "scar-hypertrophic-area_cm2": "3",
+            "lesion-pustule-count": "-1",
+            "notes": "kept <b>note</b>",
+        },
+    )
+    assert r.status_code == 422
+    html = r.text
+    assert 'id="scar-ice_pick-count" name="scar-ice_pick-count"\n         value="abc"' in html or 'value="abc"' in html
+    assert re.search(r'id="scar-ice_pick-count"[^>]*aria-invalid="true"', html)
+    assert "Ice-pick count must be a whole number" in html
+    assert "Pustule count must be a whole number" in html
+    assert "Enter how many hypertrophic scars" in html  # an area without a count
+    assert 'value="6"' in html and '<option value="deep" selected>' in html
+    assert "kept &lt;b&gt;note&lt;/b&gt;" in html  # kept, and escaped
+    assert _count(demo, Plan) == plans_before  # nothing stored half-written
+
+
+def test_a_future_assessment_date_is_refused_inline(demo: Demo) -> None:
+    demo.login("clinician")
+    token = demo.csrf("/patients/1/assessments/new")
+    r = demo.client.post(
+        "/patients/1/assessments/new",
+        data={"csrf_token": token, "date": "2099-01-01", "phototype": "II", "scar-rolling-count": "3"},
+    )
+    assert r.status_code == 422
+    assert re.search(r'id="date"[^>]*aria-invalid="true"', r.text)
+    assert 'value="2099-01-01"' in r.text
+
+
+def test_assessment_creates_a_plan_and_the_live_score_matches(demo: Demo) -> None:
+    demo.login("clinician")
+    token = demo.csrf("/patients/2/assessments/new")
+    form = {
+        "csrf_token": token,
+        "date": TODAY.isoformat(),
+        "phototype": "II",
+        "scar-boxcar_deep-count": "21",
+        "mark-pie-count": "4",
+        "goodman_baron_qualitative": "4",
+    }
+    live = demo.client.post("/assess/score", data=form)
+    assert live.status_code == 200
+    assert re.search(r'data-score="gb">10<', live.text)  # 3 points x multiplier 3, + 1 x 1
+    assert re.search(r'data-score="ecca">60<', live.text)  # U-shaped 20 x grade 3
+    r = demo.client.post("/patients/2/assessments/new", data=form, follow_redirects=False)
+    assert r.status_code == 303
+    assert re.fullmatch(r"/plans/\d+\?done=assessed", r.headers["location"])
+    page = demo.client.get(r.headers["location"])
+    assert "Assessment saved; review the proposed plan." in page.text
+    assert "does not replace it; a clinician approves every plan" in page.text
+
+
+def test_live_score_reports_errors_instead_of_numbers(demo: Demo) -> None:
+    demo.login("clinician")
+    token = demo.csrf("/patients/1/assessments/new")
+    r = demo.client.post("/assess/score", data={"csrf_token": token, "scar-rolling-count": "x"})
+    assert r.status_code == 200
+    assert "Scores will update when these are fixed" in r.text
+    assert "data-score" not in r.text
+
+
+def test_override_needs_a_reason_and_is_audited(demo: Demo) -> None:
+    demo.login("clinician")
+    with demo.app.state.db.session() as db:
+        found = [p.id for p in db.scalars(select(Plan)) if p.proposal.get("excluded")]
+    assert found, "some demo patient has excluded treatments"
+    plan_id = found[0]
+    html = demo.client.get(f"/plans/{plan_id}").text
+    excluded = re.findall(r'name="treatment" value="([a-z_]+)"', html)
+    assert excluded
+    version = re.search(r'name="version" value="(\d+)"', html).group(1)  # type: ignore[union-attr]
+    token = demo.csrf(f"/plans/{plan_id}")
+    r = demo.client.post(
+        f"/plans/{plan_id}/override",
+        data={"csrf_token": token, "version": version, "treatment": excluded[0], "reason": ""},
+    )
+    assert r.status_code == 422
+    assert "An override needs a reason" in r.text
+    before = _audit_count(demo, action="override")
+    r = demo.client.post(
+        f"/plans/{plan_id}/override",
+        data={
+            "csrf_token": token,
+            "version": version,
+            "treatment": excluded[0],
+            "reason": "Discussed risks; patient consents",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    assert _audit_count(demo, action="override") == before + 1
+    page = demo.client.get(f"/plans/{plan_id}").text
+    assert "Discussed risks; patient consents" in page
+    assert "Clinician overrides" in page
+
+
+def test_missed_session_preview_saves_nothing_until_confirmed(demo: Demo) -> None:
+    demo.login("clinician")
+    plan_id = _patient_plan(demo, 1)
+    course = demo.client.get(f"/plans/{plan_id}/course").text
+    sid = int(re.search(rf"/plans/{plan_id}/sessions/(\d+)/missed", course).group(1))  # type: ignore[union-attr]
+    form_page = demo.client.get(f"/plans/{plan_id}/sessions/{sid}/missed").text
+    default = re.search(r'id="new_date" name="new_date" value="([0-9-]+)"', form_page).group(1)  # type: ignore[union-attr]
+    token = demo.csrf(f"/plans/{plan_id}/course")
+
+    r = demo.client.post(
+        f"/plans/{plan_id}/sessions/{sid}/missed", data={"csrf_token": token, "new_date": default, "action": "preview"}
+    )
+    assert r.status_code == 200
+    assert "not saved yet" in r.text
+    with demo.app.state.db.session() as db:
+        assert db.get(CourseSession, sid).status == "planned"  # type: ignore[union-attr]
+
+    r = demo.client.post(
+        f"/plans/{plan_id}/sessions/{sid}/missed",
+        data={"csrf_token": token, "new_date": "not a date", "action": "save"},
+    )
+    assert r.status_code == 422
+    assert 'value="not a date"' in r.text
+
+    r = demo.client.post(
+        f"/plans/{plan_id}/sessions/{sid}/missed",
+        data={"csrf_token": token, "new_date": default, "confirmed_date": default, "action": "save"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    with demo.app.state.db.session() as db:
+        assert db.get(CourseSession, sid).status == "missed"  # type: ignore[union-attr]
+        moved = db.scalars(
+            select(CourseSession).where(CourseSession.plan_id == plan_id, CourseSession.status == "planned")
+        ).all()
+    assert any(s.date.isoformat() == default for s in moved)
+
+
+def test_handout_and_plan_pages_render_for_every_demo_plan(demo: Demo) -> None:
+    demo.login("clinician")
+    with demo.app.state.db.session() as db:
+        ids = db.scalars(select(Plan.id)).all()
+    assert ids
+    for pid in ids:
+        for path in (f"/plans/{pid}", f"/plans/{pid}/course", f"/plans/{pid}/handout"):
+            r = demo.client.get(path)
+            assert r.status_code == 200, path
+    handout = demo.client.get(f"/plans/{ids[0]}/handout").text
+    assert "Day by day" in handout and "window.print()" in handout
+
+
+def test_admin_pages_and_settings_keep_input_on_error(demo: Demo) -> None:
+    demo.login("admin")
+    assert demo.client.get("/admin/users").status_code == 200
+    assert demo.client.get("/patients").status_code == 403  # admin has no patient access
+    token = demo.csrf("/admin/settings")
+    r = demo.client.post("/admin/settings", data={"csrf_token": token, "name": "Skin Clinic", "timezone": "Mars/Base"})
+    assert r.status_code == 422
+    assert "Unknown time zone" in r.text and 'value="Skin Clinic"' in r.text
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 32
+    r = demo.client.post(
+        "/admin/settings",
+        data={"csrf_token": token, "name": "Skin Clinic", "timezone": "Europe/Paris"},
+        files={"logo": ("logo.png", png, "image/png")},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    page = demo.client.get("/admin/settings").text
+    assert "Skin Clinic" in page and 'src="/clinic/logo"' in page
+    logo = demo.client.get("/clinic/logo")
+    assert logo.status_code == 200 and logo.content == png
+
+
+def test_knowledge_page_marks_clinic_overrides(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from cicatrix.api.app import create_app
+    from cicatrix.service.demo import seed
+    from cicatrix.storage import migrate
+    from cicatrix.storage.settings import Settings
+
+    over = tmp_path / "overrides"
+    (over / "treatments").mkdir(parents=True)
+    (over / "treatments" / "microneedling.yaml").write_text(
+        "id: microneedling\nprotocol:\n  interval_days: {min: 28, max: 35}\n"
+    )
+    settings = Settings(data_dir=tmp_path / "d", secret_key="k" * 40, knowledge_dir=over)
+    migrate.upgrade(settings)
+    app = create_app(settings, clock=lambda: TODAY)
+    with app.state.db.session() as db:
+        seed(db, app.state.kb, TODAY)
+    with TestClient(app) as c:
+        c.post("/login", data={"username": "clinician", "password": "cicatrix-demo"})
+        html = c.get("/knowledge").text
+    app.state.db.dispose()
+    assert "treatments:microneedling" in html
+    section = html.split('<span class="code small">microneedling</span>')[1][:200]
+    assert "clinic override" in section
+    assert "every 28–35 days" in html
+
+
+def test_static_files_are_served_and_contained(demo: Demo) -> None:
+    assert demo.client.get("/static/cicatrix.css").status_code == 200
+    assert demo.client.get("/static/vendor/htmx-4.0.1.min.js").status_code == 200
+    assert demo.client.get("/static/../routes.py").status_code == 404
+    assert demo.client.get("/static/%2e%2e/routes.py").status_code == 404
