@@ -1,4 +1,5 @@
-"""Export routes: FHIR Bundle and import, iCalendar (signed-in and private subscription), PDF handout.
+"""Export routes: FHIR Bundle and import, iCalendar (signed-in and private subscription), PDF handout,
+de-identified outcomes CSV.
 
 Every route goes through the service layer's authorisation (a patient reaches only their own
 record) and audit trail; the subscription URL is authorised by its revocable secret instead.
@@ -105,3 +106,20 @@ def patient_handout(patient_id: int, ctx: Context = Depends(context)) -> Respons
     name, _tz = _clinic(ctx)
     opts = HandoutOptions(clinic_name=name, patient_name=row.name)
     return Response(render_pdf(record.plan.plan, opts, ctx.kb), media_type="application/pdf")
+
+
+@router.get(
+    "/exports/outcomes.csv",
+    summary="De-identified outcomes of the clinic, one row per assessment (admins and clinicians)",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def outcomes_csv(ctx: Context = Depends(context)) -> Response:
+    # Each download gets fresh pseudonyms and date shifts: exports cannot be linked to each other.
+    from cicatrix.exports.storage import outcomes_csv as build
+
+    return Response(
+        build(ctx),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="outcomes.csv"', "Cache-Control": "no-store"},
+    )
