@@ -54,7 +54,13 @@ async def today_page(page: Page = Depends(PATIENT)) -> Response:
         t = plans.today(page.ctx, _my_id(page), days=DAYS_AHEAD)
     except NotFound:
         return _render(page, "patient/today.html", "Today", plan=None, days=[], next_session=None)
-    return _render(page, "patient/today.html", "Today", plan=t.plan_id, days=t.days, next_session=t.next_session)
+    # Today shows everything in force; the next days show only what starts or happens then,
+    # so a long-running instruction is not repeated on every day.
+    days = [{"date": t.days[0].date, "entries": t.days[0].entries}] if t.days else []
+    for d in t.days[1:]:
+        iso = d.date.isoformat()
+        days.append({"date": d.date, "entries": [e for e in d.entries if e["date"] == iso]})
+    return _render(page, "patient/today.html", "Today", plan=t.plan_id, days=days, next_session=t.next_session)
 
 
 @router.get("/me/timeline", response_class=HTMLResponse)
