@@ -1,0 +1,234 @@
+"""`cicatrix export fhir <stored id>` and `cicatrix import fhir FILE` against a real data directory.
+
+Each test gets its own SQLite data dir (CICATRIX_DATA_DIR), migrated by `cicatrix db upgrade`
+and seeded with the demo clinic the way `cicatrix serve --demo` does it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from sqlalchemy import func, select
+
+from cicatrix.exports.fhir import EXT_PHOTOTYPE, PHOTOTYPE, comparable
+from cicatrix.exports.ids import PATIENT_ID_SYSTEM
+from cicatrix.knowledge.models import KnowledgeBase
+from cicatrix.storage.db import Database
+from cicatrix.storage.models import AuditEvent, CourseSession, Patient, Plan
+from cicatrix.storage.settings import Settings
+
+from .test_outcomes_cli import _cli
+
+TODAY = date(2026, 11, 23)
+
+
+def _use(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the CLI at a fresh data dir and migrate it with the real command."""
+    monkeypatch.setenv("CICATRIX_DATA_DIR", str(data_dir))
+    r = _cli("db", "upgrade")
+    assert r.returncode == 0, r.stderr
+    assert "database at revision" in r.stdout
+
+
+def _database() -> Database:
+    return Database(Settings.from_env())
+
+
+@pytest.fixture
+def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kb: KnowledgeBase) -> dict[str, int]:
+    """A migrated data dir with the demo clinic; returns record number -> stored patient id."""
+    for var in ("CICATRIX_DATABASE_URL", "CICATRIX_KNOWLEDGE_DIR", "CICATRIX_SECRET_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    _use(tmp_path / "clinic-a", monkeypatch)
+    from cicatrix.service.demo import seed
+
+    database = _database()
+    try:
+        with database.session() as db:
+            seed(db, kb, TODAY)
+            return {p.mrn: p.id for p in db.scalars(select(Patient)) if p.mrn}
+    finally:
+        database.dispose()
+
+
+def _empty_clinic(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second, migrated data dir with one clinic and one clinician and no patients."""
+    from cicatrix.service.schemas import UserIn
+    from cicatrix.service.users import add_user, create_clinic
+
+    _use(data_dir, monkeypatch)
+    database = _database()
+    try:
+        with database.session() as db:
+            clinic = create_clinic(db, "Clinic B", "UTC")
+            add_user(
+                db,
+                clinic.id,
+                UserIn(username="dr-b", display_name="Dr B", role="clinician", password="pw-long-enough-1"),
+            )
+            db.commit()
+    finally:
+        database.dispose()
+
+
+def _count(model: Any) -> int:
+    database = _database()
+    try:
+        with database.session() as db:
+            return db.scalar(select(func.count()).select_from(model)) or 0
+    finally:
+        database.dispose()
+
+
+def _export(patient_id: int) -> dict[str, Any]:
+    r = _cli("export", "fhir", str(patient_id))
+    assert r.returncode == 0, r.stderr
+    Bundle.model_validate_json(r.stdout)  # valid against the R4B models
+    data: dict[str, Any] = json.loads(r.stdout)
+    return data
+
+
+def _resources(bundle: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind]
+
+
+def _one_error_line(stderr: str) -> str:
+    assert "Traceback" not in stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+def test_export_fhir_of_a_stored_patient_is_valid_and_audited(demo: dict[str, int]) -> None:
+    pid = demo["DEMO-0001"]
+    bundle = _export(pid)
+    (patient,) = _resources(bundle, "Patient")
+    assert {"system": PATIENT_ID_SYSTEM, "value": "DEMO-0001"} in [
+        {k: i[k] for k in ("system", "value")} for i in patient["identifier"]
+    ]
+    (careplan,) = _resources(bundle, "CarePlan")
+    assert careplan["status"] == "active"  # the demo's first plan is approved
+    database = _database()
+    try:
+        with database.session() as db:
+            plan = db.scalar(select(Plan).where(Plan.patient_id == pid, Plan.status == "approved"))
+            assert plan is not None
+            sessions = db.scalars(select(CourseSession).where(CourseSession.plan_id == plan.id)).all()
+            events = db.scalars(select(AuditEvent).where(AuditEvent.detail == "export:fhir")).all()
+    finally:
+        database.dispose()
+    assert len(sessions) > 0
+    assert len(_resources(bundle, "ServiceRequest")) == len(sessions)
+    (event,) = events
+    assert (event.action, event.patient_id, event.role) == ("read", pid, "clinician")
+
+
+@pytest.mark.parametrize(
+    ("arg", "expected"),
+    [
+        ("99999", "error: patient: no stored patient 99999"),
+        ("not-an-id", "error: patient: 'not-an-id' is neither a readable CASE.json nor a stored patient id"),
+    ],
+)
+def test_export_fhir_of_an_unknown_patient_is_exit_2(demo: dict[str, int], arg: str, expected: str) -> None:
+    r = _cli("export", "fhir", arg)
+    assert r.returncode == 2 and r.stdout == ""
+    assert _one_error_line(r.stderr) == expected
+
+
+def test_bundle_round_trips_through_files_into_an_empty_data_dir(
+    demo: dict[str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _export(demo["DEMO-0001"])
+    exported = tmp_path / "record.json"
+    r = _cli("export", "fhir", str(demo["DEMO-0001"]), "--out", str(exported))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(exported.read_text()) == first
+
+    _empty_clinic(tmp_path / "clinic-b", monkeypatch)
+    r = _cli("import", "fhir", str(exported))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("imported patient ")
+    new_id = int(r.stdout.split()[-1])
+    assert comparable(_export(new_id)) == comparable(first)
+
+    # the same record again is refused, naming the element, and nothing more is stored
+    before = _count(Patient)
+    r = _cli("import", "fhir", str(exported))
+    assert r.returncode == 2
+    assert _one_error_line(r.stderr).startswith("error: Patient.identifier: ")
+    assert _count(Patient) == before
+
+
+def test_import_of_a_bare_fhir_patient_creates_a_patient(
+    demo: dict[str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (patient,) = _resources(_export(demo["DEMO-0002"]), "Patient")
+    patient["identifier"] = [{"system": PATIENT_ID_SYSTEM, "value": "EXT-42"}]
+    patient.pop("id", None)
+    file = tmp_path / "patient.json"
+    file.write_text(json.dumps(patient))
+    before = _count(Patient)
+    r = _cli("import", "fhir", str(file))
+    assert r.returncode == 0, r.stderr
+    new_id = int(r.stdout.split()[-1])
+    assert _count(Patient) == before + 1
+    again = _export(new_id)
+    (back,) = _resources(again, "Patient")
+    assert back["birthDate"] == patient["birthDate"] and back["gender"] == patient["gender"]
+    assert not _resources(again, "CarePlan")  # a bare Patient brings no plan
+
+
+def _phototype(code: str) -> list[dict[str, Any]]:
+    return [{"url": EXT_PHOTOTYPE, "valueCodeableConcept": {"coding": [{"system": PHOTOTYPE, "code": code}]}}]
+
+
+def _patient(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "resourceType": "Patient",
+        "identifier": [{"system": PATIENT_ID_SYSTEM, "value": "BAD-1"}],
+        "gender": "female",
+        "birthDate": "1994-05-17",
+        "extension": _phototype("IV"),
+    }
+    base.update(changes)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+@pytest.mark.parametrize(
+    ("content", "field"),
+    [
+        (json.dumps(_patient(birthDate="1994-13-40")), "Patient.birthDate: "),
+        (json.dumps(_patient(gender="robot")), "Patient.gender: "),
+        (json.dumps(_patient(extension=None)), "Patient.extension: needs the Fitzpatrick phototype"),
+        (json.dumps(_patient(extension=_phototype("VII"))), "Patient.extension.valueCodeableConcept.coding: "),
+        (json.dumps(_patient(identifier=None)), "Patient.identifier: "),
+        (json.dumps({"resourceType": "Observation", "status": "final"}), "resourceType: "),
+        (json.dumps([1, 2]), "resourceType: "),
+        ('{"resourceType": "Patient",', "{file}: not valid JSON"),  # not JSON: the file is named
+    ],
+)
+def test_import_bad_input_is_one_line_naming_the_element(
+    demo: dict[str, int], tmp_path: Path, content: str, field: str
+) -> None:
+    file = tmp_path / "bad.json"
+    file.write_text(content)
+    field = field.format(file=file)
+    before = _count(Patient)
+    r = _cli("import", "fhir", str(file))
+    assert r.returncode == 2 and r.stdout == ""
+    line = _one_error_line(r.stderr)
+    assert line.startswith(f"error: {field}"), line
+    assert _count(Patient) == before
+
+
+def test_import_of_a_missing_file_is_exit_2(demo: dict[str, int], tmp_path: Path) -> None:
+    missing = tmp_path / "nope.json"
+    r = _cli("import", "fhir", str(missing))
+    assert r.returncode == 2
+    assert _one_error_line(r.stderr) == f"error: {missing}: no such file"
