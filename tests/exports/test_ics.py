@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import pytest
 from icalendar import Calendar
@@ -9,7 +10,7 @@ from cicatrix.engine.result import Plan
 from cicatrix.exports.errors import ExportError
 from cicatrix.exports.ics import CalendarOptions, build_calendar, calendar_bytes
 
-from .conftest import make_plan
+from .conftest import example_plan, make_plan
 
 STAMP = datetime(2027, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -109,3 +110,68 @@ def test_unknown_time_zone_names_the_field(plan: Plan) -> None:
     with pytest.raises(ExportError) as err:
         build_calendar(plan, "p-1", CalendarOptions(tz="Mars/Olympus"))
     assert err.value.field == "tz"
+
+
+def test_real_engine_plan_has_every_session_with_an_alarm_and_the_micro_needling_blocks(kb) -> None:  # type: ignore[no-untyped-def]
+    case, plan = example_plan(kb)  # moderate_mixed_phototype_iv: four treatments, herpes history
+    opts = CalendarOptions(tz="Europe/London", clinic_name="Skin Clinic")
+    cal = Calendar.from_ical(calendar_bytes(plan, str(case.patient.id), opts, stamp=STAMP))
+    events = list(cal.walk("VEVENT"))
+    assert len({str(e["UID"]) for e in events}) == len(events)
+    titled: dict[str, list[Any]] = {}
+    for e in events:
+        titled.setdefault(str(e["SUMMARY"]), []).append(e)
+
+    def one(summary: str) -> Any:
+        (ev,) = titled[summary]
+        return ev
+
+    names = {r.treatment: r.name for r in plan.recommended}
+
+    # every course session is one timed VEVENT at 09:00 local with a display alarm the day before
+    sessions = [e for e in events if "session" in [str(c) for c in e.categories]]
+    assert len(plan.course.sessions) >= 10 and len(sessions) == len(plan.course.sessions)
+    for s in plan.course.sessions:
+        ev = one(f"{names[s.treatment]}: session {s.number} at Skin Clinic")
+        start = ev.decoded("DTSTART")
+        assert isinstance(start, datetime) and str(start.tzinfo) == "Europe/London"
+        assert (start.date(), start.time()) == (s.date, time(9, 0))
+        assert ev.decoded("DTEND") - start == timedelta(hours=1)
+        (alarm,) = ev.walk("VALARM")
+        assert alarm.decoded("TRIGGER") == timedelta(days=-1)
+        assert str(alarm["ACTION"]) == "DISPLAY"
+        assert f"session {s.number}" in str(alarm["DESCRIPTION"])
+    # the course crosses both 2027 clock changes: 09:00 local is 09:00 UTC in winter, 08:00 in summer
+    utc_hours = {e.decoded("DTSTART").date(): e.decoded("DTSTART").astimezone(UTC).hour for e in sessions}
+    assert {utc_hours[d] for d in utc_hours if date(2027, 3, 28) <= d < date(2027, 10, 31)} == {8}
+    assert {utc_hours[d] for d in utc_hours if not date(2027, 3, 28) <= d < date(2027, 10, 31)} == {9}
+    assert len(set(utc_hours.values())) == 2
+
+    # micro-needling care blocks (seed 002): 3-day pre-care hold, the day, day 1, days 2-7, and
+    # this patient's 7-day antiviral course; DTEND is exclusive, so ranges end the day after.
+    texts = {e.code: e.text for e in plan.timeline if e.treatment == "microneedling" and e.code}
+    mn = [s for s in plan.course.sessions if s.treatment == "microneedling"]
+    assert [s.number for s in mn] == [1, 2, 3]
+    for s in mn:
+        d = s.date
+        expected = {
+            "prepare (3 days before)": (-3, 0, ("pre_avoid_actives", "pre_avoid_sunburn")),
+            "prepare (7 days before)": (-7, 0, ("hsv_prophylaxis",)),
+            "on the day": (0, 1, ("day_arrive_clean", "day_no_antiinflammatories", "day_sun")),
+            "day 1 after": (1, 2, ("d1_usual_care", "d1_no_exfoliants", "d1_spf")),
+            "days 2–7 after": (2, 8, ("d2_7_moisturise", "d2_7_dryness")),
+        }
+        for label, (first, after, codes) in expected.items():
+            ev = one(f"Medical micro-needling {s.number}: {label}")
+            got = (ev.decoded("DTSTART"), ev.decoded("DTEND"))
+            assert got == (d + timedelta(days=first), d + timedelta(days=after)), (s.number, label)
+            assert not isinstance(got[0], datetime)  # all-day
+            assert str(ev["TRANSP"]) == "TRANSPARENT"
+            for code in codes:
+                assert texts[code] in str(ev["DESCRIPTION"]), (s.number, label, code)
+    # no micro-needling care outside those blocks, the day-7 note and the yearly maintenance
+    mn_care = [e for k, v in titled.items() if k.startswith("Medical micro-needling") and "session" not in k for e in v]
+    assert len(mn_care) == 3 * 6 + 1
+    (refresher,) = [m for m in plan.course.maintenance if m.treatment == "microneedling"]
+    maint = one("Medical micro-needling: maintenance")
+    assert maint.decoded("DTSTART") == refresher.date
