@@ -330,3 +330,17 @@ def test_static_files_are_served_and_contained(demo: Demo) -> None:
     assert demo.client.get("/static/vendor/htmx-4.0.1.min.js").status_code == 200
     assert demo.client.get("/static/../routes.py").status_code == 404
     assert demo.client.get("/static/%2e%2e/routes.py").status_code == 404
+
+
+def test_patient_and_plan_pages_audit_every_read(demo: Demo) -> None:
+    demo.login("clinician")
+    before = {a: _audit_count(demo, action=a, patient_id=1) for a in ("read", "list")}
+    plan_id = _patient_plan(demo, 1)
+    demo.client.get(f"/plans/{plan_id}")
+    with demo.app.state.db.session() as db:
+        rows = db.execute(
+            select(AuditEvent.action, AuditEvent.entity).where(AuditEvent.patient_id == 1).order_by(AuditEvent.id)
+        ).all()
+    recent = [tuple(r) for r in rows][-(len(rows) - sum(before.values())) :]
+    assert ("read", "patient") in recent and ("list", "assessment") in recent
+    assert ("list", "plan") in recent and recent.count(("read", "plan")) == 2

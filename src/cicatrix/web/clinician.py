@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from cicatrix.engine.case import CaseError, parse_case
 from cicatrix.engine.conditions import active_conditions
 from cicatrix.engine.scores import score_assessment
-from cicatrix.service import assessments, patients, plans
+from cicatrix.service import patients, plans
 from cicatrix.service.errors import Conflict, Invalid, NotFound
 from cicatrix.service.policy import allowed
 from cicatrix.service.schemas import (
@@ -24,7 +24,7 @@ from cicatrix.service.schemas import (
     SessionDoneIn,
     SessionMissedIn,
 )
-from cicatrix.web import chart, dashboard, render, views
+from cicatrix.web import chart, dashboard, overview, render, views
 from cicatrix.web.assessment_form import parse_assessment_form, scar_inputs
 from cicatrix.web.core import FormState, Page, WebRoute, empty_form, read_form, roles
 
@@ -159,39 +159,13 @@ async def patient_create(request: Request, page: Page = Depends(STAFF)) -> Respo
     return _see(f"/patients/{created.id}", "patient_created")
 
 
-def _current_plan(page: Page, patient_id: int) -> PlanOut | None:
-    try:
-        return plans.current(page.ctx, patient_id)
-    except NotFound:
-        return None
-
-
 @router.get("/patients/{patient_id}", response_class=HTMLResponse)
 async def patient_page(patient_id: int, page: Page = Depends(STAFF)) -> Response:
     ctx = page.ctx
-    p = patients.get(ctx, patient_id)
+    ov = overview.patient_overview(ctx, patient_id)
+    p = ov.patient
     clinical = p.clinical
-    history: list[Any] = []
-    plans_by_assessment: dict[int, list[Any]] = {}
-    contraindications: list[dict[str, str]] = []
-    plan: PlanOut | None = None
-    if clinical is not None:
-        history = assessments.history(ctx, patient_id, limit=200).items
-        for s in plans.list_for_patient(ctx, patient_id):
-            plans_by_assessment.setdefault(s.assessment_id, []).append(s)
-        plan = _current_plan(page, patient_id)
-        if history:
-            try:
-                case = parse_case(history[0].input, ctx.kb)
-                contraindications = [
-                    {"name": cond.name, "why": why} for cond, why in active_conditions(case, ctx.kb).values()
-                ]
-            except CaseError:
-                contraindications = []
-    else:
-        sched = plans.schedule(ctx, patient_id)
-        plan = None
-        history = []
+    if clinical is None:  # front desk: the schedule, no clinical record
         return page.render(
             "clinician/patient.html",
             title=p.name,
@@ -202,9 +176,23 @@ async def patient_page(patient_id: int, page: Page = Depends(STAFF)) -> Response
             assessments=[],
             plans_by_assessment={},
             plan=None,
-            schedule=sched,
+            schedule=ov.schedule,
             course_items=[],
         )
+    history = ov.assessments
+    plan = ov.current
+    plans_by_assessment: dict[int, list[Any]] = {}
+    for summ in ov.plans:
+        plans_by_assessment.setdefault(summ.assessment_id, []).append(summ)
+    contraindications: list[dict[str, str]] = []
+    if history:
+        try:
+            case = parse_case(history[0].input, ctx.kb)
+            contraindications = [
+                {"name": cond.name, "why": why} for cond, why in active_conditions(case, ctx.kb).values()
+            ]
+        except CaseError:
+            contraindications = []
     points = [(a.date, a.goodman_baron_quantitative, a.ecca) for a in history]
     gb = chart.series(
         "Goodman & Baron quantitative",
@@ -304,10 +292,11 @@ async def live_score(request: Request, page: Page = Depends(CLINICIAN)) -> Respo
 
 
 def _plan_page(
-    page: Page, plan: PlanOut, errors: list[str] | None = None, status: int = 200, edit_open: bool = False
+    page: Page, plan_id: int, errors: list[str] | None = None, status: int = 200, edit_open: bool = False
 ) -> Response:
     kb = page.ctx.kb
-    patient = patients.get(page.ctx, plan.patient_id)
+    view = overview.plan_view(page.ctx, plan_id)
+    plan, patient = view.plan, view.patient
     start = plan.preferences.get("start") or ""
     if not start:
         sess = plan.plan.get("course", {}).get("sessions", [])
@@ -330,7 +319,7 @@ def _plan_page(
 
 @router.get("/plans/{plan_id}", response_class=HTMLResponse)
 async def plan_page(plan_id: int, page: Page = Depends(CLINICIAN)) -> Response:
-    return _plan_page(page, plans.get(page.ctx, plan_id))
+    return _plan_page(page, plan_id)
 
 
 def _version(form: FormState) -> int:
@@ -371,7 +360,7 @@ async def plan_edit(plan_id: int, request: Request, page: Page = Depends(CLINICI
             errors.append(exc.message)
         else:
             return _see(f"/plans/{plan_id}", "edited")
-    return _plan_page(page, plans.get(page.ctx, plan_id), errors, status=422, edit_open=True)
+    return _plan_page(page, plan_id, errors, status=422, edit_open=True)
 
 
 @router.post("/plans/{plan_id}/override", response_class=HTMLResponse)
@@ -399,18 +388,20 @@ async def plan_override(plan_id: int, request: Request, page: Page = Depends(CLI
             errors.append("The override could not be read; reload the page and try again.")
         else:
             return _see(f"/plans/{plan_id}", "overridden")
-    return _plan_page(page, plans.get(page.ctx, plan_id), errors, status=422)
+    return _plan_page(page, plan_id, errors, status=422)
 
 
 # ---------- running the course ----------
 
 
-def _course_page(page: Page, plan: PlanOut, errors: list[str] | None = None, status: int = 200) -> Response:
+def _course_page(page: Page, plan_id: int, errors: list[str] | None = None, status: int = 200) -> Response:
+    view = overview.plan_view(page.ctx, plan_id)
+    plan = view.plan
     return page.render(
         "clinician/course.html",
         title=f"Course, plan {plan.id}",
         plan=plan,
-        patient=patients.get(page.ctx, plan.patient_id),
+        patient=view.patient,
         sessions=views.live_sessions(plan.sessions),
         treatment_name=views.treatment_namer(page.ctx.kb),
         can_record=allowed(page.actor, "session.record"),
@@ -421,7 +412,7 @@ def _course_page(page: Page, plan: PlanOut, errors: list[str] | None = None, sta
 
 @router.get("/plans/{plan_id}/course", response_class=HTMLResponse)
 async def course_page(plan_id: int, page: Page = Depends(CLINICIAN)) -> Response:
-    return _course_page(page, plans.get(page.ctx, plan_id))
+    return _course_page(page, plan_id)
 
 
 def _session_of(plan: PlanOut, session_id: int) -> Any:
@@ -433,23 +424,28 @@ def _session_of(plan: PlanOut, session_id: int) -> Any:
 
 @router.post("/plans/{plan_id}/sessions/{session_id}/done", response_class=HTMLResponse)
 async def session_done(plan_id: int, session_id: int, page: Page = Depends(CLINICIAN)) -> Response:
-    plan = plans.get(page.ctx, plan_id)
-    _session_of(plan, session_id)
+    _session_of(overview.plan_view(page.ctx, plan_id).plan, session_id)
     try:
         plans.record_done(page.ctx, session_id, SessionDoneIn())
     except Conflict as exc:
-        return _course_page(page, plans.get(page.ctx, plan_id), [exc.message], status=409)
+        return _course_page(page, plan_id, [exc.message], status=409)
     return _see(f"/plans/{plan_id}/course", "done")
 
 
 def _missed_page(
-    page: Page, plan: PlanOut, session: Any, form: FormState, preview: Any = None, fu: Any = None, status: int = 200
+    page: Page,
+    view: overview.PlanView,
+    session: Any,
+    form: FormState,
+    preview: Any = None,
+    fu: Any = None,
+    status: int = 200,
 ) -> Response:
     return page.render(
         "clinician/missed.html",
         title="Missed session",
-        plan=plan,
-        patient=patients.get(page.ctx, plan.patient_id),
+        plan=view.plan,
+        patient=view.patient,
         session=session,
         form=form,
         preview=preview,
@@ -461,16 +457,17 @@ def _missed_page(
 
 @router.get("/plans/{plan_id}/sessions/{session_id}/missed", response_class=HTMLResponse)
 async def session_missed_form(plan_id: int, session_id: int, page: Page = Depends(CLINICIAN)) -> Response:
-    plan = plans.get(page.ctx, plan_id)
-    s = _session_of(plan, session_id)
+    view = overview.plan_view(page.ctx, plan_id)
+    s = _session_of(view.plan, session_id)
     default = max(page.ctx.today, s.date) + timedelta(days=1)
-    return _missed_page(page, plan, s, empty_form(new_date=default.isoformat()))
+    return _missed_page(page, view, s, empty_form(new_date=default.isoformat()))
 
 
 @router.post("/plans/{plan_id}/sessions/{session_id}/missed", response_class=HTMLResponse)
 async def session_missed(plan_id: int, session_id: int, request: Request, page: Page = Depends(CLINICIAN)) -> Response:
     form = await read_form(request)
-    plan = plans.get(page.ctx, plan_id)
+    view = overview.plan_view(page.ctx, plan_id)
+    plan = view.plan
     s = _session_of(plan, session_id)
     new_date: date | None = None
     try:
@@ -480,14 +477,14 @@ async def session_missed(plan_id: int, session_id: int, request: Request, page: 
     if new_date is not None and new_date < s.date:
         form.errors["new_date"] = "The new date must be on or after the missed date."
     if form.errors:
-        return _missed_page(page, plan, s, form, status=422)
+        return _missed_page(page, view, s, form, status=422)
     saving = form.value("action") == "save" and form.value("confirmed_date") == form.value("new_date")
     body = SessionMissedIn(version=plan.version, new_date=new_date, note=form.value("note") or None, dry_run=not saving)
     try:
         result = plans.record_missed(page.ctx, session_id, body)
     except (Invalid, Conflict) as exc:
         form.errors["new_date"] = exc.message
-        return _missed_page(page, plan, s, form, status=422)
+        return _missed_page(page, view, s, form, status=422)
     if saving:
         return _see(f"/plans/{plan_id}/course", "missed")
     before = {(x.treatment, x.number): x.date for x in views.live_sessions(plan.sessions)}
@@ -498,7 +495,7 @@ async def session_missed(plan_id: int, session_id: int, request: Request, page: 
         old = before.get((x.treatment, x.number), x.date)
         rows.append({"treatment": x.treatment, "number": x.number, "old": old, "new": x.date, "moved": old != x.date})
     fu = result.plan.get("course", {}).get("follow_up")
-    return _missed_page(page, plan, s, form, preview=rows, fu=fu)
+    return _missed_page(page, view, s, form, preview=rows, fu=fu)
 
 
 # ---------- handout ----------
@@ -507,8 +504,8 @@ async def session_missed(plan_id: int, session_id: int, request: Request, page: 
 @router.get("/plans/{plan_id}/handout", response_class=HTMLResponse)
 async def handout(plan_id: int, page: Page = Depends(CLINICIAN)) -> Response:
     kb = page.ctx.kb
-    plan = plans.get(page.ctx, plan_id)
-    patient = patients.get(page.ctx, plan.patient_id)
+    view = overview.plan_view(page.ctx, plan_id)
+    plan, patient = view.plan, view.patient
     return page.render(
         "clinician/handout.html",
         title=f"Handout for {patient.name}",
