@@ -133,3 +133,37 @@ def test_every_page_passes_axe(web) -> None:  # type: ignore[no-untyped-def]
     page.get_by_label("Username").fill("x")
     web.submit(page.get_by_role("button", name="Add user"))
     assert page.get_by_role("alert").is_visible()
+
+
+def test_handout_prints_without_navigation_or_buttons(web) -> None:  # type: ignore[no-untyped-def]
+    page = web.page
+    web.login("clinician")
+    web.goto("/patients/1")
+    plan_id = re.search(r"/plans/(\d+)", page.content()).group(1)  # type: ignore[union-attr]
+    web.goto(f"/plans/{plan_id}/handout")
+    assert page.get_by_role("button", name="Print this handout").is_visible()
+    page.emulate_media(media="print")
+    assert not page.locator(".site-header").is_visible()
+    assert not page.get_by_role("button", name="Print this handout").is_visible()
+    assert page.get_by_role("heading", name="Day by day").is_visible()
+    assert page.pdf(format="A4")[:4] == b"%PDF"
+
+
+def test_login_and_navigation_work_from_the_keyboard(web) -> None:  # type: ignore[no-untyped-def]
+    page = web.page
+    web.goto("/login")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    page.get_by_label("Username").focus()
+    page.keyboard.type("clinician")
+    page.keyboard.press("Tab")
+    page.keyboard.type("cicatrix-demo")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    web.settle()
+    assert page.get_by_role("heading", name=re.compile("^Today")).is_visible()
+    page.get_by_role("link", name="Patients", exact=True).focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    web.settle()
+    assert page.url.endswith("/patients")
