@@ -344,3 +344,27 @@ def test_patient_and_plan_pages_audit_every_read(demo: Demo) -> None:
     recent = [tuple(r) for r in rows][-(len(rows) - sum(before.values())) :]
     assert ("read", "patient") in recent and ("list", "assessment") in recent
     assert ("list", "plan") in recent and recent.count(("read", "plan")) == 2
+
+
+def test_plan_edit_needs_a_reason_and_sends_the_plan_back_for_approval(demo: Demo) -> None:
+    demo.login("clinician")
+    plan_id = _patient_plan(demo, 1)
+    html = demo.client.get(f"/plans/{plan_id}").text
+    assert "badge approved" in html
+    version = re.search(r'name="version" value="(\d+)"', html).group(1)  # type: ignore[union-attr]
+    kept = re.findall(r'name="treatments" value="([a-z_]+)" checked', html)
+    assert kept
+    token = demo.csrf(f"/plans/{plan_id}")
+    data = {"csrf_token": token, "version": version, "treatments": kept[:1], "reason": ""}
+    r = demo.client.post(f"/plans/{plan_id}/edit", data=data)
+    assert r.status_code == 422 and "Give a reason for the change" in r.text
+    data["reason"] = "Patient prefers one treatment at a time"
+    r = demo.client.post(f"/plans/{plan_id}/edit", data=data, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    page = demo.client.get(r.headers["location"]).text
+    assert "Plan edited; it needs approval again." in page
+    assert "Patient prefers one treatment at a time" in page  # in the plan's history
+    with demo.app.state.db.session() as db:
+        plan = db.get(Plan, plan_id)
+        assert plan is not None and plan.status == "proposed"
+        assert plan.preferences["treatments"] == kept[:1]
