@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from cicatrix.engine.case import Case
 from cicatrix.engine.dates import add_months
-from cicatrix.knowledge.models import Condition, KnowledgeBase, Trigger
+from cicatrix.engine.index import TriggerSets, index_for
+from cicatrix.knowledge.models import Condition, KnowledgeBase
 
 
-def _fires(trigger: Trigger, case: Case) -> str | None:
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """The parts of a case that triggers look at, gathered once per case."""
+
+    case: Case
+    history: frozenset[str]
+    medications: frozenset[str]
+    lesions: frozenset[str]
+    scars: frozenset[str]
+
+
+def _fires(trigger: TriggerSets, facts: _Facts) -> str | None:
     """Return a short factual detail when the trigger matches, else None."""
-    p, a = case.patient, case.assessment
+    p, a = facts.case.patient, facts.case.assessment
     for flag in trigger.flags:
         if getattr(p, flag):
             return flag.replace("_", " ")
-    if hit := sorted(set(trigger.history_any) & set(p.history)):
+    if hit := sorted(trigger.history_any & facts.history):
         return "history: " + ", ".join(hit)
-    if hit := sorted(set(trigger.medications_any) & set(p.medications)):
+    if hit := sorted(trigger.medications_any & facts.medications):
         return "medications: " + ", ".join(hit)
-    lesions = sorted({e.type for e in a.active_lesions if e.count > 0} & set(trigger.active_lesions_any))
-    if lesions:
+    if lesions := sorted(facts.lesions & trigger.active_lesions_any):
         return "active lesions: " + ", ".join(lesions)
-    scars = sorted({e.type for e in a.scars if e.count > 0} & set(trigger.scars_any))
-    if scars:
+    if scars := sorted(facts.scars & trigger.scars_any):
         return "scars present: " + ", ".join(scars)
     if p.phototype.value in trigger.phototypes:
         return f"Fitzpatrick phototype {p.phototype.value}"
@@ -37,9 +49,17 @@ def _fires(trigger: Trigger, case: Case) -> str | None:
 
 def active_conditions(case: Case, kb: KnowledgeBase) -> dict[str, tuple[Condition, str]]:
     """Map each condition code that applies to (its definition, why it applies)."""
+    p, a = case.patient, case.assessment
+    facts = _Facts(
+        case=case,
+        history=frozenset(p.history),
+        medications=frozenset(p.medications),
+        lesions=frozenset(e.type for e in a.active_lesions if e.count > 0),
+        scars=frozenset(e.type for e in a.scars if e.count > 0),
+    )
     out: dict[str, tuple[Condition, str]] = {}
-    for cid, cond in kb.conditions.items():
-        detail = _fires(cond.triggers, case)
+    for trigger in index_for(kb).triggers:
+        detail = _fires(trigger, facts)
         if detail is not None:
-            out[cid] = (cond, detail)
+            out[trigger.condition_id] = (trigger.condition, detail)
     return out

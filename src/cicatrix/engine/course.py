@@ -31,7 +31,14 @@ def _gap_after(prev: Treatment, nxt: Treatment, kb: KnowledgeBase) -> int:
     return gap
 
 
-def build_course(chosen: Sequence[Scheduled], start: date, assessed: date, kb: KnowledgeBase) -> Course:
+def build_course(
+    chosen: Sequence[Scheduled],
+    start: date,
+    assessed: date,
+    kb: KnowledgeBase,
+    more_notes: Sequence[Message] = (),
+) -> Course:
+    """`more_notes` (why treatments were left out) follow the course's own notes."""
     sessions: list[Session] = []
     maintenance: list[Maintenance] = []
     notes: list[Message] = []
@@ -82,5 +89,5 @@ def build_course(chosen: Sequence[Scheduled], start: date, assessed: date, kb: K
         sessions=tuple(sessions),
         maintenance=tuple(maintenance),
         follow_up=add_months(last, kb.policy.follow_up.after_months),
-        notes=tuple(notes),
+        notes=(*notes, *more_notes),
     )

@@ -9,8 +9,8 @@ from datetime import date
 from cicatrix.engine.case import Case
 from cicatrix.engine.conditions import active_conditions
 from cicatrix.engine.course import Scheduled, build_course
-from cicatrix.engine.recommend import present_targets, rank, relevant
-from cicatrix.engine.result import Education, Exclusion, Message, Plan, Recommendation, Severity
+from cicatrix.engine.recommend import Ranked, present_targets, rank, relevant
+from cicatrix.engine.result import Education, Exclusion, Message, Plan, Severity
 from cicatrix.engine.scores import score_assessment
 from cicatrix.engine.screening import Screen, screen_all
 from cicatrix.engine.timeline import build_timeline
@@ -66,7 +66,7 @@ def _education(case: Case, kb: KnowledgeBase, conditions: dict[str, tuple[Condit
 
 
 def _choose(
-    case: Case, kb: KnowledgeBase, recommended: tuple[Recommendation, ...], case_severity: Severity | None
+    case: Case, kb: KnowledgeBase, recommended: tuple[Ranked, ...], case_severity: Severity | None
 ) -> tuple[list[Treatment], dict[str, Message], list[Message]]:
     """Pick the treatments for the course; return them and why others were left unscheduled."""
     prefs = case.preferences
@@ -165,27 +165,26 @@ def plan_case(case: Case, kb: KnowledgeBase, overrides: Iterable[ClinicianOverri
     start = plan_start(case)
     order = {r.treatment: r.rank for r in recommended}
     sessions_first = sorted((t for t in chosen if t.schedule == "sessions"), key=lambda t: (t.phase, order[t.id]))
-    course = build_course([Scheduled(t, screens[t.id].delay_days) for t in sessions_first], start, a.date, kb)
-    course = course.model_copy(update={"notes": course.notes + tuple(skipped.values()) + tuple(choice_notes)})
+    course = build_course(
+        [Scheduled(t, screens[t.id].delay_days) for t in sessions_first],
+        start,
+        a.date,
+        kb,
+        more_notes=(*skipped.values(), *choice_notes),
+    )
     continuous = [t for t in chosen if t.schedule == "continuous"]
     timeline = build_timeline(course, kb, {tid: s.steps for tid, s in screens.items()}, continuous, start)
 
     chosen_ids = {t.id for t in chosen}
-    recommended = tuple(
-        r.model_copy(
-            update={
-                "scheduled": r.treatment in chosen_ids,
-                "warnings": r.warnings + ((skipped[r.treatment],) if r.treatment in skipped else ()),
-            }
-        )
-        for r in recommended
-    )
     return Plan(
         case_id=case.patient.id,
         knowledge_version=kb.label,
         notice=kb.policy.notice,
         scores=scores,
-        recommended=recommended,
+        recommended=tuple(
+            r.recommendation(r.treatment in chosen_ids, (skipped[r.treatment],) if r.treatment in skipped else ())
+            for r in recommended
+        ),
         excluded=excluded,
         warnings=tuple(dict.fromkeys(warnings)),
         education=_education(case, kb, conditions),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from cicatrix.engine.case import Case
+from cicatrix.engine.index import index_for
 from cicatrix.engine.result import Message, Recommendation, Severity
 from cicatrix.engine.screening import Screen
 from cicatrix.knowledge.models import Indication, KnowledgeBase, Treatment
@@ -34,21 +37,54 @@ def relevant(t: Treatment, targets: tuple[str, ...]) -> bool:
     return any(ind.target in targets for ind in t.indications)
 
 
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A ranked treatment before the course is chosen; becomes a Recommendation at the end."""
+
+    treatment: str
+    name: str
+    rank: int
+    score: float
+    targets: tuple[str, ...]
+    rationale: str
+    sources: tuple[str, ...]
+    evidence_level: str
+    warnings: tuple[Message, ...]
+    adjustments: tuple[Message, ...]
+
+    def recommendation(self, scheduled: bool, more_warnings: tuple[Message, ...] = ()) -> Recommendation:
+        return Recommendation(
+            treatment=self.treatment,
+            name=self.name,
+            rank=self.rank,
+            score=self.score,
+            targets=self.targets,
+            rationale=self.rationale,
+            sources=self.sources,
+            evidence_level=self.evidence_level,
+            warnings=self.warnings + more_warnings,
+            adjustments=self.adjustments,
+            scheduled=scheduled,
+        )
+
+
 def rank(
     case: Case,
     kb: KnowledgeBase,
     screens: dict[str, Screen],
     severity: Severity | None,
     extra: dict[str, tuple[Message, ...]],
-) -> tuple[Recommendation, ...]:
+) -> tuple[Ranked, ...]:
     """Score every non-excluded treatment that has a matching indication (or extra warnings)."""
     targets = present_targets(case)
+    present = frozenset(targets)
+    indicated = index_for(kb).indication_targets
     weights = kb.policy.ranking.line_weights
     bonus = kb.policy.ranking.severity_match_bonus
     phototype = case.patient.phototype.value
     scored: list[tuple[float, Treatment, tuple[Indication, ...], tuple[Message, ...], tuple[str, ...]]] = []
     for tid, screen in screens.items():
-        if screen.excluded:
+        if screen.excluded or (tid not in extra and indicated[tid].isdisjoint(present)):
             continue
         t = screen.treatment
         inds = matched_indications(t, targets, severity)
@@ -65,21 +101,18 @@ def rank(
         cited = tuple(dict.fromkeys(sources or t.sources))
         scored.append((score, t, inds, tuple(adjustments), cited))
     scored.sort(key=lambda s: (-s[0], _EVIDENCE_ORDER[s[1].evidence_level], s[1].name))
-    out = []
-    for n, (total, t, inds, adjusted, cited) in enumerate(scored, start=1):
-        rationale = " ".join(dict.fromkeys(i.rationale for i in inds)) or t.summary
-        out.append(
-            Recommendation(
-                treatment=t.id,
-                name=t.name,
-                rank=n,
-                score=round(total, 3),
-                targets=tuple(dict.fromkeys(i.target for i in inds)),
-                rationale=rationale,
-                sources=cited,
-                evidence_level=t.evidence_level,
-                warnings=screens[t.id].warnings + extra.get(t.id, ()),
-                adjustments=adjusted,
-            )
+    return tuple(
+        Ranked(
+            treatment=t.id,
+            name=t.name,
+            rank=n,
+            score=round(total, 3),
+            targets=tuple(dict.fromkeys(i.target for i in inds)),
+            rationale=" ".join(dict.fromkeys(i.rationale for i in inds)) or t.summary,
+            sources=cited,
+            evidence_level=t.evidence_level,
+            warnings=screens[t.id].warnings + extra.get(t.id, ()),
+            adjustments=adjusted,
         )
-    return tuple(out)
+        for n, (total, t, inds, adjusted, cited) in enumerate(scored, start=1)
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from cicatrix.engine.case import Assessment, MarkEntry, ScarEntry
+from cicatrix.engine.index import RowMatchers, index_for
 from cicatrix.engine.result import Message, ScoreRow, Scores, Severity
 from cicatrix.knowledge.models import AreaBand, CountBand, KnowledgeBase, Matcher
 
@@ -28,10 +29,15 @@ def _matches(m: Matcher, entry: ScarEntry | MarkEntry) -> bool:
     return True
 
 
-def _matching(matchers: Iterable[Matcher], a: Assessment) -> list[ScarEntry | MarkEntry]:
-    ms = tuple(matchers)
-    entries: list[ScarEntry | MarkEntry] = [*a.scars, *a.marks]
-    return [e for e in entries if e.count > 0 and any(_matches(m, e) for m in ms)]
+def _matching(row: RowMatchers, a: Assessment) -> list[ScarEntry | MarkEntry]:
+    """The recorded entries (scars, then marks, in input order) that feed a row."""
+    hits: list[ScarEntry | MarkEntry] = []
+    for s in a.scars:
+        ms = row.scars.get(s.type)
+        if ms and s.count > 0 and any(_matches(m, s) for m in ms):
+            hits.append(s)
+    hits += [m for m in a.marks if m.count > 0 and m.type in row.marks]
+    return hits
 
 
 def count_band(bands: Iterable[CountBand], count: int) -> int:
@@ -58,8 +64,9 @@ def goodman_baron_quantitative(
     scale = kb.scales.goodman_baron_quantitative
     rows: list[ScoreRow] = []
     warnings: list[Message] = []
-    for row in scale.rows:
-        hits = _matching(row.match, a)
+    index = index_for(kb)
+    for row, row_matchers in zip(scale.rows, index.gb_rows, strict=True):
+        hits = _matching(row_matchers, a)
         if not hits:
             continue
         count = sum(e.count for e in hits)
@@ -67,8 +74,8 @@ def goodman_baron_quantitative(
         rows.append(
             ScoreRow(id=row.id, label=row.label, inputs=_inputs(hits), count=count, multiplier=m, points=row.points * m)
         )
-    for arow in scale.area_rows:
-        hits = _matching(arow.match, a)
+    for arow, row_matchers in zip(scale.area_rows, index.gb_area_rows, strict=True):
+        hits = _matching(row_matchers, a)
         if not hits:
             continue
         areas = [e.area_cm2 for e in hits if isinstance(e, ScarEntry) and e.area_cm2 is not None]
@@ -93,8 +100,8 @@ def ecca(a: Assessment, kb: KnowledgeBase) -> tuple[int, tuple[ScoreRow, ...], t
     scale = kb.scales.ecca
     items: list[ScoreRow] = []
     warnings: list[Message] = []
-    for item in scale.items:
-        hits = _matching(item.match, a)
+    for item, row_matchers in zip(scale.items, index_for(kb).ecca_items, strict=True):
+        hits = _matching(row_matchers, a)
         if not hits:
             continue
         count = sum(e.count for e in hits)

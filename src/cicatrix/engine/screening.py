@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cicatrix.engine.index import index_for
 from cicatrix.engine.result import Message
-from cicatrix.knowledge.models import Condition, KnowledgeBase, Step, Treatment
+from cicatrix.knowledge.models import Condition, KnowledgeBase, Rule, Step, Treatment
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +27,11 @@ class Screen:
         return bool(self.reasons)
 
 
-def screen_treatment(t: Treatment, conditions: dict[str, tuple[Condition, str]]) -> Screen:
-    rules = [r for r in t.rules() if r.code in conditions]
+def screen_treatment(
+    t: Treatment, conditions: dict[str, tuple[Condition, str]], rules_in_force: tuple[Rule, ...] | None = None
+) -> Screen:
+    """Apply the treatment's rules whose condition applies; `rules_in_force` is t.rules(), if known."""
+    rules = [r for r in (t.rules() if rules_in_force is None else rules_in_force) if r.code in conditions]
     if not rules:
         return Screen(t, (), (), (), 0)
     reasons: list[Message] = []
@@ -49,4 +53,13 @@ def screen_treatment(t: Treatment, conditions: dict[str, tuple[Condition, str]])
 
 
 def screen_all(kb: KnowledgeBase, conditions: dict[str, tuple[Condition, str]]) -> dict[str, Screen]:
-    return {tid: screen_treatment(t, conditions) for tid, t in kb.treatments.items()}
+    index = index_for(kb)
+    active = conditions.keys()
+    return {
+        tid: (
+            Screen(t, (), (), (), 0)
+            if index.rule_codes[tid].isdisjoint(active)
+            else screen_treatment(t, conditions, index.rules[tid])
+        )
+        for tid, t in kb.treatments.items()
+    }

@@ -16,13 +16,21 @@ def _phase(offset: int) -> TimelinePhase:
 
 
 def _step_entry(
-    step: Step, anchor: date, t: Treatment, session: int | None, phase: TimelinePhase | None = None
+    step: Step,
+    anchor: date,
+    t: Treatment,
+    session: int | None,
+    phase: TimelinePhase | None = None,
+    extend_to: date | None = None,
 ) -> TimelineEntry:
-    # model_construct: every field comes from validated knowledge and typed dates; validating
-    # each of the ~30 entries per plan again would double the cost of planning
-    return TimelineEntry.model_construct(
-        date=anchor + timedelta(days=step.offset),
-        until=anchor + timedelta(days=step.until) if step.until is not None else None,
+    """The dated entry for one step; an ongoing step lasts until `extend_to` when that is later."""
+    day = anchor + timedelta(days=step.offset)
+    until = anchor + timedelta(days=step.until) if step.until is not None else None
+    # plain construction: pydantic-core validates these few typed fields faster than
+    # model_construct copies them in Python
+    return TimelineEntry(
+        date=day,
+        until=extend_to if extend_to and extend_to > day else until,
         session=session,
         treatment=t.id,
         kind=step.kind,
@@ -66,8 +74,7 @@ def build_timeline(
     end = course.follow_up
     for t in continuous:
         for step in (*t.protocol.steps, *extra_steps.get(t.id, ())):
-            e = _step_entry(step, start, t, None, "ongoing")
-            entries.append(e.model_copy(update={"until": end}) if end and end > e.date else e)
+            entries.append(_step_entry(step, start, t, None, "ongoing", extend_to=end))
     for m in course.maintenance:
         t = kb.treatments[m.treatment]
         entries.append(
