@@ -85,7 +85,7 @@ def care_steps(plan: Plan) -> list[CareStep]:
         groups.setdefault((e.treatment, e.session if anchor else None, key), []).append(e)
     out = []
     for (treatment, session, key), entries in groups.items():
-        off, until = offsets[(treatment, session, key)]
+        first_day, last_day = offsets[(treatment, session, key)]
         out.append(
             CareStep(
                 key=key,
@@ -93,8 +93,8 @@ def care_steps(plan: Plan) -> list[CareStep]:
                 session=session,
                 start=min(e.date for e in entries),
                 end=max(e.until or e.date for e in entries),
-                offset=off,
-                until=until,
+                offset=first_day,
+                until=last_day,
                 kind=entries[0].kind,
                 entries=tuple(entries),
             )

@@ -466,7 +466,7 @@ def bundle_to_record(data: Any, patient_id: str | None = None) -> PatientRecord:
     scores_seen: dict[str, dict[str, int]] = {}
     for where, raw in by_type.get("Observation", []):
         obs: Observation = _validate(Observation, raw, where)
-        codes = {c.code for c in obs.code.coding or () if c.system == SCORES}
+        codes = {c.code for c in obs.code.coding or () if c.system == SCORES and c.code}
         if "assessment" in codes:
             aid = next((i.value for i in obs.identifier or () if i.system == ASSESSMENT_ID_SYSTEM), None)
             if not aid:
@@ -534,7 +534,7 @@ def bundle_to_record(data: Any, patient_id: str | None = None) -> PatientRecord:
     for where, raw in by_type.get("Procedure", []):
         proc: Procedure = _validate(Procedure, raw, where)
         for b in proc.basedOn or ():
-            procedures[b.reference or ""] = proc.status
+            procedures[b.reference or ""] = proc.status or ""
     sessions: list[SessionRecord] = []
     for where, raw in by_type.get("ServiceRequest", []):
         sr: ServiceRequest = _validate(ServiceRequest, raw, where)

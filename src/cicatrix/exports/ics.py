@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from icalendar import Alarm, Calendar, Event
+from icalendar import Alarm, Calendar, Component, Event
 
 from cicatrix.engine.result import Plan
 from cicatrix.exports.care import care_steps, step_title, treatment_names
@@ -53,17 +54,22 @@ def _lines(title: str, items: tuple[str, ...]) -> list[str]:
     return [title, *(f"- {t}" for t in items)] if items else []
 
 
-def _previous_events(previous: Calendar | bytes | str | None) -> dict[str, Event]:
+def _previous_events(previous: Calendar | bytes | str | None) -> dict[str, Component]:
     if previous is None:
         return {}
     cal = previous if isinstance(previous, Calendar) else Calendar.from_ical(previous)
     return {str(ev["UID"]): ev for ev in cal.walk("VEVENT")}
 
 
-def _fingerprint(ev: Event) -> tuple[str, ...]:
+def _ical_text(value: Any) -> str:
+    raw = value.to_ical()
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+def _fingerprint(ev: Component) -> tuple[str, ...]:
     """What counts as a change for SEQUENCE: when, what, where."""
     return tuple(
-        ev[k].to_ical().decode() if k in ev else "" for k in ("DTSTART", "DTEND", "SUMMARY", "DESCRIPTION", "LOCATION")
+        _ical_text(ev[k]) if k in ev else "" for k in ("DTSTART", "DTEND", "SUMMARY", "DESCRIPTION", "LOCATION")
     )
 
 
@@ -131,7 +137,7 @@ def build_calendar(
         ev.add("description", "\n".join(desc))
         ev.add("transp", "TRANSPARENT")
         ev.add("categories", ["cicatrix", step.kind])
-        floor = opts.sequences.get((step.treatment, step.session), 0) if step.session else 0
+        floor = opts.sequences.get((step.treatment, step.session), 0) if step.treatment and step.session else 0
         events.append((ev, floor))
 
     for ev, floor in events:
@@ -155,7 +161,8 @@ def calendar_bytes(
     previous: Calendar | bytes | str | None = None,
     stamp: datetime | None = None,
 ) -> bytes:
-    return build_calendar(plan, patient_id, options, previous=previous, stamp=stamp).to_ical()
+    data: bytes = build_calendar(plan, patient_id, options, previous=previous, stamp=stamp).to_ical()
+    return data
 
 
 def parse_time(value: str, field_name: str = "time") -> time:

@@ -207,6 +207,7 @@ def protocol_bundle(kb: KnowledgeBase, treatments: list[str] | None = None) -> B
     entries: list[dict[str, Any]] = []
     for tid in treatments or sorted(kb.treatments):
         t = kb.treatments[tid]
-        for res in [plan_definition(kb, t), *activity_definitions(kb, t)]:
+        resources: list[PlanDefinition | ActivityDefinition] = [plan_definition(kb, t), *activity_definitions(kb, t)]
+        for res in resources:
             entries.append({"fullUrl": res.url, "resource": res})
     return Bundle(type="collection", entry=entries)

@@ -80,8 +80,7 @@ def load_record(ctx: Context, patient_id: int, what: str = "fhir") -> tuple[Pati
             .order_by(CourseSession.treatment, CourseSession.number, CourseSession.id)
         ).all()
         sessions = tuple(
-            SessionRecord(treatment=s.treatment, number=s.number, date=s.date, status=s.status)  # type: ignore[arg-type]
-            for s in srows
+            SessionRecord(treatment=s.treatment, number=s.number, date=s.date, status=s.status) for s in srows
         )
     engine_patient = case_patient(p)
     engine_patient["id"] = _record_id(p)
@@ -189,11 +188,11 @@ def import_record(ctx: Context, record: PatientRecord) -> int:
         ctx.db.add(prow)
         ctx.db.flush()
         audit.record(ctx, "create", "plan", prow.id, patient_id=row.id, detail="import:fhir")
-        for s in record.course_sessions():
+        for cs in record.course_sessions():
             ctx.db.add(
                 CourseSession(
-                    clinic_id=row.clinic_id, patient_id=row.id, plan_id=prow.id, treatment=s.treatment,
-                    number=s.number, date=s.date, status=s.status, sequence=0,
+                    clinic_id=row.clinic_id, patient_id=row.id, plan_id=prow.id, treatment=cs.treatment,
+                    number=cs.number, date=cs.date, status=cs.status, sequence=0,
                 )
             )  # fmt: skip
     audit.record(ctx, "create", "patient", row.id, patient_id=row.id, detail="import:fhir")
