@@ -368,3 +368,24 @@ def test_plan_edit_needs_a_reason_and_sends_the_plan_back_for_approval(demo: Dem
         plan = db.get(Plan, plan_id)
         assert plan is not None and plan.status == "proposed"
         assert plan.preferences["treatments"] == kept[:1]
+
+
+def test_dashboard_lists_follow_ups_that_have_come_due(demo: Demo) -> None:
+    from datetime import timedelta
+
+    from cicatrix.storage.models import Patient
+
+    with demo.app.state.db.session() as db:
+        plan = db.scalars(select(Plan).where(Plan.status == "approved").order_by(Plan.id)).first()
+        assert plan is not None
+        for s in db.scalars(select(CourseSession).where(CourseSession.plan_id == plan.id)):
+            s.date, s.status = TODAY - timedelta(days=30), "done"
+        proposal = dict(plan.proposal)
+        proposal["course"] = {**proposal["course"], "follow_up": (TODAY + timedelta(days=3)).isoformat()}
+        plan.proposal = proposal
+        name = db.get(Patient, plan.patient_id).name  # type: ignore[union-attr]
+        db.commit()
+    demo.login("clinician")
+    html = demo.client.get("/").text
+    due = html.split('id="h-due"')[1].split("</section>")[0]
+    assert name in due and "follow-up assessment" in due

@@ -18,6 +18,7 @@ from cicatrix.storage.models import CourseSession, Patient, Plan
 
 DUE_DAYS = 7
 OVERDUE_DAYS = 60
+FOLLOW_UP_LOOKBACK_DAYS = 400  # course length plus the follow-up delay, with margin
 LIMIT = 100
 
 
@@ -105,16 +106,28 @@ def build(ctx: Context) -> Dashboard:
         seen.add(s.patient_id)
         due.append(Due(s.patient_id, name, f"{tname(s.treatment)} session {s.number}", s.date, s.date < today))
 
-    # Follow-up assessments: approved plans whose follow-up date has come, with nothing planned.
-    planned_plans = select(CourseSession.plan_id).where(CourseSession.status == "planned")
+    # Follow-up assessments: approved plans whose sessions all lie in the past year (found through
+    # the clinic/date index), with none still planned, and whose follow-up date has come.
+    recent = (
+        select(CourseSession.plan_id)
+        .where(
+            CourseSession.clinic_id == ctx.actor.clinic_id,
+            CourseSession.date >= today - timedelta(days=FOLLOW_UP_LOOKBACK_DAYS),
+            CourseSession.date <= today,
+        )
+        .distinct()
+    )
+    still_planned = select(CourseSession.plan_id).where(
+        CourseSession.plan_id.in_(recent), CourseSession.status == "planned"
+    )
     fu_rows = ctx.db.execute(
         select(Plan.id, Plan.patient_id, Plan.proposal, Patient.name)
         .join(Patient, Patient.id == Plan.patient_id)
         .where(
-            Plan.clinic_id == ctx.actor.clinic_id,
+            Plan.id.in_(recent),
+            Plan.id.not_in(still_planned),
             Plan.status == "approved",
             Patient.archived.is_(False),
-            Plan.id.not_in(planned_plans),
         )
         .order_by(Plan.id.desc())
         .limit(LIMIT)
