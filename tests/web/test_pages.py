@@ -389,3 +389,22 @@ def test_dashboard_lists_follow_ups_that_have_come_due(demo: Demo) -> None:
     html = demo.client.get("/").text
     due = html.split('id="h-due"')[1].split("</section>")[0]
     assert name in due and "follow-up assessment" in due
+
+
+def test_admin_changes_a_role_and_deactivates_an_account(demo: Demo) -> None:
+    from cicatrix.storage.models import User
+
+    demo.login("admin")
+    with demo.app.state.db.session() as db:
+        desk = db.scalars(select(User).where(User.username == "frontdesk")).one()
+    token = demo.csrf("/admin/users")
+    r = demo.client.post(f"/admin/users/{desk.id}", data={"csrf_token": token, "role": "clinician"},
+                         follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303
+    r = demo.client.post(f"/admin/users/{desk.id}", data={"csrf_token": token, "role": "wizard", "active": "1"})
+    assert r.status_code == 422 and "Unknown role" in r.text
+    with demo.app.state.db.session() as db:
+        changed = db.get(User, desk.id)
+        assert changed is not None and changed.role == "clinician" and not changed.active
+    r = demo.client.post("/login", data={"username": "frontdesk", "password": "cicatrix-demo"})
+    assert r.status_code == 401  # a deactivated account cannot log in

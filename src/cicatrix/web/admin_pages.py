@@ -73,7 +73,8 @@ async def user_update(user_id: int, request: Request, page: Page = Depends(ADMIN
     form = await read_form(request)
     role = form.value("role") or None
     try:
-        users.update_user(page.ctx, user_id, UserUpdate(role=role, active=bool(form.value("active"))))  # type: ignore[arg-type]
+        body = UserUpdate.model_validate({"role": role, "active": bool(form.value("active"))})
+        users.update_user(page.ctx, user_id, body)
     except (Invalid, ValidationError) as exc:
         msg = exc.message if isinstance(exc, Invalid) else "Unknown role."
         return _users_page(page, empty_form(role="clinician"), [msg], status=422)
