@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
 
 from cicatrix.engine.case import Case, CaseError
@@ -40,7 +41,7 @@ from cicatrix.service.schemas import (
     TodayOut,
 )
 from cicatrix.storage.db import utcnow
-from cicatrix.storage.models import Assessment, CourseSession, Plan, PlanEdit
+from cicatrix.storage.models import Assessment, CourseSession, Patient, Plan, PlanEdit
 
 # ---------- shaping ----------
 
@@ -289,8 +290,25 @@ def _current(ctx: Context, patient_id: int, approved_only: bool) -> Plan | None:
 
 def current(ctx: Context, patient_id: int) -> PlanOut:
     """The newest plan in force: for patients the approved one, for clinicians also a proposal."""
-    pt = patients.load(ctx, patient_id, "plan.read")
-    p = _current(ctx, pt.id, approved_only=ctx.actor.role == "patient")
+    require_patient_access(ctx.actor, "plan.read", patient_id)
+    # The patient check and the plan lookup in one statement (the hottest read of the API).
+    statuses = ("approved",) if ctx.actor.role == "patient" else ("approved", "proposed")
+    other = aliased(Plan)
+    newest = (
+        select(func.max(other.id))
+        .where(other.patient_id == Patient.id, other.status.in_(statuses))
+        .correlate(Patient)
+        .scalar_subquery()
+    )
+    row = ctx.db.execute(
+        select(Patient.clinic_id, Plan)
+        .select_from(Patient)
+        .outerjoin(Plan, Plan.id == newest)
+        .where(Patient.id == patient_id)
+    ).first()
+    if row is None or row.clinic_id != ctx.actor.clinic_id:
+        raise NotFound("patient_id", "no such patient")
+    p = row.Plan
     if p is None:
         raise NotFound("plan", "this patient has no plan yet")
     audit.record(ctx, "read", "plan", p.id, patient_id=p.patient_id)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Response
 
 from cicatrix.api.deps import context
-from cicatrix.api.routes.patients import _if_match
+from cicatrix.api.routes.patients import _if_match, json_response
 from cicatrix.service import calendar, outcomes, plans
 from cicatrix.service.context import Context
 from cicatrix.service.schemas import (
@@ -36,13 +36,13 @@ router = APIRouter(tags=["care"])
     status_code=201,
     summary="Propose a plan from an assessment (overrides need a reason)",
 )
-def create_plan(assessment_id: int, body: PlanCreate, ctx: Context = Depends(context)) -> PlanOut:
-    return plans.generate(ctx, assessment_id, body)
+def create_plan(assessment_id: int, body: PlanCreate, ctx: Context = Depends(context)) -> Response:
+    return json_response(plans.generate(ctx, assessment_id, body), 201)
 
 
 @router.get("/patients/{patient_id}/plan", response_model=PlanOut, summary="The current plan")
-def current_plan(patient_id: int, ctx: Context = Depends(context)) -> PlanOut:
-    return plans.current(ctx, patient_id)
+def current_plan(patient_id: int, ctx: Context = Depends(context)) -> Response:
+    return json_response(plans.current(ctx, patient_id))
 
 
 @router.get("/patients/{patient_id}/plans", response_model=list[PlanSummary], summary="All plans")
@@ -51,8 +51,8 @@ def list_plans(patient_id: int, ctx: Context = Depends(context)) -> list[PlanSum
 
 
 @router.get("/plans/{plan_id}", response_model=PlanOut, summary="A plan")
-def get_plan(plan_id: int, ctx: Context = Depends(context)) -> PlanOut:
-    return plans.get(ctx, plan_id)
+def get_plan(plan_id: int, ctx: Context = Depends(context)) -> Response:
+    return json_response(plans.get(ctx, plan_id))
 
 
 @router.patch(
@@ -65,13 +65,13 @@ def edit_plan(
     body: PlanEditIn,
     if_match: Annotated[str | None, Header(max_length=40)] = None,
     ctx: Context = Depends(context),
-) -> PlanOut:
-    return plans.edit(ctx, plan_id, body, _if_match(if_match))
+) -> Response:
+    return json_response(plans.edit(ctx, plan_id, body, _if_match(if_match)))
 
 
 @router.post("/plans/{plan_id}/approve", response_model=PlanOut, summary="Approve (clinicians only)")
-def approve_plan(plan_id: int, body: ApproveIn, ctx: Context = Depends(context)) -> PlanOut:
-    return plans.approve(ctx, plan_id, body.version)
+def approve_plan(plan_id: int, body: ApproveIn, ctx: Context = Depends(context)) -> Response:
+    return json_response(plans.approve(ctx, plan_id, body.version))
 
 
 @router.get(
@@ -93,8 +93,8 @@ def session_done(session_id: int, body: SessionDoneIn, ctx: Context = Depends(co
     response_model=PlanOut,
     summary="Session missed: re-flow the course keeping every interval (dry_run to preview)",
 )
-def session_missed(session_id: int, body: SessionMissedIn, ctx: Context = Depends(context)) -> PlanOut:
-    return plans.record_missed(ctx, session_id, body)
+def session_missed(session_id: int, body: SessionMissedIn, ctx: Context = Depends(context)) -> Response:
+    return json_response(plans.record_missed(ctx, session_id, body))
 
 
 @router.get(
