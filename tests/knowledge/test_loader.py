@@ -195,3 +195,8 @@ def test_cache_key_covers_the_model_code(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(loader, "__file__", str(fake_loader))
     monkeypatch.setattr(loader, "bundled_dir", lambda: Path(__file__).resolve().parents[2] / "src/cicatrix/knowledge/data")
     assert loader._cache_key(None) != before
+
+
+def test_fitzpatrick_phototypes_are_knowledge(kb: KnowledgeBase) -> None:
+    assert list(kb.phototypes) == ["I", "II", "III", "IV", "V", "VI"]
+    assert kb.phototypes["VI"].sun_response == "Never burns, deeply pigmented"

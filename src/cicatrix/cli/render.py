@@ -121,7 +121,7 @@ def plan_markdown(plan: Plan, kb: KnowledgeBase) -> str:
     return "\n".join(out) + "\n"
 
 
-_KINDS = ("treatments", "scar_types", "marks", "lesions", "conditions", "education", "sources")
+_KINDS = ("treatments", "scar_types", "marks", "lesions", "conditions", "phototypes", "education", "sources")
 
 
 def print_knowledge_list(kb: KnowledgeBase, kind: str | None, console: Console | None = None) -> None:

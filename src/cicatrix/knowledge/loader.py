@@ -24,6 +24,7 @@ from cicatrix.knowledge.models import (
     Lesion,
     Mark,
     Matcher,
+    Phototype,
     Policy,
     Scales,
     ScarType,
@@ -38,6 +39,7 @@ OVERRIDES_ENV = "CICATRIX_KNOWLEDGE_DIR"
 # collection name -> (file or folder, model)
 _COLLECTIONS: dict[str, tuple[str, type[BaseModel]]] = {
     "sources": ("sources.yaml", Source),
+    "phototypes": ("phototypes.yaml", Phototype),
     "scar_types": ("scar_types.yaml", ScarType),
     "marks": ("marks.yaml", Mark),
     "lesions": ("lesions.yaml", Lesion),
@@ -183,6 +185,7 @@ def _validate(raw: dict[str, Any], overridden: dict[str, str]) -> KnowledgeBase:
         version=version,
         fingerprint=hashlib.sha256(canonical.encode()).hexdigest(),
         sources=built["sources"],
+        phototypes=built["phototypes"],
         evidence_levels=levels,
         scar_types=built["scar_types"],
         marks=built["marks"],
@@ -212,7 +215,7 @@ def check_references(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> Non
             need_sources(label, eid, st.sources, f"{where}[{i}].sources")
 
     targets = set(kb.scar_types) | set(kb.marks) | set(kb.lesions)
-    for coll in ("scar_types", "marks", "lesions", "conditions", "education"):
+    for coll in ("phototypes", "scar_types", "marks", "lesions", "conditions", "education"):
         for eid, entry in getattr(kb, coll).items():
             need_sources(files[coll][eid], eid, entry.sources, "sources")
     for seq in kb.sequencing:

@@ -59,6 +59,13 @@ class ScarType(Sourced):
     definition: str
 
 
+class Phototype(Sourced):
+    """A Fitzpatrick phototype and its sun response, as shown to the clinician who asks."""
+
+    id: PhototypeName
+    sun_response: str
+
+
 class Mark(Sourced):
     id: str
     name: str
@@ -467,6 +474,7 @@ class KnowledgeBase(BaseModel):
     fingerprint: str
     sources: dict[str, Source]
     evidence_levels: dict[str, EvidenceLevelInfo]
+    phototypes: dict[str, Phototype]
     scar_types: dict[str, ScarType]
     marks: dict[str, Mark]
     lesions: dict[str, Lesion]
