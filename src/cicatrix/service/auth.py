@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from cicatrix.service import audit
@@ -127,13 +127,17 @@ def issue_token(db: Session, user: User, kind: str, max_age_s: int, ip: str | No
     return raw, tok
 
 
+# Built once (runs on every request): the statement's cache key is memoised on the object.
+_TOKEN = (
+    select(ApiToken, User)
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_hash == bindparam("digest"), ApiToken.kind == bindparam("kind"))
+)
+
+
 def resolve_token(db: Session, raw: str, kind: str) -> Actor | None:
     """The actor behind a token, or None when it is unknown, expired, revoked or disabled."""
-    row = db.execute(
-        select(ApiToken, User)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == token_digest(raw), ApiToken.kind == kind)
-    ).first()
+    row = db.execute(_TOKEN, {"digest": token_digest(raw), "kind": kind}).first()
     if row is None:
         return None
     tok, user = row

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -62,16 +62,54 @@ def session_out(s: CourseSession) -> SessionOut:
     )
 
 
-def _sessions(ctx: Context, plan_id: int) -> list[CourseSession]:
-    return list(
-        ctx.db.scalars(
-            select(CourseSession).where(CourseSession.plan_id == plan_id).order_by(CourseSession.date, CourseSession.id)
-        )
+# The hot reads are built once: SQLAlchemy memoises a statement's cache key on the object, so
+# reusing it skips constructing and hashing the expression on every request.
+_SESSIONS = (
+    select(CourseSession)
+    .where(CourseSession.plan_id == bindparam("plan_id"))
+    .order_by(CourseSession.date, CourseSession.id)
+)
+_EDITS = select(PlanEdit).where(PlanEdit.plan_id == bindparam("plan_id")).order_by(PlanEdit.id)
+
+
+def _current_with_patient(statuses: tuple[str, ...]) -> Select[tuple[int, Plan]]:
+    """The patient's clinic and their newest plan with one of `statuses` (None if none)."""
+    other = aliased(Plan)
+    newest = (
+        select(func.max(other.id))
+        .where(other.patient_id == Patient.id, other.status.in_(statuses))
+        .correlate(Patient)
+        .scalar_subquery()
+    )
+    return (
+        select(Patient.clinic_id, Plan)
+        .select_from(Patient)
+        .outerjoin(Plan, Plan.id == newest)
+        .where(Patient.id == bindparam("patient_id"))
     )
 
 
-def out(ctx: Context, p: Plan, preview: bool = False) -> PlanOut:
-    edits = ctx.db.scalars(select(PlanEdit).where(PlanEdit.plan_id == p.id).order_by(PlanEdit.id))
+_CURRENT_APPROVED = _current_with_patient(("approved",))
+_CURRENT_IN_FORCE = _current_with_patient(("approved", "proposed"))
+
+
+def _sessions(ctx: Context, plan_id: int) -> list[CourseSession]:
+    return list(ctx.db.scalars(_SESSIONS, {"plan_id": plan_id}))
+
+
+def out(
+    ctx: Context,
+    p: Plan,
+    preview: bool = False,
+    sessions: list[CourseSession] | None = None,
+    edits: list[PlanEdit] | None = None,
+) -> PlanOut:
+    """The plan as the API shows it. A caller that has just created the plan passes its
+    sessions and edits (already flushed, in order), saving two queries."""
+    if edits is None:
+        edits = list(ctx.db.scalars(_EDITS, {"plan_id": p.id}))
+    if sessions is None:
+        sessions = _sessions(ctx, p.id)
     return PlanOut(
         id=p.id,
         patient_id=p.patient_id,
@@ -86,7 +124,7 @@ def out(ctx: Context, p: Plan, preview: bool = False) -> PlanOut:
         preferences=p.preferences or {},
         overrides=[OverrideOut(**o) for o in (p.overrides or [])],
         plan=p.proposal,
-        sessions=[session_out(s) for s in _sessions(ctx, p.id)],
+        sessions=[session_out(s) for s in sessions],
         edits=[
             PlanEditOut(
                 id=e.id, user_id=e.user_id, at=e.at, kind=e.kind, reason=e.reason,
@@ -154,9 +192,14 @@ def _check_requested(plan: EnginePlan, treatments: list[str] | None, field: str)
         raise RuntimeError("engine scheduled an excluded treatment")
 
 
-def _sync_sessions(ctx: Context, p: Plan, plan: EnginePlan) -> None:
-    """Replace the planned sessions with the engine's course; given or missed ones stay."""
-    existing = _sessions(ctx, p.id)
+def _sync_sessions(
+    ctx: Context, p: Plan, plan: EnginePlan, existing: list[CourseSession] | None = None
+) -> list[CourseSession]:
+    """Replace the planned sessions with the engine's course; given or missed ones stay.
+    Returns the rows it added (`existing=[]`: a new plan, nothing to look up)."""
+    if existing is None:
+        existing = _sessions(ctx, p.id)
+    added: list[CourseSession] = []
     kept = {(s.treatment, s.number) for s in existing if s.status == "done"}
     old_planned = {(s.treatment, s.number): s for s in existing if s.status == "planned"}
     for s in plan.course.sessions:
@@ -165,19 +208,21 @@ def _sync_sessions(ctx: Context, p: Plan, plan: EnginePlan) -> None:
             continue
         row = old_planned.pop(key, None)
         if row is None:
-            ctx.db.add(
+            added.append(
                 CourseSession(
                     clinic_id=p.clinic_id, patient_id=p.patient_id, plan_id=p.id,
                     treatment=s.treatment, number=s.number, date=s.date, status="planned",
                     sequence=0,
                 )
             )  # fmt: skip
+            ctx.db.add(added[-1])
         elif row.date != s.date:
             row.date = s.date
             row.sequence += 1
     for row in old_planned.values():
         row.status = "cancelled"
         row.sequence += 1
+    return added
 
 
 def _stale(p: Plan, version: int | None) -> None:
@@ -200,7 +245,8 @@ def _flush(ctx: Context) -> None:
 # ---------- use cases ----------
 
 
-def _new_plan(ctx: Context, a: Assessment, case: Case, preferences: dict[str, Any], given: list[OverrideIn]) -> Plan:
+def _new_plan(ctx: Context, a: Assessment, case: Case, preferences: dict[str, Any], given: list[OverrideIn]) -> PlanOut:
+    """Propose, store and return a new plan (its sessions and edits are known: no re-read)."""
     _overrides(ctx, case, given, "overrides")
     now = utcnow()
     ovs = [{"treatment": o.treatment, "reason": o.reason, "by": ctx.actor.user_id,
@@ -223,18 +269,21 @@ def _new_plan(ctx: Context, a: Assessment, case: Case, preferences: dict[str, An
     )
     ctx.db.add(p)
     ctx.db.flush()
+    edits = []
     for o in given:
-        ctx.db.add(
+        edits.append(
             PlanEdit(
                 plan_id=p.id, user_id=ctx.actor.user_id, at=now, kind="override", reason=o.reason,
                 override=True, change={"treatment": o.treatment}, from_version=0,
             )
         )  # fmt: skip
+        ctx.db.add(edits[-1])
         audit.record(ctx, "override", "plan", p.id, patient_id=p.patient_id, detail=o.treatment)
-    _sync_sessions(ctx, p, plan)
+    added = _sync_sessions(ctx, p, plan, existing=[])
     audit.record(ctx, "create", "plan", p.id, patient_id=p.patient_id)
     ctx.db.flush()
-    return p
+    added.sort(key=lambda s: (s.date, s.id))
+    return out(ctx, p, sessions=added, edits=edits)
 
 
 def assess(ctx: Context, patient_id: int, body: AssessmentIn) -> AssessmentCreated:
@@ -243,8 +292,7 @@ def assess(ctx: Context, patient_id: int, body: AssessmentIn) -> AssessmentCreat
     plan_out = None
     if body.generate_plan:
         require_patient_access(ctx.actor, "plan.create", patient_id)
-        p = _new_plan(ctx, a, case, body.preferences or {}, [])
-        plan_out = out(ctx, p)
+        plan_out = _new_plan(ctx, a, case, body.preferences or {}, [])
     result = AssessmentCreated(assessment=assessments.out(a), plan=plan_out)
     ctx.db.commit()
     return result
@@ -254,8 +302,7 @@ def generate(ctx: Context, assessment_id: int, body: PlanCreate) -> PlanOut:
     a = assessments.load(ctx, assessment_id, "plan.create")
     prefs = body.preferences if body.preferences is not None else a.input.get("preferences", {})
     case = _case(ctx, a, prefs)
-    p = _new_plan(ctx, a, case, prefs, body.overrides)
-    result = out(ctx, p)
+    result = _new_plan(ctx, a, case, prefs, body.overrides)
     ctx.db.commit()
     return result
 
@@ -292,20 +339,8 @@ def current(ctx: Context, patient_id: int) -> PlanOut:
     """The newest plan in force: for patients the approved one, for clinicians also a proposal."""
     require_patient_access(ctx.actor, "plan.read", patient_id)
     # The patient check and the plan lookup in one statement (the hottest read of the API).
-    statuses = ("approved",) if ctx.actor.role == "patient" else ("approved", "proposed")
-    other = aliased(Plan)
-    newest = (
-        select(func.max(other.id))
-        .where(other.patient_id == Patient.id, other.status.in_(statuses))
-        .correlate(Patient)
-        .scalar_subquery()
-    )
-    row = ctx.db.execute(
-        select(Patient.clinic_id, Plan)
-        .select_from(Patient)
-        .outerjoin(Plan, Plan.id == newest)
-        .where(Patient.id == patient_id)
-    ).first()
+    query = _CURRENT_APPROVED if ctx.actor.role == "patient" else _CURRENT_IN_FORCE
+    row = ctx.db.execute(query, {"patient_id": patient_id}).first()
     if row is None or row.clinic_id != ctx.actor.clinic_id:
         raise NotFound("patient_id", "no such patient")
     p = row.Plan
