@@ -34,22 +34,22 @@ def screen_treatment(
     rules = [r for r in (t.rules() if rules_in_force is None else rules_in_force) if r.code in conditions]
     if not rules:
         return Screen(t, (), (), (), 0)
-    reasons: list[Message] = []
-    warnings: list[Message] = []
+    # keyed by (code, text): equal messages appear once, in first-seen order
+    reasons: dict[tuple[str, str], Message] = {}
+    warnings: dict[tuple[str, str], Message] = {}
     steps: list[Step] = []
     delay = 0
     for rule in rules:
-        detail = conditions[rule.code][1]
-        msg = Message(code=rule.code, message=f"{rule.message} ({detail})")
+        key = (rule.code, f"{rule.message} ({conditions[rule.code][1]})")
         if rule.effect == "exclude":
-            if msg not in reasons:
-                reasons.append(msg)
+            if key not in reasons:
+                reasons[key] = Message(code=key[0], message=key[1])
             continue
-        if msg not in warnings:
-            warnings.append(msg)
+        if key not in warnings:
+            warnings[key] = Message(code=key[0], message=key[1])
         steps.extend(rule.add_steps)
         delay = max(delay, rule.delay_days or 0)
-    return Screen(t, tuple(reasons), tuple(warnings), tuple(steps), delay)
+    return Screen(t, tuple(reasons.values()), tuple(warnings.values()), tuple(steps), delay)
 
 
 def screen_all(kb: KnowledgeBase, conditions: dict[str, tuple[Condition, str]]) -> dict[str, Screen]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
+from typing import Any
 
 from cicatrix.engine.result import Course, TimelineEntry, TimelinePhase
+from cicatrix.engine.trusted import trusted
 from cicatrix.knowledge.models import KnowledgeBase, Step, Treatment
 
 _KIND_ORDER = {"session": 0, "avoid": 1, "do": 2, "expect": 3, "maintenance": 4, "follow_up": 5}
@@ -15,29 +17,37 @@ def _phase(offset: int) -> TimelinePhase:
     return "pre" if offset < 0 else "day_of" if offset == 0 else "post"
 
 
-def _step_entry(
+def _step_row(
     step: Step,
     anchor: date,
     t: Treatment,
     session: int | None,
     phase: TimelinePhase | None = None,
     extend_to: date | None = None,
-) -> TimelineEntry:
-    """The dated entry for one step; an ongoing step lasts until `extend_to` when that is later."""
+) -> dict[str, Any]:
+    """The fields of one step's dated entry; an ongoing step lasts until `extend_to` when later."""
     day = anchor + timedelta(days=step.offset)
     until = anchor + timedelta(days=step.until) if step.until is not None else None
-    # plain construction: pydantic-core validates these few typed fields faster than
-    # model_construct copies them in Python
-    return TimelineEntry(
-        date=day,
-        until=extend_to if extend_to and extend_to > day else until,
-        session=session,
-        treatment=t.id,
-        kind=step.kind,
-        phase=phase or _phase(step.offset),
-        text=step.text,
-        code=step.code,
-        sources=step.sources,
+    return {
+        "date": day,
+        "until": extend_to if extend_to and extend_to > day else until,
+        "session": session,
+        "treatment": t.id,
+        "kind": step.kind,
+        "phase": phase or _phase(step.offset),
+        "text": step.text,
+        "code": step.code,
+        "sources": step.sources,
+    }
+
+
+def _order(row: dict[str, Any]) -> tuple[date, int, str, int, str]:
+    return (
+        row["date"],
+        _KIND_ORDER[row["kind"]],
+        row.get("treatment") or "",
+        row.get("session") or 0,
+        row.get("code") or "",
     )
 
 
@@ -49,51 +59,53 @@ def build_timeline(
     start: date,
 ) -> tuple[TimelineEntry, ...]:
     """Every dated instruction; `extra_steps` are the precautions screening added per treatment."""
-    entries: list[TimelineEntry] = []
+    # rows are sorted first and validated once each; model_validate on a dict is the cheapest
+    # checked construction pydantic offers (cheaper than keyword __init__ or model_construct)
+    rows: list[dict[str, Any]] = []
     totals: dict[str, int] = {}
     for s in course.sessions:
         totals[s.treatment] = max(totals.get(s.treatment, 0), s.number)
     for s in course.sessions:
         t = kb.treatments[s.treatment]
-        entries.append(
-            TimelineEntry(
-                date=s.date,
-                session=s.number,
-                treatment=t.id,
-                kind="session",
-                phase="day_of",
-                text=f"{t.plain_name}: session {s.number} of {totals[t.id]}.",
-                code="session",
-                sources=t.protocol.sources,
-            )
+        rows.append(
+            {
+                "date": s.date,
+                "session": s.number,
+                "treatment": t.id,
+                "kind": "session",
+                "phase": "day_of",
+                "text": f"{t.plain_name}: session {s.number} of {totals[t.id]}.",
+                "code": "session",
+                "sources": t.protocol.sources,
+            }
         )
         for step in (*t.protocol.steps, *extra_steps.get(t.id, ())):
             if step.first_session_only and s.number != 1:
                 continue
-            entries.append(_step_entry(step, s.date, t, s.number))
+            rows.append(_step_row(step, s.date, t, s.number))
     end = course.follow_up
     for t in continuous:
         for step in (*t.protocol.steps, *extra_steps.get(t.id, ())):
-            entries.append(_step_entry(step, start, t, None, "ongoing", extend_to=end))
+            rows.append(_step_row(step, start, t, None, "ongoing", extend_to=end))
     for m in course.maintenance:
         t = kb.treatments[m.treatment]
-        entries.append(
-            TimelineEntry(
-                date=m.date,
-                treatment=t.id,
-                kind="maintenance",
-                text=f"{t.plain_name}: {m.text}",
-                code="maintenance",
-                sources=t.protocol.maintenance.sources if t.protocol.maintenance else (),
-            )
+        rows.append(
+            {
+                "date": m.date,
+                "treatment": t.id,
+                "kind": "maintenance",
+                "text": f"{t.plain_name}: {m.text}",
+                "code": "maintenance",
+                "sources": t.protocol.maintenance.sources if t.protocol.maintenance else (),
+            }
         )
     if course.follow_up:
         fu = kb.policy.follow_up
-        entries.append(
-            TimelineEntry(date=course.follow_up, kind="follow_up", text=fu.text, code="follow_up", sources=fu.sources)
+        rows.append(
+            {"date": course.follow_up, "kind": "follow_up", "text": fu.text, "code": "follow_up", "sources": fu.sources}
         )
-    entries.sort(key=lambda e: (e.date, _KIND_ORDER[e.kind], e.treatment or "", e.session or 0, e.code or ""))
-    return tuple(entries)
+    rows.sort(key=_order)
+    return tuple(trusted(TimelineEntry, row) for row in rows)
 
 
 def instructions_for(timeline: Iterable[TimelineEntry], day: date) -> tuple[TimelineEntry, ...]:
