@@ -8,8 +8,14 @@ never change a result.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
-from cicatrix.knowledge.models import Condition, KnowledgeBase, Matcher, Rule
+from cicatrix.knowledge.models import Condition, KnowledgeBase, Matcher, Rule, Step
+
+if TYPE_CHECKING:
+    from cicatrix.engine.result import TimelinePhase
+    from cicatrix.engine.screening import Screen
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,16 +42,51 @@ class RowMatchers:
 
 
 @dataclass(frozen=True, slots=True)
+class StepPlan:
+    """A protocol step ready to date: its offsets as timedeltas, its fixed timeline fields."""
+
+    offset: timedelta
+    until: timedelta | None
+    first_session_only: bool
+    row: dict[str, Any]  # a TimelineEntry's fields in declared order; copied, never changed
+
+
+def step_phase(offset: int) -> TimelinePhase:
+    return "pre" if offset < 0 else "day_of" if offset == 0 else "post"
+
+
+def _step_plan(step: Step, treatment_id: str) -> StepPlan:
+    return StepPlan(
+        offset=timedelta(days=step.offset),
+        until=timedelta(days=step.until) if step.until is not None else None,
+        first_session_only=step.first_session_only,
+        row={
+            "date": None,
+            "until": None,
+            "session": None,
+            "treatment": treatment_id,
+            "kind": step.kind,
+            "phase": step_phase(step.offset),
+            "text": step.text,
+            "code": step.code,
+            "sources": step.sources,
+        },
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class KnowledgeIndex:
     kb: KnowledgeBase
     triggers: tuple[TriggerSets, ...]
     rules: dict[str, tuple[Rule, ...]]
-    rule_codes: dict[str, frozenset[str]]
+    treatments_by_code: dict[str, tuple[str, ...]]
+    clear_screens: dict[str, Screen]  # every treatment as screened when no condition applies
     indication_targets: dict[str, frozenset[str]]
     # aligned with kb.scales: goodman_baron_quantitative.rows, .area_rows and ecca.items
     gb_rows: tuple[RowMatchers, ...]
     gb_area_rows: tuple[RowMatchers, ...]
     ecca_items: tuple[RowMatchers, ...]
+    step_plans: dict[str, tuple[StepPlan, ...]]
 
 
 def _row_matchers(matchers: tuple[Matcher, ...]) -> RowMatchers:
@@ -60,6 +101,8 @@ def _row_matchers(matchers: tuple[Matcher, ...]) -> RowMatchers:
 
 
 def _build(kb: KnowledgeBase) -> KnowledgeIndex:
+    from cicatrix.engine.screening import Screen  # screening itself uses this index
+
     triggers = tuple(
         TriggerSets(
             condition_id=cid,
@@ -75,16 +118,22 @@ def _build(kb: KnowledgeBase) -> KnowledgeIndex:
         for cid, cond in kb.conditions.items()
     )
     rules = {tid: t.rules() for tid, t in kb.treatments.items()}
+    rule_codes = {tid: frozenset(r.code for r in rs) for tid, rs in rules.items()}
     gb = kb.scales.goodman_baron_quantitative
     return KnowledgeIndex(
         kb=kb,
         triggers=triggers,
         rules=rules,
-        rule_codes={tid: frozenset(r.code for r in rs) for tid, rs in rules.items()},
+        treatments_by_code={
+            code: tuple(tid for tid, codes in rule_codes.items() if code in codes)
+            for code in {c for codes in rule_codes.values() for c in codes}
+        },
+        clear_screens={tid: Screen(t, (), (), (), 0) for tid, t in kb.treatments.items()},
         indication_targets={tid: frozenset(i.target for i in t.indications) for tid, t in kb.treatments.items()},
         gb_rows=tuple(_row_matchers(row.match) for row in gb.rows),
         gb_area_rows=tuple(_row_matchers(row.match) for row in gb.area_rows),
         ecca_items=tuple(_row_matchers(item.match) for item in kb.scales.ecca.items),
+        step_plans={tid: tuple(_step_plan(step, tid) for step in t.protocol.steps) for tid, t in kb.treatments.items()},
     )
 
 

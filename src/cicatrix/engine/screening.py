@@ -54,12 +54,7 @@ def screen_treatment(
 
 def screen_all(kb: KnowledgeBase, conditions: dict[str, tuple[Condition, str]]) -> dict[str, Screen]:
     index = index_for(kb)
-    active = conditions.keys()
-    return {
-        tid: (
-            Screen(t, (), (), (), 0)
-            if index.rule_codes[tid].isdisjoint(active)
-            else screen_treatment(t, conditions, index.rules[tid])
-        )
-        for tid, t in kb.treatments.items()
-    }
+    out = dict(index.clear_screens)  # treatments no active condition touches: shared, immutable
+    for tid in dict.fromkeys(tid for code in conditions for tid in index.treatments_by_code.get(code, ())):
+        out[tid] = screen_treatment(kb.treatments[tid], conditions, index.rules[tid])
+    return out

@@ -6,15 +6,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
+from cicatrix.engine.index import index_for, step_phase
 from cicatrix.engine.result import Course, TimelineEntry, TimelinePhase
 from cicatrix.engine.trusted import trusted
 from cicatrix.knowledge.models import KnowledgeBase, Step, Treatment
 
 _KIND_ORDER = {"session": 0, "avoid": 1, "do": 2, "expect": 3, "maintenance": 4, "follow_up": 5}
-
-
-def _phase(offset: int) -> TimelinePhase:
-    return "pre" if offset < 0 else "day_of" if offset == 0 else "post"
 
 
 def _step_row(
@@ -25,7 +22,8 @@ def _step_row(
     phase: TimelinePhase | None = None,
     extend_to: date | None = None,
 ) -> dict[str, Any]:
-    """The fields of one step's dated entry; an ongoing step lasts until `extend_to` when later."""
+    """The fields of one step's dated entry, in declared order; an ongoing step lasts until
+    `extend_to` when that is later."""
     day = anchor + timedelta(days=step.offset)
     until = anchor + timedelta(days=step.until) if step.until is not None else None
     return {
@@ -34,7 +32,7 @@ def _step_row(
         "session": session,
         "treatment": t.id,
         "kind": step.kind,
-        "phase": phase or _phase(step.offset),
+        "phase": phase or step_phase(step.offset),
         "text": step.text,
         "code": step.code,
         "sources": step.sources,
@@ -59,8 +57,8 @@ def build_timeline(
     start: date,
 ) -> tuple[TimelineEntry, ...]:
     """Every dated instruction; `extra_steps` are the precautions screening added per treatment."""
-    # rows are sorted first and validated once each; model_validate on a dict is the cheapest
-    # checked construction pydantic offers (cheaper than keyword __init__ or model_construct)
+    # Rows are plain dicts, sorted before the entries are built: every value is already typed
+    # (validated knowledge, computed dates), so entries are built with `trusted`.
     rows: list[dict[str, Any]] = []
     totals: dict[str, int] = {}
     for s in course.sessions:
@@ -79,10 +77,19 @@ def build_timeline(
                 "sources": t.protocol.sources,
             }
         )
-        for step in (*t.protocol.steps, *extra_steps.get(t.id, ())):
-            if step.first_session_only and s.number != 1:
+        day, n = s.date, s.number
+        for plan in index_for(kb).step_plans[t.id]:
+            if plan.first_session_only and n != 1:
                 continue
-            rows.append(_step_row(step, s.date, t, s.number))
+            row = plan.row.copy()
+            row["date"] = day + plan.offset
+            row["until"] = day + plan.until if plan.until is not None else None
+            row["session"] = n
+            rows.append(row)
+        for step in extra_steps.get(t.id, ()):
+            if step.first_session_only and n != 1:
+                continue
+            rows.append(_step_row(step, day, t, n))
     end = course.follow_up
     for t in continuous:
         for step in (*t.protocol.steps, *extra_steps.get(t.id, ())):
@@ -105,7 +112,7 @@ def build_timeline(
             {"date": course.follow_up, "kind": "follow_up", "text": fu.text, "code": "follow_up", "sources": fu.sources}
         )
     rows.sort(key=_order)
-    return tuple(trusted(TimelineEntry, row) for row in rows)
+    return tuple([trusted(TimelineEntry, row) for row in rows])
 
 
 def instructions_for(timeline: Iterable[TimelineEntry], day: date) -> tuple[TimelineEntry, ...]:
