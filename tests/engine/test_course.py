@@ -151,3 +151,18 @@ def test_moderate_default_course_adds_no_combination(kb: KnowledgeBase) -> None:
     case = make_case(scars=[{"type": "rolling", "count": 8}], assessment={"goodman_baron_qualitative": 3})
     plan = plan_case(parse_case(case, kb), kb)
     assert not any(n.code == "combination_added" for n in plan.course.notes)
+
+
+def test_marks_first_treated_with_daily_care_book_no_sessions(kb: KnowledgeBase) -> None:
+    case = make_case(marks=[{"type": "pih", "count": 20}], patient={"phototype": "V"}, assessment={"goodman_baron_qualitative": 1})
+    plan = plan_case(parse_case(case, kb), kb)
+    assert plan.course.sessions == ()
+    daily = {r.treatment for r in plan.recommended if r.scheduled}
+    assert {"pih_lightening", "sun_protection"} <= daily
+    assert any(e.treatment == "pih_lightening" and e.phase == "ongoing" for e in plan.timeline)
+
+
+def test_pie_gets_its_vascular_laser(kb: KnowledgeBase) -> None:
+    case = make_case(marks=[{"type": "pie", "count": 20}], assessment={"goodman_baron_qualitative": 1})
+    plan = plan_case(parse_case(case, kb), kb)
+    assert {s.treatment for s in plan.course.sessions} == {"vascular_laser"}

@@ -90,7 +90,9 @@ def _choose(
         weights = kb.policy.ranking.line_weights
         for target in present_targets(case):
             # the best treatment *for this target*: its line for the target, then the staged order of
-            # the data's phases (focal and surgical before resurfacing, as in staged plans), then rank
+            # the data's phases (focal and surgical before resurfacing, as in staged plans), then rank.
+            # When that is a continuous treatment (PIH: lightening cream and sunscreen first), no
+            # session treatment is booked for the target; the continuous ones are added below.
             candidates = [
                 (
                     -max(
@@ -101,9 +103,11 @@ def _choose(
                     r.treatment,
                 )
                 for r in recommended
-                if kb.treatments[r.treatment].schedule == "sessions" and target in r.targets
+                if target in r.targets
             ]
             for *_order, tid in sorted(candidates):
+                if kb.treatments[tid].schedule == "continuous":
+                    break
                 if fits(tid):
                     ids.append(tid)
                     break
