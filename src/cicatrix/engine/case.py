@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
@@ -58,46 +58,36 @@ class Patient(BaseModel):
     recent_sunburn: bool = False
 
 
-class ScarEntry(BaseModel):
+class _CountedEntry(BaseModel):
+    """A counted finding whose type must exist in one knowledge-base collection."""
+
     model_config = _FROZEN
+    _collection: ClassVar[str]
 
     type: str
     count: int = Field(ge=0)
+    regions: tuple[str, ...] = ()
+
+    @field_validator("type")
+    @classmethod
+    def _type_known(cls, v: str, info: ValidationInfo) -> str:
+        return _known(info, cls._collection, v)
+
+
+class ScarEntry(_CountedEntry):
+    _collection = "scar_types"
+
     depth: Literal["shallow", "deep"] | None = None
     area_cm2: float | None = Field(default=None, ge=0)
     age_months: int | None = Field(default=None, ge=0)
-    regions: tuple[str, ...] = ()
-
-    @field_validator("type")
-    @classmethod
-    def _type_known(cls, v: str, info: ValidationInfo) -> str:
-        return _known(info, "scar_types", v)
 
 
-class MarkEntry(BaseModel):
-    model_config = _FROZEN
-
-    type: str
-    count: int = Field(ge=0)
-    regions: tuple[str, ...] = ()
-
-    @field_validator("type")
-    @classmethod
-    def _type_known(cls, v: str, info: ValidationInfo) -> str:
-        return _known(info, "marks", v)
+class MarkEntry(_CountedEntry):
+    _collection = "marks"
 
 
-class LesionEntry(BaseModel):
-    model_config = _FROZEN
-
-    type: str
-    count: int = Field(ge=0)
-    regions: tuple[str, ...] = ()
-
-    @field_validator("type")
-    @classmethod
-    def _type_known(cls, v: str, info: ValidationInfo) -> str:
-        return _known(info, "lesions", v)
+class LesionEntry(_CountedEntry):
+    _collection = "lesions"
 
 
 class Assessment(BaseModel):
