@@ -166,3 +166,10 @@ def test_pie_gets_its_vascular_laser(kb: KnowledgeBase) -> None:
     case = make_case(marks=[{"type": "pie", "count": 20}], assessment={"goodman_baron_qualitative": 1})
     plan = plan_case(parse_case(case, kb), kb)
     assert {s.treatment for s in plan.course.sessions} == {"vascular_laser"}
+
+
+def test_hypertrophic_books_steroid_sessions_beside_daily_silicone(kb: KnowledgeBase) -> None:
+    case = make_case(scars=[{"type": "hypertrophic", "count": 4, "area_cm2": 3, "age_months": 8}], assessment={"goodman_baron_qualitative": 3})
+    plan = plan_case(parse_case(case, kb), kb)
+    assert "intralesional_steroid" in {s.treatment for s in plan.course.sessions}
+    assert any(r.treatment == "silicone_gel" and r.scheduled for r in plan.recommended)

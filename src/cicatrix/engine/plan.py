@@ -91,8 +91,9 @@ def _choose(
         for target in present_targets(case):
             # the best treatment *for this target*: its line for the target, then the staged order of
             # the data's phases (focal and surgical before resurfacing, as in staged plans), then rank.
-            # When that is a continuous treatment (PIH: lightening cream and sunscreen first), no
-            # session treatment is booked for the target; the continuous ones are added below.
+            # When daily care is a better line than every session treatment for the target (PIH:
+            # lightening cream and sunscreen first, peels second), no session is booked for it;
+            # the continuous treatments are added below.
             candidates = [
                 (
                     -max(
@@ -105,8 +106,11 @@ def _choose(
                 for r in recommended
                 if target in r.targets
             ]
-            for *_order, tid in sorted(candidates):
+            daily = [c[0] for c in candidates if kb.treatments[c[-1]].schedule == "continuous"]
+            for neg_line, *_order, tid in sorted(candidates):
                 if kb.treatments[tid].schedule == "continuous":
+                    continue
+                if daily and neg_line > min(daily):
                     break
                 if fits(tid):
                     ids.append(tid)
