@@ -1,42 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from cicatrix.storage.settings import Settings
-from tests.storage.dbs import BACKENDS, temp_database
-
-
-@pytest.fixture(autouse=True)
-def _fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Still argon2id, with test-sized cost so fixtures with many accounts stay fast."""
-    from argon2 import PasswordHasher
-
-    from cicatrix.service import auth
-
-    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(auth, "_hasher", lambda: hasher)
-
-
-@pytest.fixture(params=BACKENDS)
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    with temp_database(request.param, tmp_path) as s:
-        yield s
+from tests.storage.fixtures import _fast_argon2, settings, world  # noqa: F401 - shared fixtures
 
 
 @pytest.fixture
-def world(settings: Settings, kb):  # type: ignore[no-untyped-def]
-    from tests.storage.world import build_world
-
-    w = build_world(settings, kb)
-    yield w
-    w.database.dispose()
-
-
-@pytest.fixture
-def client(world):  # type: ignore[no-untyped-def]
+def client(world):  # type: ignore[no-untyped-def]  # noqa: F811 - the shared fixture, by name
     from fastapi.testclient import TestClient
 
     from cicatrix.api.app import create_app
