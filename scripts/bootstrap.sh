@@ -16,7 +16,8 @@ fi
 [ -n "$py" ] || { echo "cicatrix needs Python 3.11 or later" >&2; exit 1; }
 [ -x .venv/bin/python ] || "$py" -m venv .venv
 stamp=".venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)${extra:+-$extra}"
-if [ ! -f "$stamp" ]; then
+base_stamp="${stamp%-dev}"
+if [ ! -f "$stamp" ] && { [ -n "$extra" ] || [ ! -f "$base_stamp-dev" ]; }; then  # dev includes the base
   echo "installing cicatrix into .venv ..." >&2
   spec="."; [ "$extra" = dev ] && spec=".[dev]"
   .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
