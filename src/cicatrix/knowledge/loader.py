@@ -339,9 +339,9 @@ def _cache_write(key: str, kb: KnowledgeBase) -> None:
         return
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.glob("kb-*.pickle"):
-            if old.stat().st_size and len(list(folder.glob("kb-*.pickle"))) > 16:
-                old.unlink(missing_ok=True)
+        cached = sorted(folder.glob("kb-*.pickle"), key=lambda p: p.stat().st_mtime)
+        for stale in cached[:-15]:  # keep the newest few: one per data/override version in use
+            stale.unlink(missing_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, delete=False, suffix=".tmp") as fh:
             pickle.dump(kb, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(fh.name, folder / f"kb-{key}.pickle")
