@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import msgspec
 import pytest
 
 from cicatrix.engine import Case, parse_case, plan_case
@@ -192,7 +193,7 @@ def plan() -> Plan:
 
 def make_record(plan: Plan, *, status: str = "approved") -> PatientRecord:
     """A patient with one assessment and the plan above, session 1 given, session 2 missed."""
-    assessment = Assessment.model_validate(
+    assessment = msgspec.convert(
         {
             "date": "2027-01-04",
             "goodman_baron_qualitative": 3,
@@ -203,7 +204,8 @@ def make_record(plan: Plan, *, status: str = "approved") -> PatientRecord:
             "marks": [{"type": "pih", "count": 10}],
             "active_lesions": [],
             "regions": ["cheeks", "forehead"],
-        }
+        },
+        Assessment,
     )
     s = plan.course.sessions
     return PatientRecord(

@@ -62,8 +62,10 @@ def test_lesions_carry_seed_advice(kb: KnowledgeBase) -> None:
 
 
 def test_models_are_immutable(kb: KnowledgeBase) -> None:
-    with pytest.raises(Exception, match="frozen"):
+    with pytest.raises(AttributeError, match="immutable"):
         kb.treatments["microneedling"].name = "x"  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="immutable"):
+        kb.treatments["microneedling"].protocol.sessions.max = 99  # type: ignore[misc]
 
 
 def test_override_changes_interval_and_text_without_code(tmp_path: Path, kb: KnowledgeBase) -> None:
@@ -192,6 +194,8 @@ def test_cache_key_covers_the_model_code(tmp_path: Path, monkeypatch: pytest.Mon
     models.write_text(Path(loader.__file__).with_name("models.py").read_text() + "\n# changed\n")
     fake_loader = tmp_path / "loader.py"
     fake_loader.write_text(Path(loader.__file__).read_text())
+    frozen = tmp_path / "frozen.py"
+    frozen.write_text(Path(loader.__file__).with_name("frozen.py").read_text())
     monkeypatch.setattr(loader, "__file__", str(fake_loader))
     monkeypatch.setattr(loader, "bundled_dir", lambda: Path(__file__).resolve().parents[2] / "src/cicatrix/knowledge/data")
     assert loader._cache_key(None) != before

@@ -9,6 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from cicatrix.engine.result import Plan, Scores
+from cicatrix.knowledge.frozen import non_defaults
 from cicatrix.knowledge.models import KnowledgeBase
 
 
@@ -160,7 +161,7 @@ def print_knowledge_entry(kb: KnowledgeBase, entry_id: str, console: Console | N
         return False
     kind, entry = found
     console = console or Console()
-    data = entry.model_dump(mode="json", exclude_defaults=True)
+    data = non_defaults(entry)
     console.print(
         f"# {kind}: {entry_id}"
         + (f"  (overridden by {kb.overridden[f'{kind}:{entry_id}']})" if f"{kind}:{entry_id}" in kb.overridden else "")

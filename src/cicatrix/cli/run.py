@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from cicatrix.cli.io import EXIT_BAD_INPUT, fail, knowledge, parse_json, read_text
+from cicatrix.knowledge.frozen import to_json
 
 if TYPE_CHECKING:
     from cicatrix.engine.case import Case
@@ -29,7 +30,7 @@ def run_plan(case_file: str, fmt: str, knowledge_dir: str | None) -> None:
     kb = knowledge(knowledge_dir)
     result = plan_case(read_case(case_file, kb), kb)
     if fmt == "json":
-        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        sys.stdout.buffer.write(to_json(result, indent=2) + b"\n")
     elif fmt == "markdown":
         from cicatrix.cli.render import plan_markdown
 
@@ -46,7 +47,7 @@ def run_score(case_file: str, fmt: str, knowledge_dir: str | None) -> None:
     kb = knowledge(knowledge_dir)
     result = score_assessment(read_case(case_file, kb).assessment, kb)
     if fmt == "json":
-        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        sys.stdout.buffer.write(to_json(result, indent=2) + b"\n")
     else:
         from cicatrix.cli.render import print_scores
 
@@ -60,7 +61,7 @@ def run_plan_batch(in_file: str, knowledge_dir: str | None) -> None:
     kb = knowledge(knowledge_dir)
     label, text = read_text(in_file)
     lines = text.splitlines()
-    out = sys.stdout
+    out = sys.stdout.buffer
     bad = 0
     progress = None
     if sys.stderr.isatty() and len(lines) > 200:
@@ -77,15 +78,16 @@ def run_plan_batch(in_file: str, knowledge_dir: str | None) -> None:
             continue
         try:
             result = plan_case(parse_case(json.loads(line), kb), kb)
-            out.write(result.model_dump_json() + "\n")
+            out.write(to_json(result) + b"\n")
         except json.JSONDecodeError as exc:
             bad += 1
             err = {"field": "line", "value": None, "message": f"not valid JSON: {exc.msg}"}
-            out.write(json.dumps({"line": n, "error": err}) + "\n")
+            out.write(json.dumps({"line": n, "error": err}).encode() + b"\n")
+            out.flush()
             sys.stderr.write(f"error: {label} line {n}: not valid JSON: {exc.msg}\n")
         except CaseError as exc:
             bad += 1
-            out.write(json.dumps({"line": n, "error": exc.as_dict()}, default=str) + "\n")
+            out.write(json.dumps({"line": n, "error": exc.as_dict()}, default=str).encode() + b"\n")
             sys.stderr.write(f"error: {label} line {n}: {exc.one_line()}\n")
     if progress is not None:
         progress.stop()

@@ -7,13 +7,15 @@ does not need a code change.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import date
+import datetime as dt
+from collections.abc import Iterator, Mapping
 from enum import StrEnum
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+import msgspec
+from msgspec import Meta
 
+from cicatrix.knowledge.frozen import Frozen
 from cicatrix.knowledge.models import KnowledgeBase
 
 
@@ -28,73 +30,51 @@ class Phototype(StrEnum):
     VI = "VI"
 
 
-_FROZEN = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+NonNegative = Annotated[int, Meta(ge=0)]
 
 
-def _known(info: ValidationInfo, kind: str, value: str) -> str:
-    """Check a type name against the knowledge base passed as validation context."""
-    kb = (info.context or {}).get("knowledge")
-    if kb is None:
-        return value
-    known: Mapping[str, object] = getattr(kb, kind)
-    if value not in known:
-        choices = ", ".join(sorted(known))
-        raise ValueError(f"unknown {kind.rstrip('s').replace('_', ' ')} {value!r} (known: {choices})")
-    return value
-
-
-class Patient(BaseModel):
-    model_config = _FROZEN
-
+class Patient(Frozen, frozen=True, kw_only=True):
     id: str | None = None
-    birth_date: date | None = None
+    birth_date: dt.date | None = None
     sex: Literal["female", "male", "other", "unknown"] | None = None
     phototype: Phototype
     pregnant: bool = False
     breastfeeding: bool = False
-    isotretinoin_last_dose: date | None = None
+    isotretinoin_last_dose: dt.date | None = None
     history: tuple[str, ...] = ()
     medications: tuple[str, ...] = ()
     recent_sunburn: bool = False
 
 
-class _CountedEntry(BaseModel):
+class _CountedEntry(Frozen, frozen=True, kw_only=True):
     """A counted finding whose type must exist in one knowledge-base collection."""
 
-    model_config = _FROZEN
-    _collection: ClassVar[str]
+    collection: ClassVar[str]
 
     type: str
-    count: int = Field(ge=0)
+    count: NonNegative
     regions: tuple[str, ...] = ()
 
-    @field_validator("type")
-    @classmethod
-    def _type_known(cls, v: str, info: ValidationInfo) -> str:
-        return _known(info, cls._collection, v)
 
-
-class ScarEntry(_CountedEntry):
-    _collection = "scar_types"
+class ScarEntry(_CountedEntry, frozen=True, kw_only=True):
+    collection: ClassVar[str] = "scar_types"
 
     depth: Literal["shallow", "deep"] | None = None
-    area_cm2: float | None = Field(default=None, ge=0)
-    age_months: int | None = Field(default=None, ge=0)
+    area_cm2: Annotated[float, Meta(ge=0)] | None = None
+    age_months: NonNegative | None = None
 
 
-class MarkEntry(_CountedEntry):
-    _collection = "marks"
+class MarkEntry(_CountedEntry, frozen=True, kw_only=True):
+    collection: ClassVar[str] = "marks"
 
 
-class LesionEntry(_CountedEntry):
-    _collection = "lesions"
+class LesionEntry(_CountedEntry, frozen=True, kw_only=True):
+    collection: ClassVar[str] = "lesions"
 
 
-class Assessment(BaseModel):
-    model_config = _FROZEN
-
-    date: date
-    goodman_baron_qualitative: int | None = Field(default=None, ge=1, le=4)
+class Assessment(Frozen, frozen=True, kw_only=True):
+    date: dt.date
+    goodman_baron_qualitative: Annotated[int, Meta(ge=1, le=4)] | None = None
     scars: tuple[ScarEntry, ...]
     marks: tuple[MarkEntry, ...]
     active_lesions: tuple[LesionEntry, ...]
@@ -102,30 +82,18 @@ class Assessment(BaseModel):
     notes: str | None = None
 
 
-class Preferences(BaseModel):
-    model_config = _FROZEN
-
-    start: date | None = None
+class Preferences(Frozen, frozen=True, kw_only=True):
+    start: dt.date | None = None
     treatments: tuple[str, ...] | None = None
-    max_downtime_days: int | None = Field(default=None, ge=0)
-
-    @field_validator("treatments")
-    @classmethod
-    def _treatments_known(cls, v: tuple[str, ...] | None, info: ValidationInfo) -> tuple[str, ...] | None:
-        if v is not None:
-            for t in v:
-                _known(info, "treatments", t)
-        return v
+    max_downtime_days: NonNegative | None = None
 
 
-class Case(BaseModel):
+class Case(Frozen, frozen=True, kw_only=True):
     """One planning request: who, what was seen, and when care may start."""
-
-    model_config = _FROZEN
 
     patient: Patient
     assessment: Assessment
-    preferences: Preferences = Preferences()
+    preferences: Preferences = msgspec.field(default_factory=Preferences)
 
 
 class CaseError(ValueError):
@@ -152,8 +120,30 @@ class CaseError(ValueError):
 _MISSING: Any = object()
 
 
-def field_path(loc: tuple[int | str, ...]) -> str:
-    """Render a pydantic location as `assessment.scars[0].count`."""
+def _strip(data: Any) -> Any:
+    """Trim surrounding whitespace from every string, as typed or pasted input often has it."""
+    if isinstance(data, str):
+        return data.strip()
+    if isinstance(data, dict):
+        return {k: _strip(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_strip(v) for v in data]
+    return data
+
+
+def _location(where: str) -> list[str | int]:
+    """msgspec's `$.assessment.scars[0].count` as ['assessment', 'scars', 0, 'count']."""
+    out: list[str | int] = []
+    for part in where.removeprefix("$").replace("[", ".[").split("."):
+        if part.startswith("[") and part.endswith("]") and part[1:-1].isdigit():
+            out.append(int(part[1:-1]))
+        elif part:
+            out.append(part)
+    return out
+
+
+def field_path(loc: list[str | int]) -> str:
+    """Render a location as `assessment.scars[0].count`."""
     out = ""
     for part in loc:
         if isinstance(part, int):
@@ -163,23 +153,60 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     return out or "case"
 
 
-def first_error(exc: ValidationError) -> CaseError:
-    """Turn pydantic's first error into a CaseError; one clear line beats a list."""
-    err = exc.errors(include_url=False)[0]
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    if err["type"] == "missing":
-        return CaseError(field_path(loc), _MISSING, "is required")
-    if err["type"] == "extra_forbidden":
-        return CaseError(field_path(loc), _MISSING, "is not a known field")
-    return CaseError(field_path(loc), err.get("input", _MISSING), msg)
+def _value_at(data: Any, loc: list[str | int]) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return _MISSING
+    return data
+
+
+def _first_error(exc: msgspec.ValidationError, data: Any) -> CaseError:
+    """Turn msgspec's error into a CaseError naming the field and the value that was given."""
+    message, sep, where = str(exc).rpartition(" - at `")
+    if not sep:
+        message, where = str(exc), "$"
+    loc = _location(where.rstrip("`"))
+    if message.startswith(("Object missing required field `", "Object contains unknown field `")):
+        name = message.split("`")[1]
+        what = "is required" if "missing" in message else "is not a known field"
+        return CaseError(field_path([*loc, name]), _MISSING, what)
+    return CaseError(field_path(loc), _value_at(data, loc), message.replace("`", ""))
+
+
+def _unknown_types(case: Case, kb: KnowledgeBase) -> Iterator[CaseError]:
+    """Every type name the knowledge base in force does not know, in field order."""
+    a = case.assessment
+    groups: tuple[tuple[str, tuple[_CountedEntry, ...]], ...] = (
+        ("scars", a.scars),
+        ("marks", a.marks),
+        ("active_lesions", a.active_lesions),
+    )
+    for name, entries in groups:
+        for i, e in enumerate(entries):
+            known: Mapping[str, object] = getattr(kb, e.collection)
+            if e.type not in known:
+                yield _unknown(f"assessment.{name}[{i}].type", e.type, e.collection, known)
+    for t in case.preferences.treatments or ():
+        if t not in kb.treatments:
+            yield _unknown("preferences.treatments", t, "treatments", kb.treatments)
+
+
+def _unknown(field: str, value: str, kind: str, known: Mapping[str, object]) -> CaseError:
+    choices = ", ".join(sorted(known))
+    return CaseError(field, value, f"unknown {kind.rstrip('s').replace('_', ' ')} (known: {choices})")
 
 
 def parse_case(data: object, knowledge: KnowledgeBase) -> Case:
     """Validate raw JSON-like data into a Case, or raise CaseError naming the field."""
     if not isinstance(data, dict):
         raise CaseError("case", _MISSING, "must be a JSON object")
+    data = _strip(data)
     try:
-        return Case.model_validate(data, context={"knowledge": knowledge})
-    except ValidationError as exc:
-        raise first_error(exc) from None
+        case = msgspec.convert(data, Case, strict=False)
+    except msgspec.ValidationError as exc:
+        raise _first_error(exc, data) from None
+    for error in _unknown_types(case, knowledge):
+        raise error
+    return case

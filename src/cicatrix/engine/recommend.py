@@ -90,7 +90,7 @@ def rank(
         inds = matched_indications(t, targets, severity)
         if not inds and tid not in extra:
             continue
-        score = sum(weights.get(i.line, 0.0) + (bonus if i.severities else 0.0) for i in inds)
+        score = sum((weights.get(i.line, 0.0) + (bonus if i.severities else 0.0) for i in inds), 0.0)
         adjustments: list[Message] = []
         sources = [s for i in inds for s in i.sources]
         pref = t.preferred_for

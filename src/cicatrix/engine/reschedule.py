@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from msgspec.structs import replace
+
 from cicatrix.engine.case import Case, CaseError
 from cicatrix.engine.conditions import active_conditions
 from cicatrix.engine.dates import add_months
@@ -34,12 +36,11 @@ def reschedule_plan(plan: Plan, case: Case, kb: KnowledgeBase, treatment: str, n
     moved: list[Session] = sessions[:idx]
     for s in sessions[idx:]:
         moved.append(
-            s.model_copy(
-                update={
-                    "date": s.date + delta,
-                    "earliest": s.earliest + delta if s.earliest else None,
-                    "latest": s.latest + delta if s.latest and s is not old else s.latest,
-                }
+            replace(
+                s,
+                date=s.date + delta,
+                earliest=s.earliest + delta if s.earliest else None,
+                latest=s.latest + delta if s.latest and s is not old else s.latest,
             )
         )
     prev = next((s for s in reversed(moved[:idx]) if s.treatment == treatment), None)
@@ -56,16 +57,15 @@ def reschedule_plan(plan: Plan, case: Case, kb: KnowledgeBase, treatment: str, n
         )
     shifted = {s.treatment for s in sessions[idx:]}
     maintenance = tuple(
-        m.model_copy(update={"date": m.date + delta}) if m.treatment in shifted else m for m in plan.course.maintenance
+        replace(m, date=m.date + delta) if m.treatment in shifted else m for m in plan.course.maintenance
     )
     last = max(s.date for s in moved)
-    course = plan.course.model_copy(
-        update={
-            "sessions": tuple(moved),
-            "maintenance": maintenance,
-            "follow_up": add_months(last, kb.policy.follow_up.after_months),
-            "notes": tuple(notes),
-        }
+    course = replace(
+        plan.course,
+        sessions=tuple(moved),
+        maintenance=maintenance,
+        follow_up=add_months(last, kb.policy.follow_up.after_months),
+        notes=tuple(notes),
     )
     screens = screen_all(kb, active_conditions(case, kb))
     continuous = [
@@ -74,4 +74,4 @@ def reschedule_plan(plan: Plan, case: Case, kb: KnowledgeBase, treatment: str, n
         if r.scheduled and kb.treatments[r.treatment].schedule == "continuous"
     ]
     timeline = build_timeline(course, kb, {tid: s.steps for tid, s in screens.items()}, continuous, plan_start(case))
-    return plan.model_copy(update={"course": course, "timeline": timeline})
+    return replace(plan, course=course, timeline=timeline)

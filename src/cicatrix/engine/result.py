@@ -9,26 +9,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
-_FROZEN = ConfigDict(frozen=True, extra="forbid")
+from cicatrix.knowledge.frozen import Frozen
 
 Severity = Literal["mild", "moderate", "severe"]
 
 
-class Message(BaseModel):
+class Message(Frozen, frozen=True, kw_only=True):
     """A coded statement; the code is stable, the message is for people."""
-
-    model_config = _FROZEN
 
     code: str
     message: str
 
 
-class ScoreRow(BaseModel):
+class ScoreRow(Frozen, frozen=True, kw_only=True):
     """One row of a scale, so a score can always be explained line by line."""
-
-    model_config = _FROZEN
 
     id: str
     label: str
@@ -40,9 +34,7 @@ class ScoreRow(BaseModel):
     points: int
 
 
-class Scores(BaseModel):
-    model_config = _FROZEN
-
+class Scores(Frozen, frozen=True, kw_only=True):
     goodman_baron_quantitative: int
     goodman_baron_quantitative_rows: tuple[ScoreRow, ...]
     ecca: int
@@ -53,9 +45,7 @@ class Scores(BaseModel):
     warnings: tuple[Message, ...] = ()
 
 
-class Recommendation(BaseModel):
-    model_config = _FROZEN
-
+class Recommendation(Frozen, frozen=True, kw_only=True):
     treatment: str
     name: str
     rank: int
@@ -69,25 +59,19 @@ class Recommendation(BaseModel):
     scheduled: bool = False
 
 
-class Exclusion(BaseModel):
-    model_config = _FROZEN
-
+class Exclusion(Frozen, frozen=True, kw_only=True):
     treatment: str
     name: str
     reasons: tuple[Message, ...]
 
 
-class Education(BaseModel):
-    model_config = _FROZEN
-
+class Education(Frozen, frozen=True, kw_only=True):
     topic: str
     text: str
     sources: tuple[str, ...] = ()
 
 
-class Session(BaseModel):
-    model_config = _FROZEN
-
+class Session(Frozen, frozen=True, kw_only=True):
     treatment: str
     number: int
     date: dt.date
@@ -95,17 +79,13 @@ class Session(BaseModel):
     latest: dt.date | None = None
 
 
-class Maintenance(BaseModel):
-    model_config = _FROZEN
-
+class Maintenance(Frozen, frozen=True, kw_only=True):
     treatment: str
     date: dt.date
     text: str
 
 
-class Course(BaseModel):
-    model_config = _FROZEN
-
+class Course(Frozen, frozen=True, kw_only=True):
     sessions: tuple[Session, ...] = ()
     maintenance: tuple[Maintenance, ...] = ()
     follow_up: dt.date | None = None
@@ -116,10 +96,8 @@ TimelineKind = Literal["session", "avoid", "do", "expect", "follow_up", "mainten
 TimelinePhase = Literal["pre", "day_of", "post", "ongoing"]
 
 
-class TimelineEntry(BaseModel):
+class TimelineEntry(Frozen, frozen=True, kw_only=True):
     """One instruction for the patient; `date` is the day it starts, `until` the last day."""
-
-    model_config = _FROZEN
 
     date: dt.date
     until: dt.date | None = None
@@ -135,10 +113,8 @@ class TimelineEntry(BaseModel):
         return self.date <= day <= (self.until or self.date)
 
 
-class Plan(BaseModel):
+class Plan(Frozen, frozen=True, kw_only=True):
     """The engine's proposal. A clinician approves every plan before it is used."""
-
-    model_config = _FROZEN
 
     case_id: str | None
     knowledge_version: str

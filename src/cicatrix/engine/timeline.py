@@ -8,7 +8,6 @@ from typing import Any
 
 from cicatrix.engine.index import index_for, step_phase
 from cicatrix.engine.result import Course, TimelineEntry, TimelinePhase
-from cicatrix.engine.trusted import trusted
 from cicatrix.knowledge.models import KnowledgeBase, Step, Treatment
 
 _KIND_ORDER = {"session": 0, "avoid": 1, "do": 2, "expect": 3, "maintenance": 4, "follow_up": 5}
@@ -57,8 +56,7 @@ def build_timeline(
     start: date,
 ) -> tuple[TimelineEntry, ...]:
     """Every dated instruction; `extra_steps` are the precautions screening added per treatment."""
-    # Rows are plain dicts, sorted before the entries are built: every value is already typed
-    # (validated knowledge, computed dates), so entries are built with `trusted`.
+    # Rows are plain dicts, sorted before the entries are built.
     rows: list[dict[str, Any]] = []
     totals: dict[str, int] = {}
     for s in course.sessions:
@@ -112,7 +110,7 @@ def build_timeline(
             {"date": course.follow_up, "kind": "follow_up", "text": fu.text, "code": "follow_up", "sources": fu.sources}
         )
     rows.sort(key=_order)
-    return tuple([trusted(TimelineEntry, row) for row in rows])
+    return tuple([TimelineEntry(**row) for row in rows])
 
 
 def instructions_for(timeline: Iterable[TimelineEntry], day: date) -> tuple[TimelineEntry, ...]:

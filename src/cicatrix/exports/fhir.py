@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
+import msgspec
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.careplan import CarePlan
 from fhir.resources.R4B.condition import Condition
@@ -40,6 +41,7 @@ from cicatrix.exports.record import (
     PlanRecord,
     SessionRecord,
 )
+from cicatrix.knowledge.frozen import describe, non_defaults, to_data
 
 CS = "https://cicatrix.org/fhir/CodeSystem"
 SCORES = f"{CS}/scores"
@@ -127,7 +129,8 @@ def patient_resource(record: PatientRecord, full_url: str) -> FhirPatient:
             }
         ],
     }
-    screening = p.model_dump(mode="json", exclude={"id", "birth_date", "sex", "phototype"}, exclude_defaults=True)
+    shown_elsewhere = {"id", "birth_date", "sex", "phototype"}
+    screening = {k: v for k, v in non_defaults(p).items() if k not in shown_elsewhere}
     if screening:
         data["extension"].append(_json_ext(EXT_SCREENING, screening))
     if record.name and record.name.display:
@@ -201,8 +204,8 @@ def assessment_observations(keys: _Keys, a: AssessmentRecord) -> list[tuple[str,
         bodySite=_regions_cc(a.assessment.regions)[0] if a.assessment.regions else None,
         hasMember=[_ref(f"urn:uuid:{o.id}") for o in out],
         extension=[
-            _json_ext(EXT_ASSESSMENT, a.assessment.model_dump(mode="json")),
-            _json_ext(EXT_SCORES, a.scores.model_dump(mode="json")),
+            _json_ext(EXT_ASSESSMENT, to_data(a.assessment)),
+            _json_ext(EXT_SCORES, to_data(a.scores)),
         ],
     )
     return [(panel_url, panel), *((f"urn:uuid:{o.id}", o) for o in out)]
@@ -275,7 +278,7 @@ def careplan_resource(keys: _Keys, record: PatientRecord, pr: PlanRecord) -> Car
         "subject": _ref(keys.patient()),
         "addresses": [_ref(keys.condition())],
         "note": [{"text": plan.notice}],
-        "extension": [_json_ext(EXT_PLAN, plan.model_dump(mode="json"))],
+        "extension": [_json_ext(EXT_PLAN, to_data(plan))],
     }
     if pr.assessment_id:
         data["supportingInfo"] = [_ref(keys.obs(pr.assessment_id, "assessment"))]
@@ -420,21 +423,19 @@ def patient_from_fhir(data: Any, where: str = "Patient") -> tuple[str | None, Pe
     if not isinstance(screening, dict):
         raise ExportError(f"{where}.extension({EXT_SCREENING})", "must be a JSON object")
     try:
-        patient = Patient.model_validate(
+        patient = msgspec.convert(
             {
                 **screening,
                 "id": pid,
                 "phototype": codes[0],
                 "sex": res.gender,
                 "birth_date": res.birthDate,
-            }
+            },
+            Patient,
         )
-    except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        raise ExportError(
-            f"{where}.extension({EXT_SCREENING}).{'.'.join(map(str, err['loc']))}",
-            str(err["msg"]),
-        ) from None
+    except msgspec.ValidationError as exc:
+        loc, message = describe(exc)
+        raise ExportError(f"{where}.extension({EXT_SCREENING}).{loc}", message) from None
     return pid, name, patient
 
 
@@ -472,11 +473,11 @@ def bundle_to_record(data: Any, patient_id: str | None = None) -> PatientRecord:
             if not aid:
                 raise ExportError(f"{where}.identifier", "an assessment needs its assessment id")
             try:
-                assessment = Assessment.model_validate(_json_from_ext(obs, EXT_ASSESSMENT, where))
-                scores = Scores.model_validate(_json_from_ext(obs, EXT_SCORES, where))
-            except ValidationError as exc:
-                err = exc.errors(include_url=False)[0]
-                raise ExportError(f"{where}.extension.{'.'.join(map(str, err['loc']))}", str(err["msg"])) from None
+                assessment = msgspec.convert(_json_from_ext(obs, EXT_ASSESSMENT, where), Assessment)
+                scores = msgspec.convert(_json_from_ext(obs, EXT_SCORES, where), Scores)
+            except msgspec.ValidationError as exc:
+                loc, message = describe(exc)
+                raise ExportError(f"{where}.extension.{loc}", message) from None
             assessments.append(AssessmentRecord(id=aid, assessment=assessment, scores=scores))
         else:
             for code in codes & set(_SCORE_TITLES):
@@ -507,12 +508,10 @@ def bundle_to_record(data: Any, patient_id: str | None = None) -> PatientRecord:
         if plan_json is None:
             raise ExportError(f"{where}.extension", f"needs the engine plan extension ({EXT_PLAN})")
         try:
-            plan = Plan.model_validate(plan_json)
-        except ValidationError as exc:
-            err = exc.errors(include_url=False)[0]
-            raise ExportError(
-                f"{where}.extension({EXT_PLAN}).{'.'.join(map(str, err['loc']))}", str(err["msg"])
-            ) from None
+            plan = msgspec.convert(plan_json, Plan)
+        except msgspec.ValidationError as exc:
+            loc, message = describe(exc)
+            raise ExportError(f"{where}.extension({EXT_PLAN}).{loc}", message) from None
         plan_id = next((i.value for i in cp.identifier or () if i.system == PLAN_ID_SYSTEM), None)
         if not plan_id:
             raise ExportError(f"{where}.identifier", "a plan needs its plan id")
@@ -568,7 +567,7 @@ def bundle_to_record(data: Any, patient_id: str | None = None) -> PatientRecord:
     return PatientRecord(
         id=pid,
         name=name,
-        patient=patient.model_copy(update={"id": pid}),
+        patient=msgspec.structs.replace(patient, id=pid),
         assessments=tuple(assessments),
         plan=plan_record,
         sessions=tuple(sessions),

@@ -7,23 +7,18 @@ tables to and from this one shape.
 
 from __future__ import annotations
 
-from datetime import date
+import datetime as dt
 from typing import Literal
-
-from pydantic import BaseModel, ConfigDict
 
 from cicatrix.engine.case import Assessment, Patient
 from cicatrix.engine.result import Plan, Scores
-
-_FROZEN = ConfigDict(frozen=True, extra="forbid")
+from cicatrix.knowledge.frozen import Frozen
 
 SessionStatus = Literal["planned", "done", "missed", "cancelled"]
 PlanStatus = Literal["proposed", "approved"]
 
 
-class PersonName(BaseModel):
-    model_config = _FROZEN
-
+class PersonName(Frozen, frozen=True, kw_only=True):
     text: str | None = None
     given: tuple[str, ...] = ()
     family: str | None = None
@@ -33,36 +28,28 @@ class PersonName(BaseModel):
         return self.text or " ".join([*self.given, self.family or ""]).strip()
 
 
-class AssessmentRecord(BaseModel):
-    model_config = _FROZEN
-
+class AssessmentRecord(Frozen, frozen=True, kw_only=True):
     id: str
     assessment: Assessment
     scores: Scores
 
 
-class PlanRecord(BaseModel):
-    model_config = _FROZEN
-
+class PlanRecord(Frozen, frozen=True, kw_only=True):
     id: str
     status: PlanStatus
     plan: Plan
     assessment_id: str | None = None
 
 
-class SessionRecord(BaseModel):
-    model_config = _FROZEN
-
+class SessionRecord(Frozen, frozen=True, kw_only=True):
     treatment: str
     number: int
-    date: date
+    date: dt.date
     status: SessionStatus = "planned"
 
 
-class PatientRecord(BaseModel):
+class PatientRecord(Frozen, frozen=True, kw_only=True):
     """Who the patient is, what was assessed, what was approved and what was given."""
-
-    model_config = _FROZEN
 
     id: str
     name: PersonName | None = None

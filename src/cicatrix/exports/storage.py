@@ -12,12 +12,14 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+import msgspec
 from sqlalchemy import select
 
 from cicatrix.engine.case import Assessment as EngineAssessment
 from cicatrix.engine.result import Plan as EnginePlan
 from cicatrix.engine.result import Scores
 from cicatrix.exports.record import AssessmentRecord, PatientRecord, PersonName, PlanRecord, SessionRecord
+from cicatrix.knowledge.frozen import to_data
 from cicatrix.service import audit, patients
 from cicatrix.service.assessments import case_patient
 from cicatrix.service.context import Context
@@ -59,8 +61,8 @@ def load_record(ctx: Context, patient_id: int, what: str = "fhir") -> tuple[Pati
     assessments = tuple(
         AssessmentRecord(
             id=keys[a.id],
-            assessment=EngineAssessment.model_validate(a.input["assessment"]),
-            scores=Scores.model_validate(a.scores),
+            assessment=msgspec.convert(a.input["assessment"], EngineAssessment),
+            scores=msgspec.convert(a.scores, Scores),
         )
         for a in rows
     )
@@ -71,7 +73,7 @@ def load_record(ctx: Context, patient_id: int, what: str = "fhir") -> tuple[Pati
         plan_rec = PlanRecord(
             id=f"{keys.get(plan_row.assessment_id, 'plan')}/plan",
             status="approved" if plan_row.status == "approved" else "proposed",
-            plan=EnginePlan.model_validate(plan_row.proposal),
+            plan=msgspec.convert(plan_row.proposal, EnginePlan),
             assessment_id=keys.get(plan_row.assessment_id),
         )
         srows = ctx.db.scalars(
@@ -89,7 +91,7 @@ def load_record(ctx: Context, patient_id: int, what: str = "fhir") -> tuple[Pati
     record = PatientRecord(
         id=_record_id(p),
         name=PersonName(text=p.name) if p.name else None,
-        patient=EnginePatient.model_validate(engine_patient),
+        patient=msgspec.convert(engine_patient, EnginePatient),
         assessments=assessments,
         plan=plan_rec,
         sessions=sessions,
@@ -157,11 +159,11 @@ def import_record(ctx: Context, record: PatientRecord) -> int:
     require(ctx.actor, "assessment.create")
     ids: dict[str, int] = {}
     for a in record.assessments:
-        case = {"patient": case_patient(row), "assessment": a.assessment.model_dump(mode="json"), "preferences": {}}
+        case = {"patient": case_patient(row), "assessment": to_data(a.assessment), "preferences": {}}
         s = a.scores
         arow = Assessment(
             clinic_id=row.clinic_id, patient_id=row.id, date=a.assessment.date, input=case,
-            scores=s.model_dump(mode="json"), goodman_baron_quantitative=s.goodman_baron_quantitative,
+            scores=to_data(s), goodman_baron_quantitative=s.goodman_baron_quantitative,
             ecca=s.ecca, goodman_baron_qualitative=s.goodman_baron_qualitative, severity=s.severity,
             knowledge_version=record.plan.plan.knowledge_version if record.plan else ctx.kb.label,
             created_by=ctx.actor.user_id, created_at=now,
@@ -180,7 +182,7 @@ def import_record(ctx: Context, record: PatientRecord) -> int:
         if approved:
             require(ctx.actor, "plan.approve")
         prow = Plan(
-            clinic_id=row.clinic_id, patient_id=row.id, assessment_id=aid, proposal=pr.plan.model_dump(mode="json"),
+            clinic_id=row.clinic_id, patient_id=row.id, assessment_id=aid, proposal=to_data(pr.plan),
             preferences={}, overrides=[], knowledge_version=pr.plan.knowledge_version, status=pr.status,
             created_by=ctx.actor.user_id, created_at=now, approved_by=ctx.actor.user_id if approved else None,
             approved_at=now if approved else None,

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+import msgspec
 
+from cicatrix.knowledge.frozen import Frozen, describe
 from cicatrix.knowledge.models import (
     Condition,
     EducationTopic,
@@ -37,7 +38,7 @@ from cicatrix.knowledge.models import (
 OVERRIDES_ENV = "CICATRIX_KNOWLEDGE_DIR"
 
 # collection name -> (file or folder, model)
-_COLLECTIONS: dict[str, tuple[str, type[BaseModel]]] = {
+_COLLECTIONS: dict[str, tuple[str, type[Frozen]]] = {
     "sources": ("sources.yaml", Source),
     "phototypes": ("phototypes.yaml", Phototype),
     "scar_types": ("scar_types.yaml", ScarType),
@@ -112,11 +113,37 @@ def deep_merge(base: Any, over: Any) -> Any:
     return over
 
 
-def _error_text(exc: ValidationError) -> str:
-    err = exc.errors(include_url=False)[0]
-    loc = ".".join(str(p) for p in err["loc"]) or "(entry)"
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{loc}: {err['msg']}{more}"
+def _error_text(exc: msgspec.ValidationError) -> str:
+    loc, message = describe(exc)
+    return f"{loc or '(entry)'}: {message}"
+
+
+def _inherit_sources(data: Any, key: str) -> Any:
+    """Let care steps inherit sources and evidence level from the protocol or rule they sit in."""
+    if not isinstance(data, dict) or not isinstance(data.get(key), list):
+        return data
+    filled = []
+    for step in data[key]:
+        if isinstance(step, dict):
+            step = {"sources": data.get("sources", ()), "evidence_level": data.get("evidence_level"), **step}
+        filled.append(step)
+    return {**data, key: filled}
+
+
+def _fill_treatment(data: dict[str, Any]) -> dict[str, Any]:
+    """Apply step inheritance inside one treatment: its protocol's steps and every rule's added steps."""
+    out = dict(data)
+    out["protocol"] = _inherit_sources(out.get("protocol"), "steps")
+
+    def rules(items: Any) -> Any:
+        return [_inherit_sources(r, "add_steps") for r in items] if isinstance(items, list) else items
+
+    contra = out.get("contraindications")
+    if isinstance(contra, dict):
+        out["contraindications"] = {k: rules(v) for k, v in contra.items()}
+    if "phototype_cautions" in out:
+        out["phototype_cautions"] = rules(out["phototype_cautions"])
+    return out
 
 
 def _load_raw(root: Path, overrides: Path | None) -> tuple[dict[str, Any], dict[str, str]]:
@@ -156,19 +183,19 @@ def _validate(raw: dict[str, Any], overridden: dict[str, str]) -> KnowledgeBase:
         items = {}
         for eid, (data, label) in raw[coll].items():
             try:
-                items[eid] = model.model_validate(data)
-            except ValidationError as exc:
+                items[eid] = msgspec.convert(_fill_treatment(data) if coll == "treatments" else data, model)
+            except msgspec.ValidationError as exc:
                 raise KnowledgeError(label, eid, _error_text(exc)) from None
         built[coll] = items
     meta = raw["knowledge.yaml"]
     try:
-        levels = {lv["id"]: EvidenceLevelInfo.model_validate(lv) for lv in meta.get("evidence_levels", [])}
-        policy = Policy.model_validate(meta.get("policy"))
-    except ValidationError as exc:
+        levels = {lv["id"]: msgspec.convert(lv, EvidenceLevelInfo) for lv in meta.get("evidence_levels", [])}
+        policy = msgspec.convert(meta.get("policy"), Policy)
+    except msgspec.ValidationError as exc:
         raise KnowledgeError("knowledge.yaml", None, _error_text(exc)) from None
     try:
-        scales = Scales.model_validate(raw["scales.yaml"])
-    except ValidationError as exc:
+        scales = msgspec.convert(raw["scales.yaml"], Scales)
+    except msgspec.ValidationError as exc:
         raise KnowledgeError("scales.yaml", None, _error_text(exc)) from None
     canonical = json.dumps(
         {
@@ -301,8 +328,8 @@ def _cache_key(over: Path | None) -> str | None:
     from cicatrix import __version__
 
     digest = hashlib.sha256(__version__.encode())
-    # the models' and loader's own source: a schema change must never unpickle stale objects
-    for code in (Path(__file__), Path(__file__).with_name("models.py")):
+    # the models' and loader's own source: a schema change must never read a stale cache
+    for code in (Path(__file__), Path(__file__).with_name("models.py"), Path(__file__).with_name("frozen.py")):
         digest.update(code.read_bytes())
     roots = [bundled_dir()] + ([over] if over is not None else [])
     for root in roots:
@@ -317,21 +344,18 @@ def _cache_key(over: Path | None) -> str | None:
 
 
 def _cache_read(key: str) -> KnowledgeBase | None:
-    import pickle
-
     folder = cache_dir()
     if folder is None:
         return None
     try:
-        with (folder / f"kb-{key}.pickle").open("rb") as fh:
-            kb = pickle.load(fh)
-    except Exception:  # a missing, stale or foreign cache file just means a normal load
+        data = (folder / f"kb-{key}.msgpack").read_bytes()
+        # typed decoding re-checks every type and constraint, so a damaged file cannot slip through
+        return msgspec.msgpack.decode(data, type=KnowledgeBase)
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):  # missing or stale: load normally
         return None
-    return kb if isinstance(kb, KnowledgeBase) else None
 
 
 def _cache_write(key: str, kb: KnowledgeBase) -> None:
-    import pickle
     import tempfile
 
     folder = cache_dir()
@@ -339,12 +363,12 @@ def _cache_write(key: str, kb: KnowledgeBase) -> None:
         return
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        cached = sorted(folder.glob("kb-*.pickle"), key=lambda p: p.stat().st_mtime)
+        cached = sorted(folder.glob("kb-*.msgpack"), key=lambda p: p.stat().st_mtime)
         for stale in cached[:-15]:  # keep the newest few: one per data/override version in use
             stale.unlink(missing_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, delete=False, suffix=".tmp") as fh:
-            pickle.dump(kb, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(fh.name, folder / f"kb-{key}.pickle")
+            fh.write(msgspec.msgpack.encode(kb))
+        os.replace(fh.name, folder / f"kb-{key}.msgpack")
     except OSError:
         return  # a read-only home is fine: the cache is only a speed-up
 

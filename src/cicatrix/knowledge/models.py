@@ -6,13 +6,12 @@ Every clinical entry carries `sources` (ids into the source catalogue) and an
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import msgspec
+from msgspec import Meta
 
-# defer_build: schemas are built on first validation, so a cached knowledge base loads without
-# paying for ~40 schema builds at every command start.
-_FROZEN = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+from cicatrix.knowledge.frozen import Frozen
 
 EvidenceLevel = Literal["V", "V-low", "U", "protocol"]
 Severity = Literal["mild", "moderate", "severe"]
@@ -20,27 +19,21 @@ PhototypeName = Literal["I", "II", "III", "IV", "V", "VI"]
 StepKind = Literal["avoid", "do", "expect"]
 
 
-class Sourced(BaseModel):
+class Sourced(Frozen, frozen=True, kw_only=True):
     """Base for every entry that states a clinical fact."""
 
-    model_config = _FROZEN
-
-    sources: tuple[str, ...] = Field(min_length=1)
+    sources: Annotated[tuple[str, ...], Meta(min_length=1)]
     evidence_level: EvidenceLevel
 
 
-class Source(BaseModel):
-    model_config = _FROZEN
-
+class Source(Frozen, frozen=True, kw_only=True):
     id: str
     kind: Literal["seed", "paper", "page", "clinic"]
     citation: str
     url: str | None = None
 
 
-class EvidenceLevelInfo(BaseModel):
-    model_config = _FROZEN
-
+class EvidenceLevelInfo(Frozen, frozen=True, kw_only=True):
     id: EvidenceLevel
     label: str
     meaning: str
@@ -49,7 +42,7 @@ class EvidenceLevelInfo(BaseModel):
 # --- types of things a clinician records ---------------------------------------------------
 
 
-class ScarType(Sourced):
+class ScarType(Sourced, frozen=True, kw_only=True):
     id: str
     name: str
     category: Literal["atrophic", "hypertrophic", "macular", "papular"]
@@ -59,21 +52,21 @@ class ScarType(Sourced):
     definition: str
 
 
-class Phototype(Sourced):
+class Phototype(Sourced, frozen=True, kw_only=True):
     """A Fitzpatrick phototype and its sun response, as shown to the clinician who asks."""
 
     id: PhototypeName
     sun_response: str
 
 
-class Mark(Sourced):
+class Mark(Sourced, frozen=True, kw_only=True):
     id: str
     name: str
     definition: str
     advice: str
 
 
-class Lesion(Sourced):
+class Lesion(Sourced, frozen=True, kw_only=True):
     id: str
     name: str
     inflamed: bool
@@ -85,10 +78,8 @@ class Lesion(Sourced):
 # --- contraindication and precaution codes ------------------------------------------------
 
 
-class Trigger(BaseModel):
+class Trigger(Frozen, frozen=True, kw_only=True):
     """When a condition applies to a patient; any one part that matches is enough."""
-
-    model_config = _FROZEN
 
     flags: tuple[Literal["pregnant", "breastfeeding", "recent_sunburn"], ...] = ()
     history_any: tuple[str, ...] = ()
@@ -96,10 +87,9 @@ class Trigger(BaseModel):
     active_lesions_any: tuple[str, ...] = ()
     scars_any: tuple[str, ...] = ()
     phototypes: tuple[PhototypeName, ...] = ()
-    isotretinoin_within_months: int | None = Field(default=None, ge=1)
+    isotretinoin_within_months: Annotated[int, Meta(ge=1)] | None = None
 
-    @model_validator(mode="after")
-    def _not_empty(self) -> Trigger:
+    def __post_init__(self) -> None:
         if not any(
             (
                 self.flags,
@@ -112,10 +102,9 @@ class Trigger(BaseModel):
             )
         ):
             raise ValueError("a trigger needs at least one condition")
-        return self
 
 
-class Condition(Sourced):
+class Condition(Sourced, frozen=True, kw_only=True):
     id: str
     name: str
     description: str
@@ -126,10 +115,8 @@ class Condition(Sourced):
 # --- treatments ------------------------------------------------------------------------
 
 
-class Step(BaseModel):
+class Step(Frozen, frozen=True, kw_only=True):
     """A care instruction, timed in days relative to a session (negative = before)."""
-
-    model_config = _FROZEN
 
     offset: int
     until: int | None = None
@@ -140,65 +127,36 @@ class Step(BaseModel):
     evidence_level: EvidenceLevel | None = None
     first_session_only: bool = False
 
-    @model_validator(mode="after")
-    def _until_after_offset(self) -> Step:
+    def __post_init__(self) -> None:
         if self.until is not None and self.until < self.offset:
             raise ValueError(f"until ({self.until}) is before offset ({self.offset})")
-        return self
 
 
-def _inherit_sources(data: object, key: str) -> object:
-    """Let care steps inherit sources and evidence level from the protocol or rule they sit in."""
-    if not isinstance(data, dict):
-        return data
-    steps = data.get(key)
-    if not isinstance(steps, list):
-        return data
-    filled = []
-    for step in steps:
-        if isinstance(step, dict):
-            step = dict(step)
-            step.setdefault("sources", data.get("sources", ()))
-            step.setdefault("evidence_level", data.get("evidence_level"))
-        filled.append(step)
-    return {**data, key: filled}
+class DayRange(Frozen, frozen=True, kw_only=True):
+    min: Annotated[int, Meta(ge=0)]
+    max: Annotated[int, Meta(ge=0)]
 
-
-class DayRange(BaseModel):
-    model_config = _FROZEN
-
-    min: int = Field(ge=0)
-    max: int = Field(ge=0)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> DayRange:
+    def __post_init__(self) -> None:
         if self.max < self.min:
             raise ValueError(f"max ({self.max}) is below min ({self.min})")
-        return self
 
 
-class MaintenanceRule(Sourced):
-    every_months: int = Field(ge=1)
-    repeats: int = Field(default=1, ge=1)
+class MaintenanceRule(Sourced, frozen=True, kw_only=True):
+    every_months: Annotated[int, Meta(ge=1)]
+    repeats: Annotated[int, Meta(ge=1)] = 1
     text: str
 
 
-class Protocol(Sourced):
+class Protocol(Sourced, frozen=True, kw_only=True):
     sessions: DayRange
-    default_sessions: int | None = Field(default=None, ge=1)
+    default_sessions: Annotated[int, Meta(ge=1)] | None = None
     interval_days: DayRange | None = None
     downtime_days: DayRange
     steps: tuple[Step, ...] = ()
     maintenance: MaintenanceRule | None = None
     notes: str | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _fill_steps(cls, data: object) -> object:
-        return _inherit_sources(data, "steps")
-
-    @model_validator(mode="after")
-    def _sessions(self) -> Protocol:
+    def __post_init__(self) -> None:
         if self.sessions.min < 1:
             raise ValueError("sessions.min must be at least 1")
         if self.sessions.max > 1 and self.interval_days is None:
@@ -206,21 +164,20 @@ class Protocol(Sourced):
         n = self.default_sessions
         if n is not None and not self.sessions.min <= n <= self.sessions.max:
             raise ValueError(f"default_sessions {n} is outside sessions {self.sessions.min}-{self.sessions.max}")
-        return self
 
     @property
     def planned_sessions(self) -> int:
         return self.default_sessions or self.sessions.max
 
 
-class Indication(Sourced):
+class Indication(Sourced, frozen=True, kw_only=True):
     target: str
     severities: tuple[Severity, ...] = ()
     line: Literal["first", "second", "adjunct"]
     rationale: str
 
 
-class Rule(BaseModel):
+class Rule(Frozen, frozen=True, kw_only=True):
     """How one condition changes one treatment.
 
     exclude: the treatment never reaches the plan or the course (a contraindication).
@@ -228,46 +185,35 @@ class Rule(BaseModel):
     delay before its first session (a precaution).
     """
 
-    model_config = _FROZEN
-
     code: str
     effect: Literal["exclude", "warn"]
     message: str
     add_steps: tuple[Step, ...] = ()
-    delay_days: int | None = Field(default=None, ge=1)
-    sources: tuple[str, ...] = Field(min_length=1)
+    delay_days: Annotated[int, Meta(ge=1)] | None = None
+    sources: Annotated[tuple[str, ...], Meta(min_length=1)]
     evidence_level: EvidenceLevel
 
-    @model_validator(mode="before")
-    @classmethod
-    def _fill_steps(cls, data: object) -> object:
-        return _inherit_sources(data, "add_steps")
 
-
-class Contraindications(BaseModel):
-    model_config = _FROZEN
-
+class Contraindications(Frozen, frozen=True, kw_only=True):
     absolute: tuple[Rule, ...] = ()
     relative: tuple[Rule, ...] = ()
 
-    @model_validator(mode="after")
-    def _effects(self) -> Contraindications:
+    def __post_init__(self) -> None:
         for r in self.absolute:
             if r.effect != "exclude":
                 raise ValueError(f"absolute rule {r.code!r} must have effect 'exclude'")
         for r in self.relative:
             if r.effect != "warn":
                 raise ValueError(f"relative rule {r.code!r} must have effect 'warn'")
-        return self
 
 
-class PhototypePreference(Sourced):
-    phototypes: tuple[PhototypeName, ...] = Field(min_length=1)
+class PhototypePreference(Sourced, frozen=True, kw_only=True):
+    phototypes: Annotated[tuple[PhototypeName, ...], Meta(min_length=1)]
     bonus: float
     reason: str
 
 
-class Treatment(Sourced):
+class Treatment(Sourced, frozen=True, kw_only=True):
     id: str
     name: str
     plain_name: str
@@ -275,10 +221,10 @@ class Treatment(Sourced):
     category: Literal["topical", "home_care", "procedure", "device", "injection"]
     schedule: Literal["sessions", "continuous"]
     resurfacing: bool = False
-    phase: int = Field(default=2, ge=1, le=9)
-    indications: tuple[Indication, ...] = Field(min_length=1)
+    phase: Annotated[int, Meta(ge=1, le=9)] = 2
+    indications: Annotated[tuple[Indication, ...], Meta(min_length=1)]
     protocol: Protocol
-    contraindications: Contraindications = Contraindications()
+    contraindications: Contraindications = msgspec.field(default_factory=Contraindications)
     phototype_cautions: tuple[Rule, ...] = ()
     preferred_for: PhototypePreference | None = None
     evidence_note: str | None = None
@@ -290,10 +236,8 @@ class Treatment(Sourced):
 # --- scales -----------------------------------------------------------------------------
 
 
-class Matcher(BaseModel):
+class Matcher(Frozen, frozen=True, kw_only=True):
     """Which recorded entries feed a scale row."""
-
-    model_config = _FROZEN
 
     scar: str | None = None
     mark: str | None = None
@@ -302,108 +246,90 @@ class Matcher(BaseModel):
     age_months_gte: int | None = None
     when_age_missing: bool = False
 
-    @model_validator(mode="after")
-    def _one_kind(self) -> Matcher:
+    def __post_init__(self) -> None:
         if (self.scar is None) == (self.mark is None):
             raise ValueError("a matcher names exactly one of scar or mark")
-        return self
 
 
-class CountBand(BaseModel):
-    model_config = _FROZEN
-
+class CountBand(Frozen, frozen=True, kw_only=True):
     max: int | None = None
     value: int
 
 
-class AreaBand(BaseModel):
-    model_config = _FROZEN
-
+class AreaBand(Frozen, frozen=True, kw_only=True):
     upto: float | None = None
     inclusive: bool = False
     points: int
 
 
-class CountRow(BaseModel):
-    model_config = _FROZEN
-
+class CountRow(Frozen, frozen=True, kw_only=True):
     id: str
     grade: str
     label: str
     points: int
-    match: tuple[Matcher, ...] = Field(min_length=1)
+    match: Annotated[tuple[Matcher, ...], Meta(min_length=1)]
 
 
-class AreaRow(BaseModel):
-    model_config = _FROZEN
-
+class AreaRow(Frozen, frozen=True, kw_only=True):
     id: str
     grade: str
     label: str
-    match: tuple[Matcher, ...] = Field(min_length=1)
-    bands: tuple[AreaBand, ...] = Field(min_length=1)
+    match: Annotated[tuple[Matcher, ...], Meta(min_length=1)]
+    bands: Annotated[tuple[AreaBand, ...], Meta(min_length=1)]
     missing_area_warning: str
 
 
-class GoodmanBaronQuantitative(Sourced):
+class GoodmanBaronQuantitative(Sourced, frozen=True, kw_only=True):
     name: str
-    multipliers: tuple[CountBand, ...] = Field(min_length=1)
+    multipliers: Annotated[tuple[CountBand, ...], Meta(min_length=1)]
     rows: tuple[CountRow, ...]
     area_rows: tuple[AreaRow, ...]
     maximum: int
 
 
-class EccaItem(BaseModel):
-    model_config = _FROZEN
-
+class EccaItem(Frozen, frozen=True, kw_only=True):
     id: str
     label: str
     weight: int
-    match: tuple[Matcher, ...] = Field(min_length=1)
+    match: Annotated[tuple[Matcher, ...], Meta(min_length=1)]
     missing_age_warning: str | None = None
 
 
-class Ecca(Sourced):
+class Ecca(Sourced, frozen=True, kw_only=True):
     name: str
-    count_grades: tuple[CountBand, ...] = Field(min_length=1)
+    count_grades: Annotated[tuple[CountBand, ...], Meta(min_length=1)]
     items: tuple[EccaItem, ...]
     maximum: int
 
 
-class QualitativeGrade(BaseModel):
-    model_config = _FROZEN
-
-    grade: int = Field(ge=1, le=4)
+class QualitativeGrade(Frozen, frozen=True, kw_only=True):
+    grade: Annotated[int, Meta(ge=1, le=4)]
     label: str
     definition: str
     severity: Severity
 
 
-class GoodmanBaronQualitative(Sourced):
+class GoodmanBaronQualitative(Sourced, frozen=True, kw_only=True):
     name: str
-    grades: tuple[QualitativeGrade, ...] = Field(min_length=4, max_length=4)
+    grades: Annotated[tuple[QualitativeGrade, ...], Meta(min_length=4, max_length=4)]
 
 
-class SeverityBand(BaseModel):
-    model_config = _FROZEN
-
+class SeverityBand(Frozen, frozen=True, kw_only=True):
     max: int | None = None
     severity: Severity
 
 
-class SeverityFallback(Sourced):
+class SeverityFallback(Sourced, frozen=True, kw_only=True):
     """The rule used when no qualitative grade was given; a cicatrix default, not published."""
 
     basis: str
     note: str
     macular_only: Severity
-    quantitative_bands: tuple[SeverityBand, ...] = Field(min_length=1)
+    quantitative_bands: Annotated[tuple[SeverityBand, ...], Meta(min_length=1)]
     warning: str
 
 
-class Scales(BaseModel):
-    model_config = _FROZEN
-
+class Scales(Frozen, frozen=True, kw_only=True):
     goodman_baron_quantitative: GoodmanBaronQuantitative
     ecca: Ecca
     goodman_baron_qualitative: GoodmanBaronQualitative
@@ -413,27 +339,27 @@ class Scales(BaseModel):
 # --- planning policy -----------------------------------------------------------------------
 
 
-class SequencingRule(Sourced):
+class SequencingRule(Sourced, frozen=True, kw_only=True):
     id: str
-    first: tuple[str, ...] = Field(min_length=1)
-    then: tuple[str, ...] = Field(min_length=1)
+    first: Annotated[tuple[str, ...], Meta(min_length=1)]
+    then: Annotated[tuple[str, ...], Meta(min_length=1)]
     gap_days: DayRange
     text: str
 
 
-class EducationTopic(Sourced):
+class EducationTopic(Sourced, frozen=True, kw_only=True):
     id: str
     title: str
     text: str
     when: Literal["always", "active_acne", "marks", "hypertrophic", "high_phototype"] = "always"
 
 
-class FollowUpRule(Sourced):
-    after_months: int = Field(ge=1)
+class FollowUpRule(Sourced, frozen=True, kw_only=True):
+    after_months: Annotated[int, Meta(ge=1)]
     text: str
 
 
-class GlobalRule(Sourced):
+class GlobalRule(Sourced, frozen=True, kw_only=True):
     """A plan-level statement tied to a condition, such as 'control the acne first'."""
 
     code: str
@@ -441,22 +367,20 @@ class GlobalRule(Sourced):
     message: str
 
 
-class Ranking(Sourced):
+class Ranking(Sourced, frozen=True, kw_only=True):
     line_weights: dict[str, float]
     severity_match_bonus: float
     note: str
 
 
-class CombinationRule(Sourced):
+class CombinationRule(Sourced, frozen=True, kw_only=True):
     """At these severities a default course adds resurfacing after focal treatment."""
 
     severities: tuple[Severity, ...]
     text: str
 
 
-class Policy(BaseModel):
-    model_config = _FROZEN
-
+class Policy(Frozen, frozen=True, kw_only=True):
     notice: str
     combination: CombinationRule | None = None
     follow_up: FollowUpRule
@@ -465,10 +389,8 @@ class Policy(BaseModel):
     downtime_warning: str
 
 
-class KnowledgeBase(BaseModel):
+class KnowledgeBase(Frozen, frozen=True, kw_only=True):
     """The whole knowledge base in force: bundled data plus any clinic overrides."""
-
-    model_config = _FROZEN
 
     version: str
     fingerprint: str
@@ -484,7 +406,7 @@ class KnowledgeBase(BaseModel):
     education: dict[str, EducationTopic]
     scales: Scales
     policy: Policy
-    overridden: dict[str, str] = {}
+    overridden: dict[str, str] = msgspec.field(default_factory=dict)
 
     @property
     def label(self) -> str:

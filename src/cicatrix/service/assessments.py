@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from cicatrix.engine.case import Case, CaseError, parse_case
 from cicatrix.engine.scores import score_assessment
+from cicatrix.knowledge.frozen import to_data
 from cicatrix.service import audit, patients
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Invalid, NotFound
@@ -100,7 +101,7 @@ def add(ctx: Context, patient_id: int, body: AssessmentIn) -> tuple[Assessment, 
         patient_id=p.id,
         date=case.assessment.date,
         input=data,
-        scores=scores.model_dump(mode="json"),
+        scores=to_data(scores),
         goodman_baron_quantitative=scores.goodman_baron_quantitative,
         ecca=scores.ecca,
         goodman_baron_qualitative=scores.goodman_baron_qualitative,

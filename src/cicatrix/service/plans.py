@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+import msgspec
 from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
@@ -19,6 +20,7 @@ from cicatrix.engine.plan import ClinicianOverride, plan_case
 from cicatrix.engine.reschedule import reschedule_plan
 from cicatrix.engine.result import Plan as EnginePlan
 from cicatrix.engine.timeline import instructions_for
+from cicatrix.knowledge.frozen import to_data
 from cicatrix.service import assessments, audit, patients
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Conflict, Invalid, NotFound
@@ -259,7 +261,7 @@ def _new_plan(ctx: Context, a: Assessment, case: Case, preferences: dict[str, An
         clinic_id=a.clinic_id,
         patient_id=a.patient_id,
         assessment_id=a.id,
-        proposal=plan.model_dump(mode="json"),
+        proposal=to_data(plan),
         preferences=preferences,
         overrides=ovs,
         knowledge_version=plan.knowledge_version,
@@ -427,7 +429,7 @@ def edit(ctx: Context, plan_id: int, body: PlanEditIn, if_match: int | None = No
                             "by": ctx.actor.user_id, "at": now.isoformat()}  # fmt: skip
     plan = _run(ctx, case, list(ovs.values()))
     _check_requested(plan, body.treatments, "treatments")
-    p.proposal = plan.model_dump(mode="json")
+    p.proposal = to_data(plan)
     p.preferences = prefs
     p.overrides = list(ovs.values())
     p.knowledge_version = plan.knowledge_version
@@ -491,7 +493,7 @@ def record_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanO
     assert a is not None
     case = _case(ctx, a, p.preferences or {})
     try:
-        plan = reschedule_plan(EnginePlan.model_validate(p.proposal), case, ctx.kb, s.treatment, s.number, new_date)
+        plan = reschedule_plan(msgspec.convert(p.proposal, EnginePlan), case, ctx.kb, s.treatment, s.number, new_date)
     except CaseError as exc:
         field = "new_date" if exc.field == "new_date" else "session_id"
         raise Invalid(field, exc.message, value=str(exc.value)) from None
@@ -509,7 +511,7 @@ def record_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanO
     )  # fmt: skip
     ctx.db.flush()
     _sync_sessions(ctx, p, plan)
-    p.proposal = plan.model_dump(mode="json")
+    p.proposal = to_data(plan)
     ctx.db.add(
         PlanEdit(
             plan_id=p.id, user_id=ctx.actor.user_id, at=now, kind="reschedule",
@@ -550,11 +552,11 @@ def today(ctx: Context, patient_id: int, day: date | None = None, days: int = 1)
     if p is None:
         raise NotFound("plan", "this patient has no approved plan yet")
     first = day or ctx.today
-    timeline = EnginePlan.model_validate(p.proposal).timeline
+    timeline = msgspec.convert(p.proposal, EnginePlan).timeline
     out_days = []
     for i in range(days):
         d = first + timedelta(days=i)
-        entries = [e.model_dump(mode="json") for e in instructions_for(timeline, d)]
+        entries = [to_data(e) for e in instructions_for(timeline, d)]
         out_days.append(DayOut(date=d, entries=entries))
     nxt = ctx.db.scalar(
         select(CourseSession)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
 
@@ -97,7 +98,7 @@ async def learn_page(page: Page = Depends(PATIENT)) -> Response:
     topics: list[dict[str, str]] = []
     seen: set[str] = set()
     if plan is not None:
-        for e in EnginePlan.model_validate(plan.plan).education:
+        for e in msgspec.convert(plan.plan, EnginePlan).education:
             if e.topic in kb.education and e.topic not in seen:
                 seen.add(e.topic)
                 topics.append({"id": e.topic, "title": kb.education[e.topic].title, "text": e.text})
