@@ -122,11 +122,12 @@ _MISSING: Any = object()
 
 def _strip(data: Any) -> Any:
     """Trim surrounding whitespace from every string, as typed or pasted input often has it."""
-    if isinstance(data, str):
+    kind = type(data)  # JSON-decoded data: exact types, and this runs on every input value
+    if kind is str:
         return data.strip()
-    if isinstance(data, dict):
+    if kind is dict:
         return {k: _strip(v) for k, v in data.items()}
-    if isinstance(data, list):
+    if kind is list:
         return [_strip(v) for v in data]
     return data
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from cicatrix.engine.case import Case
 from cicatrix.engine.dates import add_months
@@ -10,8 +10,7 @@ from cicatrix.engine.index import TriggerSets, index_for
 from cicatrix.knowledge.models import Condition, KnowledgeBase
 
 
-@dataclass(frozen=True, slots=True)
-class _Facts:
+class _Facts(msgspec.Struct, frozen=True):
     """The parts of a case that triggers look at, gathered once per case."""
 
     case: Case

@@ -8,16 +8,16 @@ first one's minimum interval, its downtime, and any sequencing rule in the data.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, timedelta
+
+import msgspec
 
 from cicatrix.engine.dates import add_months
 from cicatrix.engine.result import Course, Maintenance, Message, Session
 from cicatrix.knowledge.models import KnowledgeBase, Treatment
 
 
-@dataclass(frozen=True, slots=True)
-class Scheduled:
+class Scheduled(msgspec.Struct, frozen=True):
     treatment: Treatment
     delay_days: int
 

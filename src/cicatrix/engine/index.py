@@ -7,9 +7,10 @@ never change a result.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from cicatrix.knowledge.models import Condition, KnowledgeBase, Matcher, Rule, Step
 
@@ -18,8 +19,7 @@ if TYPE_CHECKING:
     from cicatrix.engine.screening import Screen
 
 
-@dataclass(frozen=True, slots=True)
-class TriggerSets:
+class TriggerSets(msgspec.Struct, frozen=True):
     """A condition's trigger with its lists as sets, for fast intersections with a case."""
 
     condition_id: str
@@ -33,16 +33,14 @@ class TriggerSets:
     isotretinoin_within_months: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class RowMatchers:
+class RowMatchers(msgspec.Struct, frozen=True):
     """A scale row's matchers by the entry type they name (scars and marks kept apart)."""
 
     scars: dict[str, tuple[Matcher, ...]]
     marks: frozenset[str]
 
 
-@dataclass(frozen=True, slots=True)
-class StepPlan:
+class StepPlan(msgspec.Struct, frozen=True):
     """A protocol step ready to date: its offsets as timedeltas, its fixed timeline fields."""
 
     offset: timedelta
@@ -74,8 +72,7 @@ def _step_plan(step: Step, treatment_id: str) -> StepPlan:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class KnowledgeIndex:
+class KnowledgeIndex(msgspec.Struct, frozen=True):
     kb: KnowledgeBase
     triggers: tuple[TriggerSets, ...]
     rules: dict[str, tuple[Rule, ...]]

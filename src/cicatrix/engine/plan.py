@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
 from datetime import date
+
+import msgspec
+from msgspec.structs import replace
 
 from cicatrix.engine.case import Case
 from cicatrix.engine.conditions import active_conditions
@@ -17,8 +19,7 @@ from cicatrix.engine.timeline import build_timeline
 from cicatrix.knowledge.models import Condition, KnowledgeBase, Treatment
 
 
-@dataclass(frozen=True, slots=True)
-class ClinicianOverride:
+class ClinicianOverride(msgspec.Struct, frozen=True):
     """A clinician's explicit decision to use an excluded treatment; the reason is mandatory."""
 
     treatment: str
@@ -134,6 +135,7 @@ def plan_case(case: Case, kb: KnowledgeBase, overrides: Iterable[ClinicianOverri
     conditions = active_conditions(case, kb)
     scores = score_assessment(a, kb)
     severity: Severity | None = scores.severity
+    overrides = tuple(overrides)
     screens = apply_overrides(screen_all(kb, conditions), overrides)
     targets = present_targets(case)
     requested = prefs.treatments or ()
@@ -160,7 +162,15 @@ def plan_case(case: Case, kb: KnowledgeBase, overrides: Iterable[ClinicianOverri
                     message=f"{s.treatment.name} was requested but is not indicated for the recorded findings.",
                 ),
             )
-    warnings += [w for s in screens.values() if not s.excluded for w in s.warnings if w.code == "clinician_override"]
+    if overrides:  # only an override adds this warning; kept in the screens' order
+        ids = {o.treatment for o in overrides}
+        warnings += [
+            w
+            for tid, s in screens.items()
+            if tid in ids and not s.excluded
+            for w in s.warnings
+            if w.code == "clinician_override"
+        ]
 
     excluded = tuple(
         Exclusion(treatment=tid, name=s.treatment.name, reasons=s.reasons)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from cicatrix.engine.case import Case
 from cicatrix.engine.index import index_for
@@ -37,8 +37,7 @@ def relevant(t: Treatment, targets: tuple[str, ...]) -> bool:
     return any(ind.target in targets for ind in t.indications)
 
 
-@dataclass(frozen=True, slots=True)
-class Ranked:
+class Ranked(msgspec.Struct, frozen=True):
     """A ranked treatment before the course is chosen; becomes a Recommendation at the end."""
 
     treatment: str

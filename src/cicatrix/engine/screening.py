@@ -5,15 +5,14 @@ The rules live on each treatment in the knowledge data; this module only applies
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from cicatrix.engine.index import index_for
 from cicatrix.engine.result import Message
 from cicatrix.knowledge.models import Condition, KnowledgeBase, Rule, Step, Treatment
 
 
-@dataclass(frozen=True, slots=True)
-class Screen:
+class Screen(msgspec.Struct, frozen=True):
     """What screening decided for one treatment."""
 
     treatment: Treatment
