@@ -84,6 +84,10 @@ class KnowledgeIndex(msgspec.Struct, frozen=True):
     gb_area_rows: tuple[RowMatchers, ...]
     ecca_items: tuple[RowMatchers, ...]
     step_plans: dict[str, tuple[StepPlan, ...]]
+    # screen_all's results by the conditions that applied, (code, detail) pairs: many patients share
+    # them. Screening is a pure function of these and the knowledge base, so a hit is exactly the
+    # result it would compute. Bounded by clearing (see screening.screen_all).
+    screens: dict[tuple[tuple[str, str], ...], dict[str, Screen]]
 
 
 def _row_matchers(matchers: tuple[Matcher, ...]) -> RowMatchers:
@@ -131,6 +135,7 @@ def _build(kb: KnowledgeBase) -> KnowledgeIndex:
         gb_area_rows=tuple(_row_matchers(row.match) for row in gb.area_rows),
         ecca_items=tuple(_row_matchers(item.match) for item in kb.scales.ecca.items),
         step_plans={tid: tuple(_step_plan(step, tid) for step in t.protocol.steps) for tid, t in kb.treatments.items()},
+        screens={},
     )
 
 

@@ -52,8 +52,19 @@ def screen_treatment(
 
 
 def screen_all(kb: KnowledgeBase, conditions: dict[str, tuple[Condition, str]]) -> dict[str, Screen]:
+    """Every treatment's screen, in the knowledge base's order; a new dict the caller may change."""
     index = index_for(kb)
+    key = tuple((code, detail) for code, (_cond, detail) in conditions.items())
+    known = index.screens.get(key)
+    if known is not None:
+        return dict(known)
     out = dict(index.clear_screens)  # treatments no active condition touches: shared, immutable
     for tid in dict.fromkeys(tid for code in conditions for tid in index.treatments_by_code.get(code, ())):
         out[tid] = screen_treatment(kb.treatments[tid], conditions, index.rules[tid])
-    return out
+    if len(index.screens) >= _MAX_REMEMBERED:
+        index.screens.clear()
+    index.screens[key] = out
+    return dict(out)
+
+
+_MAX_REMEMBERED = 4096
