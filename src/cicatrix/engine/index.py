@@ -7,15 +7,16 @@ never change a result.
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import msgspec
 
+from cicatrix.engine.result import TimelineEntry, TimelinePhase
 from cicatrix.knowledge.models import Condition, KnowledgeBase, Matcher, Rule, Step
 
 if TYPE_CHECKING:
-    from cicatrix.engine.result import TimelinePhase
+    from cicatrix.engine.recommend import Merit
     from cicatrix.engine.screening import Screen
 
 
@@ -41,12 +42,13 @@ class RowMatchers(msgspec.Struct, frozen=True):
 
 
 class StepPlan(msgspec.Struct, frozen=True):
-    """A protocol step ready to date: its offsets as timedeltas, its fixed timeline fields."""
+    """A protocol step ready to date: its offsets as timedeltas, and its timeline entry with
+    every field but the dates and session number already filled in."""
 
     offset: timedelta
     until: timedelta | None
     first_session_only: bool
-    row: dict[str, Any]  # a TimelineEntry's fields in declared order; copied, never changed
+    entry: TimelineEntry
 
 
 def step_phase(offset: int) -> TimelinePhase:
@@ -58,17 +60,15 @@ def _step_plan(step: Step, treatment_id: str) -> StepPlan:
         offset=timedelta(days=step.offset),
         until=timedelta(days=step.until) if step.until is not None else None,
         first_session_only=step.first_session_only,
-        row={
-            "date": None,
-            "until": None,
-            "session": None,
-            "treatment": treatment_id,
-            "kind": step.kind,
-            "phase": step_phase(step.offset),
-            "text": step.text,
-            "code": step.code,
-            "sources": step.sources,
-        },
+        entry=TimelineEntry(
+            date=date.min,
+            treatment=treatment_id,
+            kind=step.kind,
+            phase=step_phase(step.offset),
+            text=step.text,
+            code=step.code,
+            sources=step.sources,
+        ),
     )
 
 
@@ -88,6 +88,7 @@ class KnowledgeIndex(msgspec.Struct, frozen=True):
     # them. Screening is a pure function of these and the knowledge base, so a hit is exactly the
     # result it would compute. Bounded by clearing (see screening.screen_all).
     screens: dict[tuple[tuple[str, str], ...], dict[str, Screen]]
+    merits: dict[tuple[str, frozenset[str], str | None, str], Merit]  # recommend.rank's, likewise
 
 
 def _row_matchers(matchers: tuple[Matcher, ...]) -> RowMatchers:
@@ -136,6 +137,7 @@ def _build(kb: KnowledgeBase) -> KnowledgeIndex:
         ecca_items=tuple(_row_matchers(item.match) for item in kb.scales.ecca.items),
         step_plans={tid: tuple(_step_plan(step, tid) for step in t.protocol.steps) for tid, t in kb.treatments.items()},
         screens={},
+        merits={},
     )
 
 

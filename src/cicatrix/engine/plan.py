@@ -11,7 +11,8 @@ from msgspec.structs import replace
 from cicatrix.engine.case import Case
 from cicatrix.engine.conditions import active_conditions
 from cicatrix.engine.course import Scheduled, build_course
-from cicatrix.engine.recommend import Ranked, present_targets, rank, relevant
+from cicatrix.engine.index import index_for
+from cicatrix.engine.recommend import Ranked, present_targets, rank
 from cicatrix.engine.result import Education, Exclusion, Message, Plan, Severity
 from cicatrix.engine.scores import score_assessment
 from cicatrix.engine.screening import Screen, screen_all
@@ -172,10 +173,12 @@ def plan_case(case: Case, kb: KnowledgeBase, overrides: Iterable[ClinicianOverri
             if w.code == "clinician_override"
         ]
 
+    indicated = index_for(kb).indication_targets
+    present = frozenset(targets)
     excluded = tuple(
         Exclusion(treatment=tid, name=s.treatment.name, reasons=s.reasons)
         for tid, s in screens.items()
-        if s.excluded and (relevant(s.treatment, targets) or tid in requested)
+        if s.reasons and (not indicated[tid].isdisjoint(present) or tid in requested)
     )
     recommended = rank(case, kb, screens, severity, extra)
     chosen, skipped, choice_notes = _choose(case, kb, recommended, severity)

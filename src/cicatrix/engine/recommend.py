@@ -32,11 +32,6 @@ def matched_indications(t: Treatment, targets: tuple[str, ...], severity: Severi
     )
 
 
-def relevant(t: Treatment, targets: tuple[str, ...]) -> bool:
-    """Indicated for something the patient has, whatever the severity."""
-    return any(ind.target in targets for ind in t.indications)
-
-
 class Ranked(msgspec.Struct, frozen=True):
     """A ranked treatment before the course is chosen; becomes a Recommendation at the end."""
 
@@ -67,6 +62,33 @@ class Ranked(msgspec.Struct, frozen=True):
         )
 
 
+Merit = tuple[float, tuple[Indication, ...], tuple[Message, ...], tuple[str, ...]]
+_MAX_REMEMBERED = 4096
+
+
+def _merit(
+    t: Treatment,
+    targets: tuple[str, ...],
+    severity: Severity | None,
+    phototype: str,
+    weights: dict[str, float],
+    bonus: float,
+) -> Merit:
+    """Score, matched indications, adjustments and cited sources of one treatment for a patient."""
+    inds = matched_indications(t, targets, severity)
+    score = 0.0
+    for i in inds:
+        score += weights.get(i.line, 0.0) + (bonus if i.severities else 0.0)
+    adjustments: list[Message] = []
+    sources = [s for i in inds for s in i.sources]
+    pref = t.preferred_for
+    if pref and phototype in pref.phototypes:
+        score += pref.bonus
+        adjustments.append(Message(code="phototype_preferred", message=pref.reason))
+        sources += pref.sources
+    return score, inds, tuple(adjustments), tuple(dict.fromkeys(sources or t.sources))
+
+
 def rank(
     case: Case,
     kb: KnowledgeBase,
@@ -82,23 +104,23 @@ def rank(
     bonus = kb.policy.ranking.severity_match_bonus
     phototype = case.patient.phototype.value
     scored: list[tuple[float, Treatment, tuple[Indication, ...], tuple[Message, ...], tuple[str, ...]]] = []
+    memo = index_for(kb).merits
     for tid, screen in screens.items():
         if screen.excluded or (tid not in extra and indicated[tid].isdisjoint(present)):
             continue
         t = screen.treatment
-        inds = matched_indications(t, targets, severity)
-        if not inds and tid not in extra:
+        # a treatment's merit depends only on which of its targets are present, the severity and
+        # the phototype: remembered per knowledge base, as many patients share these
+        key = (tid, present & indicated[tid], severity, phototype)
+        merit = memo.get(key)
+        if merit is None:
+            merit = _merit(t, targets, severity, phototype, weights, bonus)
+            if len(memo) >= _MAX_REMEMBERED:
+                memo.clear()
+            memo[key] = merit
+        if not merit[1] and tid not in extra:
             continue
-        score = sum((weights.get(i.line, 0.0) + (bonus if i.severities else 0.0) for i in inds), 0.0)
-        adjustments: list[Message] = []
-        sources = [s for i in inds for s in i.sources]
-        pref = t.preferred_for
-        if pref and phototype in pref.phototypes:
-            score += pref.bonus
-            adjustments.append(Message(code="phototype_preferred", message=pref.reason))
-            sources += pref.sources
-        cited = tuple(dict.fromkeys(sources or t.sources))
-        scored.append((score, t, inds, tuple(adjustments), cited))
+        scored.append((merit[0], t, *merit[1:]))
     scored.sort(key=lambda s: (-s[0], _EVIDENCE_ORDER[s[1].evidence_level], s[1].name))
     return tuple(
         Ranked(
