@@ -39,6 +39,7 @@ class RowMatchers(msgspec.Struct, frozen=True):
 
     scars: dict[str, tuple[Matcher, ...]]
     marks: frozenset[str]
+    types: frozenset[str]  # every scar and mark type the row names: most rows skip most cases
 
 
 class StepPlan(msgspec.Struct, frozen=True):
@@ -99,7 +100,7 @@ def _row_matchers(matchers: tuple[Matcher, ...]) -> RowMatchers:
             scars.setdefault(m.scar, []).append(m)
         if m.mark is not None:
             marks.add(m.mark)
-    return RowMatchers({k: tuple(v) for k, v in scars.items()}, frozenset(marks))
+    return RowMatchers({k: tuple(v) for k, v in scars.items()}, frozenset(marks), frozenset(scars) | marks)
 
 
 def _build(kb: KnowledgeBase) -> KnowledgeIndex:

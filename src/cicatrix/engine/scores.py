@@ -29,9 +29,16 @@ def _matches(m: Matcher, entry: ScarEntry | MarkEntry) -> bool:
     return True
 
 
-def _matching(row: RowMatchers, a: Assessment) -> list[ScarEntry | MarkEntry]:
-    """The recorded entries (scars, then marks, in input order) that feed a row."""
+def _recorded(a: Assessment) -> frozenset[str]:
+    return frozenset([e.type for e in a.scars] + [e.type for e in a.marks])
+
+
+def _matching(row: RowMatchers, a: Assessment, recorded: frozenset[str]) -> list[ScarEntry | MarkEntry]:
+    """The recorded entries (scars, then marks, in input order) that feed a row; `recorded` is
+    every scar and mark type in the assessment, so a row naming none of them is skipped at once."""
     hits: list[ScarEntry | MarkEntry] = []
+    if row.types.isdisjoint(recorded):
+        return hits
     for s in a.scars:
         ms = row.scars.get(s.type)
         if ms and s.count > 0 and any(_matches(m, s) for m in ms):
@@ -62,11 +69,12 @@ def goodman_baron_quantitative(
     a: Assessment, kb: KnowledgeBase
 ) -> tuple[int, tuple[ScoreRow, ...], tuple[Message, ...]]:
     scale = kb.scales.goodman_baron_quantitative
+    recorded = _recorded(a)
     rows: list[ScoreRow] = []
     warnings: list[Message] = []
     index = index_for(kb)
     for row, row_matchers in zip(scale.rows, index.gb_rows, strict=True):
-        hits = _matching(row_matchers, a)
+        hits = _matching(row_matchers, a, recorded)
         if not hits:
             continue
         count = sum(e.count for e in hits)
@@ -75,7 +83,7 @@ def goodman_baron_quantitative(
             ScoreRow(id=row.id, label=row.label, inputs=_inputs(hits), count=count, multiplier=m, points=row.points * m)
         )
     for arow, row_matchers in zip(scale.area_rows, index.gb_area_rows, strict=True):
-        hits = _matching(row_matchers, a)
+        hits = _matching(row_matchers, a, recorded)
         if not hits:
             continue
         areas = [e.area_cm2 for e in hits if isinstance(e, ScarEntry) and e.area_cm2 is not None]
@@ -98,10 +106,11 @@ def goodman_baron_quantitative(
 
 def ecca(a: Assessment, kb: KnowledgeBase) -> tuple[int, tuple[ScoreRow, ...], tuple[Message, ...]]:
     scale = kb.scales.ecca
+    recorded = _recorded(a)
     items: list[ScoreRow] = []
     warnings: list[Message] = []
     for item, row_matchers in zip(scale.items, index_for(kb).ecca_items, strict=True):
-        hits = _matching(row_matchers, a)
+        hits = _matching(row_matchers, a, recorded)
         if not hits:
             continue
         count = sum(e.count for e in hits)
