@@ -165,3 +165,19 @@ def test_missing_file_exits_2() -> None:
 def test_help_teaches() -> None:
     r = cli("plan", "--help")
     assert r.returncode == 0 and "Example" in r.stdout and "clinician" in r.stdout
+
+
+def test_cold_plan_path_stays_light() -> None:
+    # the cold-start goal (docs/performance.md) rests on the plan path never importing the
+    # heavy libraries the service uses; this fails the moment one creeps back in
+    code = (
+        "import sys; from cicatrix.cli.entry import main; sys.argv = ['cicatrix', 'plan', sys.argv[1], '--format', 'json'];"
+        "main(); heavy = sorted(m for m in ('pydantic', 'typer', 'rich', 'yaml', 'sqlalchemy', 'fastapi') if m in sys.modules);"
+        "sys.stderr.write('HEAVY=' + ','.join(heavy))"
+    )
+    load = subprocess.run([sys.executable, "-c", "from cicatrix.knowledge.loader import load_knowledge; load_knowledge()"], check=True)
+    assert load.returncode == 0  # the knowledge cache is warm, as on every start after the first
+    r = subprocess.run([sys.executable, "-c", code, str(EXAMPLE)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["recommended"]
+    assert r.stderr.strip().endswith("HEAVY="), r.stderr

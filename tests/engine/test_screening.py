@@ -224,3 +224,11 @@ def test_every_recommendation_says_why_and_cites(kb: KnowledgeBase) -> None:
         assert r.rationale and r.sources and all(s in kb.sources for s in r.sources)
     for e in plan.excluded:
         assert e.reasons and all(m.message for m in e.reasons)
+
+
+def test_surrounding_whitespace_cannot_hide_a_contraindication(kb: KnowledgeBase) -> None:
+    # typed or pasted input often carries spaces; " keloid " must screen exactly like "keloid"
+    padded = plan_for(kb, {"history": [" keloid "], "medications": ["anticoagulant "]}, scars=[{"type": " rolling", "count": 4}])
+    clean = plan_for(kb, {"history": ["keloid"], "medications": ["anticoagulant"]}, scars=[{"type": "rolling", "count": 4}])
+    assert "microneedling" in excluded(padded, "keloid_history")
+    assert padded == clean
