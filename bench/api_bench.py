@@ -3,6 +3,7 @@ scale (100,000 patients, ~300,000 assessments) in PostgreSQL, with `wrk` on loop
 
     .venv/bin/python bench/api_bench.py [--patients 100000] [--assessments-per-patient 3]
                                         [--plans 20000] [--duration 10] [--connections 16]
+                                        [--workers 2]
 
 Uses CICATRIX_BENCH_POSTGRES_URL (default: CICATRIX_TEST_POSTGRES_URL, else the local
 `test` database) to create and drop its own database. Prints a Markdown table.
@@ -215,6 +216,15 @@ def wrk(url: str, seconds: int, conns: int, script: str | None = None) -> dict[s
             "errors": float(non2xx.group(1)) if non2xx else 0.0}  # fmt: skip
 
 
+def _stack() -> str:
+    """What uvicorn's "auto" loop and HTTP parser pick (uvloop/httptools when installed)."""
+    import importlib.util
+
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return f"{loop}, {http}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--patients", type=int, default=100_000)
@@ -223,6 +233,7 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--port", type=int, default=8931)
+    ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (state is in the database)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk)")
@@ -247,7 +258,7 @@ def main() -> None:
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "bench.api_bench:bench_app",
              "--host", "127.0.0.1", "--port", str(args.port), "--no-access-log",
-             "--log-level", "warning"],
+             "--log-level", "warning", "--workers", str(args.workers)],
             cwd=ROOT, env=env,
         )  # fmt: skip
         base = f"http://127.0.0.1:{args.port}"
@@ -259,6 +270,8 @@ def main() -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
+        if args.workers > 1:
+            time.sleep(3 + 2 * args.workers)  # the first worker answers; let the others finish starting
         rnd = random.Random(3)
         get_ids = rnd.sample(s["plan_pids"], min(2000, len(s["plan_pids"])))
         post_ids = rnd.sample(s["pids"], 2000)
@@ -279,7 +292,8 @@ def main() -> None:
         print()
         print(f"{args.patients:,} patients, {args.patients * args.assessments_per_patient:,} "
               f"assessments, {args.plans:,} approved plans in PostgreSQL; seeded in "
-              f"{s['seed_s']:.0f} s. uvicorn, 1 worker; wrk -t1 -c{c} -d{d}s on loopback.\n")  # fmt: skip
+              f"{s['seed_s']:.0f} s. uvicorn, {args.workers} worker{'s' if args.workers > 1 else ''} "
+              f"({_stack()}); wrk -t1 -c{c} -d{d}s on loopback.\n")  # fmt: skip
         print("| request | req/s | ratio to bare async | p50 ms | p99 ms | non-2xx |")
         print("|---|---:|---:|---:|---:|---:|")
         for k, r in results.items():

@@ -171,3 +171,23 @@ def test_override_via_api_is_audited(client) -> None:  # type: ignore[no-untyped
     audit = client.get("/api/audit", params={"patient_id": client.world.patients["P1"]},
                        headers=bearer(client, "admin")).json()  # fmt: skip
     assert any(e["action"] == "override" and e["detail"] == "microneedling" for e in audit["items"])
+
+
+def test_current_plan_body_matches_the_plan_everywhere_else(client) -> None:  # type: ignore[no-untyped-def]
+    """GET …/plan builds its body in one statement with the stored plan JSON spliced in: it must
+    say exactly what GET /plans/{id} says (edits, overrides, sessions, the plan) and be audited."""
+    made = client.world.new_plan("P1", keloid=True)
+    h = bearer(client, "clinician")
+    ok = client.patch(f"/api/plans/{made['plan_id']}", headers=h, json={
+        "version": made["version"], "reason": "wants it", "treatments": ["microneedling"],
+        "overrides": [{"treatment": "microneedling", "reason": "scar site far from keloid"}]})  # fmt: skip
+    assert ok.status_code == 200, ok.text
+    pid = client.world.patients["P1"]
+    current = client.get(f"/api/patients/{pid}/plan", headers=h)
+    assert current.status_code == 200 and current.headers["content-type"] == "application/json"
+    same = client.get(f"/api/plans/{current.json()['id']}", headers=h).json()
+    assert current.json() == same == ok.json()
+    assert current.json()["edits"] and current.json()["overrides"] and current.json()["sessions"]
+    assert list(current.json()) == list(same)
+    audit = client.get("/api/audit", params={"patient_id": pid}, headers=bearer(client, "admin")).json()
+    assert sum(e["action"] == "read" and e["entity"] == "plan" for e in audit["items"]) == 2

@@ -127,12 +127,15 @@ def issue_token(db: Session, user: User, kind: str, max_age_s: int, ip: str | No
     return raw, tok
 
 
-# Built once (runs on every request): the statement's cache key is memoised on the object.
+# Built once (runs on every request): the statement's cache key is memoised on the object. Plain
+# table columns (Core, no ORM entities): the row is only read, never changed, in this request.
+_T, _U = ApiToken.__table__.c, User.__table__.c
 _TOKEN = (
-    select(ApiToken, User)
-    .join(User, User.id == ApiToken.user_id)
-    .where(ApiToken.token_hash == bindparam("digest"), ApiToken.kind == bindparam("kind"))
-)
+    select(_T.id, _T.revoked_at, _T.expires_at, _U.id.label("user_id"), _U.clinic_id, _U.role,
+           _U.patient_id, _U.active)
+    .join_from(ApiToken.__table__, User.__table__, _U.id == _T.user_id)
+    .where(_T.token_hash == bindparam("digest"), _T.kind == bindparam("kind"))
+)  # fmt: skip
 
 
 def resolve_token(db: Session, raw: str, kind: str) -> Actor | None:
@@ -140,15 +143,14 @@ def resolve_token(db: Session, raw: str, kind: str) -> Actor | None:
     row = db.execute(_TOKEN, {"digest": token_digest(raw), "kind": kind}).first()
     if row is None:
         return None
-    tok, user = row
-    if tok.revoked_at is not None or _aware(tok.expires_at) <= utcnow() or not user.active:
+    if row.revoked_at is not None or _aware(row.expires_at) <= utcnow() or not row.active:
         return None
     return Actor(
-        user_id=user.id,
-        clinic_id=user.clinic_id,
-        role=user.role,
-        patient_id=user.patient_id,
-        token_id=tok.id,
+        user_id=row.user_id,
+        clinic_id=row.clinic_id,
+        role=row.role,
+        patient_id=row.patient_id,
+        token_id=row.id,
         via=kind,
     )
 

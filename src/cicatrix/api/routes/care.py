@@ -42,7 +42,7 @@ def create_plan(assessment_id: int, body: PlanCreate, ctx: Context = Depends(con
 
 @router.get("/patients/{patient_id}/plan", response_model=PlanOut, summary="The current plan")
 def current_plan(patient_id: int, ctx: Context = Depends(context)) -> Response:
-    return json_response(plans.current(ctx, patient_id))
+    return Response(plans.current_json(ctx, patient_id), media_type="application/json")
 
 
 @router.get("/patients/{patient_id}/plans", response_model=list[PlanSummary], summary="All plans")
