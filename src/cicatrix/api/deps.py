@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from datetime import date
 
 from fastapi import Depends, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
@@ -32,21 +31,13 @@ _SAFE = {"GET", "HEAD", "OPTIONS"}
 bearer_scheme = HTTPBearer(auto_error=False, description="token from POST /api/auth/token")
 
 
-async def db_session(request: Request) -> AsyncIterator[Session]:
-    """One session per request; anything not committed by a use case is rolled back.
-
-    `async def`: opening a session does no I/O (the connection is taken at its first query, in
-    the thread pool), and neither does closing one whose use case committed, so the usual
-    request needs no thread-pool hop for it. A session still in a transaction (an error, or a
-    read-only route) is rolled back and closed in the thread pool, off the event loop."""
+def db_session(request: Request) -> Iterator[Session]:
+    """One session per request; anything not committed by a use case is rolled back."""
     db = request.app.state.db.session()
     try:
         yield db
     finally:
-        if db.in_transaction():
-            await run_in_threadpool(db.close)
-        else:
-            db.close()
+        db.close()
 
 
 def client_ip(request: Request) -> str | None:
