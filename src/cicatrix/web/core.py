@@ -119,6 +119,8 @@ async def page_caller(request: Request, db: Session = Depends(deps.db_session)) 
     await _check_csrf(request, raw)
     user = db.get(User, actor.user_id)
     clinic = db.get(Clinic, actor.clinic_id)
+    db.commit()  # end the read: no transaction may stay open while this request waits (see WebRoute)
+    request.state.db = db
     if user is None or clinic is None:
         raise LoginRequired
     ctx = Context(db=db, actor=actor, kb=request.app.state.kb, ip=deps.client_ip(request), today=deps.today(request))
@@ -143,6 +145,18 @@ class WebRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def run(request: Request) -> Response:
+            try:
+                return await _answer(request)
+            finally:
+                # Pages run on the event loop and SQLite transactions begin IMMEDIATE (they take the
+                # write lock). A transaction left open until the session's clean-up, which runs
+                # later, would hold that lock while another page waits for it on the same loop:
+                # both stall until the busy timeout. So whatever a page did not commit ends here.
+                db = getattr(request.state, "db", None)
+                if db is not None and db.in_transaction():
+                    db.rollback()
+
+        async def _answer(request: Request) -> Response:
             try:
                 return await handler(request)
             except LoginRequired:
