@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from tests.web.conftest import TODAY, Demo
@@ -408,3 +409,25 @@ def test_admin_changes_a_role_and_deactivates_an_account(demo: Demo) -> None:
         assert changed is not None and changed.role == "clinician" and not changed.active
     r = demo.client.post("/login", data={"username": "frontdesk", "password": "cicatrix-demo"})
     assert r.status_code == 401  # a deactivated account cannot log in
+
+
+def test_no_page_leaves_a_transaction_open_for_the_deferred_clean_up(demo: Demo, monkeypatch: Any) -> None:
+    # SQLite transactions take the write lock; one still open when the request's session is
+    # closed (after the response) would stall every other page on the event loop
+    from sqlalchemy.orm import Session
+
+    left_open: list[bool] = []
+    close = Session.close
+
+    def recording_close(self: Session) -> None:
+        left_open.append(self.in_transaction())
+        close(self)
+
+    demo.login("clinician")
+    token = demo.csrf("/patients/1/assessments/new")
+    monkeypatch.setattr(Session, "close", recording_close)
+    demo.client.post("/assess/score", data={"csrf_token": token, "date": TODAY.isoformat(), "scar-rolling-count": "3"})
+    demo.client.post("/patients/1/assessments/new", data={"csrf_token": token, "scar-ice_pick-count": "abc"})
+    demo.client.get("/patients/1")
+    demo.client.get("/patients/999999")
+    assert len(left_open) >= 4 and not any(left_open)
