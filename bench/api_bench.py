@@ -69,6 +69,7 @@ def seed(url: str, n_patients: int, per_patient: int, n_plans: int) -> dict[str,
     from sqlalchemy import select
 
     from cicatrix.engine import parse_case, plan_case
+    from cicatrix.knowledge.frozen import to_data
     from cicatrix.knowledge.loader import load_knowledge
     from cicatrix.service import auth
     from cicatrix.service.schemas import UserIn
@@ -92,7 +93,7 @@ def seed(url: str, n_patients: int, per_patient: int, n_plans: int) -> dict[str,
 
     case = {"patient": {"id": "p", "phototype": "III"}, "assessment": ASSESSMENT,
             "preferences": PREFS}  # fmt: skip
-    plan = plan_case(parse_case(case, kb), kb).model_dump(mode="json")
+    plan = to_data(plan_case(parse_case(case, kb), kb))
     scores = json.dumps(plan["scores"])
     proposal = json.dumps(plan)
     inp = json.dumps(case)
