@@ -15,7 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import msgspec
 from msgspec import Meta
 
-from cicatrix.knowledge.frozen import Frozen
+from cicatrix.knowledge.frozen import Frozen, describe
 from cicatrix.knowledge.models import KnowledgeBase
 
 
@@ -133,9 +133,9 @@ def _strip(data: Any) -> Any:
 
 
 def _location(where: str) -> list[str | int]:
-    """msgspec's `$.assessment.scars[0].count` as ['assessment', 'scars', 0, 'count']."""
+    """`assessment.scars[0].count` as ['assessment', 'scars', 0, 'count']."""
     out: list[str | int] = []
-    for part in where.removeprefix("$").replace("[", ".[").split("."):
+    for part in where.replace("[", ".[").split("."):
         if part.startswith("[") and part.endswith("]") and part[1:-1].isdigit():
             out.append(int(part[1:-1]))
         elif part:
@@ -165,10 +165,8 @@ def _value_at(data: Any, loc: list[str | int]) -> Any:
 
 def _first_error(exc: msgspec.ValidationError, data: Any) -> CaseError:
     """Turn msgspec's error into a CaseError naming the field and the value that was given."""
-    message, sep, where = str(exc).rpartition(" - at `")
-    if not sep:
-        message, where = str(exc), "$"
-    loc = _location(where.rstrip("`"))
+    where, message = describe(exc)
+    loc = _location(where)
     if message.startswith(("Object missing required field `", "Object contains unknown field `")):
         name = message.split("`")[1]
         what = "is required" if "missing" in message else "is not a known field"

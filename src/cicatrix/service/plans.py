@@ -101,6 +101,24 @@ def _sessions(ctx: Context, plan_id: int) -> list[CourseSession]:
     return list(ctx.db.scalars(_SESSIONS, {"plan_id": plan_id}))
 
 
+def _plan_fields(r: Any) -> dict[str, Any]:
+    """PlanOut's own fields from a plan row: an ORM `Plan` or a row of the one-statement read."""
+    return {
+        "id": r.id,
+        "patient_id": r.patient_id,
+        "assessment_id": r.assessment_id,
+        "status": r.status,
+        "version": r.version,
+        "knowledge_version": r.knowledge_version,
+        "created_by": r.created_by,
+        "created_at": r.created_at,
+        "approved_by": r.approved_by,
+        "approved_at": r.approved_at,
+        "preferences": r.preferences or {},
+        "overrides": [OverrideOut(**o) for o in (r.overrides or [])],
+    }
+
+
 def out(
     ctx: Context,
     p: Plan,
@@ -115,18 +133,7 @@ def out(
     if sessions is None:
         sessions = _sessions(ctx, p.id)
     return PlanOut(
-        id=p.id,
-        patient_id=p.patient_id,
-        assessment_id=p.assessment_id,
-        status=p.status,  # type: ignore[arg-type]
-        version=p.version,
-        knowledge_version=p.knowledge_version,
-        created_by=p.created_by,
-        created_at=p.created_at,
-        approved_by=p.approved_by,
-        approved_at=p.approved_at,
-        preferences=p.preferences or {},
-        overrides=[OverrideOut(**o) for o in (p.overrides or [])],
+        **_plan_fields(p),
         plan=p.proposal,
         sessions=[session_out(s) for s in sessions],
         edits=[
@@ -400,18 +407,7 @@ def current_json(ctx: Context, patient_id: int) -> bytes:
         raise NotFound("plan", "this patient has no plan yet")
     audit.record(ctx, "read", "plan", row.id, patient_id=row.patient_id)
     result = PlanOut(
-        id=row.id,
-        patient_id=row.patient_id,
-        assessment_id=row.assessment_id,
-        status=row.status,
-        version=row.version,
-        knowledge_version=row.knowledge_version,
-        created_by=row.created_by,
-        created_at=row.created_at,
-        approved_by=row.approved_by,
-        approved_at=row.approved_at,
-        preferences=row.preferences or {},
-        overrides=[OverrideOut(**o) for o in (row.overrides or [])],
+        **_plan_fields(row),
         plan={},
         sessions=_SESSION_LIST.validate_json(row.sessions or "[]"),
         edits=_EDIT_LIST.validate_json(row.edits or "[]"),
