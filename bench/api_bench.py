@@ -58,6 +58,31 @@ ASSESSMENT: dict[str, Any] = {
 PREFS = {"start": "2026-11-23", "treatments": ["microneedling"]}
 
 
+def start_server(url: str, data_dir: Path, factory: str, port: int, ready_path: str, workers: int = 1) -> tuple[Any, str]:
+    """uvicorn on loopback serving `factory` over the benchmark database; returns (process, base URL)
+    once `ready_path` answers. The caller terminates the process."""
+    import httpx
+
+    env = {**os.environ, "CICATRIX_DATABASE_URL": url, "CICATRIX_SECRET_KEY": "bench",
+           "CICATRIX_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", factory,
+         "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+         "--log-level", "warning", "--workers", str(workers)],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            if httpx.get(f"{base}{ready_path}", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    if workers > 1:
+        time.sleep(3 + 2 * workers)  # the first worker answers; let the others finish starting
+    return server, base
+
+
 def _url() -> str:
     return (os.environ.get("CICATRIX_BENCH_POSTGRES_URL")
             or os.environ.get("CICATRIX_TEST_POSTGRES_URL")
@@ -254,25 +279,9 @@ def main() -> None:
               f"assessments, {args.plans} plans ...", flush=True)  # fmt: skip
         s = seed(url, args.patients, args.assessments_per_patient, args.plans)
         print(f"seeded in {s['seed_s']:.1f} s", flush=True)
-        env = {**os.environ, "CICATRIX_DATABASE_URL": url, "CICATRIX_SECRET_KEY": "bench",
-               "CICATRIX_DATA_DIR": str(s["settings"].data_dir), "PYTHONPATH": str(ROOT)}  # fmt: skip
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "bench.api_bench:bench_app",
-             "--host", "127.0.0.1", "--port", str(args.port), "--no-access-log",
-             "--log-level", "warning", "--workers", str(args.workers)],
-            cwd=ROOT, env=env,
-        )  # fmt: skip
-        base = f"http://127.0.0.1:{args.port}"
-        import httpx
-
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/bare", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        if args.workers > 1:
-            time.sleep(3 + 2 * args.workers)  # the first worker answers; let the others finish starting
+        server, base = start_server(
+            url, s["settings"].data_dir, "bench.api_bench:bench_app", args.port, "/bare", args.workers
+        )
         rnd = random.Random(3)
         get_ids = rnd.sample(s["plan_pids"], min(2000, len(s["plan_pids"])))
         post_ids = rnd.sample(s["pids"], 2000)

@@ -13,10 +13,8 @@ middleware) plus a loopback round trip; both are reported. Every page read is au
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -27,7 +25,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.api_bench import _url, seed  # noqa: E402
+from bench.api_bench import _url, seed, start_server  # noqa: E402
 
 
 def bench_app():  # type: ignore[no-untyped-def]
@@ -94,20 +92,7 @@ def main() -> None:
         with eng.connect() as c:
             plan_of = dict(c.execute(select(Plan.patient_id, Plan.id).where(Plan.patient_id.in_(pids))).all())
         eng.dispose()
-        env = {**os.environ, "CICATRIX_DATABASE_URL": url, "CICATRIX_SECRET_KEY": "bench",
-               "CICATRIX_DATA_DIR": str(s["settings"].data_dir), "PYTHONPATH": str(ROOT)}  # fmt: skip
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "bench.web_bench:bench_app",
-             "--host", "127.0.0.1", "--port", str(args.port), "--no-access-log", "--log-level", "warning"],
-            cwd=ROOT, env=env,
-        )  # fmt: skip
-        base = f"http://127.0.0.1:{args.port}"
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        server, base = start_server(url, s["settings"].data_dir, "bench.web_bench:bench_app", args.port, "/api/health")
         with httpx.Client(base_url=base, timeout=30) as client:
             r = client.post("/login", data={"username": "bench", "password": "bench-password"})
             assert r.status_code in (200, 303) and "cicatrix_session" in client.cookies, r.text[:300]
