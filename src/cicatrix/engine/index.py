@@ -16,7 +16,6 @@ from cicatrix.engine.result import TimelineEntry, TimelinePhase
 from cicatrix.knowledge.models import Condition, KnowledgeBase, Matcher, Rule, Step
 
 if TYPE_CHECKING:
-    from cicatrix.engine.recommend import Merit
     from cicatrix.engine.screening import Screen
 
 
@@ -89,7 +88,6 @@ class KnowledgeIndex(msgspec.Struct, frozen=True):
     # them. Screening is a pure function of these and the knowledge base, so a hit is exactly the
     # result it would compute. Bounded by clearing (see screening.screen_all).
     screens: dict[tuple[tuple[str, str], ...], dict[str, Screen]]
-    merits: dict[tuple[str, frozenset[str], str | None, str], Merit]  # recommend.rank's, likewise
 
 
 def _row_matchers(matchers: tuple[Matcher, ...]) -> RowMatchers:
@@ -138,7 +136,6 @@ def _build(kb: KnowledgeBase) -> KnowledgeIndex:
         ecca_items=tuple(_row_matchers(item.match) for item in kb.scales.ecca.items),
         step_plans={tid: tuple(_step_plan(step, tid) for step in t.protocol.steps) for tid, t in kb.treatments.items()},
         screens={},
-        merits={},
     )
 
 

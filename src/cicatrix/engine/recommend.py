@@ -63,7 +63,6 @@ class Ranked(msgspec.Struct, frozen=True):
 
 
 Merit = tuple[float, tuple[Indication, ...], tuple[Message, ...], tuple[str, ...]]
-_MAX_REMEMBERED = 4096
 
 
 def _merit(
@@ -104,20 +103,11 @@ def rank(
     bonus = kb.policy.ranking.severity_match_bonus
     phototype = case.patient.phototype.value
     scored: list[tuple[float, Treatment, tuple[Indication, ...], tuple[Message, ...], tuple[str, ...]]] = []
-    memo = index_for(kb).merits
     for tid, screen in screens.items():
         if screen.excluded or (tid not in extra and indicated[tid].isdisjoint(present)):
             continue
         t = screen.treatment
-        # a treatment's merit depends only on which of its targets are present, the severity and
-        # the phototype: remembered per knowledge base, as many patients share these
-        key = (tid, present & indicated[tid], severity, phototype)
-        merit = memo.get(key)
-        if merit is None:
-            merit = _merit(t, targets, severity, phototype, weights, bonus)
-            if len(memo) >= _MAX_REMEMBERED:
-                memo.clear()
-            memo[key] = merit
+        merit = _merit(t, targets, severity, phototype, weights, bonus)
         if not merit[1] and tid not in extra:
             continue
         scored.append((merit[0], t, *merit[1:]))
