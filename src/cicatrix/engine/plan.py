@@ -12,8 +12,8 @@ from cicatrix.engine.case import Case
 from cicatrix.engine.conditions import active_conditions
 from cicatrix.engine.course import Scheduled, build_course
 from cicatrix.engine.index import index_for
-from cicatrix.engine.recommend import Ranked, present_targets, rank
-from cicatrix.engine.result import Education, Exclusion, Message, Plan, Severity
+from cicatrix.engine.recommend import present_targets, rank
+from cicatrix.engine.result import Education, Exclusion, Message, Plan, Recommendation, Severity
 from cicatrix.engine.scores import score_assessment
 from cicatrix.engine.screening import Screen, screen_all
 from cicatrix.engine.timeline import build_timeline
@@ -68,7 +68,7 @@ def _education(case: Case, kb: KnowledgeBase, conditions: dict[str, tuple[Condit
 
 
 def _choose(
-    case: Case, kb: KnowledgeBase, recommended: tuple[Ranked, ...], case_severity: Severity | None
+    case: Case, kb: KnowledgeBase, recommended: tuple[Recommendation, ...], case_severity: Severity | None
 ) -> tuple[list[Treatment], dict[str, Message], list[Message]]:
     """Pick the treatments for the course; return them and why others were left unscheduled."""
     prefs = case.preferences
@@ -203,7 +203,11 @@ def plan_case(case: Case, kb: KnowledgeBase, overrides: Iterable[ClinicianOverri
         notice=kb.policy.notice,
         scores=scores,
         recommended=tuple(
-            r.recommendation(r.treatment in chosen_ids, (skipped[r.treatment],) if r.treatment in skipped else ())
+            replace(
+                r,
+                scheduled=r.treatment in chosen_ids,
+                warnings=r.warnings + ((skipped[r.treatment],) if r.treatment in skipped else ()),
+            )
             for r in recommended
         ),
         excluded=excluded,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import msgspec
-
 from cicatrix.engine.case import Case
 from cicatrix.engine.index import index_for
 from cicatrix.engine.result import Message, Recommendation, Severity
@@ -30,36 +28,6 @@ def matched_indications(t: Treatment, targets: tuple[str, ...], severity: Severi
         for ind in t.indications
         if ind.target in targets and (not ind.severities or (severity is not None and severity in ind.severities))
     )
-
-
-class Ranked(msgspec.Struct, frozen=True):
-    """A ranked treatment before the course is chosen; becomes a Recommendation at the end."""
-
-    treatment: str
-    name: str
-    rank: int
-    score: float
-    targets: tuple[str, ...]
-    rationale: str
-    sources: tuple[str, ...]
-    evidence_level: str
-    warnings: tuple[Message, ...]
-    adjustments: tuple[Message, ...]
-
-    def recommendation(self, scheduled: bool, more_warnings: tuple[Message, ...] = ()) -> Recommendation:
-        return Recommendation(
-            treatment=self.treatment,
-            name=self.name,
-            rank=self.rank,
-            score=self.score,
-            targets=self.targets,
-            rationale=self.rationale,
-            sources=self.sources,
-            evidence_level=self.evidence_level,
-            warnings=self.warnings + more_warnings,
-            adjustments=self.adjustments,
-            scheduled=scheduled,
-        )
 
 
 Merit = tuple[float, tuple[Indication, ...], tuple[Message, ...], tuple[str, ...]]
@@ -94,7 +62,7 @@ def rank(
     screens: dict[str, Screen],
     severity: Severity | None,
     extra: dict[str, tuple[Message, ...]],
-) -> tuple[Ranked, ...]:
+) -> tuple[Recommendation, ...]:
     """Score every non-excluded treatment that has a matching indication (or extra warnings)."""
     targets = present_targets(case)
     present = frozenset(targets)
@@ -113,7 +81,7 @@ def rank(
         scored.append((merit[0], t, *merit[1:]))
     scored.sort(key=lambda s: (-s[0], _EVIDENCE_ORDER[s[1].evidence_level], s[1].name))
     return tuple(
-        Ranked(
+        Recommendation(
             treatment=t.id,
             name=t.name,
             rank=n,
