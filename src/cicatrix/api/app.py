@@ -6,7 +6,8 @@ the web pages and the export routes) on one database and one knowledge base."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import date
 
 from fastapi import FastAPI
@@ -15,6 +16,12 @@ from cicatrix.knowledge.models import KnowledgeBase
 
 import cicatrix
 from cicatrix.storage.settings import Settings
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    await app.state.db.aclose()  # the event loop's database connections, before the loop ends
 
 
 def create_app(
@@ -40,6 +47,7 @@ def create_app(
         openapi_url="/openapi.json",
         docs_url="/api/docs",
         redoc_url=None,
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.db = Database(settings)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date
+from typing import Concatenate, ParamSpec, TypeVar
 
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -22,6 +24,9 @@ from cicatrix.service import auth
 from cicatrix.service.context import Actor, Context
 from cicatrix.service.errors import Forbidden, Unauthenticated
 from cicatrix.storage.models import User
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 SESSION_COOKIE = "cicatrix_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -84,51 +89,93 @@ async def submitted_csrf(request: Request) -> str | None:
     return None
 
 
-def optional_actor(
+@dataclass(frozen=True)
+class Credentials:
+    """What a request presents to prove who sends it, gathered without touching the database."""
+
+    bearer: str | None
+    session_raw: str | None  # the cookie session's secret, signature already checked
+    csrf: str | None  # the CSRF token sent with an unsafe request
+    unsafe: bool  # POST, PATCH, DELETE...
+
+
+async def credentials(
     request: Request,
-    db: Session = Depends(db_session),
     bearer: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
     csrf: str | None = Depends(submitted_csrf),
-) -> Actor | None:
-    if bearer is not None:
-        actor = auth.resolve_token(db, bearer.credentials, "bearer")
+) -> Credentials:
+    return Credentials(
+        bearer=bearer.credentials if bearer is not None else None,
+        session_raw=None if bearer is not None else _session_raw(request),
+        csrf=csrf,
+        unsafe=request.method not in _SAFE,
+    )
+
+
+def actor_for(db: Session, secret: str, creds: Credentials) -> Actor | None:
+    """The caller behind the credentials (None: anonymous). A bad bearer token is refused; a
+    cookie session that no longer resolves is anonymous; an unsafe request by cookie needs the
+    session's CSRF token."""
+    if creds.bearer is not None:
+        actor = auth.resolve_token(db, creds.bearer, "bearer")
         if actor is None:
             raise Unauthenticated("authorization", "the bearer token is unknown, expired or revoked")
         return actor  # the use case's transaction continues from here and commits once
-    raw = _session_raw(request)
-    if raw is None:
+    if creds.session_raw is None:
         return None
-    actor = auth.resolve_token(db, raw, "session")
-    if actor is None:
-        return None
-    request.state.session_raw = raw
-    if request.method not in _SAFE:
-        expected = csrf_for(request.app.state.secret, raw)
-        if not csrf or not hmac.compare_digest(csrf, expected):
+    actor = auth.resolve_token(db, creds.session_raw, "session")
+    if actor is not None and creds.unsafe:
+        expected = csrf_for(secret, creds.session_raw)
+        if not creds.csrf or not hmac.compare_digest(creds.csrf, expected):
             raise Forbidden(CSRF_FIELD, "missing or wrong CSRF token; reload the page")
     return actor
 
 
-# The two dependencies below do no I/O, so they are `async def`: FastAPI runs them on the event
-# loop instead of handing each to the thread pool (two fewer thread hops per request).
-async def current_actor(actor: Actor | None = Depends(optional_actor)) -> Actor:
-    if actor is None:
-        raise Unauthenticated("authorization", "log in, or send Authorization: Bearer <token>")
+def optional_actor(
+    request: Request, db: Session = Depends(db_session), creds: Credentials = Depends(credentials)
+) -> Actor | None:
+    """For the few routes that take a database session of their own (log in, log out)."""
+    actor = actor_for(db, request.app.state.secret, creds)
+    if actor is not None and creds.session_raw is not None:
+        request.state.session_raw = creds.session_raw
     return actor
+
+
+class Caller:
+    """The authenticated caller of an API route, as a way to run use cases.
+
+    `await call(use_case, *args)` looks up the caller and runs `use_case(ctx, *args)` in one
+    unit of work (`Database.run`): the token look-up, the use case's queries and its audit
+    events share one transaction, which the use case commits; anything else is rolled back.
+    The credentials are checked on every call: nothing about the caller is kept between
+    requests."""
+
+    def __init__(self, request: Request, creds: Credentials) -> None:
+        self._state = request.app.state
+        self._creds = creds
+        self._ip = client_ip(request)
+        self._today = today(request)
+
+    async def __call__(self, use_case: Callable[Concatenate[Context, P], T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        state = self._state
+
+        def work(db: Session) -> T:
+            actor = actor_for(db, state.secret, self._creds)
+            if actor is None:
+                raise Unauthenticated("authorization", "log in, or send Authorization: Bearer <token>")
+            ctx = Context(db=db, actor=actor, kb=state.kb, ip=self._ip, today=self._today)
+            return use_case(ctx, *args, **kwargs)
+
+        result: T = await state.db.run(work)
+        return result
+
+
+async def caller(request: Request, creds: Credentials = Depends(credentials)) -> Caller:
+    return Caller(request, creds)
 
 
 def today(request: Request) -> date:
     return request.app.state.clock()
-
-
-async def context(
-    request: Request,
-    db: Session = Depends(db_session),
-    actor: Actor = Depends(current_actor),
-) -> Context:
-    """Everything a use case needs, for the authenticated caller."""
-    return Context(db=db, actor=actor, kb=request.app.state.kb, ip=client_ip(request),
-                   today=today(request))  # fmt: skip
 
 
 def login_session(request: Request, response: Response, db: Session, username: str,

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
+import anyio.to_thread
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from cicatrix.storage.settings import Settings
@@ -26,6 +31,16 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+T = TypeVar("T")
+
+
+def _server_options(settings: Settings) -> dict[str, Any]:
+    """Pool options for a database server; the pre-ping turns a restarted server into a
+    reconnect instead of one failed request per pooled connection."""
+    return {"hide_parameters": True, "pool_size": settings.pool_size, "max_overflow": settings.pool_size,
+            "pool_pre_ping": True}  # fmt: skip
+
+
 def make_engine(settings: Settings) -> Engine:
     """Create the engine; parameters are hidden from error messages so no personal data leaks."""
     url = settings.url
@@ -41,13 +56,12 @@ def make_engine(settings: Settings) -> Engine:
         # writes in one unit of work see one snapshot and writers queue on busy_timeout.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    return create_engine(
-        url,
-        hide_parameters=True,
-        pool_size=settings.pool_size,
-        max_overflow=settings.pool_size,
-        pool_pre_ping=True,
-    )
+    return create_engine(url, **_server_options(settings))
+
+
+def _async_capable(engine: Engine) -> bool:
+    """PostgreSQL through psycopg 3, whose driver also speaks asyncio."""
+    return engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
 
 
 class Database:
@@ -57,9 +71,43 @@ class Database:
         self.settings = settings
         self.engine = make_engine(settings)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.runs_on_event_loop = _async_capable(self.engine)
+        # An asyncio engine's connections belong to the event loop that opened them.
+        self._async_engines: WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncEngine] = WeakKeyDictionary()
 
     def session(self) -> Session:
         return self.sessions()
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """Run `work(session)`, a synchronous unit of work, from async code without blocking
+        the event loop; whatever it does not commit is rolled back.
+
+        On PostgreSQL the same synchronous code runs on the event loop itself (SQLAlchemy's
+        `AsyncSession.run_sync`): each query awaits psycopg's asyncio connection, so a request
+        costs no thread hand-offs and the worker's other requests run while it waits. SQLite
+        has no asyncio driver, so there `work` runs in one worker thread."""
+        if self.runs_on_event_loop:
+            async with AsyncSession(self._async_engine(), expire_on_commit=False) as session:
+                return await session.run_sync(work)
+        return await anyio.to_thread.run_sync(self._run_in_thread, work)
+
+    def _run_in_thread(self, work: Callable[[Session], T]) -> T:
+        with self.session() as session:
+            return work(session)
+
+    def _async_engine(self) -> AsyncEngine:
+        loop = asyncio.get_running_loop()
+        engine = self._async_engines.get(loop)
+        if engine is None:
+            engine = create_async_engine(self.settings.url, **_server_options(self.settings))
+            self._async_engines[loop] = engine
+        return engine
+
+    async def aclose(self) -> None:
+        """Close the asyncio connections of the running event loop (at application shutdown)."""
+        engine = self._async_engines.pop(asyncio.get_running_loop(), None)
+        if engine is not None:
+            await engine.dispose()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from cicatrix.api.deps import context
+from cicatrix.api.deps import Caller, caller
 from cicatrix.service import audit, users
 from cicatrix.service.context import Context
 from cicatrix.service.schemas import (
@@ -37,43 +37,46 @@ def health(request: Request) -> Health:
 
 
 @router.get("/users", response_model=list[UserOut], tags=["admin"], summary="List accounts")
-def list_users(ctx: Context = Depends(context)) -> list[UserOut]:
-    return users.list_users(ctx)
+async def list_users(call: Caller = Depends(caller)) -> list[UserOut]:
+    return await call(users.list_users)
 
 
 @router.post("/users", response_model=UserOut, status_code=201, tags=["admin"],
              summary="Create an account")  # fmt: skip
-def create_user(body: UserIn, ctx: Context = Depends(context)) -> UserOut:
-    return users.create_user(ctx, body)
+async def create_user(body: UserIn, call: Caller = Depends(caller)) -> UserOut:
+    return await call(users.create_user, body)
 
 
 @router.patch("/users/{user_id}", response_model=UserOut, tags=["admin"], summary="Change")
-def update_user(user_id: int, body: UserUpdate, ctx: Context = Depends(context)) -> UserOut:
-    return users.update_user(ctx, user_id, body)
+async def update_user(user_id: int, body: UserUpdate, call: Caller = Depends(caller)) -> UserOut:
+    return await call(users.update_user, user_id, body)
 
 
 @router.get("/clinic", response_model=ClinicOut, tags=["admin"], summary="Clinic settings")
-def get_clinic(ctx: Context = Depends(context)) -> ClinicOut:
-    return users.get_clinic(ctx)
+async def get_clinic(call: Caller = Depends(caller)) -> ClinicOut:
+    return await call(users.get_clinic)
 
 
 @router.patch("/clinic", response_model=ClinicOut, tags=["admin"], summary="Change settings")
-def update_clinic(body: ClinicUpdate, ctx: Context = Depends(context)) -> ClinicOut:
-    return users.update_clinic(ctx, body)
+async def update_clinic(body: ClinicUpdate, call: Caller = Depends(caller)) -> ClinicOut:
+    return await call(users.update_clinic, body)
 
 
 @router.get("/audit", response_model=AuditPage, tags=["admin"], summary="Audit trail")
-def audit_trail(
+async def audit_trail(
     patient_id: Annotated[int | None, Query(ge=1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    ctx: Context = Depends(context),
+    call: Caller = Depends(caller),
 ) -> AuditPage:
-    total, rows = audit.list_events(ctx, patient_id, limit, offset)
-    items = [
-        AuditOut(id=e.id, at=e.at, user_id=e.user_id, role=e.role, action=e.action,
-                 entity=e.entity, entity_id=e.entity_id, patient_id=e.patient_id, ip=e.ip,
-                 detail=e.detail)
-        for e in rows
-    ]  # fmt: skip
-    return AuditPage(items=items, total=total, limit=limit, offset=offset)
+    def page(ctx: Context) -> AuditPage:
+        total, rows = audit.list_events(ctx, patient_id, limit, offset)
+        items = [
+            AuditOut(id=e.id, at=e.at, user_id=e.user_id, role=e.role, action=e.action,
+                     entity=e.entity, entity_id=e.entity_id, patient_id=e.patient_id, ip=e.ip,
+                     detail=e.detail)
+            for e in rows
+        ]  # fmt: skip
+        return AuditPage(items=items, total=total, limit=limit, offset=offset)
+
+    return await call(page)

@@ -7,8 +7,9 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from cicatrix.api.deps import (
+    Caller,
+    caller,
     client_ip,
-    context,
     csrf_token,
     db_session,
     login_session,
@@ -16,7 +17,7 @@ from cicatrix.api.deps import (
     optional_actor,
 )
 from cicatrix.service import auth, users
-from cicatrix.service.context import Actor, Context
+from cicatrix.service.context import Actor
 from cicatrix.service.schemas import LoginIn, TokenOut, UserOut
 
 router = APIRouter(tags=["auth"])
@@ -54,5 +55,5 @@ def logout(
 
 
 @router.get("/auth/me", response_model=SessionOut, summary="Who am I")
-def me(request: Request, ctx: Context = Depends(context)) -> SessionOut:
-    return SessionOut(user=users.me(ctx), csrf_token=csrf_token(request))
+async def me(request: Request, call: Caller = Depends(caller)) -> SessionOut:
+    return SessionOut(user=await call(users.me), csrf_token=csrf_token(request))

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
 
-from cicatrix.api.deps import client_ip, context, db_session
+from cicatrix.api.deps import Caller, caller, client_ip, db_session
 from cicatrix.service.context import Actor, Context
 from cicatrix.service.errors import Invalid, NotFound
 
@@ -44,12 +45,14 @@ def _calendar(ctx: Context, patient_id: int) -> bytes:
 
 
 @router.get("/patients/{patient_id}/fhir", summary="The patient's record as a FHIR R4B Bundle")
-def patient_fhir(patient_id: int, ctx: Context = Depends(context)) -> Response:
+async def patient_fhir(patient_id: int, call: Caller = Depends(caller)) -> Response:
     from cicatrix.exports.fhir import bundle_json, record_to_bundle
     from cicatrix.exports.storage import load_record
 
-    record, _row = load_record(ctx, patient_id, "fhir")
-    return Response(bundle_json(record_to_bundle(record)), media_type="application/fhir+json")
+    record, _row = await call(load_record, patient_id, "fhir")
+    # Building the Bundle is pure and takes a while: a worker thread, not the event loop.
+    body = await run_in_threadpool(lambda: bundle_json(record_to_bundle(record)))
+    return Response(body, media_type="application/fhir+json")
 
 
 @router.post(
@@ -57,25 +60,24 @@ def patient_fhir(patient_id: int, ctx: Context = Depends(context)) -> Response:
     status_code=201,
     summary="Create a patient from a FHIR Patient (or a whole record from a cicatrix Bundle)",
 )
-def import_fhir(body: Any = Body(...), ctx: Context = Depends(context)) -> dict[str, int]:
+async def import_fhir(body: Any = Body(...), call: Caller = Depends(caller)) -> dict[str, int]:
     from cicatrix.exports.errors import ExportError
     from cicatrix.exports.fhir import record_from_fhir
     from cicatrix.exports.storage import import_record
 
-    try:
-        record = record_from_fhir(body)
-    except ExportError as exc:
-        raise Invalid(exc.field, exc.message) from None
-    try:
-        return {"id": import_record(ctx, record)}
-    except Exception:
-        ctx.db.rollback()
-        raise
+    def work(ctx: Context) -> dict[str, int]:
+        try:
+            record = record_from_fhir(body)
+        except ExportError as exc:
+            raise Invalid(exc.field, exc.message) from None
+        return {"id": import_record(ctx, record)}  # all or nothing: the unit of work rolls back
+
+    return await call(work)
 
 
 @router.get("/patients/{patient_id}/calendar.ics", summary="The patient's plan as an iCalendar file")
-def patient_calendar(patient_id: int, ctx: Context = Depends(context)) -> Response:
-    return Response(_calendar(ctx, patient_id), media_type=ICS)
+async def patient_calendar(patient_id: int, call: Caller = Depends(caller)) -> Response:
+    return Response(await call(_calendar, patient_id), media_type=ICS)
 
 
 @router.get(
@@ -96,16 +98,21 @@ def calendar_subscription(token: str, request: Request, db: Any = Depends(db_ses
 
 
 @router.get("/patients/{patient_id}/handout.pdf", summary="The patient's printable handout (PDF)")
-def patient_handout(patient_id: int, ctx: Context = Depends(context)) -> Response:
+async def patient_handout(patient_id: int, request: Request, call: Caller = Depends(caller)) -> Response:
     from cicatrix.exports.pdf import HandoutOptions, render_pdf
     from cicatrix.exports.storage import load_record
 
-    record, row = load_record(ctx, patient_id, "pdf")
-    if record.plan is None:
-        raise NotFound("plan", "this patient has no plan yet")
-    name, _tz = _clinic(ctx)
-    opts = HandoutOptions(clinic_name=name, patient_name=row.name)
-    return Response(render_pdf(record.plan.plan, opts, ctx.kb), media_type="application/pdf")
+    def work(ctx: Context) -> tuple[Any, HandoutOptions]:
+        record, row = load_record(ctx, patient_id, "pdf")
+        if record.plan is None:
+            raise NotFound("plan", "this patient has no plan yet")
+        name, _tz = _clinic(ctx)
+        return record.plan.plan, HandoutOptions(clinic_name=name, patient_name=row.name)
+
+    plan, opts = await call(work)
+    # Laying out the PDF is pure and takes long: a worker thread, not the event loop.
+    pdf = await run_in_threadpool(render_pdf, plan, opts, request.app.state.kb)
+    return Response(pdf, media_type="application/pdf")
 
 
 @router.get(
@@ -114,12 +121,12 @@ def patient_handout(patient_id: int, ctx: Context = Depends(context)) -> Respons
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}},
 )
-def outcomes_csv(ctx: Context = Depends(context)) -> Response:
+async def outcomes_csv(call: Caller = Depends(caller)) -> Response:
     # Each download gets fresh pseudonyms and date shifts: exports cannot be linked to each other.
     from cicatrix.exports.storage import outcomes_csv as build
 
     return Response(
-        build(ctx),
+        await call(build),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="outcomes.csv"', "Cache-Control": "no-store"},
     )

@@ -8,9 +8,8 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel
 from pydantic_core import to_json
 
-from cicatrix.api.deps import context
+from cicatrix.api.deps import Caller, caller
 from cicatrix.service import assessments, patients, plans
-from cicatrix.service.context import Context
 from cicatrix.service.schemas import (
     AssessmentCreated,
     AssessmentIn,
@@ -48,24 +47,24 @@ def _if_match(value: str | None) -> int | None:
 
 
 @router.get("/patients", response_model=PatientPage, summary="Search and list patients")
-def list_patients(
+async def list_patients(
     q: Annotated[str | None, Query(max_length=200, description="name fragment or MRN")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
     include_archived: bool = False,
-    ctx: Context = Depends(context),
+    call: Caller = Depends(caller),
 ) -> PatientPage:
-    return patients.search(ctx, q, limit, offset, include_archived)
+    return await call(patients.search, q, limit, offset, include_archived)
 
 
 @router.post("/patients", response_model=PatientOut, status_code=201, summary="Create a patient")
-def create_patient(body: PatientIn, ctx: Context = Depends(context)) -> PatientOut:
-    return patients.create(ctx, body)
+async def create_patient(body: PatientIn, call: Caller = Depends(caller)) -> PatientOut:
+    return await call(patients.create, body)
 
 
 @router.get("/patients/{patient_id}", response_model=PatientOut, summary="Read a patient")
-def get_patient(patient_id: int, ctx: Context = Depends(context)) -> PatientOut:
-    return patients.get(ctx, patient_id)
+async def get_patient(patient_id: int, call: Caller = Depends(caller)) -> PatientOut:
+    return await call(patients.get, patient_id)
 
 
 @router.patch(
@@ -73,23 +72,23 @@ def get_patient(patient_id: int, ctx: Context = Depends(context)) -> PatientOut:
     response_model=PatientOut,
     summary="Update a patient (409 if `version` or If-Match is stale)",
 )
-def update_patient(
+async def update_patient(
     patient_id: int,
     body: PatientUpdate,
     if_match: Annotated[str | None, Header(max_length=40)] = None,
-    ctx: Context = Depends(context),
+    call: Caller = Depends(caller),
 ) -> PatientOut:
-    return patients.update(ctx, patient_id, body, _if_match(if_match))
+    return await call(patients.update, patient_id, body, _if_match(if_match))
 
 
 @router.post("/patients/{patient_id}/archive", response_model=PatientOut, summary="Archive")
-def archive_patient(patient_id: int, ctx: Context = Depends(context)) -> PatientOut:
-    return patients.set_archived(ctx, patient_id, True)
+async def archive_patient(patient_id: int, call: Caller = Depends(caller)) -> PatientOut:
+    return await call(patients.set_archived, patient_id, True)
 
 
 @router.post("/patients/{patient_id}/unarchive", response_model=PatientOut, summary="Unarchive")
-def unarchive_patient(patient_id: int, ctx: Context = Depends(context)) -> PatientOut:
-    return patients.set_archived(ctx, patient_id, False)
+async def unarchive_patient(patient_id: int, call: Caller = Depends(caller)) -> PatientOut:
+    return await call(patients.set_archived, patient_id, False)
 
 
 @router.get(
@@ -97,10 +96,10 @@ def unarchive_patient(patient_id: int, ctx: Context = Depends(context)) -> Patie
     response_model=AssessmentPage,
     summary="A patient's assessments, newest first",
 )
-def list_assessments(
-    patient_id: int, limit: Limit = 50, offset: Offset = 0, ctx: Context = Depends(context)
+async def list_assessments(
+    patient_id: int, limit: Limit = 50, offset: Offset = 0, call: Caller = Depends(caller)
 ) -> AssessmentPage:
-    return assessments.history(ctx, patient_id, limit, offset)
+    return await call(assessments.history, patient_id, limit, offset)
 
 
 @router.post(
@@ -109,10 +108,10 @@ def list_assessments(
     status_code=201,
     summary="Record an assessment: scores, and by default a proposed plan",
 )
-def create_assessment(patient_id: int, body: AssessmentIn, ctx: Context = Depends(context)) -> Response:
-    return json_response(plans.assess(ctx, patient_id, body), 201)
+async def create_assessment(patient_id: int, body: AssessmentIn, call: Caller = Depends(caller)) -> Response:
+    return json_response(await call(plans.assess, patient_id, body), 201)
 
 
 @router.get("/assessments/{assessment_id}", response_model=AssessmentOut, summary="An assessment")
-def get_assessment(assessment_id: int, ctx: Context = Depends(context)) -> AssessmentOut:
-    return assessments.get(ctx, assessment_id)
+async def get_assessment(assessment_id: int, call: Caller = Depends(caller)) -> AssessmentOut:
+    return await call(assessments.get, assessment_id)
