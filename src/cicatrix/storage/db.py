@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 import anyio.to_thread
+import msgspec
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,11 +35,20 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 T = TypeVar("T")
 
 
+def _json_text(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
+# JSON columns (a stored plan is ~19 KB) are written and read with msgspec, several times
+# faster than the standard library's json that both drivers use otherwise; same JSON values.
+_JSON = {"json_serializer": _json_text, "json_deserializer": msgspec.json.decode}
+
+
 def _server_options(settings: Settings) -> dict[str, Any]:
     """Pool options for a database server; the pre-ping turns a restarted server into a
     reconnect instead of one failed request per pooled connection."""
     return {"hide_parameters": True, "pool_size": settings.pool_size, "max_overflow": settings.pool_size,
-            "pool_pre_ping": True}  # fmt: skip
+            "pool_pre_ping": True, **_JSON}  # fmt: skip
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -50,6 +60,7 @@ def make_engine(settings: Settings) -> Engine:
             url,
             hide_parameters=True,
             connect_args={"check_same_thread": False, "timeout": 10},
+            **_JSON,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; emit it ourselves so reads and
