@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cicatrix.storage import migrate
-from cicatrix.storage.db import Database
+from cicatrix.storage.db import Database, utcnow
 from cicatrix.storage.models import Clinic
 from cicatrix.storage.settings import Settings
 
@@ -22,7 +22,7 @@ def _clinics(database: Database) -> list[str]:
 
 def _add(name: str, commit: bool):  # type: ignore[no-untyped-def]
     def work(db: Session) -> str:
-        db.add(Clinic(name=name))
+        db.add(Clinic(name=name, created_at=utcnow()))
         db.flush()
         if commit:
             db.commit()

@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile
 from cicatrix.service import users
 from cicatrix.service.errors import Conflict, Invalid
 from cicatrix.service.schemas import ClinicUpdate, UserIn, UserUpdate
-from cicatrix.web.core import FormState, Page, WebRoute, empty_form, read_form, roles
+from cicatrix.web.core import FormState, Page, Posted, WebRoute, empty_form, read_form, roles
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 ADMIN = roles("admin")
@@ -35,13 +35,13 @@ def _users_page(page: Page, form: FormState, errors: list[str] | None = None, st
 
 
 @router.get("/admin/users", response_class=HTMLResponse)
-async def users_page(page: Page = Depends(ADMIN)) -> Response:
+def users_page(page: Page = Depends(ADMIN)) -> Response:
     return _users_page(page, empty_form(role="clinician"))
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
-async def user_create(request: Request, page: Page = Depends(ADMIN)) -> Response:
-    form = await read_form(request)
+def user_create(request: Request, posted: Posted, page: Page = Depends(ADMIN)) -> Response:
+    form = read_form(posted)
     v = form.values
     pid = v.get("patient_id", "").strip()
     if pid and not pid.isdigit():
@@ -69,8 +69,8 @@ async def user_create(request: Request, page: Page = Depends(ADMIN)) -> Response
 
 
 @router.post("/admin/users/{user_id}", response_class=HTMLResponse)
-async def user_update(user_id: int, request: Request, page: Page = Depends(ADMIN)) -> Response:
-    form = await read_form(request)
+def user_update(user_id: int, request: Request, posted: Posted, page: Page = Depends(ADMIN)) -> Response:
+    form = read_form(posted)
     role = form.value("role") or None
     try:
         body = UserUpdate.model_validate({"role": role, "active": bool(form.value("active"))})
@@ -88,19 +88,18 @@ def _settings_page(page: Page, form: FormState, status: int = 200) -> Response:
 
 
 @router.get("/admin/settings", response_class=HTMLResponse)
-async def settings_page(page: Page = Depends(ADMIN)) -> Response:
+def settings_page(page: Page = Depends(ADMIN)) -> Response:
     c = users.get_clinic(page.ctx)
     return _settings_page(page, empty_form(name=c.name, timezone=c.timezone))
 
 
 @router.post("/admin/settings", response_class=HTMLResponse)
-async def settings_save(request: Request, page: Page = Depends(ADMIN)) -> Response:
-    form = await read_form(request)
-    raw = await request.form()
+def settings_save(request: Request, posted: Posted, page: Page = Depends(ADMIN)) -> Response:
+    form = read_form(posted)
     logo: str | None = None
-    upload = raw.get("logo")
+    upload = posted.get("logo")
     if isinstance(upload, UploadFile) and upload.filename:
-        content = await upload.read(LOGO_MAX_BYTES + 1)
+        content = upload.file.read(LOGO_MAX_BYTES + 1)
         if upload.content_type not in LOGO_TYPES:
             form.errors["logo"] = "The logo must be a PNG, JPEG or SVG image."
         elif len(content) > LOGO_MAX_BYTES:
@@ -124,6 +123,6 @@ async def settings_save(request: Request, page: Page = Depends(ADMIN)) -> Respon
 
 
 @router.get("/knowledge", response_class=HTMLResponse)
-async def knowledge_page(page: Page = Depends(roles("admin", "clinician"))) -> Response:
+def knowledge_page(page: Page = Depends(roles("admin", "clinician"))) -> Response:
     kb = page.ctx.kb
     return page.render("knowledge.html", title="Knowledge base", overridden=lambda key: key in kb.overridden)

@@ -26,7 +26,7 @@ from cicatrix.service.schemas import (
 )
 from cicatrix.web import chart, dashboard, overview, render, views
 from cicatrix.web.assessment_form import parse_assessment_form, scar_inputs
-from cicatrix.web.core import FormState, Page, WebRoute, empty_form, read_form, roles
+from cicatrix.web.core import FormState, Page, Posted, WebRoute, empty_form, read_form, roles
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -45,7 +45,7 @@ def _see(url: str, done: str | None = None) -> RedirectResponse:
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(page: Page = Depends(roles("clinician", "front_desk", "patient", "admin"))) -> Response:
+def home(page: Page = Depends(roles("clinician", "front_desk", "patient", "admin"))) -> Response:
     if page.actor.role == "patient":
         return RedirectResponse("/me", status_code=303)
     if page.actor.role == "admin":
@@ -66,7 +66,7 @@ async def home(page: Page = Depends(roles("clinician", "front_desk", "patient", 
 
 
 @router.get("/patients", response_class=HTMLResponse)
-async def patient_list(q: str = "", offset: int = 0, page: Page = Depends(STAFF)) -> Response:
+def patient_list(q: str = "", offset: int = 0, page: Page = Depends(STAFF)) -> Response:
     limit = 50
     result = patients.search(page.ctx, q=q or None, limit=limit, offset=max(offset, 0))
     return page.render(
@@ -103,7 +103,7 @@ def _new_patient_page(page: Page, form: FormState, status: int = 200) -> Respons
 
 
 @router.get("/patients/new", response_class=HTMLResponse)
-async def patient_new(page: Page = Depends(STAFF)) -> Response:
+def patient_new(page: Page = Depends(STAFF)) -> Response:
     return _new_patient_page(page, empty_form())
 
 
@@ -121,8 +121,8 @@ _PATIENT_FIELDS = {
 
 
 @router.post("/patients/new", response_class=HTMLResponse)
-async def patient_create(request: Request, page: Page = Depends(STAFF)) -> Response:
-    form = await read_form(request, list_fields=("history",))
+def patient_create(request: Request, posted: Posted, page: Page = Depends(STAFF)) -> Response:
+    form = read_form(posted, list_fields=("history",))
     v = form.values
     data: dict[str, Any] = {
         k: v.get(k, "").strip() or None for k in ("name", "mrn", "birth_date", "sex", "phone", "email")
@@ -160,7 +160,7 @@ async def patient_create(request: Request, page: Page = Depends(STAFF)) -> Respo
 
 
 @router.get("/patients/{patient_id}", response_class=HTMLResponse)
-async def patient_page(patient_id: int, page: Page = Depends(STAFF)) -> Response:
+def patient_page(patient_id: int, page: Page = Depends(STAFF)) -> Response:
     ctx = page.ctx
     ov = overview.patient_overview(ctx, patient_id)
     p = ov.patient
@@ -236,7 +236,7 @@ def _assessment_page(page: Page, patient: Any, form: Any, scores: Any, status: i
 
 
 @router.get("/patients/{patient_id}/assessments/new", response_class=HTMLResponse)
-async def assessment_new(patient_id: int, page: Page = Depends(CLINICIAN)) -> Response:
+def assessment_new(patient_id: int, page: Page = Depends(CLINICIAN)) -> Response:
     p = patients.get(page.ctx, patient_id)
     form = parse_assessment_form({}, page.ctx.kb)
     form.errors.clear()
@@ -245,10 +245,9 @@ async def assessment_new(patient_id: int, page: Page = Depends(CLINICIAN)) -> Re
 
 
 @router.post("/patients/{patient_id}/assessments/new", response_class=HTMLResponse)
-async def assessment_create(patient_id: int, request: Request, page: Page = Depends(CLINICIAN)) -> Response:
+def assessment_create(patient_id: int, request: Request, posted: Posted, page: Page = Depends(CLINICIAN)) -> Response:
     p = patients.get(page.ctx, patient_id)
-    raw = await request.form()
-    data = {k: str(v) for k, v in raw.items() if k != "csrf_token" and isinstance(v, str)}
+    data = {k: str(v) for k, v in posted.items() if k != "csrf_token" and isinstance(v, str)}
     form = parse_assessment_form(data, page.ctx.kb)
     if form.ok and form.case is not None:
         body = AssessmentIn(
@@ -270,10 +269,9 @@ async def assessment_create(patient_id: int, request: Request, page: Page = Depe
 
 
 @router.post("/assess/score", response_class=HTMLResponse)
-async def live_score(request: Request, page: Page = Depends(CLINICIAN)) -> Response:
+def live_score(request: Request, posted: Posted, page: Page = Depends(CLINICIAN)) -> Response:
     """The score panel for the form as it stands, for the live update while typing."""
-    raw = await request.form()
-    data = {k: str(v) for k, v in raw.items() if k != "csrf_token" and isinstance(v, str)}
+    data = {k: str(v) for k, v in posted.items() if k != "csrf_token" and isinstance(v, str)}
     # Phototype and date do not change the scores; fill them so a half-filled visit still scores.
     data.setdefault("phototype", "I")
     if not data.get("phototype"):
@@ -318,7 +316,7 @@ def _plan_page(
 
 
 @router.get("/plans/{plan_id}", response_class=HTMLResponse)
-async def plan_page(plan_id: int, page: Page = Depends(CLINICIAN)) -> Response:
+def plan_page(plan_id: int, page: Page = Depends(CLINICIAN)) -> Response:
     return _plan_page(page, plan_id)
 
 
@@ -330,15 +328,15 @@ def _version(form: FormState) -> int:
 
 
 @router.post("/plans/{plan_id}/approve", response_class=HTMLResponse)
-async def plan_approve(plan_id: int, request: Request, page: Page = Depends(CLINICIAN)) -> Response:
-    form = await read_form(request)
+def plan_approve(plan_id: int, request: Request, posted: Posted, page: Page = Depends(CLINICIAN)) -> Response:
+    form = read_form(posted)
     plans.approve(page.ctx, plan_id, _version(form))
     return _see(f"/plans/{plan_id}", "approved")
 
 
 @router.post("/plans/{plan_id}/edit", response_class=HTMLResponse)
-async def plan_edit(plan_id: int, request: Request, page: Page = Depends(CLINICIAN)) -> Response:
-    form = await read_form(request, list_fields=("treatments",))
+def plan_edit(plan_id: int, request: Request, posted: Posted, page: Page = Depends(CLINICIAN)) -> Response:
+    form = read_form(posted, list_fields=("treatments",))
     reason = form.value("reason").strip()
     errors: list[str] = []
     start: date | None = None
@@ -364,8 +362,8 @@ async def plan_edit(plan_id: int, request: Request, page: Page = Depends(CLINICI
 
 
 @router.post("/plans/{plan_id}/override", response_class=HTMLResponse)
-async def plan_override(plan_id: int, request: Request, page: Page = Depends(CLINICIAN)) -> Response:
-    form = await read_form(request)
+def plan_override(plan_id: int, request: Request, posted: Posted, page: Page = Depends(CLINICIAN)) -> Response:
+    form = read_form(posted)
     reason = form.value("reason").strip()
     treatment = form.value("treatment").strip()
     errors: list[str] = []
@@ -411,7 +409,7 @@ def _course_page(page: Page, plan_id: int, errors: list[str] | None = None, stat
 
 
 @router.get("/plans/{plan_id}/course", response_class=HTMLResponse)
-async def course_page(plan_id: int, page: Page = Depends(CLINICIAN)) -> Response:
+def course_page(plan_id: int, page: Page = Depends(CLINICIAN)) -> Response:
     return _course_page(page, plan_id)
 
 
@@ -423,7 +421,7 @@ def _session_of(plan: PlanOut, session_id: int) -> Any:
 
 
 @router.post("/plans/{plan_id}/sessions/{session_id}/done", response_class=HTMLResponse)
-async def session_done(plan_id: int, session_id: int, page: Page = Depends(CLINICIAN)) -> Response:
+def session_done(plan_id: int, session_id: int, page: Page = Depends(CLINICIAN)) -> Response:
     _session_of(overview.plan_view(page.ctx, plan_id).plan, session_id)
     try:
         plans.record_done(page.ctx, session_id, SessionDoneIn())
@@ -456,7 +454,7 @@ def _missed_page(
 
 
 @router.get("/plans/{plan_id}/sessions/{session_id}/missed", response_class=HTMLResponse)
-async def session_missed_form(plan_id: int, session_id: int, page: Page = Depends(CLINICIAN)) -> Response:
+def session_missed_form(plan_id: int, session_id: int, page: Page = Depends(CLINICIAN)) -> Response:
     view = overview.plan_view(page.ctx, plan_id)
     s = _session_of(view.plan, session_id)
     default = max(page.ctx.today, s.date) + timedelta(days=1)
@@ -464,8 +462,10 @@ async def session_missed_form(plan_id: int, session_id: int, page: Page = Depend
 
 
 @router.post("/plans/{plan_id}/sessions/{session_id}/missed", response_class=HTMLResponse)
-async def session_missed(plan_id: int, session_id: int, request: Request, page: Page = Depends(CLINICIAN)) -> Response:
-    form = await read_form(request)
+def session_missed(
+    plan_id: int, session_id: int, request: Request, posted: Posted, page: Page = Depends(CLINICIAN)
+) -> Response:
+    form = read_form(posted)
     view = overview.plan_view(page.ctx, plan_id)
     plan = view.plan
     s = _session_of(plan, session_id)
@@ -502,7 +502,7 @@ async def session_missed(plan_id: int, session_id: int, request: Request, page: 
 
 
 @router.get("/plans/{plan_id}/handout", response_class=HTMLResponse)
-async def handout(plan_id: int, page: Page = Depends(CLINICIAN)) -> Response:
+def handout(plan_id: int, page: Page = Depends(CLINICIAN)) -> Response:
     kb = page.ctx.kb
     view = overview.plan_view(page.ctx, plan_id)
     plan, patient = view.plan, view.patient

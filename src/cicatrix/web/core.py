@@ -10,7 +10,7 @@ import hmac
 import logging
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, Request, Response
@@ -18,6 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from cicatrix.api import deps
 from cicatrix.service import auth
@@ -99,27 +101,41 @@ def error_page(request: Request, status: int, heading: str, message: str) -> HTM
     )
 
 
-async def _check_csrf(request: Request, raw_session: str) -> None:
+def _check_csrf(request: Request, raw_session: str, sent: str | None) -> None:
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
-    sent = await deps.submitted_csrf(request)
     expected = deps.csrf_for(request.app.state.secret, raw_session)
     if not sent or not hmac.compare_digest(sent, expected):
         raise CsrfFailed
 
 
-async def page_caller(request: Request, db: Session = Depends(deps.db_session)) -> Page:
-    """The logged-in caller from the session cookie, or LoginRequired; checks CSRF on posts."""
+async def posted_form(request: Request) -> FormData:
+    """The posted form, read on the event loop (Starlette keeps it for the request), so the
+    page itself can be a plain `def`: FastAPI runs those in a worker thread, and their
+    database work never blocks the event loop."""
+    return await request.form()
+
+
+Posted = Annotated[FormData, Depends(posted_form)]
+
+
+def page_caller(
+    request: Request,
+    db: Session = Depends(deps.db_session),
+    csrf_sent: str | None = Depends(deps.submitted_csrf),
+) -> Page:
+    """The logged-in caller from the session cookie, or LoginRequired; checks CSRF on posts.
+    A plain `def`, like the pages: it queries the database, so it runs in a worker thread."""
     raw = deps._session_raw(request)
     actor = auth.resolve_token(db, raw, "session") if raw else None
     db.commit()
     if actor is None or raw is None:
         raise LoginRequired
     request.state.session_raw = raw
-    await _check_csrf(request, raw)
+    _check_csrf(request, raw, csrf_sent)
     user = db.get(User, actor.user_id)
     clinic = db.get(Clinic, actor.clinic_id)
-    db.commit()  # end the read: no transaction may stay open while this request waits (see WebRoute)
+    db.commit()  # end the read: no transaction stays open while the page waits for anything else
     request.state.db = db
     if user is None or clinic is None:
         raise LoginRequired
@@ -148,13 +164,13 @@ class WebRoute(APIRoute):
             try:
                 return await _answer(request)
             finally:
-                # Pages run on the event loop and SQLite transactions begin IMMEDIATE (they take the
-                # write lock). A transaction left open until the session's clean-up, which runs
-                # later, would hold that lock while another page waits for it on the same loop:
-                # both stall until the busy timeout. So whatever a page did not commit ends here.
+                # SQLite transactions begin IMMEDIATE (they take the write lock). A transaction
+                # left open until the session's clean-up, which runs later, would make every
+                # other page that writes wait for it. So whatever a page did not commit ends here
+                # (in a worker thread: a rollback is a database call).
                 db = getattr(request.state, "db", None)
                 if db is not None and db.in_transaction():
-                    db.rollback()
+                    await run_in_threadpool(db.rollback)
 
         async def _answer(request: Request) -> Response:
             try:
@@ -219,8 +235,7 @@ class FormState:
         return self.values.get(name, default)
 
 
-async def read_form(request: Request, list_fields: Iterable[str] = ()) -> FormState:
-    form = await request.form()
+def read_form(form: FormData, list_fields: Iterable[str] = ()) -> FormState:
     lists = {name: [str(v) for v in form.getlist(name) if str(v)] for name in list_fields}
     values = {k: str(v) for k, v in form.items() if isinstance(v, str) and k not in lists}
     return FormState(values=values, lists=lists, errors={})

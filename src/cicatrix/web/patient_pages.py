@@ -50,7 +50,7 @@ def _render(page: Page, template: str, title: str, **context: Any) -> Response:
 
 
 @router.get("/me", response_class=HTMLResponse)
-async def today_page(page: Page = Depends(PATIENT)) -> Response:
+def today_page(page: Page = Depends(PATIENT)) -> Response:
     try:
         t = plans.today(page.ctx, _my_id(page), days=DAYS_AHEAD)
     except NotFound:
@@ -65,14 +65,14 @@ async def today_page(page: Page = Depends(PATIENT)) -> Response:
 
 
 @router.get("/me/timeline", response_class=HTMLResponse)
-async def timeline_page(page: Page = Depends(PATIENT)) -> Response:
+def timeline_page(page: Page = Depends(PATIENT)) -> Response:
     plan = _my_plan(page)
     timeline = plan.plan.get("timeline", []) if plan else []
     return _render(page, "patient/timeline.html", "My calendar", plan=plan, timeline=timeline)
 
 
 @router.get("/me/plan", response_class=HTMLResponse)
-async def plan_page(page: Page = Depends(PATIENT)) -> Response:
+def plan_page(page: Page = Depends(PATIENT)) -> Response:
     plan = _my_plan(page)
     if plan is None:
         return _render(page, "patient/plan.html", "My plan", plan=None)
@@ -91,7 +91,7 @@ async def plan_page(page: Page = Depends(PATIENT)) -> Response:
 
 
 @router.get("/me/learn", response_class=HTMLResponse)
-async def learn_page(page: Page = Depends(PATIENT)) -> Response:
+def learn_page(page: Page = Depends(PATIENT)) -> Response:
     kb = page.ctx.kb
     pid = _my_id(page)
     plan = _my_plan(page)

@@ -18,7 +18,7 @@ from cicatrix.service import auth
 from cicatrix.service.errors import RateLimited, Unauthenticated
 from cicatrix.storage.models import Clinic
 from cicatrix.web import admin_pages, clinician, patient_pages, render
-from cicatrix.web.core import Page, WebRoute, error_page, page_caller, safe_next
+from cicatrix.web.core import Page, Posted, WebRoute, error_page, page_caller, safe_next
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -47,15 +47,15 @@ def _login_page(request: Request, db: Session, *, error: str = "", username: str
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_form(request: Request, db: Session = Depends(deps.db_session)) -> Response:
+def login_form(request: Request, db: Session = Depends(deps.db_session)) -> Response:
     return _login_page(request, db)
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login_submit(request: Request, db: Session = Depends(deps.db_session)) -> Response:
+def login_submit(request: Request, posted: Posted, db: Session = Depends(deps.db_session)) -> Response:
     """Password login. No session exists yet, so SameSite=Lax cookies and the login's own
     rate limit protect it; every later form carries the session's CSRF token."""
-    form = await request.form()
+    form = posted
     username = str(form.get("username", ""))
     password = str(form.get("password", ""))
     target = str(form.get("next", ""))
@@ -71,12 +71,13 @@ async def login_submit(request: Request, db: Session = Depends(deps.db_session))
 
 
 @router.post("/logout")
-async def logout(request: Request, db: Session = Depends(deps.db_session)) -> Response:
+def logout(
+    request: Request, db: Session = Depends(deps.db_session), sent: str | None = Depends(deps.submitted_csrf)
+) -> Response:
     raw = deps._session_raw(request)
     response = RedirectResponse("/login", status_code=303)
     if raw:
         actor = auth.resolve_token(db, raw, "session")
-        sent = await deps.submitted_csrf(request)
         if actor is not None and sent == deps.csrf_for(request.app.state.secret, raw):
             deps.logout_session(request, response, db, actor)
     return response
@@ -92,7 +93,7 @@ async def static(path: str) -> Response:
 
 
 @router.get("/clinic/logo")
-async def clinic_logo(page: Page = Depends(page_caller)) -> Response:
+def clinic_logo(page: Page = Depends(page_caller)) -> Response:
     """The clinic logo, stored as a data: URL, served as an image so pages stay small."""
     logo = (page.clinic.settings or {}).get("logo") or ""
     head, _, data = logo.partition(",")
