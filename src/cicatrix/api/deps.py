@@ -1,4 +1,8 @@
-"""Request dependencies shared by the API and the web pages: database, actor, context, CSRF.
+"""Request dependencies shared by the API and the web pages: credentials, the caller, CSRF.
+
+API routes take `call: Caller = Depends(caller)` and run a use case with
+`await call(use_case, *args)`: the caller is looked up and the use case runs in one unit of
+work (`Database.run`).
 
 Web pages use cookie sessions: `login_session()` sets the cookie, `csrf_token(request)` gives
 the token to put in every form (`<input type="hidden" name="csrf_token">`) or send as the
