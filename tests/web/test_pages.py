@@ -431,3 +431,30 @@ def test_no_page_leaves_a_transaction_open_for_the_deferred_clean_up(demo: Demo,
     demo.client.get("/patients/1")
     demo.client.get("/patients/999999")
     assert len(left_open) >= 4 and not any(left_open)
+
+
+def test_pages_query_the_database_off_the_event_loop(demo: Demo, monkeypatch: Any) -> None:
+    # Pages are plain functions run in worker threads: a query made on the event loop would
+    # stall every other request of the worker (the API's too) until the database answers.
+    import asyncio
+
+    from sqlalchemy.orm import Session
+
+    on_loop: list[bool] = []
+    execute = Session.execute
+
+    def recording_execute(self: Session, *args: Any, **kwargs: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        return execute(self, *args, **kwargs)
+
+    demo.login("clinician")
+    token = demo.csrf("/patients/1/assessments/new")
+    monkeypatch.setattr(Session, "execute", recording_execute)
+    assert demo.client.get("/patients/1").status_code == 200
+    assert demo.client.get("/patients").status_code == 200
+    demo.client.post("/assess/score", data={"csrf_token": token, "date": TODAY.isoformat(), "scar-rolling-count": "3"})
+    assert len(on_loop) >= 3 and not any(on_loop)
