@@ -179,7 +179,8 @@ async def caller(request: Request, creds: Credentials = Depends(credentials)) ->
 
 
 def today(request: Request) -> date:
-    return request.app.state.clock()
+    clock: Callable[[], date] = request.app.state.clock  # the clinic's "today" (tests pin it)
+    return clock()
 
 
 def login_session(request: Request, response: Response, db: Session, username: str,
