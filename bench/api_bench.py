@@ -268,7 +268,7 @@ def wrk(url: str, seconds: int, conns: int, script: str | None = None, repeats: 
     """The best run (most requests per second) of `repeats` runs, for every line alike. With
     several workers the kernel hands wrk's connections, which it keeps for the whole run, to
     whichever worker accepts first; a run where one worker got most of them is capped near one
-    core, so single runs of the same line differ by up to 2x. The best run is the one where
+    core, so single runs of the same line differed by nearly 2x. The best run is the one where
     the connections were shared out."""
     runs = [wrk_once(url, seconds, conns, script) for _ in range(repeats)]
     return {**max(runs, key=lambda r: r["rps"]), "errors": sum(r["errors"] for r in runs)}

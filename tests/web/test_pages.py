@@ -458,3 +458,12 @@ def test_pages_query_the_database_off_the_event_loop(demo: Demo, monkeypatch: An
     assert demo.client.get("/patients").status_code == 200
     demo.client.post("/assess/score", data={"csrf_token": token, "date": TODAY.isoformat(), "scar-rolling-count": "3"})
     assert len(on_loop) >= 3 and not any(on_loop)
+
+
+def test_a_forged_csrf_token_of_any_characters_is_refused_not_a_crash(demo: Demo) -> None:
+    demo.login("clinician")
+    r = demo.client.post("/patients/new", data={"csrf_token": "é" * 64, "name": "X"})
+    assert r.status_code == 403
+    r = demo.client.post("/logout", data={"csrf_token": "é" * 64}, follow_redirects=False)
+    assert r.status_code == 303
+    assert demo.client.get("/patients", follow_redirects=False).status_code == 200  # still logged in

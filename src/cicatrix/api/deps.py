@@ -72,6 +72,14 @@ def csrf_for(secret: str, raw_session: str) -> str:
     return hmac.new(secret.encode(), b"csrf:" + raw_session.encode(), hashlib.sha256).hexdigest()
 
 
+def csrf_matches(secret: str, raw_session: str, sent: str | None) -> bool:
+    """Whether `sent` is the cookie session's CSRF token (compared in constant time, as bytes:
+    a forged token may hold any characters)."""
+    if not sent:
+        return False
+    return hmac.compare_digest(sent.encode(), csrf_for(secret, raw_session).encode())
+
+
 def csrf_token(request: Request) -> str | None:
     """The CSRF token for the current cookie session (None without one); put it in forms."""
     raw = getattr(request.state, "session_raw", None) or _session_raw(request)
@@ -128,10 +136,8 @@ def actor_for(db: Session, secret: str, creds: Credentials) -> Actor | None:
     if creds.session_raw is None:
         return None
     actor = auth.resolve_token(db, creds.session_raw, "session")
-    if actor is not None and creds.unsafe:
-        expected = csrf_for(secret, creds.session_raw)
-        if not creds.csrf or not hmac.compare_digest(creds.csrf, expected):
-            raise Forbidden(CSRF_FIELD, "missing or wrong CSRF token; reload the page")
+    if actor is not None and creds.unsafe and not csrf_matches(secret, creds.session_raw, creds.csrf):
+        raise Forbidden(CSRF_FIELD, "missing or wrong CSRF token; reload the page")
     return actor
 
 

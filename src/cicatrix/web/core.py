@@ -6,7 +6,6 @@ needs a login redirects to it; a service error becomes an HTML page, never a tra
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
@@ -104,8 +103,7 @@ def error_page(request: Request, status: int, heading: str, message: str) -> HTM
 def _check_csrf(request: Request, raw_session: str, sent: str | None) -> None:
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
-    expected = deps.csrf_for(request.app.state.secret, raw_session)
-    if not sent or not hmac.compare_digest(sent, expected):
+    if not deps.csrf_matches(request.app.state.secret, raw_session, sent):
         raise CsrfFailed
 
 

@@ -52,10 +52,9 @@ def login_form(request: Request, db: Session = Depends(deps.db_session)) -> Resp
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login_submit(request: Request, posted: Posted, db: Session = Depends(deps.db_session)) -> Response:
+def login_submit(request: Request, form: Posted, db: Session = Depends(deps.db_session)) -> Response:
     """Password login. No session exists yet, so SameSite=Lax cookies and the login's own
     rate limit protect it; every later form carries the session's CSRF token."""
-    form = posted
     username = str(form.get("username", ""))
     password = str(form.get("password", ""))
     target = str(form.get("next", ""))
@@ -78,7 +77,7 @@ def logout(
     response = RedirectResponse("/login", status_code=303)
     if raw:
         actor = auth.resolve_token(db, raw, "session")
-        if actor is not None and sent == deps.csrf_for(request.app.state.secret, raw):
+        if actor is not None and deps.csrf_matches(request.app.state.secret, raw, sent):
             deps.logout_session(request, response, db, actor)
     return response
 
