@@ -18,6 +18,7 @@ import msgspec
 
 from cicatrix.knowledge.frozen import Frozen, describe
 from cicatrix.knowledge.models import (
+    Agent,
     Condition,
     EducationTopic,
     EvidenceLevelInfo,
@@ -45,6 +46,7 @@ _COLLECTIONS: dict[str, tuple[str, type[Frozen]]] = {
     "marks": ("marks.yaml", Mark),
     "lesions": ("lesions.yaml", Lesion),
     "conditions": ("conditions.yaml", Condition),
+    "agents": ("agents.yaml", Agent),
     "education": ("education.yaml", EducationTopic),
     "sequencing": ("sequencing.yaml", SequencingRule),
     "treatments": ("treatments", Treatment),
@@ -218,6 +220,7 @@ def _validate(raw: dict[str, Any], overridden: dict[str, str]) -> KnowledgeBase:
         marks=built["marks"],
         lesions=built["lesions"],
         conditions=built["conditions"],
+        agents=built["agents"],
         treatments=built["treatments"],
         sequencing=tuple(built["sequencing"].values()),
         education=built["education"],
@@ -240,9 +243,13 @@ def check_references(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> Non
     def need_steps(label: str, eid: str, steps: tuple[Step, ...], where: str) -> None:
         for i, st in enumerate(steps):
             need_sources(label, eid, st.sources, f"{where}[{i}].sources")
+            for field, names in (("uses", st.uses), ("avoids", st.avoids)):
+                for name in names:
+                    if name not in kb.agents and name not in kb.treatments:
+                        raise KnowledgeError(label, eid, f"{where}[{i}].{field}: unknown agent or treatment {name!r}")
 
     targets = set(kb.scar_types) | set(kb.marks) | set(kb.lesions)
-    for coll in ("phototypes", "scar_types", "marks", "lesions", "conditions", "education"):
+    for coll in ("phototypes", "scar_types", "marks", "lesions", "conditions", "agents", "education"):
         for eid, entry in getattr(kb, coll).items():
             need_sources(files[coll][eid], eid, entry.sources, "sources")
     for seq in kb.sequencing:
@@ -273,6 +280,10 @@ def check_references(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> Non
             need_steps(label, tid, rule.add_steps, f"rule {rule.code}.add_steps")
         if t.preferred_for:
             need_sources(label, tid, t.preferred_for.sources, "preferred_for.sources")
+    for aid, agent in kb.agents.items():
+        for t_id in agent.treatments:
+            if t_id not in kb.treatments:
+                raise KnowledgeError(files["agents"][aid], aid, f"treatments: unknown treatment {t_id!r}")
     for seq in kb.sequencing:
         for t_id in seq.first + seq.then:
             if t_id not in kb.treatments:

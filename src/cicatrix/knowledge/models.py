@@ -115,8 +115,24 @@ class Condition(Sourced, frozen=True, kw_only=True):
 # --- treatments ------------------------------------------------------------------------
 
 
+class Agent(Sourced, frozen=True, kw_only=True):
+    """Something a care step tells the patient to use or to keep away from (a cream, a medicine).
+
+    `treatments` are the treatments that prescribe it: a step that uses the agent is dropped when
+    one of them is excluded or delayed for the patient.
+    """
+
+    id: str
+    name: str
+    treatments: tuple[str, ...] = ()
+
+
 class Step(Frozen, frozen=True, kw_only=True):
-    """A care instruction, timed in days relative to a session (negative = before)."""
+    """A care instruction, timed in days relative to a session (negative = before).
+
+    `uses` names the agents or treatments the step tells the patient to apply or take; `avoids`
+    those it tells the patient to keep away from. Screening and the timeline reason with both.
+    """
 
     offset: int
     until: int | None = None
@@ -126,6 +142,8 @@ class Step(Frozen, frozen=True, kw_only=True):
     sources: tuple[str, ...] = ()
     evidence_level: EvidenceLevel | None = None
     first_session_only: bool = False
+    uses: tuple[str, ...] = ()
+    avoids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.until is not None and self.until < self.offset:
@@ -401,6 +419,7 @@ class KnowledgeBase(Frozen, frozen=True, kw_only=True):
     marks: dict[str, Mark]
     lesions: dict[str, Lesion]
     conditions: dict[str, Condition]
+    agents: dict[str, Agent]
     treatments: dict[str, Treatment]
     sequencing: tuple[SequencingRule, ...]
     education: dict[str, EducationTopic]
