@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
+scripts/system-deps.sh run
 if [ "$#" -eq 0 ]; then set -- serve --demo; fi
 exec .venv/bin/cicatrix "$@"

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Debian packages the tests need: chromium (browser tests), pango (WeasyPrint PDFs),
-# poppler-utils (pdftotext, to read PDFs back). Installs only what is missing.
+# Debian packages cicatrix needs. Usage: scripts/system-deps.sh [run|test]
+#   run:  pango and fonts, which WeasyPrint needs to print PDF handouts (make run)
+#   test: those, plus chromium (browser tests) and poppler-utils (pdftotext, to read PDFs back)
+# Installs only what is missing.
 set -euo pipefail
+what="${1:-test}"
 need=()
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
-command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
+if [ "$what" = test ]; then
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
+fi
 ldconfig -p 2>/dev/null | grep -q libpango-1.0 || need+=(libpango-1.0-0 libpangoft2-1.0-0)
 fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
 if [ "${#need[@]}" -gt 0 ]; then

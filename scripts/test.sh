@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh dev
-scripts/system-deps.sh
+scripts/system-deps.sh test
 scripts/ensure-postgres.sh
 if [ -z "${CICATRIX_TEST_POSTGRES_URL:-}" ]; then
   echo "note: CICATRIX_TEST_POSTGRES_URL is not set; PostgreSQL tests will be skipped" >&2
