@@ -63,6 +63,13 @@ def test_calendar_and_private_subscription(client) -> None:  # type: ignore[no-u
     assert {str(e["UID"]) for e in Calendar.from_ical(sub.content).walk("VEVENT")} == {
         str(e["UID"]) for e in cal.walk("VEVENT")
     }
+    # a polling calendar app revalidates with the ETag and gets 304 while nothing changed
+    etag = sub.headers["etag"]
+    assert etag.startswith('W/"') and sub.headers["cache-control"] == "private, no-cache"
+    again = client.get(f"/api/calendar/{tok['token']}.ics", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+    stale = client.get(f"/api/calendar/{tok['token']}.ics", headers={"If-None-Match": 'W/"other"'})
+    assert stale.status_code == 200 and stale.headers["etag"] == etag
     revoke = client.delete(f"/api/patients/{p1}/calendar-tokens/{tok['id']}", headers=bearer(client, "patient"))
     assert revoke.status_code in (200, 204), revoke.text
     assert client.get(f"/api/calendar/{tok['token']}.ics").status_code == 404

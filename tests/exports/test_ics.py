@@ -30,21 +30,27 @@ def test_parses_back_with_sessions_alarms_and_care_steps(plan: Plan) -> None:
         (alarm,) = ev.walk("VALARM")
         assert alarm.decoded("TRIGGER") == timedelta(days=-1)
         assert str(alarm["ACTION"]) == "DISPLAY"
-    # care blocks per session: pre-care hold, day of, day 1, days 2-7, day 7; plus follow-up
-    # and maintenance
-    assert len(events) == 3 + 3 * 5 + 2
+    # care blocks per session: pre-care hold, day 1, days 2-7, day 7 (the day itself is in the
+    # session's description); plus follow-up and maintenance
+    assert len(events) == 3 + 3 * 4 + 2
     assert len({str(e["UID"]) for e in events}) == len(events)
     by_summary = _events(raw)
-    pre = by_summary["Medical micro-needling 1: prepare (3 days before)"]
+    pre = by_summary["Before Medical micro-needling 1 (3 days)"]
     assert pre.decoded("DTSTART") == date(2027, 2, 26)
     assert pre.decoded("DTEND") == date(2027, 3, 1)  # exclusive: covers 26, 27, 28 Feb
     assert "Avoid retinoids" in str(pre["DESCRIPTION"])
-    d27 = by_summary["Medical micro-needling 2: days 2–7 after"]
+    (pre_alarm,) = pre.walk("VALARM")  # 08:00 on the morning pre-care starts
+    assert pre_alarm.decoded("TRIGGER") == timedelta(hours=8)
+    d27 = by_summary["After Medical micro-needling 2: days 2–7"]
     assert (d27.decoded("DTSTART"), d27.decoded("DTEND")) == (date(2027, 4, 14), date(2027, 4, 20))
-    d1 = by_summary["Medical micro-needling 3: day 1 after"]
+    d1 = by_summary["After Medical micro-needling 3: day 1"]
     assert d1.decoded("DTSTART") == date(2027, 5, 25)
-    day_of = by_summary["Medical micro-needling 3: on the day"]
-    assert "ibuprofen" in str(day_of["DESCRIPTION"])
+    session = by_summary["Medical micro-needling 3/3"]
+    assert "ibuprofen" in str(session["DESCRIPTION"])
+    assert str(session["LOCATION"]) == "Skin Clinic"
+    (follow_alarm,) = by_summary["Follow-up assessment"].walk("VALARM")
+    assert follow_alarm.decoded("TRIGGER") == timedelta(days=-7)
+    assert max(len(summary) for summary in by_summary) <= 40, "short enough for a month view"
     assert cal.walk("VTIMEZONE"), "the clinic's time zone must be embedded"
 
 
@@ -86,18 +92,30 @@ def test_rescheduling_keeps_uids_and_bumps_sequence(plan: Plan) -> None:
     again = make_plan([date(2027, 3, 1), date(2027, 4, 26), date(2027, 6, 14)])
     third = Calendar.from_ical(calendar_bytes(again, "p-1", previous=second, stamp=STAMP))
     seqs = {str(e["SUMMARY"]): int(e["SEQUENCE"]) for e in third.walk("VEVENT")}
-    assert seqs["Medical micro-needling: session 3 at Your clinic"] == 2
-    assert seqs["Medical micro-needling: session 2 at Your clinic"] == 1
-    assert seqs["Medical micro-needling: session 1 at Your clinic"] == 0
+    assert seqs["Medical micro-needling 3/3"] == 2
+    assert seqs["Medical micro-needling 2/3"] == 1
+    assert seqs["Medical micro-needling 1/3"] == 0
 
 
 def test_sequence_floor_from_a_reschedule_count(plan: Plan) -> None:
-    opts = CalendarOptions(sequences={("microneedling", 2): 3})
+    """A re-scheduled session raises its own events, and the follow-up and maintenance visits that
+    move with it; nothing else."""
+    opts = CalendarOptions(sequences={("microneedling", 2): 3, ("microneedling", 3): 1})
     cal = build_calendar(plan, "p-1", opts, stamp=STAMP)
+    seen = {}
     for ev in cal.walk("VEVENT"):
         summary = str(ev["SUMMARY"])
-        second = summary.startswith(("Medical micro-needling 2:", "Medical micro-needling: session 2"))
-        assert int(ev["SEQUENCE"]) == (3 if second else 0), summary
+        if summary.startswith("Medical micro-needling 2/") or "micro-needling 2:" in summary or "needling 2 (" in summary:
+            expected = 3
+        elif summary.startswith("Medical micro-needling 3/") or "micro-needling 3:" in summary or "needling 3 (" in summary:
+            expected = 1
+        elif summary in ("Follow-up assessment", "Medical micro-needling: maintenance"):
+            expected = 4
+        else:
+            expected = 0
+        seen[summary] = int(ev["SEQUENCE"])
+        assert int(ev["SEQUENCE"]) == expected, summary
+    assert seen["Follow-up assessment"] == 4 and seen["Medical micro-needling 1/3"] == 0
 
 
 def test_uids_depend_on_patient_not_on_dates(plan: Plan) -> None:
@@ -131,8 +149,11 @@ def test_real_engine_plan_has_every_session_with_an_alarm_and_the_micro_needling
     # every course session is one timed VEVENT at 09:00 local with a display alarm the day before
     sessions = [e for e in events if "session" in [str(c) for c in e.categories]]
     assert len(plan.course.sessions) >= 10 and len(sessions) == len(plan.course.sessions)
+    totals: dict[str, int] = {}
+    for x in plan.course.sessions:
+        totals[x.treatment] = max(totals.get(x.treatment, 0), x.number)
     for s in plan.course.sessions:
-        ev = one(f"{names[s.treatment]}: session {s.number} at Skin Clinic")
+        ev = one(f"{names[s.treatment]} {s.number}/{totals[s.treatment]}" if totals[s.treatment] > 1 else names[s.treatment])
         start = ev.decoded("DTSTART")
         assert isinstance(start, datetime) and str(start.tzinfo) == "Europe/London"
         assert (start.date(), start.time()) == (s.date, time(9, 0))
@@ -140,7 +161,7 @@ def test_real_engine_plan_has_every_session_with_an_alarm_and_the_micro_needling
         (alarm,) = ev.walk("VALARM")
         assert alarm.decoded("TRIGGER") == timedelta(days=-1)
         assert str(alarm["ACTION"]) == "DISPLAY"
-        assert f"session {s.number}" in str(alarm["DESCRIPTION"])
+        assert str(alarm["DESCRIPTION"]) == f"Tomorrow: {names[s.treatment]} at Skin Clinic"
     # the course crosses both 2027 clock changes: 09:00 local is 09:00 UTC in winter, 08:00 in summer
     utc_hours = {e.decoded("DTSTART").date(): e.decoded("DTSTART").astimezone(UTC).hour for e in sessions}
     assert {utc_hours[d] for d in utc_hours if date(2027, 3, 28) <= d < date(2027, 10, 31)} == {8}
@@ -155,23 +176,26 @@ def test_real_engine_plan_has_every_session_with_an_alarm_and_the_micro_needling
     for s in mn:
         d = s.date
         expected = {
-            "prepare (3 days before)": (-3, 0, ("pre_avoid_actives", "pre_avoid_sunburn")),
-            "prepare (7 days before)": (-7, 0, ("hsv_prophylaxis",)),
-            "on the day": (0, 1, ("day_arrive_clean", "day_no_antiinflammatories", "day_sun")),
-            "day 1 after": (1, 2, ("d1_usual_care", "d1_no_exfoliants", "d1_spf")),
-            "days 2–7 after": (2, 8, ("d2_7_moisturise", "d2_7_dryness")),
+            f"Before Medical micro-needling {s.number} (3 days)": (-3, 0, ("pre_avoid_actives", "pre_avoid_sunburn")),
+            f"Before Medical micro-needling {s.number} (7 days)": (-7, 0, ("hsv_prophylaxis",)),
+            f"After Medical micro-needling {s.number}: day 1": (1, 2, ("d1_usual_care", "d1_no_exfoliants", "d1_spf")),
+            f"After Medical micro-needling {s.number}: days 2–7": (2, 8, ("d2_7_moisturise", "d2_7_dryness")),
         }
         for label, (first, after, codes) in expected.items():
-            ev = one(f"Medical micro-needling {s.number}: {label}")
+            ev = one(label)
             got = (ev.decoded("DTSTART"), ev.decoded("DTEND"))
             assert got == (d + timedelta(days=first), d + timedelta(days=after)), (s.number, label)
             assert not isinstance(got[0], datetime)  # all-day
             assert str(ev["TRANSP"]) == "TRANSPARENT"
             for code in codes:
                 assert texts[code] in str(ev["DESCRIPTION"]), (s.number, label, code)
+        # the day itself is in the session's own description
+        session = one(f"Medical micro-needling {s.number}/3")
+        for code in ("day_arrive_clean", "day_no_antiinflammatories", "day_sun"):
+            assert texts[code] in str(session["DESCRIPTION"]), (s.number, code)
     # no micro-needling care outside those blocks, the day-7 note and the yearly maintenance
-    mn_care = [e for k, v in titled.items() if k.startswith("Medical micro-needling") and "session" not in k for e in v]
-    assert len(mn_care) == 3 * 6 + 1
+    mn_care = [e for k, v in titled.items() if "micro-needling" in k and "/3" not in k for e in v]
+    assert len(mn_care) == 3 * 5 + 1
     (refresher,) = [m for m in plan.course.maintenance if m.treatment == "microneedling"]
     maint = one("Medical micro-needling: maintenance")
     assert maint.decoded("DTSTART") == refresher.date

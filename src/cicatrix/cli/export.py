@@ -76,9 +76,9 @@ def export_ics(
     from datetime import timedelta
 
     from cicatrix.exports.errors import ExportError
-    from cicatrix.exports.ics import CalendarOptions, calendar_bytes, parse_time
+    from cicatrix.exports.ics import CalendarOptions, calendar_bytes, parse_time, plain_names
 
-    case, plan, _kb = _plan_from_case(case_file, knowledge_dir)
+    case, plan, kb = _plan_from_case(case_file, knowledge_dir)
     pid = patient_id or case.patient.id
     if not pid:
         _fail("patient.id: is required for stable calendar UIDs (or pass --patient-id)")
@@ -95,6 +95,7 @@ def export_ics(
             duration=timedelta(minutes=minutes),
             clinic_name=clinic,
             location=location,
+            names=plain_names(kb),
         )
         data = calendar_bytes(plan, str(pid), opts, previous=prev)
     except ExportError as exc:

@@ -111,7 +111,10 @@ def hash_text(text: str) -> int:
 
 
 def step_title(step: CareStep, names: dict[str, str]) -> str:
-    """A plain-words name for a block, such as 'Micro-needling 2: days 2-7 after'."""
+    """A short plain-words name for a block, such as 'After Micro-needling 2: days 2-7'.
+
+    Short because a phone's month view shows only the first dozen or so characters.
+    """
     name = names.get(step.treatment or "", step.treatment or "Care")
     label = f"{name} {step.session}" if step.session else name
     off, until = step.offset, step.until
@@ -120,17 +123,16 @@ def step_title(step: CareStep, names: dict[str, str]) -> str:
             return "Follow-up assessment"
         if step.kind == "maintenance":
             return f"{name}: maintenance"
-        return f"{name}: care"
+        return f"{name}: start"
     if until < 0:
-        days = -off
-        return f"{label}: prepare ({days} day{'s' if days != 1 else ''} before)"
+        return f"Before {label} ({-off} day{'s' if off != -1 else ''})"
     if off < 0:
         return f"{label}: from {-off} days before to day {until}"
     if off == 0 and until == 0:
         return f"{label}: on the day"
     if off == until:
-        return f"{label}: day {off} after"
-    return f"{label}: days {off}–{until} after"
+        return f"After {label}: day {off}"
+    return f"After {label}: days {off}–{until}"
 
 
 def steps_on(steps: Iterable[CareStep], day: date) -> list[CareStep]:

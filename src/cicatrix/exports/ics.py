@@ -3,7 +3,15 @@
 UIDs come from patient, treatment, session number and step key (never dates), so a
 calendar app that re-imports or re-fetches the feed updates events in place. SEQUENCE
 rises when an event's time or content changes, which is what makes clients accept the
-update (RFC 5545 3.8.7.4).
+update (RFC 5545 3.8.7.4): a session's own count of re-schedules is the floor for the session
+and its care blocks, and the follow-up and maintenance visits, which move with any session,
+take the sum of the counts they depend on.
+
+What a calendar user lives with: summaries short enough for a phone's month view, the treatment
+named as the handout names it; a daily routine that lasts months is one short event on the day
+it starts (its text in the description), not a banner across every day; reminders the day before
+a session, on the morning pre-care starts, and a week before the follow-up. The time zone is a
+rule-based VTIMEZONE (see vtimezone.py), which every client reads.
 """
 
 from __future__ import annotations
@@ -20,6 +28,8 @@ from cicatrix.engine.result import Plan
 from cicatrix.exports.care import care_steps, step_title, treatment_names
 from cicatrix.exports.errors import ExportError
 from cicatrix.exports.ids import stable_uuid
+from cicatrix.exports.vtimezone import vtimezone
+from cicatrix.knowledge.models import KnowledgeBase
 
 PRODID = "-//cicatrix//acne scar care plan//EN"
 DEFAULT_TZ = "Europe/London"
@@ -38,6 +48,8 @@ class CalendarOptions:
     location: str | None = None
     # (treatment, session number) -> how many times that session was re-scheduled
     sequences: Mapping[tuple[str, int], int] = field(default_factory=dict)
+    # treatment id -> the name the handout uses (the knowledge base's plain name)
+    names: Mapping[str, str] = field(default_factory=dict)
 
     def zone(self) -> ZoneInfo:
         try:
@@ -90,7 +102,7 @@ def build_calendar(
     opts = options or CalendarOptions()
     zone = opts.zone()
     stamp = stamp or datetime.now(UTC)
-    names = treatment_names(plan)
+    names = {**treatment_names(plan), **opts.names}
     steps = care_steps(plan)
     prev = _previous_events(previous)
 
@@ -102,6 +114,9 @@ def build_calendar(
     cal.add("x-wr-timezone", opts.tz)
 
     events: list[tuple[Event, int]] = []
+    totals: dict[str, int] = {}
+    for s in plan.course.sessions:
+        totals[s.treatment] = max(totals.get(s.treatment, 0), s.number)
     day_of = {(s.treatment, s.session): s for s in steps if s.offset == 0 and s.until == 0}
     for s in plan.course.sessions:
         name = names.get(s.treatment, s.treatment)
@@ -109,35 +124,52 @@ def build_calendar(
         start = datetime.combine(s.date, local, tzinfo=zone)
         ev = Event()
         ev.add("uid", _uid(patient_id, s.treatment, s.number, "session"))
-        ev.add("summary", f"{name}: session {s.number} at {opts.clinic_name}")
+        count = f" {s.number}/{totals[s.treatment]}" if totals[s.treatment] > 1 else ""
+        ev.add("summary", f"{name}{count}")
         ev.add("dtstart", start)
         ev.add("dtend", start + opts.duration)
-        if opts.location:
-            ev.add("location", opts.location)
+        ev.add("location", opts.location or opts.clinic_name)
         block = day_of.get((s.treatment, s.number))
-        desc = [f"{name}, session {s.number}."]
+        desc = [f"{name}, session {s.number} of {totals[s.treatment]}, at {opts.clinic_name}."]
         if block:
             desc += _lines("On the day, do:", block.do) + _lines("Avoid:", block.avoid)
         ev.add("description", "\n".join(desc))
         ev.add("categories", ["cicatrix", "session"])
-        alarm = Alarm()
-        alarm.add("action", "DISPLAY")
-        alarm.add("description", f"Tomorrow: {name} session {s.number} at {opts.clinic_name}")
-        alarm.add("trigger", timedelta(days=-1))
-        ev.add_component(alarm)
+        ev.add_component(_alarm(timedelta(days=-1), f"Tomorrow: {name} at {opts.clinic_name}"))
         events.append((ev, opts.sequences.get((s.treatment, s.number), 0)))
 
+    moved_total = sum(opts.sequences.values())
     for step in steps:
+        if step.offset == 0 and step.until == 0 and step.session is not None:
+            continue  # the day itself: already in the session's description
         ev = Event()
         ev.add("uid", _uid(patient_id, step.treatment, step.session, step.key))
         ev.add("summary", step_title(step, names))
-        ev.add("dtstart", step.start)
-        ev.add("dtend", step.end + timedelta(days=1))  # DTEND of an all-day event is exclusive
         desc = _lines("Do:", step.do) + _lines("Avoid:", step.avoid) + _lines("Expect:", step.expect)
+        routine = step.session is None and step.kind in ("do", "avoid", "expect") and step.end > step.start
+        ev.add("dtstart", step.start)
+        if routine:
+            # a months-long daily routine: one event on the day it starts, not a banner on every day
+            ev.add("dtend", step.start + timedelta(days=1))
+            desc = [f"Every day from {step.start:%d %B %Y} until {step.end:%d %B %Y}:", *desc]
+        else:
+            ev.add("dtend", step.end + timedelta(days=1))  # DTEND of an all-day event is exclusive
         ev.add("description", "\n".join(desc))
         ev.add("transp", "TRANSPARENT")
         ev.add("categories", ["cicatrix", step.kind])
-        floor = opts.sequences.get((step.treatment, step.session), 0) if step.treatment and step.session else 0
+        if step.offset is not None and step.until is not None and step.until < 0:
+            what = names.get(step.treatment or "", step.treatment or "your treatment")
+            ev.add_component(_alarm(timedelta(hours=8), f"Pre-care starts today, for {what} {step.session}"))
+        if step.kind == "follow_up":
+            ev.add_component(_alarm(timedelta(days=-7), "In a week: your follow-up assessment"))
+        if step.treatment and step.session:
+            floor = opts.sequences.get((step.treatment, step.session), 0)
+        elif step.kind == "follow_up":
+            floor = moved_total
+        elif step.kind == "maintenance":
+            floor = sum(n for (tid, _num), n in opts.sequences.items() if tid == step.treatment)
+        else:
+            floor = 0
         events.append((ev, floor))
 
     for ev, floor in events:
@@ -149,8 +181,20 @@ def build_calendar(
         ev.add("sequence", seq)
         ev.add("dtstamp", stamp)
         cal.add_component(ev)
-    cal.add_missing_timezones()
+    days = [s.date for s in plan.course.sessions] + [st.start for st in steps] + [st.end for st in steps]
+    if days:
+        # a year either side, so a client's recurring look-ups around the course stay right
+        cal.add_component(vtimezone(opts.tz, min(days) - timedelta(days=366), max(days) + timedelta(days=732)))
     return cal
+
+
+def _alarm(trigger: timedelta, text: str) -> Alarm:
+    """A display reminder; `trigger` is relative to the event's start (all-day events: midnight)."""
+    alarm = Alarm()
+    alarm.add("action", "DISPLAY")
+    alarm.add("description", text)
+    alarm.add("trigger", trigger)
+    return alarm
 
 
 def calendar_bytes(
@@ -163,6 +207,26 @@ def calendar_bytes(
 ) -> bytes:
     data: bytes = build_calendar(plan, patient_id, options, previous=previous, stamp=stamp).to_ical()
     return data
+
+
+def calendar_etag(raw: bytes) -> str:
+    """A weak validator for a calendar's content: equal whenever every event is the same.
+
+    DTSTAMP says when the file was made, so it differs on every fetch; it is left out, which is
+    why the tag is weak (RFC 9110 8.8.3: semantically equivalent, not byte-identical).
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for line in raw.splitlines():
+        if not line.startswith(b"DTSTAMP"):
+            digest.update(line)
+    return f'W/"{digest.hexdigest()[:32]}"'
+
+
+def plain_names(kb: KnowledgeBase) -> dict[str, str]:
+    """Treatment names as the handout prints them."""
+    return {tid: t.plain_name for tid, t in kb.treatments.items()}
 
 
 def parse_time(value: str, field_name: str = "time") -> time:

@@ -30,14 +30,16 @@ def _clinic(ctx: Context) -> tuple[str, str]:
 
 def _calendar(ctx: Context, patient_id: int) -> bytes:
     from cicatrix.exports.errors import ExportError
-    from cicatrix.exports.ics import CalendarOptions, calendar_bytes
+    from cicatrix.exports.ics import CalendarOptions, calendar_bytes, plain_names
     from cicatrix.exports.storage import load_record, session_sequences
 
     record, _row = load_record(ctx, patient_id, "ics")
     if record.plan is None:
         raise NotFound("plan", "this patient has no plan yet")
     name, tz = _clinic(ctx)
-    opts = CalendarOptions(tz=tz, clinic_name=name, sequences=session_sequences(ctx, patient_id))
+    opts = CalendarOptions(
+        tz=tz, clinic_name=name, sequences=session_sequences(ctx, patient_id), names=plain_names(ctx.kb)
+    )
     try:
         return calendar_bytes(record.plan.plan, record.id, opts)
     except ExportError as exc:
@@ -94,7 +96,15 @@ def calendar_subscription(token: str, request: Request, db: Any = Depends(db_ses
     # The link acts as the patient, confined to their own record, with user id 0 in the audit trail.
     actor = Actor(user_id=0, clinic_id=clinic_id, role="patient", patient_id=patient_id, via="calendar")
     ctx = Context(db=db, actor=actor, kb=request.app.state.kb, ip=client_ip(request))
-    return Response(_calendar(ctx, patient_id), media_type=ICS)
+    from cicatrix.exports.ics import calendar_etag
+
+    body = _calendar(ctx, patient_id)
+    # Calendar apps poll this feed; a matching If-None-Match costs them no download. "private,
+    # no-cache": only the patient's own client may keep a copy, and must revalidate before using it.
+    headers = {"ETag": calendar_etag(body), "Cache-Control": "private, no-cache"}
+    if headers["ETag"] in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=ICS, headers=headers)
 
 
 @router.get("/patients/{patient_id}/handout.pdf", summary="The patient's printable handout (PDF)")
