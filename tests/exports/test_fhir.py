@@ -140,3 +140,13 @@ def test_bad_bundle_entry_names_its_index() -> None:
     with pytest.raises(ExportError) as err:
         bundle_to_record({"resourceType": "Bundle", "type": "collection", "entry": [{"x": 1}]})
     assert err.value.field == "Bundle.entry[0].resource"
+
+
+def test_careplan_points_at_the_protocols_it_follows(plan: Plan, kb) -> None:  # type: ignore[no-untyped-def]
+    from cicatrix.exports.plandefinition import protocol_bundle
+
+    bundle = record_to_bundle(make_record(plan))
+    (careplan,) = [e.resource for e in bundle.entry if e.resource.get_resource_type() == "CarePlan"]
+    published = {e.fullUrl for e in protocol_bundle(kb).entry}
+    assert careplan.instantiatesCanonical
+    assert set(careplan.instantiatesCanonical) <= published

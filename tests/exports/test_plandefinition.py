@@ -6,7 +6,7 @@ from itertools import pairwise
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 
-from cicatrix.exports.plandefinition import plan_definition, protocol_bundle
+from cicatrix.exports.plandefinition import CARE_STEPS, identifier_name, plan_definition, protocol_bundle
 from cicatrix.knowledge.loader import load_knowledge
 from cicatrix.knowledge.models import KnowledgeBase
 
@@ -23,7 +23,7 @@ def _rel(action: object) -> dict[str, object]:
 
 def test_microneedling_protocol_as_plandefinition(kb: KnowledgeBase) -> None:
     pd = plan_definition(kb, kb.treatments["microneedling"])
-    sessions = [a for a in pd.action if a.id.startswith("session-")]
+    sessions = [a for a in pd.action if re.fullmatch(r"session-\d+", a.id)]
     assert [a.id for a in sessions] == ["session-1", "session-2", "session-3"]
     assert [a.requiredBehavior for a in sessions] == ["must", "could", "could"]
     # 6-8 weeks apart: 42-56 days after the previous session's start
@@ -32,12 +32,15 @@ def test_microneedling_protocol_as_plandefinition(kb: KnowledgeBase) -> None:
         assert (rel.actionId, rel.relationship) == (prev.id, "after-start")
         assert (rel.offsetRange.low.value, rel.offsetRange.low.code) == (42, "d")
         assert rel.offsetRange.high.value == 56
-    steps = {c.code[0].coding[0].code: c for c in sessions[1].action}
+    # care steps are siblings of their session, timed against it (a child cannot precede its parent)
+    assert all(not a.action for a in pd.action)
+    steps = {c.code[0].coding[0].code: c for c in pd.action if c.id.startswith("session-2-")}
     pre = steps["pre_avoid_actives"]
     assert (_rel(pre).relationship, _rel(pre).offsetDuration.value) == ("before-start", 3)
     assert pre.timingDuration.value == 3  # days -3, -2, -1
     assert _rel(pre).actionId == "session-2"
     assert "retinoids" in pre.description
+    assert pre.title == "Avoid, the 3 days before the session"
     day1 = steps["d1_no_exfoliants"]
     assert (_rel(day1).relationship, _rel(day1).offsetDuration.value) == ("after-start", 1)
     assert day1.timingDuration.value == 1
@@ -56,7 +59,7 @@ def test_every_protocol_exports_and_validates(kb: KnowledgeBase) -> None:
     bundle = protocol_bundle(kb)
     again = Bundle.model_validate_json(bundle.model_dump_json(exclude_none=True))
     pds = [e.resource for e in again.entry if e.resource.get_resource_type() == "PlanDefinition"]
-    assert {p.name for p in pds} == set(kb.treatments)
+    assert {p.name for p in pds} == {identifier_name(t) for t in kb.treatments}
     urls = {e.fullUrl for e in again.entry}
     text = bundle.model_dump_json(exclude_none=True)
     canonicals = re.findall(r'"definitionCanonical":"([^"]+)"', text)
@@ -75,5 +78,26 @@ def test_overrides_flow_into_the_export(tmp_path: object) -> None:
     )
     kb = load_knowledge(Path(str(tmp_path)))
     pd = plan_definition(kb, kb.treatments["microneedling"])
-    rel = _rel(pd.action[1])
+    (second,) = [a for a in pd.action if a.id == "session-2"]
+    rel = _rel(second)
     assert (rel.offsetRange.low.value, rel.offsetRange.high.value) == (28, 35)
+
+
+def test_receiving_systems_get_identifiers_words_and_the_code_systems(kb: KnowledgeBase) -> None:
+    bundle = protocol_bundle(kb)
+    data = bundle.model_dump(exclude_none=True)
+    resources = [e["resource"] for e in data["entry"]]
+    for res in resources:  # cnl-0: a name is usable as an identifier
+        if "name" in res:
+            assert re.fullmatch(r"[A-Z][A-Za-z0-9_]{0,254}", res["name"]), res["name"]
+    text = bundle.model_dump_json(exclude_none=True)
+    assert "doNotPerform" not in text  # an avoid step tells the patient; it is not a message not to send
+    assert "shared/seeds" not in text and ".txt" not in text  # no internal file paths in citations
+    for res in resources:
+        for action in res.get("action", []):
+            assert "_" not in action["title"], action["title"]  # titles in words, not codes
+    systems = {r["url"]: r for r in resources if r["resourceType"] == "CodeSystem"}
+    assert {"treatments", "care-steps", "evidence-level"} == {r["id"] for r in systems.values()}
+    listed = {c["code"] for c in systems[CARE_STEPS]["concept"]}
+    used = set(re.findall(r'"system":"' + re.escape(CARE_STEPS) + r'","code":"([^"]+)"', text))
+    assert used and used <= listed

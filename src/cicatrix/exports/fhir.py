@@ -34,6 +34,7 @@ from cicatrix.engine.result import Plan, ScoreRow, Scores
 from cicatrix.exports.care import care_steps, step_title, treatment_names
 from cicatrix.exports.errors import ExportError
 from cicatrix.exports.ids import PATIENT_ID_SYSTEM, STRUCTURE, urn
+from cicatrix.exports.plandefinition import plan_definition_url
 from cicatrix.exports.record import (
     AssessmentRecord,
     PatientRecord,
@@ -277,6 +278,11 @@ def careplan_resource(keys: _Keys, record: PatientRecord, pr: PlanRecord) -> Car
         "description": f"Recommended: {recommended}" if recommended else "No treatment recommended",
         "subject": _ref(keys.patient()),
         "addresses": [_ref(keys.condition())],
+        # the protocols it follows, published by `cicatrix export plandefinition`
+        "instantiatesCanonical": [
+            plan_definition_url(tid) for tid in dict.fromkeys(s.treatment for s in plan.course.sessions)
+        ]
+        or None,
         "note": [{"text": plan.notice}],
         "extension": [_json_ext(EXT_PLAN, to_data(plan))],
     }

@@ -1,9 +1,14 @@
 """Treatment protocols from the knowledge base as FHIR R4B PlanDefinitions.
 
 Each treatment becomes a PlanDefinition whose actions are its sessions (each after the
-previous one by the protocol's interval, as a `relatedAction` offset range) with the care
-steps nested under each session, timed relative to it; ActivityDefinitions describe the
-session procedure and each care step once. Sources become citation `relatedArtifact`s.
+previous one by the protocol's interval, as a `relatedAction` offset range) and, beside them,
+each session's care steps, timed relative to that session with a `relatedAction` of their own.
+Siblings, not children: a child action cannot be timed before its parent, and a pre-care step
+is (CPG-on-FHIR times actions the same way). ActivityDefinitions describe the session
+procedure and each care step once; an "avoid" step is a communication that *tells* the patient
+what to avoid (never `doNotPerform`, which would mean "do not send this message"). Names are
+usable as identifiers (cnl-0), titles are words, and the cicatrix CodeSystems the resources use
+are published in the same Bundle. Sources become citation `relatedArtifact`s.
 Everything clinical comes from the knowledge base in force, overrides included.
 """
 
@@ -14,6 +19,7 @@ from typing import Any
 
 from fhir.resources.R4B.activitydefinition import ActivityDefinition
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.codesystem import CodeSystem
 from fhir.resources.R4B.plandefinition import PlanDefinition
 
 from cicatrix.knowledge.models import KnowledgeBase, Step, Treatment
@@ -27,6 +33,46 @@ EVIDENCE = f"{BASE}/CodeSystem/evidence-level"
 
 def _fhir_id(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9\-.]", "-", text)[:64]
+
+
+def plan_definition_url(treatment_id: str) -> str:
+    """The canonical URL of a treatment's protocol; care plans point here (instantiatesCanonical)."""
+    return f"{BASE}/PlanDefinition/{_fhir_id(treatment_id)}"
+
+
+def identifier_name(text: str) -> str:
+    """A computable name (cnl-0: `^[A-Z]([A-Za-z0-9_]){0,254}$`): 'chemical_peel_deep' -> 'ChemicalPeelDeep'."""
+    name = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", text) if part)
+    return (name if name[:1].isalpha() else f"X{name}")[:255]
+
+
+_KIND_WORDS = {"avoid": "Avoid", "do": "Do", "expect": "What to expect"}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def step_when(step: Step) -> str:
+    """When a step applies, relative to its session, in words."""
+    off = step.offset
+    until = step.until if step.until is not None else off
+    if until < 0:
+        if until == -1:
+            return "the day before the session" if off == -1 else f"the {_plural(-off, 'day')} before the session"
+        return f"from {_plural(-off, 'day')} to {_plural(-until, 'day')} before the session"
+    if off < 0:
+        end = "the day of the session" if until == 0 else f"{_plural(until, 'day')} after it"
+        return f"from {_plural(-off, 'day')} before the session to {end}"
+    if off == 0:
+        return "on the day of the session" if until == 0 else f"from the day of the session to day {until} after it"
+    if off == until:
+        return f"day {off} after the session"
+    return f"days {off} to {until} after the session"
+
+
+def step_title(step: Step) -> str:
+    return f"{_KIND_WORDS[step.kind]}, {step_when(step)}"
 
 
 def _days(n: int) -> dict[str, Any]:
@@ -83,7 +129,7 @@ def activity_definitions(kb: KnowledgeBase, t: Treatment) -> list[ActivityDefini
         ActivityDefinition(
             id=_fhir_id(f"{t.id}-session"),
             url=_activity_url(t, "session"),
-            name=_fhir_id(f"{t.id}_session").replace("-", "_"),
+            name=identifier_name(f"{t.id}_session"),
             title=f"{t.name}: session",
             description=t.summary,
             kind="ServiceRequest",
@@ -103,12 +149,13 @@ def activity_definitions(kb: KnowledgeBase, t: Treatment) -> list[ActivityDefini
             ActivityDefinition(
                 id=_fhir_id(f"{t.id}-{code}"),
                 url=_activity_url(t, code),
-                title=f"{t.name}: {code.replace('_', ' ')}",
+                name=identifier_name(f"{t.id}_{code}"),
+                title=f"{t.plain_name}: {step_title(step).lower()}",
                 description=step.text,
+                usage=f"Tell the patient: {step.text}",
                 kind="CommunicationRequest",
                 intent="plan",
-                code=_cc(CARE_STEPS, code, step.kind),
-                doNotPerform=step.kind == "avoid",
+                code=_cc(CARE_STEPS, code, step_title(step)),
                 relatedArtifact=_citations(kb, list(step.sources)),
                 **common,
             )
@@ -122,19 +169,6 @@ def plan_definition(kb: KnowledgeBase, t: Treatment) -> PlanDefinition:
     n_sessions = p.sessions.max if t.schedule == "sessions" else 1
     for k in range(1, n_sessions + 1):
         aid = f"session-{k}"
-        children = []
-        for i, step in enumerate(p.steps):
-            code = _step_code(step, i)
-            children.append(
-                {
-                    "id": f"{aid}-{_fhir_id(code)}",
-                    "title": code.replace("_", " "),
-                    "description": step.text,
-                    "code": [_cc(CARE_STEPS, code, step.kind)],
-                    "definitionCanonical": _activity_url(t, code),
-                    **_step_timing(step, aid),
-                }
-            )
         action: dict[str, Any] = {
             "id": aid,
             "title": f"{t.name}: session {k}",
@@ -153,9 +187,19 @@ def plan_definition(kb: KnowledgeBase, t: Treatment) -> PlanDefinition:
                     },
                 }
             ]
-        if children:
-            action["action"] = children
         actions.append(action)
+        for i, step in enumerate(p.steps):
+            code = _step_code(step, i)
+            actions.append(
+                {
+                    "id": f"{aid}-{_fhir_id(code)}",
+                    "title": step_title(step),
+                    "description": step.text,
+                    "code": [_cc(CARE_STEPS, code, step_title(step))],
+                    "definitionCanonical": _activity_url(t, code),
+                    **_step_timing(step, aid),
+                }
+            )
     if p.maintenance:
         actions.append(
             {
@@ -182,9 +226,9 @@ def plan_definition(kb: KnowledgeBase, t: Treatment) -> PlanDefinition:
         sources.extend(step.sources)
     return PlanDefinition(
         id=_fhir_id(t.id),
-        url=f"{BASE}/PlanDefinition/{_fhir_id(t.id)}",
+        url=plan_definition_url(t.id),
         version=kb.label,
-        name=re.sub(r"\W", "_", t.id),
+        name=identifier_name(t.id),
         title=t.name,
         subtitle=t.plain_name,
         type=_cc(
@@ -202,12 +246,46 @@ def plan_definition(kb: KnowledgeBase, t: Treatment) -> PlanDefinition:
     )
 
 
+def code_systems(kb: KnowledgeBase) -> list[CodeSystem]:
+    """The cicatrix code systems the protocols and care plans use, for concepts that have no
+    standard code: treatments, care steps and evidence levels."""
+    common = {"status": "active", "version": kb.label, "publisher": "cicatrix", "caseSensitive": True}
+    treatments = [{"code": tid, "display": t.name, "definition": t.summary} for tid, t in sorted(kb.treatments.items())]
+    steps: dict[str, dict[str, str]] = {}
+    for _tid, t in sorted(kb.treatments.items()):
+        for i, step in enumerate(t.protocol.steps):
+            steps.setdefault(_step_code(step, i), {"display": step_title(step), "definition": step.text})
+    for kind, words in _KIND_WORDS.items():  # entries without a code of their own carry their kind
+        steps.setdefault(kind, {"display": words, "definition": f"A care instruction: {words.lower()}."})
+    levels = [{"code": lv.id, "display": lv.label, "definition": lv.meaning} for lv in kb.evidence_levels.values()]
+    care_steps = [{"code": c, **v} for c, v in sorted(steps.items())]
+    return [
+        CodeSystem(
+            id="treatments", url=TREATMENTS, name="CicatrixTreatments", content="complete", concept=treatments, **common
+        ),
+        # "fragment": a clinic's protocols and precautions may add steps of their own
+        CodeSystem(
+            id="care-steps", url=CARE_STEPS, name="CicatrixCareSteps", content="fragment", concept=care_steps, **common
+        ),
+        CodeSystem(
+            id="evidence-level",
+            url=EVIDENCE,
+            name="CicatrixEvidenceLevel",
+            content="complete",
+            concept=levels,
+            **common,
+        ),
+    ]
+
+
 def protocol_bundle(kb: KnowledgeBase, treatments: list[str] | None = None) -> Bundle:
-    """Every protocol (or the named ones) with its ActivityDefinitions, as one Bundle."""
+    """Every protocol (or the named ones) with its ActivityDefinitions and the cicatrix CodeSystems, as one Bundle."""
     entries: list[dict[str, Any]] = []
     for tid in treatments or sorted(kb.treatments):
         t = kb.treatments[tid]
         resources: list[PlanDefinition | ActivityDefinition] = [plan_definition(kb, t), *activity_definitions(kb, t)]
         for res in resources:
             entries.append({"fullUrl": res.url, "resource": res})
+    for cs in code_systems(kb):
+        entries.append({"fullUrl": cs.url, "resource": cs})
     return Bundle(type="collection", entry=entries)
