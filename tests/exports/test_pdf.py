@@ -70,3 +70,63 @@ def test_short_plan_fits_on_few_pages_and_shows_the_clinic_logo(tmp_path: Path) 
     assert "Mon 8 Mar 2027" in text and "Tue 9 Mar 2027" not in text  # last care day is day 7
     assert _pages(pdf, tmp_path) <= 2
     assert b"/Image" in pdf  # the clinic's logo is embedded
+
+
+def _structure(pdf: bytes) -> tuple[object, dict[str, int]]:
+    import io
+
+    import pikepdf
+
+    doc = pikepdf.open(io.BytesIO(pdf))
+    counts: dict[str, int] = {}
+    stack = [doc.Root.StructTreeRoot]
+    while stack:
+        node = stack.pop()
+        if "/S" in node:
+            counts[str(node.S)] = counts.get(str(node.S), 0) + 1
+            if str(node.S) == "/Figure":
+                assert str(node.get("/Alt", "")).strip(), "every figure has alternative text"
+        kids = node.get("/K")
+        kids = kids if isinstance(kids, pikepdf.Array) else [kids]
+        stack += [k for k in kids if isinstance(k, pikepdf.Dictionary)]
+    return doc, counts
+
+
+def test_handout_is_a_tagged_accessible_pdf(kb: KnowledgeBase) -> None:
+    """PDF/UA: marked content in a structure tree a screen reader follows, with language and title."""
+    _case, plan = example_plan(kb)
+    pdf = render_pdf(plan, HandoutOptions(clinic_name="Harbour Skin Clinic"), kb)
+    doc, counts = _structure(pdf)
+    root = doc.Root  # type: ignore[attr-defined]
+    assert bool(root.MarkInfo.Marked) and str(root.Lang) == "en"
+    assert bool(root.ViewerPreferences.DisplayDocTitle)
+    assert doc.open_metadata().get("dc:title") == "Harbour Skin Clinic: your treatment plan"  # type: ignore[attr-defined]
+    assert counts.get("/H1") == 1 and counts.get("/H2", 0) >= 4
+    assert counts.get("/Table", 0) >= 1 and counts.get("/TH", 0) >= 4 and counts.get("/TD", 0) > 10
+    assert counts.get("/L", 0) >= 1 and counts.get("/LI", 0) >= 1
+    assert counts.get("/Figure") == 1  # the logo, with its alt text
+
+
+def test_the_same_daily_advice_is_printed_once(kb: KnowledgeBase, tmp_path: Path) -> None:
+    from cicatrix.engine.case import parse_case
+    from cicatrix.engine.plan import plan_case
+
+    # brown marks and comedones: sun protection, lightening cream and a retinoid each carry a
+    # "sunscreen every morning" step
+    assessment = {
+        "date": "2026-11-20",
+        "scars": [],
+        "marks": [{"type": "pih", "count": 10}],
+        "active_lesions": [{"type": "comedone", "count": 8}],
+    }
+    case = {"patient": {"id": "h-1", "phototype": "IV"}, "assessment": assessment}
+    plan = plan_case(parse_case(case, kb), kb)
+    spf_steps = {e.text for e in plan.timeline if e.code == "daily_spf"}
+    assert len(spf_steps) >= 2, "the case must exercise the duplicate"
+    text = _text(render_pdf(plan, HandoutOptions(), kb), tmp_path)
+    assert sum(text.count(" ".join(t.split())) for t in spf_steps) == 1
+    # no sessions: the home-care items are still listed
+    assert not plan.course.sessions
+    for r in plan.recommended:
+        if r.scheduled:
+            assert kb.treatments[r.treatment].plain_name in text

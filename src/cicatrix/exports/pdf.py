@@ -2,7 +2,10 @@
 
 The words come from the plan (and so from the knowledge base): this module only lays them
 out by day. Advice that is not tied to a session (daily sunscreen, lightening cream) is
-listed once instead of on every row.
+listed once instead of on every row, and daily advice that several treatments share (each
+carries its own "sunscreen every morning" step, under one code) is printed once, under Sun
+protection. The PDF is tagged (PDF/UA-1: a structure tree with headings, lists and tables, the
+document's language and title) so that screen readers and reflow read it as a document.
 """
 
 from __future__ import annotations
@@ -78,9 +81,13 @@ def handout_context(plan: Plan, options: HandoutOptions, kb: KnowledgeBase | Non
             )
 
     session_entries = [e for e in plan.timeline if e.session is not None]
-    ongoing = list(
-        dict.fromkeys(e.text for e in plan.timeline if e.session is None and e.kind in ("do", "avoid", "expect"))
-    )
+    # daily advice, once per code: several treatments carry the same step (daily_spf) in own words
+    daily: dict[str, TimelineEntry] = {}
+    for e in plan.timeline:
+        if e.session is None and e.kind in ("do", "avoid", "expect"):
+            daily.setdefault(e.code or e.text, e)
+    sun_daily = [e.text for key, e in daily.items() if _is_sun(key)]
+    ongoing = list(dict.fromkeys(e.text for key, e in daily.items() if not _is_sun(key)))
     days: list[dict[str, Any]] = []
     covered: set[date] = set()
     for e in session_entries:
@@ -112,9 +119,9 @@ def handout_context(plan: Plan, options: HandoutOptions, kb: KnowledgeBase | Non
         first, last = row["first"], row["last"]
         row["label"] = _fmt(first) if first == last else f"{_fmt(first)} to {_fmt(last)}"
 
-    sun = [e.text for e in plan.education if "sun" in e.topic]
+    sun = [*sun_daily[:1], *(e.text for e in plan.education if "sun" in e.topic)]
     if not sun:
-        sun = list(dict.fromkeys(e.text for e in plan.timeline if "spf" in (e.code or "").lower()))
+        sun = list(dict.fromkeys(e.text for e in plan.timeline if _is_sun(e.code or "")))
     call_when = list(options.call_when) + list(dict.fromkeys(e.text for e in plan.timeline if _CALL.search(e.text)))
     return {
         "clinic_name": options.clinic_name,
@@ -136,6 +143,10 @@ def handout_context(plan: Plan, options: HandoutOptions, kb: KnowledgeBase | Non
     }
 
 
+def _is_sun(code: str) -> bool:
+    return "spf" in code.lower()
+
+
 def _texts(entries: list[TimelineEntry], kinds: tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys(e.text for e in entries if e.kind in kinds))
 
@@ -153,6 +164,6 @@ def render_html(plan: Plan, options: HandoutOptions | None = None, kb: Knowledge
 def render_pdf(plan: Plan, options: HandoutOptions | None = None, kb: KnowledgeBase | None = None) -> bytes:
     from weasyprint import HTML
 
-    pdf = HTML(string=render_html(plan, options, kb)).write_pdf()
+    pdf = HTML(string=render_html(plan, options, kb)).write_pdf(pdf_variant="pdf/ua-1")
     assert pdf is not None
     return bytes(pdf)
