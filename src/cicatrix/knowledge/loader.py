@@ -26,6 +26,7 @@ from cicatrix.knowledge.models import (
     Lesion,
     Mark,
     Matcher,
+    MessageTemplate,
     Phototype,
     Policy,
     Scales,
@@ -48,6 +49,7 @@ _COLLECTIONS: dict[str, tuple[str, type[Frozen]]] = {
     "conditions": ("conditions.yaml", Condition),
     "agents": ("agents.yaml", Agent),
     "education": ("education.yaml", EducationTopic),
+    "messages": ("messages.yaml", MessageTemplate),
     "sequencing": ("sequencing.yaml", SequencingRule),
     "treatments": ("treatments", Treatment),
 }
@@ -224,6 +226,7 @@ def _validate(raw: dict[str, Any], overridden: dict[str, str]) -> KnowledgeBase:
         treatments=built["treatments"],
         sequencing=tuple(built["sequencing"].values()),
         education=built["education"],
+        messages=built["messages"],
         scales=scales,
         policy=policy,
         overridden=overridden,
@@ -249,7 +252,7 @@ def check_references(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> Non
                         raise KnowledgeError(label, eid, f"{where}[{i}].{field}: unknown agent or treatment {name!r}")
 
     targets = set(kb.scar_types) | set(kb.marks) | set(kb.lesions)
-    for coll in ("phototypes", "scar_types", "marks", "lesions", "conditions", "agents", "education"):
+    for coll in ("phototypes", "scar_types", "marks", "lesions", "conditions", "agents", "education", "messages"):
         for eid, entry in getattr(kb, coll).items():
             need_sources(files[coll][eid], eid, entry.sources, "sources")
     for seq in kb.sequencing:

@@ -6,6 +6,7 @@ Every clinical entry carries `sources` (ids into the source catalogue) and an
 
 from __future__ import annotations
 
+import string
 from typing import Annotated, Literal
 
 import msgspec
@@ -372,6 +373,35 @@ class EducationTopic(Sourced, frozen=True, kw_only=True):
     when: Literal["always", "active_acne", "marks", "hypertrophic", "high_phototype"] = "always"
 
 
+MessageCategory = Literal["reminders", "check_ins", "recalls", "changes"]
+MESSAGE_PLACEHOLDERS = frozenset({"clinic", "treatment", "day", "time", "place", "instructions", "link", "elapsed"})
+
+
+class MessageTemplate(Sourced, frozen=True, kw_only=True):
+    """A message to the patient, dated relative to its anchor in the plan (engine/outbox.py).
+
+    anchor: pre_care_start (each day a session's pre-care instructions start), post_care_start
+    (each day its after-care instructions start), session, follow_up, maintenance, or event
+    (sent when a booking changes, not from the plan's dates).
+    """
+
+    id: str
+    category: MessageCategory
+    anchor: Literal["pre_care_start", "post_care_start", "session", "follow_up", "maintenance", "event"]
+    days: tuple[int, ...] = (0,)
+    send_at: Annotated[str, Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+    subject: str
+    text: str
+    sms: str
+
+    def __post_init__(self) -> None:
+        for field in ("subject", "text", "sms"):
+            for _lit, name, _spec, _conv in string.Formatter().parse(getattr(self, field)):
+                if name is not None and name not in MESSAGE_PLACEHOLDERS:
+                    known = ", ".join(sorted(MESSAGE_PLACEHOLDERS))
+                    raise ValueError(f"{field}: unknown placeholder {{{name}}} (known: {known})")
+
+
 class FollowUpRule(Sourced, frozen=True, kw_only=True):
     after_months: Annotated[int, Meta(ge=1)]
     text: str
@@ -423,6 +453,7 @@ class KnowledgeBase(Frozen, frozen=True, kw_only=True):
     treatments: dict[str, Treatment]
     sequencing: tuple[SequencingRule, ...]
     education: dict[str, EducationTopic]
+    messages: dict[str, MessageTemplate]
     scales: Scales
     policy: Policy
     overridden: dict[str, str] = msgspec.field(default_factory=dict)
