@@ -9,9 +9,9 @@ from msgspec.structs import replace
 from cicatrix.engine.case import Case, CaseError
 from cicatrix.engine.conditions import active_conditions
 from cicatrix.engine.dates import add_months
-from cicatrix.engine.plan import plan_start
+from cicatrix.engine.plan import plan_start, screen_case
 from cicatrix.engine.result import Message, Plan, Session
-from cicatrix.engine.screening import screen_all
+from cicatrix.engine.screening import banned_uses, step_skips
 from cicatrix.engine.timeline import build_timeline
 from cicatrix.knowledge.models import KnowledgeBase
 
@@ -67,11 +67,14 @@ def reschedule_plan(plan: Plan, case: Case, kb: KnowledgeBase, treatment: str, n
         follow_up=add_months(last, kb.policy.follow_up.after_months),
         notes=tuple(notes),
     )
-    screens = screen_all(kb, active_conditions(case, kb))
+    start = plan_start(case)
+    screens = screen_case(case, kb, active_conditions(case, kb), start)
     continuous = [
         kb.treatments[r.treatment]
         for r in plan.recommended
         if r.scheduled and kb.treatments[r.treatment].schedule == "continuous"
     ]
-    timeline = build_timeline(course, kb, {tid: s.steps for tid, s in screens.items()}, continuous, plan_start(case))
+    skips = step_skips(kb, banned_uses(kb, screens), {*(s.treatment for s in moved), *(t.id for t in continuous)})
+    steps = {tid: s.steps for tid, s in screens.items()}
+    timeline = build_timeline(course, kb, steps, continuous, start, skips)
     return replace(plan, course=course, timeline=timeline)
