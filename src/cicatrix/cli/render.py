@@ -122,7 +122,17 @@ def plan_markdown(plan: Plan, kb: KnowledgeBase) -> str:
     return "\n".join(out) + "\n"
 
 
-_KINDS = ("treatments", "scar_types", "marks", "lesions", "conditions", "phototypes", "education", "sources")
+_KINDS = (
+    "treatments",
+    "groups",
+    "scar_types",
+    "marks",
+    "lesions",
+    "conditions",
+    "phototypes",
+    "education",
+    "sources",
+)
 
 
 def print_knowledge_list(kb: KnowledgeBase, kind: str | None, console: Console | None = None) -> None:
