@@ -80,7 +80,9 @@ class KnowledgeIndex(msgspec.Struct, frozen=True):
     # per treatment, the (condition code, decision) of every matrix cell that is not `none`
     decisions: dict[str, tuple[tuple[str, Decision], ...]]
     treatments_by_code: dict[str, tuple[str, ...]]
-    own_uses: dict[str, frozenset[str]]  # a treatment and the agents it prescribes
+    # every agent or treatment a care step of the treatment may name in `uses` (protocol steps and
+    # any decision's added steps), less the treatment itself and the agents it prescribes
+    step_uses: dict[str, tuple[str, ...]]
     clear_screens: dict[str, Screen]  # every treatment as screened when no condition applies
     indication_targets: dict[str, frozenset[str]]
     # aligned with kb.scales: goodman_baron_quantitative.rows, .area_rows and ecca.items
@@ -103,6 +105,12 @@ def _row_matchers(matchers: tuple[Matcher, ...]) -> RowMatchers:
         if m.mark is not None:
             marks.add(m.mark)
     return RowMatchers({k: tuple(v) for k, v in scars.items()}, frozenset(marks), frozenset(scars) | marks)
+
+
+def _step_uses(kb: KnowledgeBase, tid: str, decisions: tuple[tuple[str, Decision], ...]) -> tuple[str, ...]:
+    own = {tid, *(aid for aid, a in kb.agents.items() if tid in a.treatments)}
+    steps = (*kb.treatments[tid].protocol.steps, *(s for _code, d in decisions for s in d.add_steps))
+    return tuple(dict.fromkeys(u for s in steps for u in s.uses if u not in own))
 
 
 def _build(kb: KnowledgeBase) -> KnowledgeIndex:
@@ -134,10 +142,7 @@ def _build(kb: KnowledgeBase) -> KnowledgeIndex:
         treatments_by_code={
             code: tuple(tid for tid, ds in decisions.items() if any(c == code for c, _d in ds)) for code in kb.matrix
         },
-        own_uses={
-            tid: frozenset({tid, *(aid for aid, a in kb.agents.items() if tid in a.treatments)})
-            for tid in kb.treatments
-        },
+        step_uses={tid: _step_uses(kb, tid, decisions[tid]) for tid in kb.treatments},
         clear_screens={tid: Screen(t, (), (), ()) for tid, t in kb.treatments.items()},
         indication_targets={tid: frozenset(i.target for i in t.indications) for tid, t in kb.treatments.items()},
         gb_rows=tuple(_row_matchers(row.match) for row in gb.rows),

@@ -15,7 +15,7 @@ from cicatrix.engine.index import index_for
 from cicatrix.engine.recommend import present_targets, rank
 from cicatrix.engine.result import Education, Exclusion, Message, Plan, Recommendation, Severity
 from cicatrix.engine.scores import score_assessment
-from cicatrix.engine.screening import Screen, banned_uses, date_delays, left_out_steps, screen_all, step_skips
+from cicatrix.engine.screening import Screen, date_delays, left_out_steps, screen_all, step_skips
 from cicatrix.engine.timeline import build_timeline
 from cicatrix.knowledge.models import Condition, KnowledgeBase, Treatment
 
@@ -196,9 +196,9 @@ def plan_case(case: Case, kb: KnowledgeBase, overrides: Iterable[ClinicianOverri
     recommended = rank(case, kb, screens, severity, extra)
     chosen, skipped, choice_notes = _choose(case, kb, recommended, severity)
 
-    bans = banned_uses(kb, screens)
-    skips = step_skips(kb, bans, (t.id for t in chosen))
-    warnings += left_out_steps(kb, screens, bans, skips)
+    skips, bans = step_skips(kb, screens, (t.id for t in chosen))
+    if skips:
+        warnings += left_out_steps(kb, screens, skips, bans)
     order = {r.treatment: r.rank for r in recommended}
     sessions_first = sorted((t for t in chosen if t.schedule == "sessions"), key=lambda t: (t.phase, order[t.id]))
     course = build_course(

@@ -11,7 +11,7 @@ from cicatrix.engine.conditions import active_conditions
 from cicatrix.engine.dates import add_months
 from cicatrix.engine.plan import plan_start, screen_case
 from cicatrix.engine.result import Message, Plan, Session
-from cicatrix.engine.screening import banned_uses, step_skips
+from cicatrix.engine.screening import step_skips
 from cicatrix.engine.timeline import build_timeline
 from cicatrix.knowledge.models import KnowledgeBase
 
@@ -74,7 +74,7 @@ def reschedule_plan(plan: Plan, case: Case, kb: KnowledgeBase, treatment: str, n
         for r in plan.recommended
         if r.scheduled and kb.treatments[r.treatment].schedule == "continuous"
     ]
-    skips = step_skips(kb, banned_uses(kb, screens), {*(s.treatment for s in moved), *(t.id for t in continuous)})
+    skips, _why = step_skips(kb, screens, {*(s.treatment for s in moved), *(t.id for t in continuous)})
     steps = {tid: s.steps for tid, s in screens.items()}
     timeline = build_timeline(course, kb, steps, continuous, start, skips)
     return replace(plan, course=course, timeline=timeline)

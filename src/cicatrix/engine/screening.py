@@ -133,52 +133,61 @@ def date_delays(screens: dict[str, Screen], case: Case, start: date, policy: Del
     return out
 
 
-def banned_uses(kb: KnowledgeBase, screens: Mapping[str, Screen]) -> dict[str, str]:
-    """Treatments and agents a care step must not tell this patient to use, each with why.
-
-    A treatment is banned when it is excluded or delayed; an agent when a treatment that
-    prescribes it is.
-    """
-    bans: dict[str, str] = {}
-    for tid, s in screens.items():
+def _ban(kb: KnowledgeBase, screens: Mapping[str, Screen], use: str) -> str | None:
+    """Why a step may not use `use` (a treatment or agent id) for this patient, or None."""
+    if use in screens:
+        s = screens[use]
         if s.excluded:
             codes = ", ".join(dict.fromkeys(r.code for r in s.reasons))
-            bans[tid] = f"{s.treatment.name} is excluded for this patient ({codes})"
-        elif s.not_before is not None:
-            bans[tid] = f"{s.treatment.name} must wait until {s.not_before.isoformat()}"
-    if not bans:
-        return bans
-    for aid, agent in kb.agents.items():
-        why = next((bans[t] for t in agent.treatments if t in bans), None)
-        if why is not None:
-            bans[aid] = why
-    return bans
+            return f"{s.treatment.name} is excluded for this patient ({codes})"
+        if s.not_before is not None:
+            return f"{s.treatment.name} must wait until {s.not_before.isoformat()}"
+        return None
+    agent = kb.agents.get(use)
+    for tid in agent.treatments if agent is not None else ():
+        if (why := _ban(kb, screens, tid)) is not None:
+            return why
+    return None
 
 
-def step_skips(kb: KnowledgeBase, bans: Mapping[str, str], treatments: Iterable[str]) -> dict[str, frozenset[str]]:
-    """Per treatment in the plan, the uses that leave one of its steps out.
+def step_skips(
+    kb: KnowledgeBase, screens: Mapping[str, Screen], treatments: Iterable[str]
+) -> tuple[dict[str, frozenset[str]], dict[str, str]]:
+    """Per treatment in the plan, the uses that leave one of its care steps out, and why each is banned.
 
-    A treatment's own steps may always use the treatment itself and the agents it prescribes: a
-    delayed treatment's steps are dated around its own, delayed, sessions.
+    A step may not use a treatment that is excluded or must wait, nor an agent that such a
+    treatment prescribes. A treatment's own steps may use the treatment itself and the agents it
+    prescribes: a delayed treatment's steps are dated around its own, delayed, sessions. Only the
+    uses a treatment's steps can name are checked (precomputed per knowledge base), so a plan
+    whose steps use nothing costs nothing.
     """
-    if not bans:
-        return {}
-    banned = frozenset(bans)
-    own = index_for(kb).own_uses
-    return {tid: banned - own[tid] for tid in treatments}
+    step_uses = index_for(kb).step_uses
+    skips: dict[str, frozenset[str]] = {}
+    why: dict[str, str] = {}
+    checked: dict[str, str | None] = {}
+    for tid in treatments:
+        hit = []
+        for use in step_uses[tid]:
+            if use not in checked:
+                checked[use] = _ban(kb, screens, use)
+            reason = checked[use]
+            if reason is not None:
+                why[use] = reason
+                hit.append(use)
+        if hit:
+            skips[tid] = frozenset(hit)
+    return skips, why
 
 
 def left_out_steps(
     kb: KnowledgeBase,
     screens: Mapping[str, Screen],
-    bans: Mapping[str, str],
     skips: Mapping[str, frozenset[str]],
+    bans: Mapping[str, str],
 ) -> tuple[Message, ...]:
     """One warning per care step that screening left out of the plan, naming the step and why."""
     out: dict[str, Message] = {}
     for tid, skip in skips.items():
-        if not skip:
-            continue
         t = kb.treatments[tid]
         for step in (*t.protocol.steps, *screens[tid].steps):
             hit = next((u for u in step.uses if u in skip), None)
