@@ -250,3 +250,27 @@ def test_surrounding_whitespace_cannot_hide_a_contraindication(kb: KnowledgeBase
     )
     assert "microneedling" in excluded(padded, "keloid_history")
     assert padded == clean
+
+
+def test_a_wait_the_case_cannot_date_excludes(tmp_path: Any) -> None:
+    # a clinic makes micro-needling wait 3 months after the last isotretinoin dose whenever the
+    # patient is sunburnt; a case without that date cannot be dated, so it is excluded, not booked
+    from cicatrix.knowledge.loader import load_knowledge
+
+    (tmp_path / "safety").mkdir()
+    (tmp_path / "safety" / "recent_sunburn.yaml").write_text(
+        "id: recent_sunburn\ndecisions:\n"
+        "  - treatments: [microneedling]\n    decision: delay\n"
+        "    wait: {after: isotretinoin_last_dose, months: 3}\n    message: Clinic rule.\n"
+        "    sources: [cicatrix-default]\n    evidence_level: U\n"
+    )
+    clinic = load_knowledge(tmp_path, cache=False)
+    data = make_case(
+        scars=[{"type": "rolling", "count": 8}],
+        patient={"recent_sunburn": True},
+        preferences={"start": "2027-01-11", "treatments": ["microneedling"]},
+    )
+    plan = plan_case(parse_case(data, clinic), clinic)
+    assert plan.course.sessions == ()
+    (why,) = [r for e in plan.excluded if e.treatment == "microneedling" for r in e.reasons]
+    assert "no isotretinoin_last_dose" in why.message

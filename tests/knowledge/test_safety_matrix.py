@@ -146,3 +146,31 @@ def test_a_treatment_a_clinic_adds_inherits_its_groups_decisions(tmp_path: Path)
     plan = plan_case(parse_case(case, clinic), clinic)
     assert "laser_thulium" not in {s.treatment for s in plan.course.sessions}
     assert "laser_thulium" in {e.treatment for e in plan.excluded}
+
+
+def _covers(d: dict[str, object], tid: str, groups: set[str]) -> bool:
+    return tid in d.get("treatments", []) or bool(groups & set(d.get("groups", [])))  # type: ignore[call-overload]
+
+
+def test_removing_any_one_decision_is_caught_or_falls_back_to_a_group() -> None:
+    """Every bundled decision, removed in turn: the loader either names a cell left undecided, or
+    the cells it covered fall back to a group decision. Nothing is ever silently left out."""
+    raw, overridden = loader._load_raw(loader.bundled_dir(), None)
+    groups = {tid: set(data["groups"]) for tid, (data, _f) in raw["treatments"].items()}
+    checked = 0
+    for cid, (data, label) in raw["safety"].items():
+        for i in range(len(data["decisions"])):
+            kept = [d for j, d in enumerate(data["decisions"]) if j != i]
+            uncovered = {tid for tid in groups if not any(_covers(d, tid, groups[tid]) for d in kept)}
+            edited = {**raw, "safety": {**raw["safety"], cid: ({**data, "decisions": kept}, label)}}
+            if uncovered:
+                with pytest.raises(
+                    KnowledgeError, match=rf"no decision for condition '{cid}' x treatment '(\w+)'"
+                ) as exc:
+                    loader._validate(edited, overridden)
+                assert str(exc.value).split("x treatment '")[1].split("'")[0] in uncovered
+            else:
+                kb = loader._validate(edited, overridden)
+                assert set(kb.matrix[cid]) == set(groups)
+            checked += 1
+    assert checked >= 60
