@@ -7,6 +7,9 @@ cannot hide from a test that compares the engine with this oracle. Keep it small
     from tests.safety_oracle import verdict
     v = verdict(case_dict)                                # no clinician overrides
     v = verdict(case_dict, overrides=["microneedling"])   # treatments a clinician overrode
+    v.excluded        # {"microneedling": "keloid_history", ...}: treatment -> the condition excluding it
+    v.not_before      # {"chemical_peel_deep": date(2027, 3, 13)}: no session of it before that day
+    v.step_banned(entry.treatment, entry.code)   # the forbidden uses of a timeline entry's step
 
 `case` is the raw JSON shape `parse_case` takes (patient, assessment, preferences). `overrides`
 are the treatment ids of the plan's clinician overrides (each given with a reason); pass none when
@@ -80,6 +83,17 @@ def _data() -> dict[str, Any]:
         "safety": safety,
         "max_delay_days": _load("knowledge.yaml")["policy"]["delay"]["max_days"],
     }
+
+
+def treatments() -> list[str]:
+    """Every bundled treatment id, sorted."""
+    return sorted(_data()["treatments"])
+
+
+def conditions(case: dict[str, Any]) -> list[str]:
+    """The condition codes whose triggers match the case, in the data's order."""
+    case = _strip(case)
+    return [c for c, cond in _data()["conditions"].items() if _applies(cond["triggers"], case)]
 
 
 def cell(condition: str, treatment: str) -> dict[str, Any]:
@@ -159,7 +173,7 @@ def verdict(case: dict[str, Any], overrides: Iterable[str] = ()) -> Verdict:
     assert assessed is not None
     start = max(_day((case.get("preferences") or {}).get("start")) or assessed, assessed)
     anchors = {"assessment": assessed, "isotretinoin_last_dose": _day(case["patient"].get("isotretinoin_last_dose"))}
-    active = frozenset(c for c, cond in data["conditions"].items() if _applies(cond["triggers"], case))
+    active = frozenset(conditions(case))
     excluded: dict[str, str] = {}
     not_before: dict[str, dt.date] = {}
     for tid in data["treatments"]:
