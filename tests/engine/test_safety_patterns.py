@@ -7,7 +7,7 @@ measured at the assessment date. Pattern 3: cautions reached one treatment but n
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from cicatrix.engine.case import parse_case
@@ -161,3 +161,24 @@ def test_pattern_3_every_wounding_or_energy_cell_is_decided_with_a_source(kb: Kn
         for tid in wounding:
             d = kb.decision(code, tid)
             assert d.sources and d.evidence_level, (code, tid)
+
+
+def test_rescheduling_keeps_what_an_override_allowed(kb: KnowledgeBase) -> None:
+    from cicatrix.engine.reschedule import reschedule_plan
+
+    data = make_case(
+        scars=[{"type": "boxcar_shallow", "count": 8}],
+        patient={"pregnant": True, "phototype": "V"},
+        preferences={"start": "2027-01-11", "treatments": ["chemical_peel_superficial"]},
+    )
+    case = parse_case(data, kb)
+    overrides = (ClinicianOverride("pih_lightening", "dermatologist reviewed; short course"),)
+    plan = plan_case(case, kb, overrides)
+    s = plan.course.sessions[1]
+    moved = reschedule_plan(plan, case, kb, s.treatment, s.number, s.date + timedelta(days=5), overrides)
+    assert [e for e in moved.timeline if e.code == "pigment_priming" and e.session == 2]
+    # without the override, the step stays out after rescheduling too
+    bare = plan_case(case, kb)
+    s = bare.course.sessions[1]
+    moved = reschedule_plan(bare, case, kb, s.treatment, s.number, s.date + timedelta(days=5))
+    assert not [e for e in moved.timeline if e.code == "pigment_priming"]
