@@ -57,3 +57,11 @@ def test_bad_format_and_broken_matrix_exit_2(tmp_path: Path) -> None:
     bad = cli("knowledge", "matrix", env={"CICATRIX_KNOWLEDGE_DIR": str(tmp_path)})
     assert bad.returncode == 2
     assert "no decision for condition 'lupus' x treatment" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_show_lists_the_entrys_row_or_column() -> None:
+    peel = cli("knowledge", "show", "chemical_peel_deep")
+    assert peel.returncode == 0, peel.stderr
+    assert "exclude cardiac_disease (V-low)" in peel.stdout and "delay   recent_isotretinoin (U)" in peel.stdout
+    pregnancy = cli("knowledge", "show", "pregnancy")
+    assert "warn    chemical_peel_superficial (V)" in pregnancy.stdout
