@@ -154,7 +154,9 @@ def test_moderate_default_course_adds_no_combination(kb: KnowledgeBase) -> None:
 
 
 def test_marks_first_treated_with_daily_care_book_no_sessions(kb: KnowledgeBase) -> None:
-    case = make_case(marks=[{"type": "pih", "count": 20}], patient={"phototype": "V"}, assessment={"goodman_baron_qualitative": 1})
+    case = make_case(
+        marks=[{"type": "pih", "count": 20}], patient={"phototype": "V"}, assessment={"goodman_baron_qualitative": 1}
+    )
     plan = plan_case(parse_case(case, kb), kb)
     assert plan.course.sessions == ()
     daily = {r.treatment for r in plan.recommended if r.scheduled}
@@ -169,7 +171,10 @@ def test_pie_gets_its_vascular_laser(kb: KnowledgeBase) -> None:
 
 
 def test_hypertrophic_books_steroid_sessions_beside_daily_silicone(kb: KnowledgeBase) -> None:
-    case = make_case(scars=[{"type": "hypertrophic", "count": 4, "area_cm2": 3, "age_months": 8}], assessment={"goodman_baron_qualitative": 3})
+    case = make_case(
+        scars=[{"type": "hypertrophic", "count": 4, "area_cm2": 3, "age_months": 8}],
+        assessment={"goodman_baron_qualitative": 3},
+    )
     plan = plan_case(parse_case(case, kb), kb)
     assert "intralesional_steroid" in {s.treatment for s in plan.course.sessions}
     assert any(r.treatment == "silicone_gel" and r.scheduled for r in plan.recommended)

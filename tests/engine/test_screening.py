@@ -59,15 +59,23 @@ def test_baseline_patient_has_no_exclusions(kb: KnowledgeBase) -> None:
     assert len(plan.recommended) == len(kb.treatments)
 
 
-@pytest.mark.parametrize("flag", ["pregnant", "breastfeeding"])
-def test_pregnancy_and_breastfeeding(kb: KnowledgeBase, flag: str) -> None:
-    code = "pregnancy" if flag == "pregnant" else "breastfeeding"
-    plan = plan_for(kb, {flag: True})
-    out = excluded(plan, code)
-    assert "topical_retinoid" in out
-    assert {"chemical_peel_medium", "chemical_peel_deep", "laser_ablative_fractional", "laser_ablative_full"} <= out
-    assert "chemical_peel_superficial" not in out and "microneedling" not in out
-    assert any(w.code.endswith("defer_elective") for w in plan.warnings)
+def test_pregnancy_defers_every_elective_procedure(kb: KnowledgeBase) -> None:
+    plan = plan_for(kb, {"pregnant": True})
+    out = excluded(plan, "pregnancy")
+    procedures = {t for t, tr in kb.treatments.items() if tr.category in ("procedure", "device", "injection")}
+    assert out == (procedures - {"chemical_peel_superficial"}) | {"topical_retinoid", "pih_lightening"}
+    assert "chemical_peel_superficial" in warned(plan, "pregnancy")
+    assert {"sun_protection", "silicone_gel"} <= {r.treatment for r in plan.recommended}
+    assert any(w.code == "pregnancy_defer_elective" for w in plan.warnings)
+
+
+def test_breastfeeding_follows_the_lactation_review(kb: KnowledgeBase) -> None:
+    plan = plan_for(kb, {"breastfeeding": True})
+    assert excluded(plan, "breastfeeding") == {"chemical_peel_deep", "pih_lightening"}
+    assert "topical_retinoid" in warned(plan, "breastfeeding")
+    assert {"microneedling", "chemical_peel_medium", "laser_ablative_fractional"} <= {
+        r.treatment for r in plan.recommended
+    }
 
 
 def test_active_inflammatory_acne_holds_every_procedure(kb: KnowledgeBase) -> None:
@@ -94,11 +102,17 @@ def test_pustule_advice_comes_from_seed_000(kb: KnowledgeBase) -> None:
     assert "warm compress" in advice.text and "not pop" in advice.text and "seed-000" in advice.sources
 
 
-def test_recent_isotretinoin_excludes_only_full_ablative_and_dermabrasion(kb: KnowledgeBase) -> None:
+def test_recent_isotretinoin_delays_only_deep_resurfacing(kb: KnowledgeBase) -> None:
     plan = plan_for(
-        kb, {"isotretinoin_last_dose": "2026-06-01"}, assessment={"date": "2026-11-22", "goodman_baron_qualitative": 4}
+        kb, {"isotretinoin_last_dose": "2026-10-01"}, assessment={"date": "2026-11-22", "goodman_baron_qualitative": 4}
     )
-    assert excluded(plan, "recent_isotretinoin") == {"laser_ablative_full", "dermabrasion"}
+    assert excluded(plan, "recent_isotretinoin") == set()
+    delayed = {
+        r.treatment
+        for r in plan.recommended
+        if any(w.code == "recent_isotretinoin" and "on or after 2027-04-01" in w.message for w in r.warnings)
+    }
+    assert delayed == {"laser_ablative_full", "dermabrasion", "chemical_peel_deep"}
     kept = {r.treatment for r in plan.recommended}
     assert {"chemical_peel_superficial", "laser_nonablative_fractional", "laser_ablative_fractional"} <= kept
 
@@ -108,6 +122,7 @@ def test_isotretinoin_six_months_ago_no_longer_counts(kb: KnowledgeBase) -> None
         kb, {"isotretinoin_last_dose": "2026-05-22"}, assessment={"date": "2026-11-22", "goodman_baron_qualitative": 4}
     )
     assert excluded(plan, "recent_isotretinoin") == set()
+    assert warned(plan, "recent_isotretinoin") == set()
 
 
 @pytest.mark.parametrize("source", [{"history": ["keloid"]}, {}])
@@ -135,8 +150,9 @@ def test_herpes_simplex_adds_antiviral_steps_before_resurfacing_peels_and_needli
     assert {"microneedling", "chemical_peel_superficial", "laser_ablative_fractional"} <= hsv
     assert RESURFACING - {"laser_ablative_full", "dermabrasion", "chemical_peel_deep"} <= hsv | RESURFACING
     for tid in hsv:
-        rule_steps = [s for r in kb.treatments[tid].rules() if r.code == "herpes_simplex_history" for s in r.add_steps]
-        assert rule_steps and any(s.offset < 0 for s in rule_steps), tid
+        steps = kb.decision("herpes_simplex_history", tid).add_steps + kb.treatments[tid].protocol.steps
+        antiviral = [s for s in steps if "antiviral" in s.uses]
+        assert antiviral and any(s.offset < 0 for s in antiviral), tid
     mn = plan_case(
         parse_case(
             make_case(
@@ -165,9 +181,7 @@ def test_high_phototype(kb: KnowledgeBase) -> None:
         kept_resurfacing = RESURFACING & {r.treatment for r in plan.recommended}
         assert kept_resurfacing and kept_resurfacing <= warned(plan, "high_phototype_pih_risk")
         for tid in kept_resurfacing:
-            codes = {
-                s.code for r in kb.treatments[tid].rules() if r.code == "high_phototype_pih_risk" for s in r.add_steps
-            }
+            codes = {s.code for s in kb.decision("high_phototype_pih_risk", tid).add_steps}
             assert {"test_spot", "pigment_priming"} <= codes, tid
         preferred = {
             r.treatment for r in plan.recommended if any(a.code == "phototype_preferred" for a in r.adjustments)
@@ -228,7 +242,35 @@ def test_every_recommendation_says_why_and_cites(kb: KnowledgeBase) -> None:
 
 def test_surrounding_whitespace_cannot_hide_a_contraindication(kb: KnowledgeBase) -> None:
     # typed or pasted input often carries spaces; " keloid " must screen exactly like "keloid"
-    padded = plan_for(kb, {"history": [" keloid "], "medications": ["anticoagulant "]}, scars=[{"type": " rolling", "count": 4}])
-    clean = plan_for(kb, {"history": ["keloid"], "medications": ["anticoagulant"]}, scars=[{"type": "rolling", "count": 4}])
+    padded = plan_for(
+        kb, {"history": [" keloid "], "medications": ["anticoagulant "]}, scars=[{"type": " rolling", "count": 4}]
+    )
+    clean = plan_for(
+        kb, {"history": ["keloid"], "medications": ["anticoagulant"]}, scars=[{"type": "rolling", "count": 4}]
+    )
     assert "microneedling" in excluded(padded, "keloid_history")
     assert padded == clean
+
+
+def test_a_wait_the_case_cannot_date_excludes(tmp_path: Any) -> None:
+    # a clinic makes micro-needling wait 3 months after the last isotretinoin dose whenever the
+    # patient is sunburnt; a case without that date cannot be dated, so it is excluded, not booked
+    from cicatrix.knowledge.loader import load_knowledge
+
+    (tmp_path / "safety").mkdir()
+    (tmp_path / "safety" / "recent_sunburn.yaml").write_text(
+        "id: recent_sunburn\ndecisions:\n"
+        "  - treatments: [microneedling]\n    decision: delay\n"
+        "    wait: {after: isotretinoin_last_dose, months: 3}\n    message: Clinic rule.\n"
+        "    sources: [cicatrix-default]\n    evidence_level: U\n"
+    )
+    clinic = load_knowledge(tmp_path, cache=False)
+    data = make_case(
+        scars=[{"type": "rolling", "count": 8}],
+        patient={"recent_sunburn": True},
+        preferences={"start": "2027-01-11", "treatments": ["microneedling"]},
+    )
+    plan = plan_case(parse_case(data, clinic), clinic)
+    assert plan.course.sessions == ()
+    (why,) = [r for e in plan.excluded if e.treatment == "microneedling" for r in e.reasons]
+    assert "no isotretinoin_last_dose" in why.message

@@ -129,9 +129,14 @@ def test_override_adds_a_new_entry_and_changes_policy(tmp_path: Path) -> None:
             r"entry 'microneedling': sources: unknown source 'nowhere-1'",
         ),
         (
+            "safety/moon_phase.yaml",
+            "id: moon_phase\ndecisions:\n  - {groups: [home_care], decision: none, sources: [ref-22], evidence_level: V}\n",
+            r"safety/moon_phase.yaml, entry 'moon_phase': unknown condition 'moon_phase'",
+        ),
+        (
             "treatments/microneedling.yaml",
-            "id: microneedling\ncontraindications:\n  absolute:\n    - {code: moon_phase, effect: exclude, message: x, sources: [ref-22], evidence_level: V}\n",
-            r"unknown condition code 'moon_phase'",
+            "id: microneedling\ncontraindications: {}\n",
+            r"entry 'microneedling': .*unknown field `contraindications`",
         ),
         ("scar_types.yaml", "- id: rolling\n  category: wavy\n", r"scar_types.yaml, entry 'rolling': category"),
         (
@@ -197,7 +202,9 @@ def test_cache_key_covers_the_model_code(tmp_path: Path, monkeypatch: pytest.Mon
     frozen = tmp_path / "frozen.py"
     frozen.write_text(Path(loader.__file__).with_name("frozen.py").read_text())
     monkeypatch.setattr(loader, "__file__", str(fake_loader))
-    monkeypatch.setattr(loader, "bundled_dir", lambda: Path(__file__).resolve().parents[2] / "src/cicatrix/knowledge/data")
+    monkeypatch.setattr(
+        loader, "bundled_dir", lambda: Path(__file__).resolve().parents[2] / "src/cicatrix/knowledge/data"
+    )
     assert loader._cache_key(None) != before
 
 

@@ -1,14 +1,14 @@
-"""The bundled treatment files carry the issue's treatment list and its section-4 safety rules.
+"""The bundled treatment files and the safety matrix carry the issues' treatments and rules.
 
-These tests read the data, not the engine: a rule missing from a file would silently make a plan
-unsafe, so each required (condition, treatment, effect) is listed here explicitly.
+These tests read the data, not the engine: a decision missing from the matrix would silently make
+a plan unsafe, so each required (condition, treatment, decision) is listed here explicitly.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from cicatrix.knowledge.models import KnowledgeBase, Rule, Treatment
+from cicatrix.knowledge.models import Decision, KnowledgeBase
 
 TREATMENT_IDS = {
     "topical_retinoid", "chemical_peel_superficial", "chemical_peel_medium", "chemical_peel_deep",
@@ -25,108 +25,132 @@ RESURFACING = PEELS | {
 }  # fmt: skip
 PHASE_1 = {"tca_cross", "subcision", "punch_excision", "punch_elevation"}
 NON_PROCEDURES = {"topical_retinoid", "sun_protection", "pih_lightening", "silicone_gel"}
-DEFERRED_IN_PREGNANCY = {
-    "chemical_peel_medium", "chemical_peel_deep", "laser_ablative_fractional", "laser_ablative_full",
-}  # fmt: skip
+PROCEDURES = TREATMENT_IDS - NON_PROCEDURES
+DEEP = {"laser_ablative_full", "dermabrasion", "chemical_peel_deep"}
 KELOID_EXCLUDED = {
     "microneedling", "rf_microneedling", "laser_ablative_fractional", "laser_ablative_full",
-    "dermabrasion", "chemical_peel_deep",
+    "dermabrasion", "chemical_peel_deep", "chemical_peel_medium",
 }  # fmt: skip
-BRUISING_WARNED = {"subcision", "punch_excision", "punch_elevation", "rf_microneedling", "dermal_filler"}
-HIGH_PHOTOTYPE_EXCLUDED = {"laser_ablative_full", "chemical_peel_deep", "dermabrasion"}
+BRUISING_WARNED = {
+    "subcision",
+    "punch_excision",
+    "punch_elevation",
+    "rf_microneedling",
+    "dermal_filler",
+    "dermabrasion",
+}
+HIGH_PHOTOTYPE_EXCLUDED = DEEP
 HIGH_PHOTOTYPE_PREFERRED = {"subcision", "tca_cross", "laser_nonablative_fractional", "rf_microneedling"}
+ANTIVIRAL_FOR_EVERYONE = {"laser_ablative_full", "chemical_peel_medium", "chemical_peel_deep", "dermabrasion"}
 
-# (condition code, treatment, effect) required by issue 2, section 4.
-REQUIRED_RULES: list[tuple[str, str, str]] = sorted(
-    {(code, t, "exclude") for code in ("pregnancy", "breastfeeding") for t in DEFERRED_IN_PREGNANCY}
-    | {(code, "topical_retinoid", "exclude") for code in ("pregnancy", "breastfeeding")}
-    | {(code, "pih_lightening", "exclude") for code in ("pregnancy", "breastfeeding")}
-    | {("recent_isotretinoin", t, "exclude") for t in ("laser_ablative_full", "dermabrasion")}
+# (condition code, treatment, decision) required by issue 2 section 4 and issue 10 sections 1-3.
+REQUIRED: list[tuple[str, str, str]] = sorted(
+    {("pregnancy", t, "exclude") for t in PROCEDURES - {"chemical_peel_superficial"}}
+    | {("pregnancy", "chemical_peel_superficial", "warn")}
+    | {("pregnancy", t, "exclude") for t in ("topical_retinoid", "pih_lightening")}
+    | {("pregnancy", "sun_protection", "none")}
+    | {("breastfeeding", "chemical_peel_deep", "exclude"), ("breastfeeding", "pih_lightening", "exclude")}
+    | {("breastfeeding", "topical_retinoid", "warn"), ("breastfeeding", "microneedling", "none")}
+    | {("recent_isotretinoin", t, "delay") for t in DEEP}
+    | {("recent_isotretinoin", t, "none") for t in ("chemical_peel_superficial", "laser_ablative_fractional")}
+    | {("recent_isotretinoin", "laser_nonablative_fractional", "none")}
     | {("keloid_history", t, "exclude") for t in KELOID_EXCLUDED}
-    | {("keloid_history", "punch_excision", "warn")}
-    | {("immunosuppression", t, "exclude") for t in ("microneedling", "rf_microneedling")}
+    | {("keloid_history", t, "warn") for t in ("punch_excision", "tca_cross", "subcision")}
+    | {("keloid_history", "laser_nonablative_fractional", "warn")}
+    | {("immunosuppression", t, "exclude") for t in ("microneedling", "rf_microneedling", *DEEP)}
     | {("herpes_simplex_history", t, "warn") for t in RESURFACING | {"microneedling", "rf_microneedling"}}
     | {("high_phototype_pih_risk", t, "exclude") for t in HIGH_PHOTOTYPE_EXCLUDED}
     | {("high_phototype_pih_risk", t, "warn") for t in RESURFACING - HIGH_PHOTOTYPE_EXCLUDED}
+    | {("phototype_v_vi", "chemical_peel_medium", "exclude"), ("phototype_v_vi", "vascular_laser", "warn")}
     | {(code, t, "warn") for code in ("anticoagulants", "bleeding_disorder") for t in BRUISING_WARNED}
-    | {("recent_sunburn", t, "warn") for t in RESURFACING | {"microneedling", "rf_microneedling"}}
+    | {("recent_sunburn", t, "delay") for t in RESURFACING | {"microneedling", "rf_microneedling"}}
+    | {("cardiac_disease", "chemical_peel_deep", "exclude")}
 )
 
 
-def _rule(t: Treatment, code: str) -> Rule | None:
-    found = [r for r in t.rules() if r.code == code]
-    assert len(found) <= 1, f"{t.id}: more than one rule for {code}"
-    return found[0] if found else None
+def _decision(kb: KnowledgeBase, code: str, tid: str) -> Decision:
+    return kb.decision(code, tid)
 
 
 def test_exactly_the_issue_treatments(kb: KnowledgeBase) -> None:
     assert set(kb.treatments) == TREATMENT_IDS
 
 
-@pytest.mark.parametrize(("code", "treatment", "effect"), REQUIRED_RULES)
-def test_section_4_rule_present(kb: KnowledgeBase, code: str, treatment: str, effect: str) -> None:
-    rule = _rule(kb.treatments[treatment], code)
-    assert rule is not None, f"{treatment} has no {code} rule"
-    assert rule.effect == effect
+@pytest.mark.parametrize(("code", "treatment", "decision"), REQUIRED)
+def test_required_decision(kb: KnowledgeBase, code: str, treatment: str, decision: str) -> None:
+    assert _decision(kb, code, treatment).decision == decision
 
 
-def test_pregnancy_deferral_says_so(kb: KnowledgeBase) -> None:
-    for tid in DEFERRED_IN_PREGNANCY:
-        for code in ("pregnancy", "breastfeeding"):
-            rule = _rule(kb.treatments[tid], code)
-            assert rule is not None
-            assert "deferred until after pregnancy/breastfeeding" in rule.message
+def test_every_decision_is_sourced_and_explained(kb: KnowledgeBase) -> None:
+    for code in kb.conditions:
+        for tid in kb.treatments:
+            d = _decision(kb, code, tid)
+            assert d.sources and d.evidence_level in kb.evidence_levels, (code, tid)
+            assert d.decision == "none" or d.message, (code, tid)
 
 
 def test_active_acne_excludes_every_procedure_and_nothing_else(kb: KnowledgeBase) -> None:
     for t in kb.treatments.values():
-        rule = _rule(t, "active_inflammatory_acne")
+        d = _decision(kb, "active_inflammatory_acne", t.id)
         if t.category in ("procedure", "device", "injection"):
-            assert rule is not None and rule.effect == "exclude", t.id
+            assert d.decision == "exclude", t.id
             if t.id != "microneedling":  # seed-002 wording kept in the exemplar
-                assert "control the acne first" in rule.message, t.id
-                assert "no procedure in the affected area" in rule.message, t.id
+                assert d.message and "control the acne first" in d.message, t.id
         else:
-            assert rule is None, t.id
+            assert d.decision == "none", t.id
     assert {t.id for t in kb.treatments.values() if t.category not in ("procedure", "device", "injection")} == (
         NON_PROCEDURES
     )
 
 
-def test_isotretinoin_excludes_only_full_ablation_and_dermabrasion(kb: KnowledgeBase) -> None:
-    excluded = {
-        t.id for t in kb.treatments.values() if (r := _rule(t, "recent_isotretinoin")) and r.effect == "exclude"
-    }
-    assert excluded == {"laser_ablative_full", "dermabrasion"}
-    for tid in ("laser_ablative_full", "dermabrasion"):
-        rule = _rule(kb.treatments[tid], "recent_isotretinoin")
-        assert rule is not None and {"ref-47", "ref-49"} <= set(rule.sources)
+def test_isotretinoin_delays_only_deep_resurfacing_six_months_after_the_last_dose(kb: KnowledgeBase) -> None:
+    delayed = {tid for tid in kb.treatments if _decision(kb, "recent_isotretinoin", tid).decision == "delay"}
+    assert delayed == DEEP
+    assert not any(_decision(kb, "recent_isotretinoin", tid).decision == "exclude" for tid in kb.treatments)
+    for tid in DEEP:
+        d = _decision(kb, "recent_isotretinoin", tid)
+        assert d.wait is not None and (d.wait.after, d.wait.months, d.wait.days) == ("isotretinoin_last_dose", 6, 0)
+        assert {"ref-47", "ref-49"} <= set(d.sources)
+    # the deep-peel rule is an inference and says so
+    peel = _decision(kb, "recent_isotretinoin", "chemical_peel_deep")
+    assert peel.evidence_level == "U" and peel.message and "inference" in peel.message
 
 
 def test_herpes_prophylaxis_steps(kb: KnowledgeBase) -> None:
-    for tid in RESURFACING:
-        rule = _rule(kb.treatments[tid], "herpes_simplex_history")
-        assert rule is not None and "ref-51" in rule.sources, tid
-        steps = {s.code: s for s in rule.add_steps}
-        step = steps["hsv_prophylaxis"]
-        assert (step.offset, step.until, step.kind) == (-1, 13, "do"), tid
+    for tid in RESURFACING - ANTIVIRAL_FOR_EVERYONE:
+        d = _decision(kb, "herpes_simplex_history", tid)
+        assert "ref-51" in d.sources, tid
+        step = {s.code: s for s in d.add_steps}["hsv_prophylaxis"]
+        assert (step.offset, step.until, step.kind, step.uses) == (-1, 13, "do", ("antiviral",)), tid
         assert step.text.startswith("Take the antiviral medicine your clinician prescribed")
-    rule = _rule(kb.treatments["rf_microneedling"], "herpes_simplex_history")
-    assert rule is not None and "ref-22" in rule.sources
-    (step,) = rule.add_steps
-    assert (step.code, step.offset, step.until, step.kind) == ("hsv_prophylaxis", -7, -1, "do")
+    for tid in ("microneedling", "rf_microneedling"):
+        d = _decision(kb, "herpes_simplex_history", tid)
+        (step,) = d.add_steps
+        assert (step.code, step.offset, step.until, step.kind) == ("hsv_prophylaxis", -7, -1, "do")
+
+
+def test_antiviral_cover_before_and_after_for_every_patient(kb: KnowledgeBase) -> None:
+    for tid in ANTIVIRAL_FOR_EVERYONE:
+        (step,) = [s for s in kb.treatments[tid].protocol.steps if "antiviral" in s.uses]
+        assert step.offset < 0 < (step.until or 0), tid
+        assert {"ref-81", "ref-82", "ref-51"} <= set(step.sources), tid
+        # the history adds a warning, not a second course of tablets
+        assert _decision(kb, "herpes_simplex_history", tid).add_steps == (), tid
+
+
+def test_deep_peel_cardiac_precautions(kb: KnowledgeBase) -> None:
+    codes = {s.code: s for s in kb.treatments["chemical_peel_deep"].protocol.steps}
+    assert "ref-78" in codes["day_cardiac_monitoring"].sources and codes["cardiac_check"].offset < 0
+    assert _decision(kb, "cardiac_disease", "chemical_peel_deep").decision == "exclude"
 
 
 def test_high_phototype_warnings_add_test_spot_and_priming(kb: KnowledgeBase) -> None:
     for tid in RESURFACING - HIGH_PHOTOTYPE_EXCLUDED:
-        t = kb.treatments[tid]
-        (rule,) = [r for r in t.phototype_cautions if r.code == "high_phototype_pih_risk"]
-        codes = {s.code: s for s in rule.add_steps}
+        d = _decision(kb, "high_phototype_pih_risk", tid)
+        codes = {s.code: s for s in d.add_steps}
         assert codes["test_spot"].offset < codes["pigment_priming"].offset < 0, tid
-        assert codes["pigment_priming"].until == -1, tid
-        assert all(s.kind == "do" for s in rule.add_steps), tid
-    for tid in HIGH_PHOTOTYPE_EXCLUDED:
-        assert any(r.code == "high_phototype_pih_risk" for r in kb.treatments[tid].phototype_cautions), tid
+        assert codes["pigment_priming"].until == -1 and codes["pigment_priming"].uses == ("hydroquinone",), tid
+        assert all(s.kind == "do" for s in d.add_steps), tid
 
 
 def test_high_phototype_preferences(kb: KnowledgeBase) -> None:
@@ -139,8 +163,8 @@ def test_high_phototype_preferences(kb: KnowledgeBase) -> None:
 
 def test_recent_sunburn_postpones_two_weeks(kb: KnowledgeBase) -> None:
     for tid in RESURFACING | {"rf_microneedling", "microneedling"}:
-        rule = _rule(kb.treatments[tid], "recent_sunburn")
-        assert rule is not None and rule.delay_days == 14, tid
+        d = _decision(kb, "recent_sunburn", tid)
+        assert d.wait is not None and (d.wait.after, d.wait.days) == ("assessment", 14), tid
 
 
 def test_schedule_phase_and_resurfacing(kb: KnowledgeBase) -> None:
@@ -230,11 +254,17 @@ def test_entries_are_unique_and_honest(kb: KnowledgeBase) -> None:
         assert len(targets) == len(set(targets)), f"{t.id}: duplicate indication target"
         codes = [s.code for s in t.protocol.steps]
         assert None not in codes and len(codes) == len(set(codes)), f"{t.id}: step codes"
-        for r in t.rules():
-            assert all(s.code for s in r.add_steps), f"{t.id}:{r.code}"
         # cicatrix-default is our own default: whatever cites it cannot claim better than U.
-        cited = [*t.indications, *t.rules(), t.protocol, *t.protocol.steps]
-        cited += [s for r in t.rules() for s in r.add_steps]
+        cited = [*t.indications, t.protocol, *t.protocol.steps]
         for entry in cited:
             if "cicatrix-default" in entry.sources:
                 assert entry.evidence_level == "U", f"{t.id}: {entry!r}"[:200]
+
+
+def test_matrix_decisions_are_honest(kb: KnowledgeBase) -> None:
+    for rules in kb.safety.values():
+        for d in rules.decisions:
+            assert all(s.code for s in d.add_steps), rules.id
+            for entry in (d, *d.add_steps):
+                if "cicatrix-default" in entry.sources:
+                    assert entry.evidence_level == "U", f"{rules.id}: {entry!r}"[:200]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from typing import Annotated
 
@@ -97,6 +98,48 @@ def knowledge_show(
     kb = knowledge(knowledge_dir)
     if not print_knowledge_entry(kb, entry_id):
         fail(f"ID: no knowledge entry {entry_id!r} (see `cicatrix knowledge list`)")
+
+
+class MatrixFormat(StrEnum):
+    text = "text"
+    csv = "csv"
+    markdown = "markdown"
+
+
+@knowledge_app.command("matrix")
+def knowledge_matrix(
+    format: Annotated[
+        MatrixFormat,
+        typer.Option(
+            "--format", "-f", help="text: a grid for the terminal; csv: one row per cell; markdown: the review page."
+        ),
+    ] = MatrixFormat.text,
+    knowledge_dir: KnowledgeDir = None,
+) -> None:
+    """Print the safety matrix: one decision for every condition x treatment.
+
+    Each cell is a decision letter and its evidence level: X exclude (never planned), D delay
+    (booked on or after a date derived from the case), W warn (+ when it adds care steps),
+    - none (no known interaction). The csv format adds the message, sources, the group or
+    treatment entry that declared the cell and the file it came from.
+
+    Examples:
+
+      cicatrix knowledge matrix
+
+      cicatrix knowledge matrix --format csv > matrix.csv
+
+      cicatrix knowledge matrix --format markdown > docs/safety-matrix.md   # regenerate the review page
+
+      CICATRIX_KNOWLEDGE_DIR=my-clinic cicatrix knowledge matrix   # with a clinic's overrides
+    """
+    from cicatrix.cli.matrix import matrix_csv, matrix_markdown, print_matrix
+
+    kb = knowledge(knowledge_dir)
+    if format is MatrixFormat.text:
+        print_matrix(kb)
+    else:
+        sys.stdout.write(matrix_csv(kb) if format is MatrixFormat.csv else matrix_markdown(kb))
 
 
 def demo(knowledge_dir: KnowledgeDir = None) -> None:

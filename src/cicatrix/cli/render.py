@@ -122,7 +122,17 @@ def plan_markdown(plan: Plan, kb: KnowledgeBase) -> str:
     return "\n".join(out) + "\n"
 
 
-_KINDS = ("treatments", "scar_types", "marks", "lesions", "conditions", "phototypes", "education", "sources")
+_KINDS = (
+    "treatments",
+    "groups",
+    "scar_types",
+    "marks",
+    "lesions",
+    "conditions",
+    "phototypes",
+    "education",
+    "sources",
+)
 
 
 def print_knowledge_list(kb: KnowledgeBase, kind: str | None, console: Console | None = None) -> None:
@@ -167,12 +177,24 @@ def print_knowledge_entry(kb: KnowledgeBase, entry_id: str, console: Console | N
         + (f"  (overridden by {kb.overridden[f'{kind}:{entry_id}']})" if f"{kind}:{entry_id}" in kb.overridden else "")
     )
     console.print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100), markup=False)
+    if kind in ("conditions", "treatments"):
+        _print_cells(kb, kind, entry_id, console)
     cited = sorted({s for s in _all_sources(data)} & set(kb.sources))
     if cited:
         console.print("Sources:")
         for s in cited:
             console.print(f"  {s}: {kb.sources[s].citation}", markup=False)
     return True
+
+
+def _print_cells(kb: KnowledgeBase, kind: str, entry_id: str, console: Console) -> None:
+    """The entry's row (a condition) or column (a treatment) of the safety matrix."""
+    pairs = [(entry_id, tid) for tid in kb.treatments] if kind == "conditions" else [(c, entry_id) for c in kb.matrix]
+    console.print("Safety matrix (see `cicatrix knowledge matrix`):")
+    for code, tid in pairs:
+        d = kb.decision(code, tid)
+        other = tid if kind == "conditions" else code
+        console.print(f"  {d.decision:<7} {other} ({d.evidence_level}): {d.message or d.note or ''}", markup=False)
 
 
 def _all_sources(data: Any) -> list[str]:

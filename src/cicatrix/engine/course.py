@@ -18,8 +18,10 @@ from cicatrix.knowledge.models import KnowledgeBase, Treatment
 
 
 class Scheduled(msgspec.Struct, frozen=True):
+    """A treatment to book; `not_before` is the first day screening allows its sessions."""
+
     treatment: Treatment
-    delay_days: int
+    not_before: date | None = None
 
 
 def _gap_after(prev: Treatment, nxt: Treatment, kb: KnowledgeBase) -> int:
@@ -48,10 +50,10 @@ def build_course(
         t = item.treatment
         if t.schedule != "sessions":
             continue
-        earliest = max(cursor, assessed + timedelta(days=item.delay_days))
+        earliest = max(cursor, assessed, item.not_before or cursor)
         if prev is not None:
             earliest = max(earliest, sessions[-1].date + timedelta(days=_gap_after(prev, t, kb)))
-        if item.delay_days and earliest > cursor:
+        if item.not_before is not None and earliest > cursor:
             notes.append(
                 Message(code="start_postponed", message=f"{t.name}: first session postponed to {earliest.isoformat()}.")
             )

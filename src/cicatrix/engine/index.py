@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from cicatrix.engine.result import TimelineEntry, TimelinePhase
-from cicatrix.knowledge.models import Condition, KnowledgeBase, Matcher, Rule, Step
+from cicatrix.knowledge.models import Condition, Decision, KnowledgeBase, Matcher, Step
 
 if TYPE_CHECKING:
     from cicatrix.engine.screening import Screen
@@ -48,6 +48,7 @@ class StepPlan(msgspec.Struct, frozen=True):
     offset: timedelta
     until: timedelta | None
     first_session_only: bool
+    uses: frozenset[str]
     entry: TimelineEntry
 
 
@@ -60,6 +61,7 @@ def _step_plan(step: Step, treatment_id: str) -> StepPlan:
         offset=timedelta(days=step.offset),
         until=timedelta(days=step.until) if step.until is not None else None,
         first_session_only=step.first_session_only,
+        uses=frozenset(step.uses),
         entry=TimelineEntry(
             date=date.min,
             treatment=treatment_id,
@@ -75,8 +77,12 @@ def _step_plan(step: Step, treatment_id: str) -> StepPlan:
 class KnowledgeIndex(msgspec.Struct, frozen=True):
     kb: KnowledgeBase
     triggers: tuple[TriggerSets, ...]
-    rules: dict[str, tuple[Rule, ...]]
+    # per treatment, the (condition code, decision) of every matrix cell that is not `none`
+    decisions: dict[str, tuple[tuple[str, Decision], ...]]
     treatments_by_code: dict[str, tuple[str, ...]]
+    # every agent or treatment a care step of the treatment may name in `uses` (protocol steps and
+    # any decision's added steps), less the treatment itself and the agents it prescribes
+    step_uses: dict[str, tuple[str, ...]]
     clear_screens: dict[str, Screen]  # every treatment as screened when no condition applies
     indication_targets: dict[str, frozenset[str]]
     # aligned with kb.scales: goodman_baron_quantitative.rows, .area_rows and ecca.items
@@ -101,6 +107,12 @@ def _row_matchers(matchers: tuple[Matcher, ...]) -> RowMatchers:
     return RowMatchers({k: tuple(v) for k, v in scars.items()}, frozenset(marks), frozenset(scars) | marks)
 
 
+def _step_uses(kb: KnowledgeBase, tid: str, decisions: tuple[tuple[str, Decision], ...]) -> tuple[str, ...]:
+    own = {tid, *(aid for aid, a in kb.agents.items() if tid in a.treatments)}
+    steps = (*kb.treatments[tid].protocol.steps, *(s for _code, d in decisions for s in d.add_steps))
+    return tuple(dict.fromkeys(u for s in steps for u in s.uses if u not in own))
+
+
 def _build(kb: KnowledgeBase) -> KnowledgeIndex:
     from cicatrix.engine.screening import Screen  # screening itself uses this index
 
@@ -118,18 +130,20 @@ def _build(kb: KnowledgeBase) -> KnowledgeIndex:
         )
         for cid, cond in kb.conditions.items()
     )
-    rules = {tid: t.rules() for tid, t in kb.treatments.items()}
-    rule_codes = {tid: frozenset(r.code for r in rs) for tid, rs in rules.items()}
+    decisions = {
+        tid: tuple((code, d) for code in kb.matrix if (d := kb.decision(code, tid)).decision != "none")
+        for tid in kb.treatments
+    }
     gb = kb.scales.goodman_baron_quantitative
     return KnowledgeIndex(
         kb=kb,
         triggers=triggers,
-        rules=rules,
+        decisions=decisions,
         treatments_by_code={
-            code: tuple(tid for tid, codes in rule_codes.items() if code in codes)
-            for code in {c for codes in rule_codes.values() for c in codes}
+            code: tuple(tid for tid, ds in decisions.items() if any(c == code for c, _d in ds)) for code in kb.matrix
         },
-        clear_screens={tid: Screen(t, (), (), (), 0) for tid, t in kb.treatments.items()},
+        step_uses={tid: _step_uses(kb, tid, decisions[tid]) for tid in kb.treatments},
+        clear_screens={tid: Screen(t, (), (), ()) for tid, t in kb.treatments.items()},
         indication_targets={tid: frozenset(i.target for i in t.indications) for tid, t in kb.treatments.items()},
         gb_rows=tuple(_row_matchers(row.match) for row in gb.rows),
         gb_area_rows=tuple(_row_matchers(row.match) for row in gb.area_rows),

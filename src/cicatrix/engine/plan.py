@@ -15,7 +15,7 @@ from cicatrix.engine.index import index_for
 from cicatrix.engine.recommend import present_targets, rank
 from cicatrix.engine.result import Education, Exclusion, Message, Plan, Recommendation, Severity
 from cicatrix.engine.scores import score_assessment
-from cicatrix.engine.screening import Screen, screen_all
+from cicatrix.engine.screening import Screen, date_delays, left_out_steps, screen_all, step_skips
 from cicatrix.engine.timeline import build_timeline
 from cicatrix.knowledge.models import Condition, KnowledgeBase, Treatment
 
@@ -43,6 +43,18 @@ def apply_overrides(screens: dict[str, Screen], overrides: Iterable[ClinicianOve
         )
         out[o.treatment] = replace(s, reasons=(), warnings=(note, *kept, *s.warnings))
     return out
+
+
+def screen_case(
+    case: Case,
+    kb: KnowledgeBase,
+    conditions: dict[str, tuple[Condition, str]],
+    start: date,
+    overrides: Iterable[ClinicianOverride] = (),
+) -> dict[str, Screen]:
+    """Every treatment's screen for this case: the matrix's decisions, delays dated from the
+    case, then the clinician's overrides (which lift an exclusion but never a delay's date)."""
+    return apply_overrides(date_delays(screen_all(kb, conditions), case, start, kb.policy.delay), overrides)
 
 
 def _education(case: Case, kb: KnowledgeBase, conditions: dict[str, tuple[Condition, str]]) -> tuple[Education, ...]:
@@ -137,7 +149,8 @@ def plan_case(case: Case, kb: KnowledgeBase, overrides: Iterable[ClinicianOverri
     scores = score_assessment(a, kb)
     severity: Severity | None = scores.severity
     overrides = tuple(overrides)
-    screens = apply_overrides(screen_all(kb, conditions), overrides)
+    start = plan_start(case)
+    screens = screen_case(case, kb, conditions, start, overrides)
     targets = present_targets(case)
     requested = prefs.treatments or ()
 
@@ -183,18 +196,20 @@ def plan_case(case: Case, kb: KnowledgeBase, overrides: Iterable[ClinicianOverri
     recommended = rank(case, kb, screens, severity, extra)
     chosen, skipped, choice_notes = _choose(case, kb, recommended, severity)
 
-    start = plan_start(case)
+    skips, bans = step_skips(kb, screens, (t.id for t in chosen))
+    if skips:
+        warnings += left_out_steps(kb, screens, skips, bans)
     order = {r.treatment: r.rank for r in recommended}
     sessions_first = sorted((t for t in chosen if t.schedule == "sessions"), key=lambda t: (t.phase, order[t.id]))
     course = build_course(
-        [Scheduled(t, screens[t.id].delay_days) for t in sessions_first],
+        [Scheduled(t, screens[t.id].not_before) for t in sessions_first],
         start,
         a.date,
         kb,
         more_notes=(*skipped.values(), *choice_notes),
     )
     continuous = [t for t in chosen if t.schedule == "continuous"]
-    timeline = build_timeline(course, kb, {tid: s.steps for tid, s in screens.items()}, continuous, start)
+    timeline = build_timeline(course, kb, {tid: s.steps for tid, s in screens.items()}, continuous, start, skips)
 
     chosen_ids = {t.id for t in chosen}
     return Plan(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
 
 from msgspec.structs import replace
@@ -9,15 +10,26 @@ from msgspec.structs import replace
 from cicatrix.engine.case import Case, CaseError
 from cicatrix.engine.conditions import active_conditions
 from cicatrix.engine.dates import add_months
-from cicatrix.engine.plan import plan_start
+from cicatrix.engine.plan import ClinicianOverride, plan_start, screen_case
 from cicatrix.engine.result import Message, Plan, Session
-from cicatrix.engine.screening import screen_all
+from cicatrix.engine.screening import step_skips
 from cicatrix.engine.timeline import build_timeline
 from cicatrix.knowledge.models import KnowledgeBase
 
 
-def reschedule_plan(plan: Plan, case: Case, kb: KnowledgeBase, treatment: str, number: int, new_date: date) -> Plan:
+def reschedule_plan(
+    plan: Plan,
+    case: Case,
+    kb: KnowledgeBase,
+    treatment: str,
+    number: int,
+    new_date: date,
+    overrides: Iterable[ClinicianOverride] = (),
+) -> Plan:
     """Move a missed session to `new_date` and everything after it by the same number of days.
+
+    `overrides` are the plan's clinician overrides: the rewritten timeline keeps the care steps
+    they allowed (a step that uses an excluded treatment is left out unless it was overridden).
 
     Shifting the rest together keeps every gap between later sessions exactly as planned; the
     gap before the moved session only grows, so no minimum interval is ever broken.
@@ -67,11 +79,14 @@ def reschedule_plan(plan: Plan, case: Case, kb: KnowledgeBase, treatment: str, n
         follow_up=add_months(last, kb.policy.follow_up.after_months),
         notes=tuple(notes),
     )
-    screens = screen_all(kb, active_conditions(case, kb))
+    start = plan_start(case)
+    screens = screen_case(case, kb, active_conditions(case, kb), start, overrides)
     continuous = [
         kb.treatments[r.treatment]
         for r in plan.recommended
         if r.scheduled and kb.treatments[r.treatment].schedule == "continuous"
     ]
-    timeline = build_timeline(course, kb, {tid: s.steps for tid, s in screens.items()}, continuous, plan_start(case))
+    skips, _why = step_skips(kb, screens, {*(s.treatment for s in moved), *(t.id for t in continuous)})
+    steps = {tid: s.steps for tid, s in screens.items()}
+    timeline = build_timeline(course, kb, steps, continuous, start, skips)
     return replace(plan, course=course, timeline=timeline)

@@ -53,8 +53,14 @@ def build_timeline(
     extra_steps: Mapping[str, Sequence[Step]],
     continuous: Iterable[Treatment],
     start: date,
+    skips: Mapping[str, frozenset[str]] | None = None,
 ) -> tuple[TimelineEntry, ...]:
-    """Every dated instruction; `extra_steps` are the precautions screening added per treatment."""
+    """Every dated instruction; `extra_steps` are the precautions screening added per treatment.
+
+    `skips` names, per treatment, the agents and treatments a step must not use for this patient
+    (screening.step_skips): such a step is left out.
+    """
+    skips = skips or {}
     keyed: list[tuple[_SortKey, TimelineEntry]] = []
     add = keyed.append
     step_plans = index_for(kb).step_plans
@@ -79,8 +85,9 @@ def build_timeline(
                 ),
             )
         )
+        skip = skips.get(t.id)
         for plan in step_plans[t.id]:
-            if plan.first_session_only and n != 1:
+            if (plan.first_session_only and n != 1) or (skip and not skip.isdisjoint(plan.uses)):
                 continue
             e = replace(
                 plan.entry,
@@ -90,13 +97,16 @@ def build_timeline(
             )
             add((_key(e), e))
         for step in extra_steps.get(t.id, ()):
-            if step.first_session_only and n != 1:
+            if (step.first_session_only and n != 1) or (skip and not skip.isdisjoint(step.uses)):
                 continue
             e = _step_entry(step, day, t, n)
             add((_key(e), e))
     end = course.follow_up
     for t in continuous:
+        skip = skips.get(t.id)
         for step in (*t.protocol.steps, *extra_steps.get(t.id, ())):
+            if skip and not skip.isdisjoint(step.uses):
+                continue
             e = _step_entry(step, start, t, None, "ongoing", extend_to=end)
             add((_key(e), e))
     for m in course.maintenance:

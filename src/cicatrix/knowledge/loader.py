@@ -20,21 +20,25 @@ from cicatrix.knowledge.frozen import Frozen, describe
 from cicatrix.knowledge.models import (
     Agent,
     Condition,
+    Decision,
     EducationTopic,
     EvidenceLevelInfo,
     KnowledgeBase,
     Lesion,
     Mark,
     Matcher,
+    MatrixCell,
     MessageTemplate,
     Phototype,
     Policy,
+    SafetyRules,
     Scales,
     ScarType,
     SequencingRule,
     Source,
     Step,
     Treatment,
+    TreatmentGroup,
 )
 
 OVERRIDES_ENV = "CICATRIX_KNOWLEDGE_DIR"
@@ -48,6 +52,7 @@ _COLLECTIONS: dict[str, tuple[str, type[Frozen]]] = {
     "lesions": ("lesions.yaml", Lesion),
     "conditions": ("conditions.yaml", Condition),
     "agents": ("agents.yaml", Agent),
+    "groups": ("groups.yaml", TreatmentGroup),
     "education": ("education.yaml", EducationTopic),
     "messages": ("messages.yaml", MessageTemplate),
     "sequencing": ("sequencing.yaml", SequencingRule),
@@ -135,19 +140,38 @@ def _inherit_sources(data: Any, key: str) -> Any:
 
 
 def _fill_treatment(data: dict[str, Any]) -> dict[str, Any]:
-    """Apply step inheritance inside one treatment: its protocol's steps and every rule's added steps."""
-    out = dict(data)
-    out["protocol"] = _inherit_sources(out.get("protocol"), "steps")
+    """Apply step inheritance inside one treatment: its protocol's steps."""
+    return {**data, "protocol": _inherit_sources(data.get("protocol"), "steps")}
 
-    def rules(items: Any) -> Any:
-        return [_inherit_sources(r, "add_steps") for r in items] if isinstance(items, list) else items
 
-    contra = out.get("contraindications")
-    if isinstance(contra, dict):
-        out["contraindications"] = {k: rules(v) for k, v in contra.items()}
-    if "phototype_cautions" in out:
-        out["phototype_cautions"] = rules(out["phototype_cautions"])
-    return out
+def _fill_safety(data: dict[str, Any]) -> dict[str, Any]:
+    """Apply step inheritance inside one condition's decisions: each decision's added steps."""
+    decisions = data.get("decisions")
+    if not isinstance(decisions, list):
+        return data
+    return {**data, "decisions": [_inherit_sources(d, "add_steps") for d in decisions]}
+
+
+SAFETY_DIR = "safety"
+
+# one layer of the safety matrix: condition id -> (its file's data, file label)
+_Layer = dict[str, tuple[dict[str, Any], str]]
+
+
+def _load_safety(root: Path, overrides: Path | None) -> tuple[_Layer, _Layer]:
+    """The bundled and the clinic's `safety/*.yaml` files, kept apart: a clinic's decision
+    overrides the bundled ones cell by cell instead of replacing a condition's whole list."""
+    layers: list[_Layer] = []
+    for base, prefix in ((root, ""), (overrides, f"{overrides.name}/" if overrides else "")):
+        layer: _Layer = {}
+        if base is not None:
+            for path, label in _files(base, SAFETY_DIR):
+                for e in _entries(_read_yaml(path, prefix + label), prefix + label):
+                    if e["id"] in layer:
+                        raise KnowledgeError(prefix + label, e["id"], "duplicate id")
+                    layer[e["id"]] = (e, prefix + label)
+        layers.append(layer)
+    return layers[0], layers[1]
 
 
 def _load_raw(root: Path, overrides: Path | None) -> tuple[dict[str, Any], dict[str, str]]:
@@ -169,6 +193,9 @@ def _load_raw(root: Path, overrides: Path | None) -> tuple[dict[str, Any], dict[
                     entries[e["id"]] = (deep_merge(base, e), olabel)
                     overridden[f"{coll}:{e['id']}"] = olabel
         raw[coll] = entries
+    raw["safety"], raw["safety_clinic"] = _load_safety(root, overrides)
+    for cid, (_data, olabel) in raw["safety_clinic"].items():
+        overridden[f"safety:{cid}"] = olabel
     for single in ("knowledge.yaml", "scales.yaml"):
         data = _read_yaml(root / single, single)
         if overrides is not None and (overrides / single).is_file():
@@ -201,9 +228,10 @@ def _validate(raw: dict[str, Any], overridden: dict[str, str]) -> KnowledgeBase:
         scales = msgspec.convert(raw["scales.yaml"], Scales)
     except msgspec.ValidationError as exc:
         raise KnowledgeError("scales.yaml", None, _error_text(exc)) from None
+    safety, safety_files = _safety_rules(raw["safety"], raw["safety_clinic"])
     canonical = json.dumps(
         {
-            k: ({i: d for i, (d, _f) in v.items()} if isinstance(v, dict) and k in _COLLECTIONS else v)
+            k: ({i: d for i, (d, _f) in v.items()} if k in _COLLECTIONS or k.startswith("safety") else v)
             for k, v in raw.items()
         },
         sort_keys=True,
@@ -224,6 +252,9 @@ def _validate(raw: dict[str, Any], overridden: dict[str, str]) -> KnowledgeBase:
         conditions=built["conditions"],
         agents=built["agents"],
         treatments=built["treatments"],
+        groups=built["groups"],
+        safety=safety,
+        matrix={},
         sequencing=tuple(built["sequencing"].values()),
         education=built["education"],
         messages=built["messages"],
@@ -231,28 +262,157 @@ def _validate(raw: dict[str, Any], overridden: dict[str, str]) -> KnowledgeBase:
         policy=policy,
         overridden=overridden,
     )
-    check_references(kb, {c: {i: f for i, (_d, f) in raw[c].items()} for c in _COLLECTIONS})
-    return kb
+    files = {c: {i: f for i, (_d, f) in raw[c].items()} for c in _COLLECTIONS}
+    check_references(kb, files)
+    matrix = resolve_matrix(kb, safety_files)
+    check_safety(kb, matrix, safety_files)
+    return msgspec.structs.replace(kb, matrix=matrix)
+
+
+# per condition, each decision's file label and layer (0 = the clinic's, 1 = bundled), aligned with
+# SafetyRules.decisions
+_DecisionFiles = dict[str, tuple[tuple[str, int], ...]]
+
+
+def _safety_rules(bundled: _Layer, clinic: _Layer) -> tuple[dict[str, SafetyRules], _DecisionFiles]:
+    """Each condition's decisions, the clinic's first, then the bundled ones."""
+    rules: dict[str, SafetyRules] = {}
+    files: _DecisionFiles = {}
+    for cid in dict.fromkeys([*bundled, *clinic]):
+        decisions: list[Decision] = []
+        where: list[tuple[str, int]] = []
+        for layer_no, layer in enumerate((clinic, bundled)):
+            if cid not in layer:
+                continue
+            data, label = layer[cid]
+            try:
+                part = msgspec.convert(_fill_safety(data), SafetyRules)
+            except msgspec.ValidationError as exc:
+                raise KnowledgeError(label, cid, _error_text(exc)) from None
+            decisions += part.decisions
+            where += [(label, layer_no)] * len(part.decisions)
+        rules[cid] = SafetyRules(id=cid, decisions=tuple(decisions))
+        files[cid] = tuple(where)
+    return rules, files
+
+
+def resolve_matrix(kb: KnowledgeBase, files: _DecisionFiles) -> dict[str, dict[str, MatrixCell]]:
+    """One decision for every condition x treatment, or a KnowledgeError naming the cell.
+
+    Within a layer, a decision naming the treatment beats one naming a group it belongs to; two
+    decisions of equal specificity for one cell are ambiguous. A clinic's layer, where it covers a
+    cell at all, beats the bundled one, so a clinic can change one cell, and a treatment a clinic
+    adds inherits the decisions of its groups.
+    """
+    matrix: dict[str, dict[str, MatrixCell]] = {}
+    for cid in kb.conditions:
+        rules = kb.safety.get(cid)
+        row: dict[str, MatrixCell] = {}
+        for tid, t in kb.treatments.items():
+            cell = _cell(cid, tid, t, rules, files.get(cid, ()))
+            if cell is None:
+                label = f"{SAFETY_DIR}/{cid}.yaml"
+                raise KnowledgeError(
+                    label,
+                    cid,
+                    f"no decision for condition {cid!r} x treatment {tid!r}: declare one for the treatment "
+                    f"or for one of its groups ({', '.join(t.groups)})",
+                )
+            row[tid] = cell
+        matrix[cid] = row
+    return matrix
+
+
+def _cell(
+    cid: str, tid: str, t: Treatment, rules: SafetyRules | None, where: tuple[tuple[str, int], ...]
+) -> MatrixCell | None:
+    if rules is None:
+        return None
+    groups = set(t.groups)
+    for layer in (0, 1):
+        for specific in (True, False):
+            hits = [
+                i
+                for i, d in enumerate(rules.decisions)
+                if where[i][1] == layer and (tid in d.treatments if specific else not groups.isdisjoint(d.groups))
+            ]
+            if len(hits) > 1:
+                named = "the treatment" if specific else "its groups"
+                raise KnowledgeError(
+                    where[hits[1]][0],
+                    cid,
+                    f"ambiguous: decisions #{_number(hits[0], where)} and #{_number(hits[1], where)} both name "
+                    f"{named} for condition {cid!r} x treatment {tid!r}",
+                )
+            if hits:
+                i = hits[0]
+                d = rules.decisions[i]
+                via = "treatment" if specific else "group:" + next(g for g in d.groups if g in groups)
+                return MatrixCell(decision=i, via=via, file=where[i][0])
+    return None
+
+
+def _number(i: int, where: tuple[tuple[str, int], ...]) -> int:
+    """A decision's 1-based position in its own file."""
+    return sum(1 for j in range(i + 1) if where[j] == where[i])
+
+
+def check_safety(kb: KnowledgeBase, matrix: dict[str, dict[str, MatrixCell]], files: _DecisionFiles) -> None:
+    """Every safety file is for a known condition and names known treatments, groups and sources."""
+    for cid, rules in kb.safety.items():
+        if cid not in kb.conditions:
+            label = files[cid][0][0]
+            raise KnowledgeError(label, cid, f"unknown condition {cid!r} (conditions.yaml has no such id)")
+        for i, d in enumerate(rules.decisions):
+            label = files[cid][i][0]
+            where = f"decisions[{_number(i, files[cid]) - 1}]"
+            for t_id in d.treatments:
+                if t_id not in kb.treatments:
+                    raise KnowledgeError(label, cid, f"{where}.treatments: unknown treatment {t_id!r}")
+            for g in d.groups:
+                if g not in kb.groups:
+                    raise KnowledgeError(label, cid, f"{where}.groups: unknown group {g!r}")
+            _need_sources(kb, label, cid, d.sources, f"{where}.sources")
+            _need_steps(kb, label, cid, d.add_steps, f"{where}.add_steps")
+    for cid, row in matrix.items():
+        for tid, cell in row.items():
+            d = kb.safety[cid].decisions[cell.decision]
+            if d.decision == "delay" and kb.treatments[tid].schedule != "sessions":
+                raise KnowledgeError(
+                    cell.file,
+                    cid,
+                    f"a delay applies to treatments booked in sessions; {tid!r} is daily care "
+                    "(exclude or warn instead)",
+                )
+
+
+def _need_sources(kb: KnowledgeBase, label: str, eid: str, ids: tuple[str, ...], where: str) -> None:
+    for s in ids:
+        if s not in kb.sources:
+            raise KnowledgeError(label, eid, f"{where}: unknown source {s!r}")
+
+
+def _need_steps(kb: KnowledgeBase, label: str, eid: str, steps: tuple[Step, ...], where: str) -> None:
+    for i, st in enumerate(steps):
+        _need_sources(kb, label, eid, st.sources, f"{where}[{i}].sources")
+        for field, names in (("uses", st.uses), ("avoids", st.avoids)):
+            for name in names:
+                if name not in kb.agents and name not in kb.treatments:
+                    raise KnowledgeError(label, eid, f"{where}[{i}].{field}: unknown agent or treatment {name!r}")
 
 
 def check_references(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> None:
     """Every id an entry names must exist: sources, targets, condition codes, treatments."""
 
     def need_sources(label: str, eid: str, ids: tuple[str, ...], where: str) -> None:
-        for s in ids:
-            if s not in kb.sources:
-                raise KnowledgeError(label, eid, f"{where}: unknown source {s!r}")
+        _need_sources(kb, label, eid, ids, where)
 
     def need_steps(label: str, eid: str, steps: tuple[Step, ...], where: str) -> None:
-        for i, st in enumerate(steps):
-            need_sources(label, eid, st.sources, f"{where}[{i}].sources")
-            for field, names in (("uses", st.uses), ("avoids", st.avoids)):
-                for name in names:
-                    if name not in kb.agents and name not in kb.treatments:
-                        raise KnowledgeError(label, eid, f"{where}[{i}].{field}: unknown agent or treatment {name!r}")
+        _need_steps(kb, label, eid, steps, where)
 
     targets = set(kb.scar_types) | set(kb.marks) | set(kb.lesions)
-    for coll in ("phototypes", "scar_types", "marks", "lesions", "conditions", "agents", "education", "messages"):
+    colls = ("phototypes", "scar_types", "marks", "lesions", "conditions", "agents", "groups", "education", "messages")
+    for coll in colls:
         for eid, entry in getattr(kb, coll).items():
             need_sources(files[coll][eid], eid, entry.sources, "sources")
     for seq in kb.sequencing:
@@ -276,11 +436,9 @@ def check_references(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> Non
             if ind.target not in targets:
                 raise KnowledgeError(label, tid, f"indications[{i}].target: unknown target {ind.target!r}")
             need_sources(label, tid, ind.sources, f"indications[{i}].sources")
-        for i, rule in enumerate(t.rules()):
-            if rule.code not in kb.conditions:
-                raise KnowledgeError(label, tid, f"rule #{i + 1}: unknown condition code {rule.code!r}")
-            need_sources(label, tid, rule.sources, f"rule {rule.code}.sources")
-            need_steps(label, tid, rule.add_steps, f"rule {rule.code}.add_steps")
+        for group in t.groups:
+            if group not in kb.groups:
+                raise KnowledgeError(label, tid, f"groups: unknown group {group!r} (see groups.yaml)")
         if t.preferred_for:
             need_sources(label, tid, t.preferred_for.sources, "preferred_for.sources")
     for aid, agent in kb.agents.items():

@@ -196,34 +196,75 @@ class Indication(Sourced, frozen=True, kw_only=True):
     rationale: str
 
 
-class Rule(Frozen, frozen=True, kw_only=True):
-    """How one condition changes one treatment.
-
-    exclude: the treatment never reaches the plan or the course (a contraindication).
-    warn: the treatment stays, with a warning, optional extra care steps and an optional
-    delay before its first session (a precaution).
-    """
-
-    code: str
-    effect: Literal["exclude", "warn"]
-    message: str
-    add_steps: tuple[Step, ...] = ()
-    delay_days: Annotated[int, Meta(ge=1)] | None = None
-    sources: Annotated[tuple[str, ...], Meta(min_length=1)]
-    evidence_level: EvidenceLevel
+DecisionKind = Literal["exclude", "delay", "warn", "none"]
 
 
-class Contraindications(Frozen, frozen=True, kw_only=True):
-    absolute: tuple[Rule, ...] = ()
-    relative: tuple[Rule, ...] = ()
+class Wait(Frozen, frozen=True, kw_only=True):
+    """How long a `delay` lasts: from a date the case records, plus months and days."""
+
+    after: Literal["assessment", "isotretinoin_last_dose"]
+    months: Annotated[int, Meta(ge=0)] = 0
+    days: Annotated[int, Meta(ge=0)] = 0
 
     def __post_init__(self) -> None:
-        for r in self.absolute:
-            if r.effect != "exclude":
-                raise ValueError(f"absolute rule {r.code!r} must have effect 'exclude'")
-        for r in self.relative:
-            if r.effect != "warn":
-                raise ValueError(f"relative rule {r.code!r} must have effect 'warn'")
+        if not self.months and not self.days:
+            raise ValueError("a wait needs months or days")
+
+
+class Decision(Sourced, frozen=True, kw_only=True):
+    """How one condition changes the treatments (and treatment groups) it names.
+
+    exclude: the treatment never reaches the plan or the course (a contraindication).
+    delay: every session waits until the date `wait` derives from the case.
+    warn: the treatment stays, with a warning and optional extra care steps (a precaution).
+    none: no known interaction; `sources` and `evidence_level` say how that is known.
+    """
+
+    treatments: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    decision: DecisionKind
+    message: str | None = None
+    note: str | None = None
+    add_steps: tuple[Step, ...] = ()
+    wait: Wait | None = None
+
+    def __post_init__(self) -> None:
+        if not self.treatments and not self.groups:
+            raise ValueError("a decision names at least one treatment or group")
+        if self.decision != "none" and not self.message:
+            raise ValueError(f"a {self.decision!r} decision needs a message")
+        if (self.decision == "delay") != (self.wait is not None):
+            raise ValueError("a 'delay' decision needs a wait, and only a delay has one")
+        if self.add_steps and self.decision not in ("warn", "delay"):
+            raise ValueError(f"a {self.decision!r} decision cannot add steps")
+
+
+class SafetyRules(Frozen, frozen=True, kw_only=True):
+    """One condition's row of the safety matrix (`safety/<condition>.yaml`)."""
+
+    id: str
+    decisions: Annotated[tuple[Decision, ...], Meta(min_length=1)]
+
+
+class MatrixCell(Frozen, frozen=True, kw_only=True):
+    """The decision in force for one condition and one treatment, and where it was declared.
+
+    `decision` indexes the condition's `SafetyRules.decisions` (clinic layer first, see the
+    loader); `via` is `treatment` or `group:<id>`; `file` is the file that declared it.
+    """
+
+    decision: int
+    via: str
+    file: str
+
+
+class TreatmentGroup(Sourced, frozen=True, kw_only=True):
+    """Treatments that share a property (wounding depth, energy, injection, home care), so one
+    safety decision can cover them all."""
+
+    id: str
+    name: str
+    description: str
 
 
 class PhototypePreference(Sourced, frozen=True, kw_only=True):
@@ -243,13 +284,9 @@ class Treatment(Sourced, frozen=True, kw_only=True):
     phase: Annotated[int, Meta(ge=1, le=9)] = 2
     indications: Annotated[tuple[Indication, ...], Meta(min_length=1)]
     protocol: Protocol
-    contraindications: Contraindications = msgspec.field(default_factory=Contraindications)
-    phototype_cautions: tuple[Rule, ...] = ()
+    groups: Annotated[tuple[str, ...], Meta(min_length=1)]
     preferred_for: PhototypePreference | None = None
     evidence_note: str | None = None
-
-    def rules(self) -> tuple[Rule, ...]:
-        return self.contraindications.absolute + self.contraindications.relative + self.phototype_cautions
 
 
 # --- scales -----------------------------------------------------------------------------
@@ -428,8 +465,16 @@ class CombinationRule(Sourced, frozen=True, kw_only=True):
     text: str
 
 
+class DelayPolicy(Sourced, frozen=True, kw_only=True):
+    """The longest wait a delayed treatment may impose on a plan before it is excluded instead."""
+
+    max_days: Annotated[int, Meta(ge=0)]
+    text: str
+
+
 class Policy(Frozen, frozen=True, kw_only=True):
     notice: str
+    delay: DelayPolicy
     combination: CombinationRule | None = None
     follow_up: FollowUpRule
     ranking: Ranking
@@ -451,12 +496,21 @@ class KnowledgeBase(Frozen, frozen=True, kw_only=True):
     conditions: dict[str, Condition]
     agents: dict[str, Agent]
     treatments: dict[str, Treatment]
+    groups: dict[str, TreatmentGroup]
+    # safety[condition].decisions: the clinic's decisions first, then the bundled ones
+    safety: dict[str, SafetyRules]
+    # matrix[condition][treatment]: the one decision in force for that cell
+    matrix: dict[str, dict[str, MatrixCell]]
     sequencing: tuple[SequencingRule, ...]
     education: dict[str, EducationTopic]
     messages: dict[str, MessageTemplate]
     scales: Scales
     policy: Policy
     overridden: dict[str, str] = msgspec.field(default_factory=dict)
+
+    def decision(self, condition: str, treatment: str) -> Decision:
+        """The decision in force for one cell of the safety matrix."""
+        return self.safety[condition].decisions[self.matrix[condition][treatment].decision]
 
     @property
     def label(self) -> str:

@@ -559,7 +559,9 @@ def record_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanO
     assert a is not None
     case = _case(ctx, a, p.preferences or {})
     try:
-        plan = reschedule_plan(msgspec.convert(p.proposal, EnginePlan), case, ctx.kb, s.treatment, s.number, new_date)
+        kept = tuple(ClinicianOverride(o["treatment"], o["reason"]) for o in (p.overrides or []))
+        proposal = msgspec.convert(p.proposal, EnginePlan)
+        plan = reschedule_plan(proposal, case, ctx.kb, s.treatment, s.number, new_date, kept)
     except CaseError as exc:
         field = "new_date" if exc.field == "new_date" else "session_id"
         raise Invalid(field, exc.message, value=str(exc.value)) from None
