@@ -424,9 +424,8 @@ def _check_tiling(bands: list[tuple[str, DiameterBand]]) -> None:
         lo = band.lower
         if n == 0 and lo is not None and lo != (0.0, True):
             raise ValueError(f"ecca: diameter bands leave a gap below item {iid}")
-        if n > 0:
-            if edge is None or lo is None or lo[0] != edge[0] or lo[1] == edge[1]:
-                raise ValueError(f"ecca: diameter band of item {iid} does not start where the previous one ends")
+        if n > 0 and (edge is None or lo is None or lo[0] != edge[0] or lo[1] == edge[1]):
+            raise ValueError(f"ecca: diameter band of item {iid} does not start where the previous one ends")
         edge = band.upper
         if edge is None and n != len(ordered) - 1:
             raise ValueError(f"ecca: only the last diameter band may be open-ended (item {iid})")
@@ -487,7 +486,8 @@ class Scales(Frozen, frozen=True, kw_only=True):
         gb = self.goodman_baron_quantitative
         out += [(f"goodman_baron_quantitative.conventions.{c.id}", c) for c in gb.conventions]
         if self.ecca.by_diameter is not None:
-            out += [("ecca.by_diameter", self.ecca.by_diameter), ("ecca.by_diameter.fallback", self.ecca.by_diameter.fallback)]
+            by_diameter = self.ecca.by_diameter
+            out += [("ecca.by_diameter", by_diameter), ("ecca.by_diameter.fallback", by_diameter.fallback)]
         for g in self.goodman_baron_qualitative.grades:
             out += [(f"goodman_baron_qualitative.grades[{g.grade}].{c.id}", c) for c in g.criteria]
         return tuple(out)
