@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cicatrix.engine.case import parse_case
 from cicatrix.engine.scores import score_assessment
+from cicatrix.knowledge.loader import load_knowledge
 from cicatrix.knowledge.models import KnowledgeBase
 from tests.conftest import make_case
+
+KB = load_knowledge()
 
 
 def scores(kb: KnowledgeBase, **parts: object):  # type: ignore[no-untyped-def]
@@ -21,10 +26,13 @@ def scores(kb: KnowledgeBase, **parts: object):  # type: ignore[no-untyped-def]
         ({"type": "macular", "count": 3}, "A_macular", 1),
         ({"type": "rolling", "count": 3, "depth": "shallow"}, "A_mildly_atrophic", 1),
         ({"type": "rolling", "count": 3}, "B_moderately_atrophic", 2),
-        ({"type": "rolling", "count": 3, "depth": "deep"}, "C_deep_broad_atrophic", 3),
+        ({"type": "rolling", "count": 3, "depth": "deep"}, "B_moderately_atrophic", 2),
         ({"type": "boxcar_shallow", "count": 3}, "B_punched_out_shallow", 2),
+        ({"type": "broad_atrophic", "count": 1, "area_cm2": 1.0}, "B_shallow_broad_atrophic", 2),
         ({"type": "boxcar_deep", "count": 3}, "C_punched_out_deep_normal", 3),
         ({"type": "ice_pick", "count": 3}, "C_punched_out_deep_abnormal", 3),
+        ({"type": "linear", "count": 3}, "C_linear_troughed", 3),
+        ({"type": "broad_atrophic", "count": 1, "area_cm2": 2.0}, "C_deep_broad_atrophic", 3),
         ({"type": "papular", "count": 3}, "D_papular", 2),
     ],
 )
@@ -75,23 +83,104 @@ def test_gb_missing_area_uses_smallest_band_and_warns(kb: KnowledgeBase) -> None
     assert any(w.code == "gb_area_missing" for w in s.warnings)
 
 
-def test_gb_maximum_is_84(kb: KnowledgeBase) -> None:
+# The published table (Goodman & Baron 2006, as adopted in clinical-reference.md section 1b),
+# written out here rather than read from scales.yaml, so the data is checked against it.
+PUBLISHED_ROW_POINTS = {
+    "A_macular": 1,
+    "A_mildly_atrophic": 1,
+    "B_moderately_atrophic": 2,
+    "B_punched_out_shallow": 2,
+    "B_shallow_broad_atrophic": 2,
+    "C_punched_out_deep_normal": 3,
+    "C_punched_out_deep_abnormal": 3,
+    "C_linear_troughed": 3,
+    "C_deep_broad_atrophic": 3,
+    "D_papular": 2,
+}
+
+
+def test_gb_maximum_84_is_reached_row_by_row(kb: KnowledgeBase) -> None:
+    """Every row at more than 20 lesions (x3) and hypertrophic area over 20 cm2 (18) is 84."""
     scars = [
-        {"type": "macular", "count": 30},
-        {"type": "rolling", "count": 30, "depth": "shallow"},
-        {"type": "rolling", "count": 30},
-        {"type": "boxcar_shallow", "count": 30},
-        {"type": "boxcar_deep", "count": 30},
-        {"type": "ice_pick", "count": 30},
-        {"type": "rolling", "count": 30, "depth": "deep"},
-        {"type": "papular", "count": 30},
-        {"type": "keloid", "count": 1, "area_cm2": 30},
+        {"type": "macular", "count": 21},
+        {"type": "rolling", "count": 21, "depth": "shallow"},
+        {"type": "rolling", "count": 21, "depth": "deep"},
+        {"type": "boxcar_shallow", "count": 21},
+        {"type": "broad_atrophic", "count": 21, "area_cm2": 21 * 1.0},  # 1.0 cm2 each: shallow broad
+        {"type": "boxcar_deep", "count": 21},
+        {"type": "ice_pick", "count": 21},
+        {"type": "linear", "count": 21},
+        {"type": "broad_atrophic", "count": 21, "area_cm2": 21 * 2.0},  # 2.0 cm2 each: deep broad
+        {"type": "papular", "count": 21},
+        {"type": "keloid", "count": 1, "area_cm2": 20.5},
     ]
-    # the adopted table has one row fewer than the paper's (linear troughed, shallow broad are not
-    # separate inputs), so the reachable maximum is 84 minus those rows: 2*3 + 3 (linear) = 9 less
     s = scores(kb, scars=scars)
-    assert s.goodman_baron_quantitative == 84 - 2 * 3 - 3 * 3
-    assert kb.scales.goodman_baron_quantitative.maximum == 84
+    got = {r.id: r.points for r in s.goodman_baron_quantitative_rows}
+    expected = {rid: 3 * points for rid, points in PUBLISHED_ROW_POINTS.items()} | {"D_keloidal_hypertrophic": 18}
+    assert got == expected
+    assert all(r.multiplier == 3 for r in s.goodman_baron_quantitative_rows if r.id != "D_keloidal_hypertrophic")
+    assert s.goodman_baron_quantitative == 84 == kb.scales.goodman_baron_quantitative.maximum
+    # every row of the data is one of the published rows, and each was reached above
+    data_rows = [r.id for r in kb.scales.goodman_baron_quantitative.rows]
+    assert sorted(data_rows) == sorted(PUBLISHED_ROW_POINTS)
+    assert {r.id: r.points for r in kb.scales.goodman_baron_quantitative.rows} == PUBLISHED_ROW_POINTS
+
+
+@pytest.mark.parametrize(
+    ("count", "area", "row"),
+    [
+        (1, 0.2, "B_shallow_broad_atrophic"),
+        (1, 1.49, "B_shallow_broad_atrophic"),
+        (1, 1.5, "C_deep_broad_atrophic"),  # from 1.5 cm2: the deep broad row (a cicatrix convention)
+        (1, 6.0, "C_deep_broad_atrophic"),
+        (2, 2.98, "B_shallow_broad_atrophic"),  # 1.49 cm2 each: the area of each area decides
+        (2, 3.0, "C_deep_broad_atrophic"),  # 1.5 cm2 each
+    ],
+)
+def test_gb_broad_atrophic_row_by_area_of_each(kb: KnowledgeBase, count: int, area: float, row: str) -> None:
+    s = scores(kb, scars=[{"type": "broad_atrophic", "count": count, "area_cm2": area}])
+    (r,) = s.goodman_baron_quantitative_rows
+    assert (r.id, r.count, r.area_cm2) == (row, count, area)
+    assert not [w for w in s.warnings if w.code == "gb_area_missing"]
+
+
+def test_gb_broad_atrophic_entries_either_side_of_the_boundary_score_both_rows(kb: KnowledgeBase) -> None:
+    s = scores(
+        kb,
+        scars=[
+            {"type": "broad_atrophic", "count": 2, "area_cm2": 1.0},
+            {"type": "broad_atrophic", "count": 1, "area_cm2": 4.0},
+        ],
+    )
+    assert [(r.id, r.count, r.points) for r in s.goodman_baron_quantitative_rows] == [
+        ("B_shallow_broad_atrophic", 2, 2),
+        ("C_deep_broad_atrophic", 1, 3),
+    ]
+
+
+def test_gb_broad_atrophic_without_area_scores_the_smaller_row_and_warns(kb: KnowledgeBase) -> None:
+    s = scores(kb, scars=[{"type": "broad_atrophic", "count": 2}])
+    assert [(r.id, r.points) for r in s.goodman_baron_quantitative_rows] == [("B_shallow_broad_atrophic", 2)]
+    (w,) = [w for w in s.warnings if w.code == "gb_area_missing"]
+    assert "broad atrophic" in w.message and "area_cm2" in w.message
+
+
+def test_gb_rolling_depth_maps_to_the_dish_like_rows(kb: KnowledgeBase) -> None:
+    s = scores(
+        kb,
+        scars=[
+            {"type": "rolling", "count": 4, "depth": "shallow"},
+            {"type": "rolling", "count": 4, "depth": "deep"},
+            {"type": "rolling", "count": 4},
+        ],
+    )
+    assert [(r.id, r.count) for r in s.goodman_baron_quantitative_rows] == [
+        ("A_mildly_atrophic", 4),
+        ("B_moderately_atrophic", 8),
+    ]
+    conventions = {c.id: c for c in kb.scales.goodman_baron_quantitative.conventions}
+    assert conventions["rolling_depth"].evidence_level == "U"
+    assert conventions["broad_area"].evidence_level == "U"
 
 
 @pytest.mark.parametrize(("count", "grade"), [(1, 1), (4, 1), (5, 2), (20, 2), (21, 3)])
@@ -141,6 +230,120 @@ def test_ecca_maximum_is_540(kb: KnowledgeBase) -> None:
         {"type": "keloid", "count": 21, "area_cm2": 1},
     ]
     assert scores(kb, scars=scars).ecca == 540 == kb.scales.ecca.maximum
+
+
+SIZED = ["ice_pick", "boxcar_shallow", "boxcar_deep", "rolling", "broad_atrophic", "linear"]
+
+
+def ecca_item_for(mm: float) -> str:
+    """The published ECCA size bands: V <2 mm, U 2-4 mm, M >4 mm (an oracle written apart from the data)."""
+    return "v_shaped" if mm < 2 else "u_shaped" if mm <= 4 else "m_shaped"
+
+
+@pytest.mark.parametrize("scar", SIZED)
+@pytest.mark.parametrize("mm", [0.5, 1.99, 2.0, 3.0, 4.0, 4.01, 12.0, 100.0])
+def test_ecca_diameter_decides_the_item(kb: KnowledgeBase, scar: str, mm: float) -> None:
+    s = scores(kb, scars=[{"type": scar, "count": 3, "diameter_mm": mm}])
+    assert [(i.id, i.count) for i in s.ecca_items] == [(ecca_item_for(mm), 3)]
+    assert not [w for w in s.warnings if w.code == "ecca_diameter_missing"]
+
+
+@pytest.mark.parametrize(
+    ("scar", "item"),
+    [
+        ("ice_pick", "v_shaped"),
+        ("boxcar_shallow", "u_shaped"),
+        ("boxcar_deep", "u_shaped"),
+        ("rolling", "m_shaped"),
+        ("broad_atrophic", "m_shaped"),
+    ],
+)
+def test_ecca_without_diameter_falls_back_to_morphology(kb: KnowledgeBase, scar: str, item: str) -> None:
+    s = scores(kb, scars=[{"type": scar, "count": 2}])
+    assert [i.id for i in s.ecca_items] == [item]
+    assert not [w for w in s.warnings if w.code == "ecca_diameter_missing"]
+    fallback = kb.scales.ecca.by_diameter.fallback  # type: ignore[union-attr]
+    assert fallback.evidence_level == "V-low" and "M-shaped" in fallback.note
+
+
+def test_ecca_linear_without_diameter_is_not_counted_and_the_warning_names_it(kb: KnowledgeBase) -> None:
+    s = scores(kb, scars=[{"type": "linear", "count": 4}, {"type": "ice_pick", "count": 1}])
+    assert [i.id for i in s.ecca_items] == ["v_shaped"]
+    (w,) = [w for w in s.warnings if w.code == "ecca_diameter_missing"]
+    assert "linear or troughed scars" in w.message and "diameter_mm" in w.message
+
+
+def test_ecca_measured_and_unmeasured_entries_of_one_type_split_by_size(kb: KnowledgeBase) -> None:
+    s = scores(
+        kb,
+        scars=[
+            {"type": "ice_pick", "count": 3},  # morphology: V
+            {"type": "ice_pick", "count": 2, "diameter_mm": 3.0},  # measured wider: U
+            {"type": "rolling", "count": 6, "diameter_mm": 1.5},  # measured narrow: V
+        ],
+    )
+    assert [(i.id, i.count, i.inputs) for i in s.ecca_items] == [
+        ("v_shaped", 9, ("ice_pick", "rolling")),
+        ("u_shaped", 2, ("ice_pick",)),
+    ]
+
+
+@given(
+    entries=st.lists(
+        st.tuples(
+            st.sampled_from(SIZED),
+            st.integers(1, 30),
+            st.one_of(st.none(), st.floats(0.01, 100, allow_nan=False)),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+@settings(max_examples=200, deadline=None)
+def test_ecca_each_sized_scar_counts_once_in_the_item_of_its_size(entries: list[tuple[str, int, float | None]]) -> None:
+    """Invariant: every atrophic scar with a diameter is counted exactly once, in the item its size
+    names; without one, once in its morphology's item (linear: nowhere, with a warning)."""
+    kb = KB
+    scars = [{"type": t, "count": n, **({"diameter_mm": d} if d is not None else {})} for t, n, d in entries]
+    s = scores(kb, scars=scars)
+    morphology = {
+        "ice_pick": "v_shaped",
+        "boxcar_shallow": "u_shaped",
+        "boxcar_deep": "u_shaped",
+        "rolling": "m_shaped",
+        "broad_atrophic": "m_shaped",
+    }
+    expected: dict[str, int] = {}
+    for t, n, d in entries:
+        item = ecca_item_for(d) if d is not None else morphology.get(t)
+        if item is not None:
+            expected[item] = expected.get(item, 0) + n
+    assert {i.id: i.count for i in s.ecca_items} == expected
+    unsized_linear = any(t == "linear" and d is None for t, _n, d in entries)
+    assert any(w.code == "ecca_diameter_missing" for w in s.warnings) == unsized_linear
+    assert 0 <= s.ecca <= kb.scales.ecca.maximum
+
+
+ANY_SCAR = st.fixed_dictionaries(
+    {"type": st.sampled_from(sorted(KB.scar_types)), "count": st.integers(0, 60)},
+    optional={
+        "depth": st.sampled_from(["shallow", "deep"]),
+        "area_cm2": st.floats(0, 60, allow_nan=False),
+        "age_months": st.integers(0, 120),
+    },
+)
+
+
+@given(scars=st.lists(ANY_SCAR, max_size=14), pih=st.integers(0, 60), pie=st.integers(0, 60))
+@settings(max_examples=300, deadline=None)
+def test_gb_never_exceeds_its_published_maximum(scars: list[dict[str, object]], pih: int, pie: int) -> None:
+    """Invariant: whatever is recorded, each row scores at most points x 3 (area row 18) and the
+    total at most 84; the total is the sum of the rows."""
+    s = scores(KB, scars=scars, marks=[{"type": "pih", "count": pih}, {"type": "pie", "count": pie}])
+    for r in s.goodman_baron_quantitative_rows:
+        cap = 18 if r.id == "D_keloidal_hypertrophic" else 3 * PUBLISHED_ROW_POINTS[r.id]
+        assert 0 < r.points <= cap, r
+    assert s.goodman_baron_quantitative == sum(r.points for r in s.goodman_baron_quantitative_rows) <= 84
 
 
 @pytest.mark.parametrize(("grade", "severity"), [(1, "mild"), (2, "mild"), (3, "moderate"), (4, "severe")])

@@ -86,3 +86,49 @@ def test_chart_places_points_on_a_shared_time_axis() -> None:
     assert s.maximum <= 84 and s.path.startswith("M40.0 ")
     single = series("ECCA", "#000", [(date(2026, 1, 1), 0)], 540)
     assert single.points[0].x == (40 + 308) / 2
+
+
+def test_new_scar_measures_follow_the_scales(kb: KnowledgeBase) -> None:
+    rows = {s.id: s for s in scar_inputs(kb)}
+    sized = {"ice_pick", "boxcar_shallow", "boxcar_deep", "rolling", "broad_atrophic", "linear"}
+    assert {sid for sid, r in rows.items() if r.has_diameter} == sized
+    assert rows["broad_atrophic"].has_area and not rows["broad_atrophic"].has_depth
+    assert not rows["linear"].has_area and not rows["linear"].has_depth
+    assert rows["linear"].ecca_label is None and rows["broad_atrophic"].ecca_label is not None
+
+
+def test_form_records_broad_area_and_diameter(kb: KnowledgeBase) -> None:
+    form = parse_assessment_form(
+        {
+            "date": "2026-11-22",
+            "phototype": "III",
+            "scar-broad_atrophic-count": "1",
+            "scar-broad_atrophic-area_cm2": "2,5",
+            "scar-linear-count": "2",
+            "scar-linear-diameter_mm": "1.5",
+        },
+        kb,
+    )
+    assert form.ok, form.errors
+    assert form.case is not None
+    assert form.case["assessment"]["scars"] == [
+        {"type": "broad_atrophic", "count": 1, "area_cm2": 2.5},
+        {"type": "linear", "count": 2, "diameter_mm": 1.5},
+    ]
+    scores = score_assessment(parse_case(form.case, kb).assessment, kb)
+    assert [(r.id, r.points) for r in scores.goodman_baron_quantitative_rows] == [
+        ("C_linear_troughed", 3),
+        ("C_deep_broad_atrophic", 3),
+    ]
+    assert {i.id: i.count for i in scores.ecca_items} == {"v_shaped": 2, "m_shaped": 1}
+    assert values_from_case(form.case)["scar-linear-diameter_mm"] == "1.5"
+
+
+def test_bad_diameter_is_named_on_its_input(kb: KnowledgeBase) -> None:
+    base = {"date": "2026-11-22", "phototype": "III", "scar-rolling-count": "3"}
+    typed = parse_assessment_form({**base, "scar-rolling-diameter_mm": "wide"}, kb)
+    assert "scar-rolling-diameter_mm" in typed.errors and "wide" in typed.errors["scar-rolling-diameter_mm"]
+    too_big = parse_assessment_form({**base, "scar-rolling-diameter_mm": "250"}, kb)
+    assert "100" in too_big.errors["scar-rolling-diameter_mm"] and too_big.case is None
+    orphan = parse_assessment_form({"date": "2026-11-22", "phototype": "III", "scar-linear-diameter_mm": "2"}, kb)
+    assert "scar-linear-count" in orphan.errors

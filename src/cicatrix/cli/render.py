@@ -24,6 +24,8 @@ def print_scores(scores: Scores, markdown: bool = False, console: Console | None
         table.add_column(col)
     for r in scores.goodman_baron_quantitative_rows:
         factor = f"×{r.multiplier}" if r.multiplier else f"{r.area_cm2} cm²"
+        if r.multiplier and r.area_cm2 is not None:  # a row decided by area (broad atrophic areas)
+            factor += f" ({r.area_cm2} cm²)"
         table.add_row("Goodman & Baron", r.label, str(r.count), factor, str(r.points))
     table.add_row("Goodman & Baron", "[b]total[/b]", "", "", f"[b]{scores.goodman_baron_quantitative}[/b]")
     for r in scores.ecca_items:

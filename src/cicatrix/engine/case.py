@@ -62,6 +62,9 @@ class ScarEntry(_CountedEntry, frozen=True, kw_only=True):
     depth: Literal["shallow", "deep"] | None = None
     area_cm2: Annotated[float, Meta(ge=0)] | None = None
     age_months: NonNegative | None = None
+    # the scars' diameter (a linear scar's width), for ECCA's size-defined atrophic items; only on
+    # the scar types the scale measures (checked by parse_case). Above 100 mm is a typing error.
+    diameter_mm: Annotated[float, Meta(gt=0, le=100)] | None = None
 
 
 class MarkEntry(_CountedEntry, frozen=True, kw_only=True):
@@ -192,6 +195,20 @@ def _unknown_types(case: Case, kb: KnowledgeBase) -> Iterator[CaseError]:
             yield _unknown("preferences.treatments", t, "treatments", kb.treatments)
 
 
+def _unmeasured_diameters(case: Case, kb: KnowledgeBase) -> Iterator[CaseError]:
+    """A diameter on a scar type the ECCA does not size (say a keloid) would be ignored: refuse it."""
+    by_diameter = kb.scales.ecca.by_diameter
+    measured = by_diameter.scars if by_diameter is not None else ()
+    for i, e in enumerate(case.assessment.scars):
+        if e.diameter_mm is not None and e.type not in measured and e.type in kb.scar_types:
+            where = ", ".join(measured) if measured else "none in this knowledge base"
+            yield CaseError(
+                f"assessment.scars[{i}].diameter_mm",
+                e.diameter_mm,
+                f"a diameter is recorded only for the atrophic scar types ECCA sizes ({where}), not {e.type}",
+            )
+
+
 def _unknown(field: str, value: str, kind: str, known: Mapping[str, object]) -> CaseError:
     choices = ", ".join(sorted(known))
     return CaseError(field, value, f"unknown {kind.rstrip('s').replace('_', ' ')} (known: {choices})")
@@ -206,6 +223,8 @@ def parse_case(data: object, knowledge: KnowledgeBase) -> Case:
         case = msgspec.convert(data, Case, strict=False)
     except msgspec.ValidationError as exc:
         raise _first_error(exc, data) from None
+    for error in _unmeasured_diameters(case, knowledge):
+        raise error
     for error in _unknown_types(case, knowledge):
         raise error
     return case

@@ -39,6 +39,7 @@ class RowMatchers(msgspec.Struct, frozen=True):
     scars: dict[str, tuple[Matcher, ...]]
     marks: frozenset[str]
     types: frozenset[str]  # every scar and mark type the row names: most rows skip most cases
+    by_area: bool  # some matcher is decided by the area of each scar (the broad atrophic rows)
 
 
 class StepPlan(msgspec.Struct, frozen=True):
@@ -104,7 +105,12 @@ def _row_matchers(matchers: tuple[Matcher, ...]) -> RowMatchers:
             scars.setdefault(m.scar, []).append(m)
         if m.mark is not None:
             marks.add(m.mark)
-    return RowMatchers({k: tuple(v) for k, v in scars.items()}, frozenset(marks), frozenset(scars) | marks)
+    return RowMatchers(
+        {k: tuple(v) for k, v in scars.items()},
+        frozenset(marks),
+        frozenset(scars) | marks,
+        any(m.by_area for m in matchers),
+    )
 
 
 def _step_uses(kb: KnowledgeBase, tid: str, decisions: tuple[tuple[str, Decision], ...]) -> tuple[str, ...]:

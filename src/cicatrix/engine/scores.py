@@ -26,6 +26,14 @@ def _matches(m: Matcher, entry: ScarEntry | MarkEntry) -> bool:
             return False
         if m.age_months_gte is not None and entry.age_months < m.age_months_gte:
             return False
+    if m.by_area:
+        if entry.area_cm2 is None:
+            return m.when_area_missing
+        each = entry.area_cm2 / entry.count if entry.count else entry.area_cm2
+        if m.area_each_cm2_lt is not None and each >= m.area_each_cm2_lt:
+            return False
+        if m.area_each_cm2_gte is not None and each < m.area_each_cm2_gte:
+            return False
     return True
 
 
@@ -79,8 +87,22 @@ def goodman_baron_quantitative(
             continue
         count = sum(e.count for e in hits)
         m = count_band(scale.multipliers, count)
+        area: float | None = None
+        if row_matchers.by_area:  # the broad atrophic rows: show the area they were decided by
+            areas = [e.area_cm2 for e in hits if isinstance(e, ScarEntry) and e.area_cm2 is not None]
+            area = round(float(sum(areas)), 3) if areas else None
+            if row.missing_area_warning and len(areas) < len(hits):
+                warnings.append(Message(code="gb_area_missing", message=row.missing_area_warning))
         rows.append(
-            ScoreRow(id=row.id, label=row.label, inputs=_inputs(hits), count=count, multiplier=m, points=row.points * m)
+            ScoreRow(
+                id=row.id,
+                label=row.label,
+                inputs=_inputs(hits),
+                count=count,
+                area_cm2=area,
+                multiplier=m,
+                points=row.points * m,
+            )
         )
     for arow, row_matchers in zip(scale.area_rows, index.gb_area_rows, strict=True):
         hits = _matching(row_matchers, a, recorded)
@@ -104,13 +126,43 @@ def goodman_baron_quantitative(
     return sum(r.points for r in rows), tuple(rows), tuple(warnings)
 
 
+def _measured(a: Assessment, kb: KnowledgeBase) -> tuple[frozenset[str], list[ScarEntry]]:
+    """The scar types ECCA sizes, and the recorded entries of those types that carry a diameter."""
+    by_diameter = kb.scales.ecca.by_diameter
+    if by_diameter is None:
+        return frozenset(), []
+    types = frozenset(by_diameter.scars)
+    return types, [s for s in a.scars if s.count > 0 and s.diameter_mm is not None and s.type in types]
+
+
+def _unsized(a: Assessment, kb: KnowledgeBase, types: frozenset[str], counted: set[int]) -> tuple[Message, ...]:
+    """A warning naming the measured scar types that no item counted: no diameter, and no item
+    names their morphology (linear scars)."""
+    by_diameter = kb.scales.ecca.by_diameter
+    missed = {s.type: None for s in a.scars if s.count > 0 and s.type in types and id(s) not in counted}
+    if by_diameter is None or not missed:
+        return ()
+    names = ", ".join(kb.scar_types[t].name.lower() + " scars" for t in missed)
+    return (Message(code="ecca_diameter_missing", message=by_diameter.missing_diameter_warning.format(scars=names)),)
+
+
 def ecca(a: Assessment, kb: KnowledgeBase) -> tuple[int, tuple[ScoreRow, ...], tuple[Message, ...]]:
+    """ECCA items. A measured atrophic scar with a diameter counts in the item of its size;
+    without one, in the item that names its morphology (the data's documented fallback)."""
     scale = kb.scales.ecca
     recorded = _recorded(a)
     items: list[ScoreRow] = []
     warnings: list[Message] = []
+    types, sized = _measured(a, kb)
+    counted: set[int] = set()
     for item, row_matchers in zip(scale.items, index_for(kb).ecca_items, strict=True):
         hits = _matching(row_matchers, a, recorded)
+        if sized:
+            hits = [e for e in hits if not (isinstance(e, ScarEntry) and e.type in types and e.diameter_mm is not None)]
+            band = item.diameter_mm
+            if band is not None:
+                hits += [s for s in sized if s.diameter_mm is not None and band.contains(s.diameter_mm)]
+        counted.update(id(e) for e in hits)
         if not hits:
             continue
         count = sum(e.count for e in hits)
@@ -122,6 +174,7 @@ def ecca(a: Assessment, kb: KnowledgeBase) -> tuple[int, tuple[ScoreRow, ...], t
                 id=item.id, label=item.label, inputs=_inputs(hits), count=count, grade=grade, points=item.weight * grade
             )
         )
+    warnings += _unsized(a, kb, types, counted)
     return sum(i.points for i in items), tuple(items), tuple(warnings)
 
 

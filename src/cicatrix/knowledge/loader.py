@@ -463,6 +463,10 @@ def check_references(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> Non
         matchers += [(arow.id, m) for m in arow.match]
     for item in scales.ecca.items:
         matchers += [(item.id, m) for m in item.match]
+    if scales.ecca.by_diameter is not None:
+        matchers += [("ecca.by_diameter", Matcher(scar=s)) for s in scales.ecca.by_diameter.scars]
+    for where, entry in scales.sourced():
+        need_sources("scales.yaml", where, entry.sources, "sources")
     for rid, m in matchers:
         if m.scar is not None and m.scar not in kb.scar_types:
             raise KnowledgeError("scales.yaml", rid, f"unknown scar type {m.scar!r}")

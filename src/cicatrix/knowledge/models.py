@@ -293,7 +293,12 @@ class Treatment(Sourced, frozen=True, kw_only=True):
 
 
 class Matcher(Frozen, frozen=True, kw_only=True):
-    """Which recorded entries feed a scale row."""
+    """Which recorded entries feed a scale row.
+
+    `area_each_cm2_*` compare the area of one scar of the entry, its `area_cm2` (the entry's
+    total area, as on every scar entry) divided by its count: Goodman & Baron's broad atrophic
+    rows are decided by the size of each area, not by the sum.
+    """
 
     scar: str | None = None
     mark: str | None = None
@@ -301,10 +306,21 @@ class Matcher(Frozen, frozen=True, kw_only=True):
     age_months_lt: int | None = None
     age_months_gte: int | None = None
     when_age_missing: bool = False
+    area_each_cm2_lt: float | None = None
+    area_each_cm2_gte: float | None = None
+    when_area_missing: bool = False
 
     def __post_init__(self) -> None:
         if (self.scar is None) == (self.mark is None):
             raise ValueError("a matcher names exactly one of scar or mark")
+        if self.mark is not None and (self.by_area or self.when_area_missing):
+            raise ValueError("area conditions apply to scars only")
+        if self.when_area_missing and not self.by_area:
+            raise ValueError("when_area_missing needs area_each_cm2_lt or area_each_cm2_gte")
+
+    @property
+    def by_area(self) -> bool:
+        return self.area_each_cm2_lt is not None or self.area_each_cm2_gte is not None
 
 
 class CountBand(Frozen, frozen=True, kw_only=True):
@@ -324,6 +340,12 @@ class CountRow(Frozen, frozen=True, kw_only=True):
     label: str
     points: int
     match: Annotated[tuple[Matcher, ...], Meta(min_length=1)]
+    # shown when an entry is counted here because its area was not recorded (when_area_missing)
+    missing_area_warning: str | None = None
+
+    def __post_init__(self) -> None:
+        if any(m.when_area_missing for m in self.match) and not self.missing_area_warning:
+            raise ValueError(f"row {self.id}: a matcher with when_area_missing needs missing_area_warning")
 
 
 class AreaRow(Frozen, frozen=True, kw_only=True):
@@ -335,20 +357,85 @@ class AreaRow(Frozen, frozen=True, kw_only=True):
     missing_area_warning: str
 
 
+class ScaleConvention(Sourced, frozen=True, kw_only=True):
+    """How cicatrix applies a scale where the published table leaves it open, with its evidence."""
+
+    id: str
+    text: str
+
+
 class GoodmanBaronQuantitative(Sourced, frozen=True, kw_only=True):
     name: str
     multipliers: Annotated[tuple[CountBand, ...], Meta(min_length=1)]
     rows: tuple[CountRow, ...]
     area_rows: tuple[AreaRow, ...]
     maximum: int
+    conventions: tuple[ScaleConvention, ...] = ()
+
+
+class DiameterBand(Frozen, frozen=True, kw_only=True):
+    """A range of diameters in mm: at most one lower bound (gt or gte), one upper (lt or lte)."""
+
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.gt is not None and self.gte is not None:
+            raise ValueError("a diameter band has one lower bound: gt or gte")
+        if self.lt is not None and self.lte is not None:
+            raise ValueError("a diameter band has one upper bound: lt or lte")
+
+    @property
+    def lower(self) -> tuple[float, bool] | None:
+        """(value, inclusive), or None when the band starts at zero."""
+        if self.gte is not None:
+            return self.gte, True
+        return (self.gt, False) if self.gt is not None else None
+
+    @property
+    def upper(self) -> tuple[float, bool] | None:
+        """(value, inclusive), or None when the band is open-ended."""
+        if self.lte is not None:
+            return self.lte, True
+        return (self.lt, False) if self.lt is not None else None
+
+    def contains(self, mm: float) -> bool:
+        lo, hi = self.lower, self.upper
+        if lo is not None and (mm < lo[0] or (mm == lo[0] and not lo[1])):
+            return False
+        return hi is None or mm < hi[0] or (mm == hi[0] and hi[1])
 
 
 class EccaItem(Frozen, frozen=True, kw_only=True):
     id: str
     label: str
     weight: int
-    match: Annotated[tuple[Matcher, ...], Meta(min_length=1)]
+    match: tuple[Matcher, ...] = ()
+    # the item's diameter band: a measured atrophic scar (Ecca.by_diameter) counts here by its size
+    diameter_mm: DiameterBand | None = None
     missing_age_warning: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.match and self.diameter_mm is None:
+            raise ValueError(f"item {self.id}: needs match, diameter_mm or both")
+
+
+class MorphologyFallback(Sourced, frozen=True, kw_only=True):
+    """Why a measured scar type without a diameter counts in the item its `match` names."""
+
+    note: str
+
+
+class EccaByDiameter(Sourced, frozen=True, kw_only=True):
+    """ECCA defines its atrophic items by diameter: for these scar types a recorded
+    `diameter_mm` decides the item; without one, the items' `match` lists (morphology) do."""
+
+    scars: Annotated[tuple[str, ...], Meta(min_length=1)]
+    fallback: MorphologyFallback
+    # `{scars}` is replaced by the names of the scar types that no item counted
+    missing_diameter_warning: str
 
 
 class Ecca(Sourced, frozen=True, kw_only=True):
@@ -356,6 +443,40 @@ class Ecca(Sourced, frozen=True, kw_only=True):
     count_grades: Annotated[tuple[CountBand, ...], Meta(min_length=1)]
     items: tuple[EccaItem, ...]
     maximum: int
+    by_diameter: EccaByDiameter | None = None
+
+    def __post_init__(self) -> None:
+        bands = [(i.id, i.diameter_mm) for i in self.items if i.diameter_mm is not None]
+        if bool(bands) != (self.by_diameter is not None):
+            raise ValueError("ecca: items with diameter_mm and by_diameter go together")
+        _check_tiling(bands)
+
+
+def _check_tiling(bands: list[tuple[str, DiameterBand]]) -> None:
+    """The bands must cover every diameter from 0 up, each exactly once (no gap, no overlap)."""
+    if not bands:
+        return
+    ordered = sorted(bands, key=lambda b: (-1.0, False) if b[1].lower is None else (b[1].lower[0], not b[1].lower[1]))
+    edge: tuple[float, bool] | None = None  # the previous band's upper bound
+    for n, (iid, band) in enumerate(ordered):
+        lo = band.lower
+        if n == 0 and lo is not None and lo != (0.0, True):
+            raise ValueError(f"ecca: diameter bands leave a gap below item {iid}")
+        if n > 0 and (edge is None or lo is None or lo[0] != edge[0] or lo[1] == edge[1]):
+            raise ValueError(f"ecca: diameter band of item {iid} does not start where the previous one ends")
+        edge = band.upper
+        if edge is None and n != len(ordered) - 1:
+            raise ValueError(f"ecca: only the last diameter band may be open-ended (item {iid})")
+    if edge is not None:
+        raise ValueError("ecca: the last diameter band must be open-ended")
+
+
+class GradeCriterion(Sourced, frozen=True, kw_only=True):
+    """One more test a grade names (the stretch test), with its own evidence: it is not in the
+    qualitative paper's text that was read, so it is never folded into the sourced definition."""
+
+    id: str
+    text: str
 
 
 class QualitativeGrade(Frozen, frozen=True, kw_only=True):
@@ -363,6 +484,7 @@ class QualitativeGrade(Frozen, frozen=True, kw_only=True):
     label: str
     definition: str
     severity: Severity
+    criteria: tuple[GradeCriterion, ...] = ()
 
 
 class GoodmanBaronQualitative(Sourced, frozen=True, kw_only=True):
@@ -390,6 +512,23 @@ class Scales(Frozen, frozen=True, kw_only=True):
     ecca: Ecca
     goodman_baron_qualitative: GoodmanBaronQualitative
     severity_fallback: SeverityFallback
+
+    def sourced(self) -> tuple[tuple[str, Sourced], ...]:
+        """Every sourced entry of the scales with where it is, so the loader can check citations."""
+        out: list[tuple[str, Sourced]] = [
+            ("goodman_baron_quantitative", self.goodman_baron_quantitative),
+            ("ecca", self.ecca),
+            ("goodman_baron_qualitative", self.goodman_baron_qualitative),
+            ("severity_fallback", self.severity_fallback),
+        ]
+        gb = self.goodman_baron_quantitative
+        out += [(f"goodman_baron_quantitative.conventions.{c.id}", c) for c in gb.conventions]
+        if self.ecca.by_diameter is not None:
+            by_diameter = self.ecca.by_diameter
+            out += [("ecca.by_diameter", by_diameter), ("ecca.by_diameter.fallback", by_diameter.fallback)]
+        for g in self.goodman_baron_qualitative.grades:
+            out += [(f"goodman_baron_qualitative.grades[{g.grade}].{c.id}", c) for c in g.criteria]
+        return tuple(out)
 
 
 # --- planning policy -----------------------------------------------------------------------

@@ -124,7 +124,11 @@ class AssessmentIn(BaseModel):
             {
                 "date": "2026-11-22",
                 "goodman_baron_qualitative": 3,
-                "scars": [{"type": "rolling", "count": 8, "depth": "shallow"}],
+                "scars": [
+                    {"type": "rolling", "count": 8, "depth": "shallow"},
+                    {"type": "boxcar_shallow", "count": 4, "diameter_mm": 3},
+                    {"type": "broad_atrophic", "count": 1, "area_cm2": 2.0},
+                ],
                 "marks": [{"type": "pih", "count": 10}],
                 "active_lesions": [],
             }

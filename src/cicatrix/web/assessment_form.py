@@ -1,9 +1,10 @@
 """The assessment form: which inputs each scar type needs, and form data to an engine case.
 
-Which extra inputs a scar type shows (depth, area, age) is read from the scales in the
-knowledge base: a scar gets a depth choice when a scale row tells depths apart, an area when
-an area-scored row counts it, an age when an ECCA item depends on its age. So a clinic that
-changes the scales changes the form without a code change.
+Which extra inputs a scar type shows (depth, area, age, diameter) is read from the scales in
+the knowledge base: a scar gets a depth choice when a scale row tells depths apart, an area when
+an area-scored row counts it or a row is decided by its area, an age when an ECCA item depends on
+its age, a diameter when ECCA sizes it. So a clinic that changes the scales changes the form
+without a code change.
 
 Everything the clinician typed is kept as typed, so a page re-rendered with errors never loses it.
 """
@@ -37,6 +38,7 @@ class ScarInputs:
     has_depth: bool
     has_area: bool
     has_age: bool
+    has_diameter: bool = False
 
 
 def _scar_matchers(kb: KnowledgeBase) -> list[tuple[str, Matcher]]:
@@ -54,6 +56,8 @@ def _scar_matchers(kb: KnowledgeBase) -> list[tuple[str, Matcher]]:
 def scar_inputs(kb: KnowledgeBase) -> tuple[ScarInputs, ...]:
     matchers = _scar_matchers(kb)
     ecca_label = {m.scar: item.label for item in kb.scales.ecca.items for m in item.match if m.scar}
+    by_diameter = kb.scales.ecca.by_diameter
+    sized = frozenset(by_diameter.scars) if by_diameter else frozenset()
     rows = []
     for sid, st in kb.scar_types.items():
         mine = [(kind, m) for kind, m in matchers if m.scar == sid]
@@ -67,8 +71,9 @@ def scar_inputs(kb: KnowledgeBase) -> tuple[ScarInputs, ...]:
                 definition=st.definition,
                 ecca_label=ecca_label.get(sid),
                 has_depth=any(m.depth != "any" for _, m in mine),
-                has_area=any(kind == "area" for kind, _ in mine),
+                has_area=any(kind == "area" or m.by_area for kind, m in mine),
                 has_age=any(m.age_months_lt is not None or m.age_months_gte is not None for _, m in mine),
+                has_diameter=sid in sized,
             )
         )
     return tuple(rows)
@@ -146,15 +151,20 @@ def parse_assessment_form(
             if age is not None:
                 entry["age_months"] = age
                 extras.append(f"{p}-age_months")
+        if si.has_diameter:
+            mm = _float(form, f"{p}-diameter_mm", what=f"{si.name} diameter")
+            if mm is not None:
+                entry["diameter_mm"] = mm
+                extras.append(f"{p}-diameter_mm")
         if count:
             i = len(scars)
             scars.append(entry)
             where[f"assessment.scars[{i}].count"] = f"{p}-count"
-            for key in ("depth", "area_cm2", "age_months"):
+            for key in ("depth", "area_cm2", "age_months", "diameter_mm"):
                 where[f"assessment.scars[{i}].{key}"] = f"{p}-{key}"
         elif extras and f"{p}-count" not in form.errors:
             form.errors[f"{p}-count"] = (
-                f"Enter how many {si.name.lower()} scars there are, or clear their area and age."
+                f"Enter how many {si.name.lower()} scars there are, or clear their area, age and diameter."
             )
 
     def counted(kind: str, ids: Mapping[str, Any], names: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -236,7 +246,7 @@ def values_from_case(case: Mapping[str, Any]) -> dict[str, str]:
     for s in a.get("scars", []):
         p = f"scar-{s['type']}"
         out[f"{p}-count"] = str(s.get("count", ""))
-        for key in ("depth", "area_cm2", "age_months"):
+        for key in ("depth", "area_cm2", "age_months", "diameter_mm"):
             if s.get(key) is not None:
                 out[f"{p}-{key}"] = str(s[key])
     for kind, key in (("mark", "marks"), ("lesion", "active_lesions")):
