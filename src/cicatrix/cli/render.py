@@ -122,7 +122,9 @@ def plan_markdown(plan: Plan, kb: KnowledgeBase) -> str:
     return "\n".join(out) + "\n"
 
 
-_KINDS = ("treatments", "scar_types", "marks", "lesions", "conditions", "phototypes", "education", "sources")
+_KINDS = (
+    "treatments", "scar_types", "marks", "lesions", "conditions", "vocabulary", "phototypes", "education", "sources",
+)  # fmt: skip
 
 
 def print_knowledge_list(kb: KnowledgeBase, kind: str | None, console: Console | None = None) -> None:
@@ -139,7 +141,12 @@ def print_knowledge_list(kb: KnowledgeBase, kind: str | None, console: Console |
         table.add_column("evidence")
         table.add_column("override")
         for eid, entry in getattr(kb, k).items():
-            name = getattr(entry, "name", None) or getattr(entry, "title", None) or getattr(entry, "citation", "")
+            name = (
+                getattr(entry, "name", None)
+                or getattr(entry, "title", None)
+                or getattr(entry, "label", None)
+                or getattr(entry, "citation", "")
+            )
             level = getattr(entry, "evidence_level", "") or ""
             table.add_row(eid, str(name), level, kb.overridden.get(f"{k}:{eid}", ""))
         console.print(table)

@@ -116,6 +116,8 @@ def import_record(ctx: Context, record: PatientRecord) -> int:
 
     require(ctx.actor, "patient.create")
     p = record.patient
+    history = patients.checked_terms(ctx, "history", list(p.history), "Patient.history")
+    medications = patients.checked_terms(ctx, "medication", list(p.medications), "Patient.medications")
     name = (record.name.text if record.name else "") or record.id
     try:
         data = PatientIn(
@@ -128,8 +130,8 @@ def import_record(ctx: Context, record: PatientRecord) -> int:
                 pregnant=p.pregnant,
                 breastfeeding=p.breastfeeding,
                 isotretinoin_last_dose=p.isotretinoin_last_dose,
-                history=list(p.history),
-                medications=list(p.medications),
+                history=history,
+                medications=medications,
                 recent_sunburn=p.recent_sunburn,
             ),
         )
@@ -151,7 +153,7 @@ def import_record(ctx: Context, record: PatientRecord) -> int:
         clinic_id=ctx.actor.clinic_id, name=data.name, name_key=data.name.lower(), mrn=data.mrn,
         birth_date=data.birth_date, sex=data.sex, phototype=p.phototype.value, pregnant=p.pregnant,
         breastfeeding=p.breastfeeding, isotretinoin_last_dose=p.isotretinoin_last_dose,
-        history=list(p.history), medications=list(p.medications), recent_sunburn=p.recent_sunburn,
+        history=history, medications=medications, recent_sunburn=p.recent_sunburn,
         archived=False, created_at=now, updated_at=now,
     )  # fmt: skip
     ctx.db.add(row)

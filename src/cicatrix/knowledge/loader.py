@@ -338,7 +338,7 @@ def check_references(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> Non
 
 def check_vocabulary(kb: KnowledgeBase, files: dict[str, str]) -> None:
     """Every code is its own normal form, and no word means two codes (after `normal_form`)."""
-    for code, term in kb.vocabulary.items():
+    for code in kb.vocabulary:
         if normal_form(code) != code:
             raise KnowledgeError(files[code], code, f"id must be written as its normal form {normal_form(code)!r}")
     _table, clashes = term_table(kb.vocabulary)
