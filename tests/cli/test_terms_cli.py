@@ -34,7 +34,9 @@ def test_an_unknown_history_term_in_a_batch_is_an_error_line_and_exit_2(tmp_path
 
 def test_free_text_allowed_by_the_clinic_gives_a_plan_that_warns(tmp_path: Path) -> None:
     (tmp_path / "knowledge.yaml").write_text("policy:\n  vocabulary:\n    allow_free_text: true\n")
-    r = cli("plan", "-", "--format", "json", stdin=_case(medications=["foo"]), env={"CICATRIX_KNOWLEDGE_DIR": str(tmp_path)})
+    r = cli(
+        "plan", "-", "--format", "json", stdin=_case(medications=["foo"]), env={"CICATRIX_KNOWLEDGE_DIR": str(tmp_path)}
+    )
     assert r.returncode == 0, r.stderr
     warnings = json.loads(r.stdout)["warnings"]
     assert [w for w in warnings if w["code"] == "unrecognised_term" and "'foo'" in w["message"]]

@@ -107,7 +107,9 @@ def test_when_to_call_the_clinic_is_shown_whenever_a_procedure_is_booked(kb: Kno
     assert "call_the_clinic" not in topics(creams_only)
 
 
-@pytest.mark.parametrize(("phototype", "shown"), [("II", False), ("III", False), ("IV", True), ("V", True), ("VI", True)])
+@pytest.mark.parametrize(
+    ("phototype", "shown"), [("II", False), ("III", False), ("IV", True), ("V", True), ("VI", True)]
+)
 def test_tinted_sunscreen_for_pih_in_phototypes_iv_to_vi(kb: KnowledgeBase, phototype: str, shown: bool) -> None:
     plan = plan_for(kb, marks=[{"type": "pih", "count": 10}], patient={"phototype": phototype})
     assert ("tinted_sunscreen" in topics(plan)) is shown

@@ -95,12 +95,16 @@ def test_a_word_for_a_structured_field_is_refused_even_as_free_text(
     kb: KnowledgeBase, free_text_kb: KnowledgeBase, field: str, typed: str, where: str
 ) -> None:
     for base in (kb, free_text_kb):
-        with pytest.raises(CaseError, match=rf"patient.{field}\[0\]: '{typed}' is not a .* term: record it in patient.{where}"):
+        with pytest.raises(
+            CaseError, match=rf"patient.{field}\[0\]: '{typed}' is not a .* term: record it in patient.{where}"
+        ):
             parse_case(make_case(patient={field: [typed]}), base)
 
 
 def test_free_text_is_kept_and_warned_about(free_text_kb: KnowledgeBase) -> None:
-    case = parse_case(make_case(patient={"medications": ["St John's wort", "warfarin"], "history": ["asthma"]}), free_text_kb)
+    case = parse_case(
+        make_case(patient={"medications": ["St John's wort", "warfarin"], "history": ["asthma"]}), free_text_kb
+    )
     assert case.patient.medications == ("St John's wort", "anticoagulant")
     plan = plan_case(case, free_text_kb)
     warned = [w.message for w in plan.warnings if w.code == "unrecognised_term"]

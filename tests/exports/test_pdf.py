@@ -70,3 +70,12 @@ def test_short_plan_fits_on_few_pages_and_shows_the_clinic_logo(tmp_path: Path) 
     assert "Mon 8 Mar 2027" in text and "Tue 9 Mar 2027" not in text  # last care day is day 7
     assert _pages(pdf, tmp_path) <= 2
     assert b"/Image" in pdf  # the clinic's logo is embedded
+
+
+def test_the_handout_lists_the_warning_signs_after_a_procedure(kb: KnowledgeBase) -> None:
+    from cicatrix.exports.pdf import handout_context
+
+    _case, plan = example_plan(kb)
+    assert plan.course.sessions
+    call_when = handout_context(plan, HandoutOptions(), kb)["call_when"]
+    assert any("fever or chills" in line and "dark or grey patches" in line for line in call_when)

@@ -103,7 +103,9 @@ def test_a_synonym_meaning_two_codes_is_refused(tmp_path: Path) -> None:
         tmp_path,
         "- {id: antiplatelet, synonyms: [Warfarin]}\n",  # warfarin is already an anticoagulant
     )
-    with pytest.raises(KnowledgeError, match=r"vocabulary.yaml, entry 'antiplatelet'.*'Warfarin' already means 'anticoagulant'"):
+    with pytest.raises(
+        KnowledgeError, match=r"vocabulary.yaml, entry 'antiplatelet'.*'Warfarin' already means 'anticoagulant'"
+    ):
         load_knowledge(over, cache=False)
 
 
@@ -128,13 +130,15 @@ def test_a_code_must_be_written_as_its_normal_form(tmp_path: Path) -> None:
 
 def test_a_trigger_naming_an_unknown_code_is_refused(tmp_path: Path) -> None:
     (tmp_path / "conditions.yaml").write_text("- {id: anticoagulants, triggers: {medications_any: [warfarin]}}\n")
-    with pytest.raises(KnowledgeError, match="'warfarin' is not a medication code of vocabulary.yaml"):
+    with pytest.raises(KnowledgeError, match=r"'warfarin' is not a medication code of vocabulary\.yaml"):
         load_knowledge(tmp_path, cache=False)
 
 
 def test_a_trigger_naming_a_code_of_the_other_kind_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "conditions.yaml").write_text("- {id: immunosuppression, triggers: {history_any: [immunosuppressant]}}\n")
-    with pytest.raises(KnowledgeError, match="triggers.history_any: 'immunosuppressant' is not a history code"):
+    (tmp_path / "conditions.yaml").write_text(
+        "- {id: immunosuppression, triggers: {history_any: [immunosuppressant]}}\n"
+    )
+    with pytest.raises(KnowledgeError, match=r"triggers\.history_any: 'immunosuppressant' is not a history code"):
         load_knowledge(tmp_path, cache=False)
 
 

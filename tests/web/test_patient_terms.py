@@ -10,8 +10,13 @@ def _create(demo: Demo, medications: str) -> object:
     token = demo.csrf("/patients/new")
     return demo.client.post(
         "/patients/new",
-        data={"csrf_token": token, "name": "Form Person", "phototype": "III", "history": "immunosuppression",
-              "medications": medications},  # fmt: skip
+        data={
+            "csrf_token": token,
+            "name": "Form Person",
+            "phototype": "III",
+            "history": "immunosuppression",
+            "medications": medications,
+        },
         follow_redirects=False,
     )
 
