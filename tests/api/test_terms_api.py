@@ -77,4 +77,5 @@ def test_fhir_import_with_an_unknown_term_is_422_naming_it(client) -> None:  # t
     patient["extension"] = [*others, {"url": EXT_SCREENING, "valueString": json.dumps(screening)}]
     r = client.post("/api/patients/import/fhir", json=bundle, headers=bearer(client, "clinician_b"))
     assert r.status_code == 422
-    assert r.json()["field"] == "Patient.medications[1]" and "'foo'" in r.json()["message"]
+    assert r.json()["field"] == f"Patient.extension({EXT_SCREENING}).medications[1]"
+    assert "'foo'" in r.json()["message"]

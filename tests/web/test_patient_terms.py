@@ -42,3 +42,9 @@ def test_brand_names_are_accepted_and_kept_as_typed(demo: Demo) -> None:
     assert r.status_code == 303, r.text  # type: ignore[attr-defined]
     page = demo.client.get(r.headers["location"]).text  # type: ignore[attr-defined]
     assert "Prograf 1 mg" in page and "Eliquis" in page
+
+
+def test_the_knowledge_page_lists_the_vocabulary(demo: Demo) -> None:
+    demo.login("clinician")
+    html = demo.client.get("/knowledge").text
+    assert 'id="vocabulary"' in html and "tacrolimus" in html and "other words are refused" in html

@@ -168,7 +168,7 @@ def plan_case(case: Case, kb: KnowledgeBase, overrides: Iterable[ClinicianOverri
         if rule.condition in conditions or not lesions.isdisjoint(rule.lesions_any):
             warnings.append(Message(code=rule.code, message=rule.message))
     for kind, name in FIELDS.items():  # free text the clinic allowed: kept, never screened, never silent
-        for _i, term in unrecognised(kind, getattr(case.patient, name), kb):
+        for term in unrecognised(kind, getattr(case.patient, name), kb):
             text = kb.policy.vocabulary.unrecognised_warning.format(field=f"patient.{name}", term=term)
             warnings.append(Message(code="unrecognised_term", message=text))
     extra: dict[str, tuple[Message, ...]] = {}

@@ -53,6 +53,6 @@ def codes(kind: TermKind, terms: Iterable[str], kb: KnowledgeBase) -> frozenset[
     return frozenset(c for t in terms if (c := _usable(kind, t, kb)) is not None)
 
 
-def unrecognised(kind: TermKind, terms: Iterable[str], kb: KnowledgeBase) -> tuple[tuple[int, str], ...]:
-    """(position, term) of every term no code of this kind stands for: kept as free text."""
-    return tuple((i, t) for i, t in enumerate(terms) if _usable(kind, t, kb) is None)
+def unrecognised(kind: TermKind, terms: Iterable[str], kb: KnowledgeBase) -> tuple[str, ...]:
+    """Every term no code of this kind stands for: free text, which no rule can read."""
+    return tuple(t for t in terms if _usable(kind, t, kb) is None)

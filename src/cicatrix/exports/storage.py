@@ -112,12 +112,14 @@ def session_sequences(ctx: Context, patient_id: int) -> dict[tuple[str, int], in
 
 def import_record(ctx: Context, record: PatientRecord) -> int:
     """Create the patient and, when the record carries them, assessments, plan and sessions; one transaction."""
+    from cicatrix.exports.fhir import EXT_SCREENING  # loaded already: the record came from a Bundle
     from cicatrix.service.schemas import PatientClinical, PatientIn
 
     require(ctx.actor, "patient.create")
     p = record.patient
-    history = patients.checked_terms(ctx, "history", list(p.history), "Patient.history")
-    medications = patients.checked_terms(ctx, "medication", list(p.medications), "Patient.medications")
+    where = f"Patient.extension({EXT_SCREENING})"  # named as fhir.patient_from_fhir names its errors
+    history = patients.checked_terms(ctx, "history", list(p.history), f"{where}.history")
+    medications = patients.checked_terms(ctx, "medication", list(p.medications), f"{where}.medications")
     name = (record.name.text if record.name else "") or record.id
     try:
         data = PatientIn(
