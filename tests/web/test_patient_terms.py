@@ -48,3 +48,20 @@ def test_the_knowledge_page_lists_the_vocabulary(demo: Demo) -> None:
     demo.login("clinician")
     html = demo.client.get("/knowledge").text
     assert 'id="vocabulary"' in html and "tacrolimus" in html and "other words are refused" in html
+
+
+def test_a_stored_term_the_vocabulary_does_not_know_is_shown_not_hidden(demo: Demo) -> None:
+    """A record written before the vocabulary (or under another knowledge base) is never shown
+    as having no contraindications: the page says it cannot be screened, naming the term."""
+    from sqlalchemy import select
+
+    from cicatrix.storage.models import Assessment
+
+    with demo.app.state.db.session() as db:
+        latest = db.scalars(select(Assessment).where(Assessment.patient_id == 1).order_by(Assessment.id.desc())).first()
+        assert latest is not None
+        latest.input = {**latest.input, "patient": {**latest.input["patient"], "medications": ["mystery pill"]}}
+        db.commit()
+    demo.login("clinician")
+    html = demo.client.get("/patients/1").text
+    assert "cannot be screened" in html and "mystery pill" in html

@@ -191,8 +191,9 @@ def patient_page(patient_id: int, page: Page = Depends(STAFF)) -> Response:
             contraindications = [
                 {"name": cond.name, "why": why} for cond, why in active_conditions(case, ctx.kb).values()
             ]
-        except CaseError:
-            contraindications = []
+        except CaseError as exc:  # e.g. a stored term the vocabulary no longer knows: say so, never show "none"
+            unscreened = "This record cannot be screened until it is corrected"
+            contraindications = [{"name": unscreened, "why": exc.one_line()}]
     points = [(a.date, a.goodman_baron_quantitative, a.ecca) for a in history]
     gb = chart.series(
         "Goodman & Baron quantitative",
