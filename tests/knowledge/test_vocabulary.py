@@ -149,3 +149,19 @@ def test_a_clinic_adds_a_brand_name(tmp_path: Path, kb: KnowledgeBase) -> None:
     found = lookup("warfant 3 mg", clinic)
     assert found is not None and found.id == "anticoagulant"
     assert clinic.overridden["vocabulary:anticoagulant"].endswith("vocabulary.yaml")
+
+
+def test_the_cache_key_covers_the_normal_form(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change to how words are matched re-runs the loader's clash check: no stale cache."""
+    from cicatrix.knowledge import loader
+
+    here = Path(loader.__file__)
+    data = loader.bundled_dir()
+    before = loader._cache_key(None)
+    for name in ("loader.py", "models.py", "frozen.py", "vocabulary.py"):
+        (tmp_path / name).write_text(here.with_name(name).read_text())
+    monkeypatch.setattr(loader, "__file__", str(tmp_path / "loader.py"))
+    monkeypatch.setattr(loader, "bundled_dir", lambda: data)
+    assert loader._cache_key(None) == before  # identical copies: the same key
+    (tmp_path / "vocabulary.py").write_text(here.with_name("vocabulary.py").read_text() + "\n# changed\n")
+    assert loader._cache_key(None) != before

@@ -381,7 +381,8 @@ def _cache_key(over: Path | None) -> str | None:
 
     digest = hashlib.sha256(__version__.encode())
     # the models' and loader's own source: a schema change must never read a stale cache
-    for code in (Path(__file__), Path(__file__).with_name("models.py"), Path(__file__).with_name("frozen.py")):
+    here = Path(__file__)
+    for code in (here, *(here.with_name(n) for n in ("models.py", "frozen.py", "vocabulary.py"))):
         digest.update(code.read_bytes())
     roots = [bundled_dir()] + ([over] if over is not None else [])
     for root in roots:
