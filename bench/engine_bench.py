@@ -54,7 +54,7 @@ def varied_cases(n: int, seed: int = 7) -> list[dict[str, Any]]:
             "history": rng.sample(
                 ["keloid", "herpes_simplex", "immunosuppression", "bleeding_disorder"], rng.randrange(3)
             ),
-            "medications": rng.sample(["anticoagulant", "topical_retinoid"], rng.randrange(2)),
+            "medications": rng.sample(["anticoagulant", "warfarin", "Prograf 1 mg"], rng.randrange(3)),
         }
         if rng.random() < 0.2:
             patient["isotretinoin_last_dose"] = (day - timedelta(days=rng.randrange(400))).isoformat()

@@ -16,7 +16,9 @@ are the treatment ids of the plan's clinician overrides (each given with a reaso
 the plan has none. An override lifts an exclusion, never a delay's date.
 
 The rules, straight from the data:
-- a condition applies when any part of its `triggers` in conditions.yaml matches the case;
+- a condition applies when any part of its `triggers` in conditions.yaml matches the case; the
+  history and medication words a clinician typed are read as the vocabulary.yaml codes they name
+  (case, accents and separators folded, a trailing dose dropped);
 - each condition x treatment cell is the decision in safety/<condition>.yaml naming the
   treatment, else the one naming one of the treatment's `groups`;
 - `exclude` excludes; `delay` waits until the wait's anchor date (assessment or last isotretinoin
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -79,10 +82,39 @@ def _data() -> dict[str, Any]:
     return {
         "conditions": {c["id"]: c for c in _load("conditions.yaml")},
         "agents": {a["id"]: a for a in _load("agents.yaml")},
+        "words": _words(_load("vocabulary.yaml")),
         "treatments": treatments,
         "safety": safety,
         "max_delay_days": _load("knowledge.yaml")["policy"]["delay"]["max_days"],
     }
+
+
+def _fold(term: str) -> str:
+    """Lower case, no accents, one space between words (written apart from the engine's own)."""
+    plain = unicodedata.normalize("NFKD", term).encode("ascii", "ignore").decode().lower()
+    return " ".join("".join(c if c.isalnum() else " " for c in plain).split())
+
+
+def _words(vocabulary: list[dict[str, Any]]) -> dict[str, str]:
+    """Every code and synonym, folded, to its code."""
+    out: dict[str, str] = {}
+    for entry in vocabulary:
+        for word in [entry["id"], *entry.get("synonyms", [])]:
+            out[_fold(word)] = entry["id"]
+    return out
+
+
+def _code(term: str) -> str:
+    """The code a typed term means: itself when unknown (the engine refuses those), a trailing dose dropped."""
+    words = _data()["words"]
+    folded = _fold(term)
+    if folded in words:
+        return words[folded]
+    parts = folded.split()
+    for i, part in enumerate(parts):
+        if part[:1].isdigit() and " ".join(parts[:i]) in words:
+            return words[" ".join(parts[:i])]
+    return term
 
 
 def treatments() -> list[str]:
@@ -148,9 +180,9 @@ def _applies(trigger: dict[str, Any], case: dict[str, Any]) -> bool:
     p, a = case["patient"], case["assessment"]
     if any(p.get(flag) for flag in trigger.get("flags", [])):
         return True
-    if set(trigger.get("history_any", [])) & set(p.get("history", [])):
+    if set(trigger.get("history_any", [])) & {_code(t) for t in p.get("history", [])}:
         return True
-    if set(trigger.get("medications_any", [])) & set(p.get("medications", [])):
+    if set(trigger.get("medications_any", [])) & {_code(t) for t in p.get("medications", [])}:
         return True
     lesions = {e["type"] for e in a.get("active_lesions", []) if e.get("count", 0) > 0}
     if set(trigger.get("active_lesions_any", [])) & lesions:

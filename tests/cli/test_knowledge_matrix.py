@@ -51,7 +51,7 @@ def test_bad_format_and_broken_matrix_exit_2(tmp_path: Path) -> None:
     r = cli("knowledge", "matrix", "--format", "pdf")
     assert r.returncode == 2
     (tmp_path / "conditions.yaml").write_text(
-        "- id: lupus\n  name: Lupus\n  description: Systemic lupus.\n  triggers: {history_any: [lupus]}\n"
+        "- id: lupus\n  name: Lupus\n  description: Systemic lupus.\n  triggers: {history_any: [immunosuppression]}\n"
         "  sources: [cicatrix-default]\n  evidence_level: U\n"
     )
     bad = cli("knowledge", "matrix", env={"CICATRIX_KNOWLEDGE_DIR": str(tmp_path)})

@@ -26,8 +26,9 @@ SCARS = sorted(KB.scar_types)
 MARKS = sorted(KB.marks)
 LESIONS = sorted(KB.lesions)
 TREATMENTS = sorted(KB.treatments)
-HISTORY = ["keloid", "herpes_simplex", "immunosuppression", "bleeding_disorder", "cardiac_disease", "asthma"]
-MEDS = ["anticoagulant", "antiplatelet", "apixaban", "immunosuppressant", "topical_retinoid", "metformin"]
+# codes and synonyms as typed (an unknown term is refused by parse_case: tests/engine/test_terms.py)
+HISTORY = ["keloid", "herpes_simplex", "immunosuppression", "bleeding_disorder", "cardiac_disease", "Cold sores", "kidney transplant"]
+MEDS = ["anticoagulant", "antiplatelet", "apixaban", "immunosuppressant", "Prograf", "aspirin 75 mg", "prednisolone"]
 
 
 def _scar(t: str) -> st.SearchStrategy[dict[str, Any]]:

@@ -64,6 +64,10 @@ def test_day_of_procedure(plan: Plan) -> None:
     text = " ".join(e.text for e in instructions_for(plan.timeline, START))
     for phrase in ("lotions", "makeup", "active infectious acne", "ibuprofen", "SPF 30", "gentle cleanser before bed"):
         assert phrase in text
+    # added to seed 002's NSAID rule after the clinical review (issue 10): a safe painkiller, and
+    # never stopping a prescribed medicine such as aspirin unasked
+    for phrase in ("paracetamol", "Never stop a medicine your doctor prescribed, such as aspirin"):
+        assert phrase in text
 
 
 def test_day_1(plan: Plan) -> None:

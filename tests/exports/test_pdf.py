@@ -130,3 +130,12 @@ def test_the_same_daily_advice_is_printed_once(kb: KnowledgeBase, tmp_path: Path
     for r in plan.recommended:
         if r.scheduled:
             assert kb.treatments[r.treatment].plain_name in text
+
+
+def test_the_handout_lists_the_warning_signs_after_a_procedure(kb: KnowledgeBase) -> None:
+    from cicatrix.exports.pdf import handout_context
+
+    _case, plan = example_plan(kb)
+    assert plan.course.sessions
+    call_when = handout_context(plan, HandoutOptions(), kb)["call_when"]
+    assert any("fever or chills" in line and "dark or grey patches" in line for line in call_when)

@@ -201,6 +201,8 @@ def test_cache_key_covers_the_model_code(tmp_path: Path, monkeypatch: pytest.Mon
     fake_loader.write_text(Path(loader.__file__).read_text())
     frozen = tmp_path / "frozen.py"
     frozen.write_text(Path(loader.__file__).with_name("frozen.py").read_text())
+    vocabulary = tmp_path / "vocabulary.py"
+    vocabulary.write_text(Path(loader.__file__).with_name("vocabulary.py").read_text())
     monkeypatch.setattr(loader, "__file__", str(fake_loader))
     monkeypatch.setattr(
         loader, "bundled_dir", lambda: Path(__file__).resolve().parents[2] / "src/cicatrix/knowledge/data"

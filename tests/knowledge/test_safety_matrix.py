@@ -50,10 +50,10 @@ def test_an_undeclared_pair_is_refused_naming_condition_and_treatment(bundled_co
 
 def test_a_new_condition_without_a_safety_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "conditions.yaml").write_text(
-        "- id: lupus\n  name: Lupus\n  description: Systemic lupus.\n  triggers: {history_any: [lupus]}\n"
+        "- id: lupus\n  name: Lupus\n  description: Systemic lupus.\n  triggers: {history_any: [immunosuppression]}\n"
         "  sources: [cicatrix-default]\n  evidence_level: U\n"
     )
-    with pytest.raises(KnowledgeError, match=r"no decision for condition 'lupus' x treatment 'chemical_peel_deep'"):
+    with pytest.raises(KnowledgeError, match=r"no decision for condition 'lupus' x treatment 'azelaic_acid'"):
         load_knowledge(tmp_path, cache=False)
 
 

@@ -16,15 +16,15 @@ TREATMENT_IDS = {
     "microneedling", "rf_microneedling",
     "laser_nonablative_fractional", "laser_ablative_fractional", "laser_ablative_full", "dermabrasion",
     "dermal_filler", "intralesional_steroid", "silicone_gel",
-    "pih_lightening", "vascular_laser", "sun_protection",
+    "pih_lightening", "vascular_laser", "sun_protection", "azelaic_acid",
 }  # fmt: skip
-CONTINUOUS = {"topical_retinoid", "silicone_gel", "pih_lightening", "sun_protection"}
+CONTINUOUS = {"topical_retinoid", "silicone_gel", "pih_lightening", "sun_protection", "azelaic_acid"}
 PEELS = {"chemical_peel_superficial", "chemical_peel_medium", "chemical_peel_deep"}
 RESURFACING = PEELS | {
     "laser_nonablative_fractional", "laser_ablative_fractional", "laser_ablative_full", "dermabrasion",
 }  # fmt: skip
 PHASE_1 = {"tca_cross", "subcision", "punch_excision", "punch_elevation"}
-NON_PROCEDURES = {"topical_retinoid", "sun_protection", "pih_lightening", "silicone_gel"}
+NON_PROCEDURES = {"topical_retinoid", "sun_protection", "pih_lightening", "silicone_gel", "azelaic_acid"}
 PROCEDURES = TREATMENT_IDS - NON_PROCEDURES
 DEEP = {"laser_ablative_full", "dermabrasion", "chemical_peel_deep"}
 KELOID_EXCLUDED = {

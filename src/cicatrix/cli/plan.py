@@ -76,7 +76,9 @@ knowledge_app = typer.Typer(
 def knowledge_list(
     kind: Annotated[
         str | None,
-        typer.Option("--kind", help="treatments, scar_types, marks, lesions, conditions, education, sources"),
+        typer.Option(
+            "--kind", help="treatments, scar_types, marks, lesions, conditions, vocabulary, education, sources"
+        ),
     ] = None,
     knowledge_dir: KnowledgeDir = None,
 ) -> None:

@@ -131,6 +131,7 @@ _KINDS = (
     "marks",
     "lesions",
     "conditions",
+    "vocabulary",
     "phototypes",
     "education",
     "sources",
@@ -151,7 +152,12 @@ def print_knowledge_list(kb: KnowledgeBase, kind: str | None, console: Console |
         table.add_column("evidence")
         table.add_column("override")
         for eid, entry in getattr(kb, k).items():
-            name = getattr(entry, "name", None) or getattr(entry, "title", None) or getattr(entry, "citation", "")
+            name = (
+                getattr(entry, "name", None)
+                or getattr(entry, "title", None)
+                or getattr(entry, "label", None)
+                or getattr(entry, "citation", "")
+            )
             level = getattr(entry, "evidence_level", "") or ""
             table.add_row(eid, str(name), level, kb.overridden.get(f"{k}:{eid}", ""))
         console.print(table)

@@ -8,15 +8,17 @@ does not need a code change.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 from msgspec import Meta
+from msgspec.structs import replace
 
+from cicatrix.engine.terms import FIELDS, read_term
 from cicatrix.knowledge.frozen import Frozen, describe
-from cicatrix.knowledge.models import KnowledgeBase
+from cicatrix.knowledge.models import KnowledgeBase, TermKind
 
 
 class Phototype(StrEnum):
@@ -109,7 +111,8 @@ class CaseError(ValueError):
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
-        shown = "" if self.value is _MISSING else f" (got {self.value!r})"
+        quoted = self.value is _MISSING or repr(self.value) in self.message  # the message names it already
+        shown = "" if quoted else f" (got {self.value!r})"
         return f"{self.field}: {self.message}{shown}"
 
     def as_dict(self) -> dict[str, Any]:
@@ -214,8 +217,46 @@ def _unknown(field: str, value: str, kind: str, known: Mapping[str, object]) -> 
     return CaseError(field, value, f"unknown {kind.rstrip('s').replace('_', ' ')} (known: {choices})")
 
 
+def coded_terms(kind: TermKind, terms: Sequence[str], kb: KnowledgeBase, field: str) -> tuple[str, ...]:
+    """Every term as its vocabulary code, in order, each once; the one check wherever terms enter.
+
+    A term the vocabulary does not know is refused with a CaseError naming `field[i]` and the
+    term, unless the clinic allows free text: then it is kept as typed, and the plan warns
+    `unrecognised_term`. A word that belongs in a structured field (pregnant, isotretinoin) is
+    always refused, naming that field.
+    """
+    out: list[str] = []
+    for i, term in enumerate(terms):
+        code, why = read_term(kind, term, kb)
+        if code is None and (why is not None or not kb.policy.vocabulary.allow_free_text):
+            known = ", ".join(c for c, t in kb.vocabulary.items() if t.kind == kind and t.recorded_as is None)
+            raise CaseError(
+                f"{field}[{i}]",
+                term,
+                why
+                or f"unknown {kind} {term!r} (known codes: {known}; each has synonyms such as generic and "
+                "brand names, listed by `cicatrix knowledge show CODE`)",
+            )
+        out.append(code or term)
+    return tuple(dict.fromkeys(out))
+
+
+def _coded_patient(p: Patient, kb: KnowledgeBase) -> Patient:
+    """The patient with every history and medication term replaced by its vocabulary code."""
+    changed: dict[str, tuple[str, ...]] = {}
+    for kind, name in FIELDS.items():
+        given: tuple[str, ...] = getattr(p, name)
+        coded = coded_terms(kind, given, kb, f"patient.{name}")
+        if coded != given:
+            changed[name] = coded
+    return replace(p, **changed) if changed else p
+
+
 def parse_case(data: object, knowledge: KnowledgeBase) -> Case:
-    """Validate raw JSON-like data into a Case, or raise CaseError naming the field."""
+    """Validate raw JSON-like data into a Case, or raise CaseError naming the field.
+
+    History and medication terms come back as vocabulary codes (see `_coded_patient`).
+    """
     if not isinstance(data, dict):
         raise CaseError("case", _MISSING, "must be a JSON object")
     data = _strip(data)
@@ -227,4 +268,5 @@ def parse_case(data: object, knowledge: KnowledgeBase) -> Case:
         raise error
     for error in _unknown_types(case, knowledge):
         raise error
-    return case
+    patient = _coded_patient(case.patient, knowledge)
+    return case if patient is case.patient else replace(case, patient=patient)

@@ -7,6 +7,7 @@ import msgspec
 from cicatrix.engine.case import Case
 from cicatrix.engine.dates import add_months
 from cicatrix.engine.index import TriggerSets, index_for
+from cicatrix.engine.terms import codes
 from cicatrix.knowledge.models import Condition, KnowledgeBase
 
 
@@ -51,8 +52,8 @@ def active_conditions(case: Case, kb: KnowledgeBase) -> dict[str, tuple[Conditio
     p, a = case.patient, case.assessment
     facts = _Facts(
         case=case,
-        history=frozenset(p.history),
-        medications=frozenset(p.medications),
+        history=codes("history", p.history, kb),
+        medications=codes("medication", p.medications, kb),
         lesions=frozenset(e.type for e in a.active_lesions if e.count > 0),
         scars=frozenset(e.type for e in a.scars if e.count > 0),
     )

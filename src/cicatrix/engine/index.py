@@ -14,6 +14,7 @@ import msgspec
 
 from cicatrix.engine.result import TimelineEntry, TimelinePhase
 from cicatrix.knowledge.models import Condition, Decision, KnowledgeBase, Matcher, Step
+from cicatrix.knowledge.vocabulary import term_table
 
 if TYPE_CHECKING:
     from cicatrix.engine.screening import Screen
@@ -95,6 +96,8 @@ class KnowledgeIndex(msgspec.Struct, frozen=True):
     # them. Screening is a pure function of these and the knowledge base, so a hit is exactly the
     # result it would compute. Bounded by clearing (see screening.screen_all).
     screens: dict[tuple[tuple[str, str], ...], dict[str, Screen]]
+    # every vocabulary code and synonym by its normal form (knowledge.vocabulary.term_table)
+    terms: dict[str, str]
 
 
 def _row_matchers(matchers: tuple[Matcher, ...]) -> RowMatchers:
@@ -156,6 +159,7 @@ def _build(kb: KnowledgeBase) -> KnowledgeIndex:
         ecca_items=tuple(_row_matchers(item.match) for item in kb.scales.ecca.items),
         step_plans={tid: tuple(_step_plan(step, tid) for step in t.protocol.steps) for tid, t in kb.treatments.items()},
         screens={},
+        terms=term_table(kb.vocabulary)[0],
     )
 
 

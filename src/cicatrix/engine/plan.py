@@ -13,11 +13,12 @@ from cicatrix.engine.conditions import active_conditions
 from cicatrix.engine.course import Scheduled, build_course
 from cicatrix.engine.index import index_for
 from cicatrix.engine.recommend import present_targets, rank
-from cicatrix.engine.result import Education, Exclusion, Message, Plan, Recommendation, Severity
+from cicatrix.engine.result import Course, Education, Exclusion, Message, Plan, Recommendation, Severity
 from cicatrix.engine.scores import score_assessment
 from cicatrix.engine.screening import Screen, date_delays, left_out_steps, screen_all, step_skips
+from cicatrix.engine.terms import FIELDS, unrecognised
 from cicatrix.engine.timeline import build_timeline
-from cicatrix.knowledge.models import Condition, KnowledgeBase, Treatment
+from cicatrix.knowledge.models import Condition, EducationWhen, KnowledgeBase, Treatment
 
 
 class ClinicianOverride(msgspec.Struct, frozen=True):
@@ -57,7 +58,9 @@ def screen_case(
     return apply_overrides(date_delays(screen_all(kb, conditions), case, start, kb.policy.delay), overrides)
 
 
-def _education(case: Case, kb: KnowledgeBase, conditions: dict[str, tuple[Condition, str]]) -> tuple[Education, ...]:
+def _education(
+    case: Case, kb: KnowledgeBase, conditions: dict[str, tuple[Condition, str]], course: Course
+) -> tuple[Education, ...]:
     a = case.assessment
     out: list[Education] = []
     for lesion_id in dict.fromkeys(e.type for e in a.active_lesions if e.count > 0):
@@ -66,15 +69,19 @@ def _education(case: Case, kb: KnowledgeBase, conditions: dict[str, tuple[Condit
     for mark_id in dict.fromkeys(e.type for e in a.marks if e.count > 0):
         mark = kb.marks[mark_id]
         out.append(Education(topic=mark_id, text=mark.advice, sources=mark.sources))
-    flags = {
+    flags: dict[EducationWhen, bool] = {
         "always": True,
         "active_acne": any(e.count > 0 for e in a.active_lesions),
+        "inflamed_acne": any(e.count > 0 and kb.lesions[e.type].inflamed for e in a.active_lesions),
         "marks": any(e.count > 0 for e in a.marks),
+        "pih": any(e.count > 0 and e.type == "pih" for e in a.marks),
+        "atrophic": any(e.count > 0 and kb.scar_types[e.type].category == "atrophic" for e in a.scars),
         "hypertrophic": any(e.count > 0 and kb.scar_types[e.type].category == "hypertrophic" for e in a.scars),
         "high_phototype": "high_phototype_pih_risk" in conditions,
+        "procedure": bool(course.sessions),
     }
     for topic in kb.education.values():
-        if flags[topic.when]:
+        if all(flags[w] for w in topic.when_all):
             out.append(Education(topic=topic.id, text=f"{topic.title}. {topic.text}", sources=topic.sources))
     return tuple(out)
 
@@ -139,7 +146,21 @@ def _choose(
                     notes.append(Message(code="combination_added", message=f"{combo.text} Added: {t.name}."))
                     break
         ids += [r.treatment for r in recommended if kb.treatments[r.treatment].schedule == "continuous"]
+        ids = _standing_in(ids, kb, skipped)
     return [kb.treatments[tid] for tid in dict.fromkeys(ids)], skipped, notes
+
+
+def _standing_in(ids: list[str], kb: KnowledgeBase, skipped: dict[str, Message]) -> list[str]:
+    """Drop an alternative (azelaic acid) while a treatment it stands in for is booked; say why."""
+    booked = set(ids)
+    kept = []
+    for tid in ids:
+        alt = kb.treatments[tid].alternative
+        if alt is not None and not booked.isdisjoint(alt.to):
+            skipped[tid] = Message(code="alternative_not_scheduled", message=alt.note)
+            continue
+        kept.append(tid)
+    return kept
 
 
 def plan_case(case: Case, kb: KnowledgeBase, overrides: Iterable[ClinicianOverride] = ()) -> Plan:
@@ -155,9 +176,14 @@ def plan_case(case: Case, kb: KnowledgeBase, overrides: Iterable[ClinicianOverri
     requested = prefs.treatments or ()
 
     warnings: list[Message] = list(scores.warnings)
+    lesions = {e.type for e in a.active_lesions if e.count > 0}
     for rule in kb.policy.global_rules:
-        if rule.condition in conditions:
+        if rule.condition in conditions or not lesions.isdisjoint(rule.lesions_any):
             warnings.append(Message(code=rule.code, message=rule.message))
+    for kind, name in FIELDS.items():  # free text the clinic allowed: kept, never screened, never silent
+        for term in unrecognised(kind, getattr(case.patient, name), kb):
+            text = kb.policy.vocabulary.unrecognised_warning.format(field=f"patient.{name}", term=term)
+            warnings.append(Message(code="unrecognised_term", message=text))
     extra: dict[str, tuple[Message, ...]] = {}
     for tid in requested:
         s = screens[tid]
@@ -227,7 +253,7 @@ def plan_case(case: Case, kb: KnowledgeBase, overrides: Iterable[ClinicianOverri
         ),
         excluded=excluded,
         warnings=tuple(dict.fromkeys(warnings)),
-        education=_education(case, kb, conditions),
+        education=_education(case, kb, conditions, course),
         course=course,
         timeline=timeline,
     )

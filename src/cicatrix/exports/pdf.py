@@ -122,7 +122,11 @@ def handout_context(plan: Plan, options: HandoutOptions, kb: KnowledgeBase | Non
     sun = [*sun_daily[:1], *(e.text for e in plan.education if "sun" in e.topic)]
     if not sun:
         sun = list(dict.fromkeys(e.text for e in plan.timeline if _is_sun(e.code or "")))
-    call_when = list(options.call_when) + list(dict.fromkeys(e.text for e in plan.timeline if _CALL.search(e.text)))
+    call_when = (
+        list(options.call_when)
+        + [e.text for e in plan.education if e.topic == "call_the_clinic"]  # warning signs after a procedure
+        + list(dict.fromkeys(e.text for e in plan.timeline if _CALL.search(e.text)))
+    )
     return {
         "clinic_name": options.clinic_name,
         "clinic_phone": options.clinic_phone,

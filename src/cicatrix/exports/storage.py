@@ -112,10 +112,14 @@ def session_sequences(ctx: Context, patient_id: int) -> dict[tuple[str, int], in
 
 def import_record(ctx: Context, record: PatientRecord) -> int:
     """Create the patient and, when the record carries them, assessments, plan and sessions; one transaction."""
+    from cicatrix.exports.fhir import EXT_SCREENING  # loaded already: the record came from a Bundle
     from cicatrix.service.schemas import PatientClinical, PatientIn
 
     require(ctx.actor, "patient.create")
     p = record.patient
+    where = f"Patient.extension({EXT_SCREENING})"  # named as fhir.patient_from_fhir names its errors
+    history = patients.checked_terms(ctx, "history", list(p.history), f"{where}.history")
+    medications = patients.checked_terms(ctx, "medication", list(p.medications), f"{where}.medications")
     name = (record.name.text if record.name else "") or record.id
     try:
         data = PatientIn(
@@ -128,8 +132,8 @@ def import_record(ctx: Context, record: PatientRecord) -> int:
                 pregnant=p.pregnant,
                 breastfeeding=p.breastfeeding,
                 isotretinoin_last_dose=p.isotretinoin_last_dose,
-                history=list(p.history),
-                medications=list(p.medications),
+                history=history,
+                medications=medications,
                 recent_sunburn=p.recent_sunburn,
             ),
         )
@@ -151,7 +155,7 @@ def import_record(ctx: Context, record: PatientRecord) -> int:
         clinic_id=ctx.actor.clinic_id, name=data.name, name_key=data.name.lower(), mrn=data.mrn,
         birth_date=data.birth_date, sex=data.sex, phototype=p.phototype.value, pregnant=p.pregnant,
         breastfeeding=p.breastfeeding, isotretinoin_last_dose=p.isotretinoin_last_dose,
-        history=list(p.history), medications=list(p.medications), recent_sunburn=p.recent_sunburn,
+        history=history, medications=medications, recent_sunburn=p.recent_sunburn,
         archived=False, created_at=now, updated_at=now,
     )  # fmt: skip
     ctx.db.add(row)

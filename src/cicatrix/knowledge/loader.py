@@ -37,9 +37,11 @@ from cicatrix.knowledge.models import (
     SequencingRule,
     Source,
     Step,
+    Term,
     Treatment,
     TreatmentGroup,
 )
+from cicatrix.knowledge.vocabulary import normal_form, term_table
 
 OVERRIDES_ENV = "CICATRIX_KNOWLEDGE_DIR"
 
@@ -51,6 +53,7 @@ _COLLECTIONS: dict[str, tuple[str, type[Frozen]]] = {
     "marks": ("marks.yaml", Mark),
     "lesions": ("lesions.yaml", Lesion),
     "conditions": ("conditions.yaml", Condition),
+    "vocabulary": ("vocabulary.yaml", Term),
     "agents": ("agents.yaml", Agent),
     "groups": ("groups.yaml", TreatmentGroup),
     "education": ("education.yaml", EducationTopic),
@@ -250,6 +253,7 @@ def _validate(raw: dict[str, Any], overridden: dict[str, str]) -> KnowledgeBase:
         marks=built["marks"],
         lesions=built["lesions"],
         conditions=built["conditions"],
+        vocabulary=built["vocabulary"],
         agents=built["agents"],
         treatments=built["treatments"],
         groups=built["groups"],
@@ -411,8 +415,8 @@ def check_references(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> Non
         _need_steps(kb, label, eid, steps, where)
 
     targets = set(kb.scar_types) | set(kb.marks) | set(kb.lesions)
-    colls = ("phototypes", "scar_types", "marks", "lesions", "conditions", "agents", "groups", "education", "messages")
-    for coll in colls:
+    colls = ("phototypes", "scar_types", "marks", "lesions", "conditions", "vocabulary", "agents", "groups")
+    for coll in (*colls, "education", "messages"):
         for eid, entry in getattr(kb, coll).items():
             need_sources(files[coll][eid], eid, entry.sources, "sources")
     for seq in kb.sequencing:
@@ -425,6 +429,17 @@ def check_references(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> Non
         for scar in cond.triggers.scars_any:
             if scar not in kb.scar_types:
                 raise KnowledgeError(label, cid, f"triggers.scars_any: unknown scar type {scar!r}")
+        for field, kind, codes in (
+            ("history_any", "history", cond.triggers.history_any),
+            ("medications_any", "medication", cond.triggers.medications_any),
+        ):
+            for code in codes:
+                term = kb.vocabulary.get(code)
+                if term is None or term.kind != kind or term.recorded_as is not None:
+                    raise KnowledgeError(
+                        label, cid, f"triggers.{field}: {code!r} is not a {kind} code of vocabulary.yaml"
+                    )
+    check_vocabulary(kb, files["vocabulary"])
     for tid, t in kb.treatments.items():
         label = files["treatments"][tid]
         need_sources(label, tid, t.sources, "sources")
@@ -450,8 +465,20 @@ def check_references(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> Non
             if t_id not in kb.treatments:
                 raise KnowledgeError(files["sequencing"][seq.id], seq.id, f"unknown treatment {t_id!r}")
     for g in kb.policy.global_rules:
-        if g.condition not in kb.conditions:
+        if g.condition is not None and g.condition not in kb.conditions:
             raise KnowledgeError("knowledge.yaml", g.code, f"unknown condition {g.condition!r}")
+        for lesion in g.lesions_any:
+            if lesion not in kb.lesions:
+                raise KnowledgeError("knowledge.yaml", g.code, f"lesions_any: unknown lesion {lesion!r}")
+    for tid, t in kb.treatments.items():
+        if t.alternative is not None:
+            label = files["treatments"][tid]
+            need_sources(label, tid, t.alternative.sources, "alternative.sources")
+            for other in t.alternative.to:
+                if other not in kb.treatments or other == tid:
+                    raise KnowledgeError(label, tid, f"alternative.to: unknown treatment {other!r}")
+                if kb.treatments[other].alternative is not None:
+                    raise KnowledgeError(label, tid, f"alternative.to: {other!r} is itself an alternative")
     used_levels = {"V", "V-low", "U", "protocol"}
     if missing := used_levels - set(kb.evidence_levels):
         raise KnowledgeError("knowledge.yaml", None, f"evidence_levels: missing {sorted(missing)}")
@@ -472,6 +499,20 @@ def check_references(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> Non
             raise KnowledgeError("scales.yaml", rid, f"unknown scar type {m.scar!r}")
         if m.mark is not None and m.mark not in kb.marks:
             raise KnowledgeError("scales.yaml", rid, f"unknown mark {m.mark!r}")
+
+
+def check_vocabulary(kb: KnowledgeBase, files: dict[str, str]) -> None:
+    """Every code is its own normal form, and no word means two codes (after `normal_form`)."""
+    for code in kb.vocabulary:
+        if normal_form(code) != code:
+            raise KnowledgeError(files[code], code, f"id must be written as its normal form {normal_form(code)!r}")
+    _table, clashes = term_table(kb.vocabulary)
+    for word, first, second in clashes:
+        if first == second:
+            raise KnowledgeError(files[second], second, f"synonyms: {word!r} has no letters or digits")
+        raise KnowledgeError(
+            files[second], second, f"synonyms: {word!r} already means {first!r} (synonyms must be unique across codes)"
+        )
 
 
 def load_knowledge(overrides: Path | str | None = None, *, cache: bool = True) -> KnowledgeBase:
@@ -505,7 +546,8 @@ def _cache_key(over: Path | None) -> str | None:
 
     digest = hashlib.sha256(__version__.encode())
     # the models' and loader's own source: a schema change must never read a stale cache
-    for code in (Path(__file__), Path(__file__).with_name("models.py"), Path(__file__).with_name("frozen.py")):
+    here = Path(__file__)
+    for code in (here, *(here.with_name(n) for n in ("models.py", "frozen.py", "vocabulary.py"))):
         digest.update(code.read_bytes())
     roots = [bundled_dir()] + ([over] if over is not None else [])
     for root in roots:

@@ -74,6 +74,30 @@ class Lesion(Sourced, frozen=True, kw_only=True):
     scarring_risk: Literal["low", "moderate", "high"]
     definition: str
     advice: str
+    note: str | None = None  # for reviewers: why the text departs from its source, if it does
+
+
+# --- coded vocabularies: what a clinician records in history and medications ------------------
+
+TermKind = Literal["history", "medication"]
+
+
+class Term(Sourced, frozen=True, kw_only=True):
+    """One code of a vocabulary, with the words clinicians use for it.
+
+    A term's `id` is the code that condition triggers name; `synonyms` are generic and brand
+    names and spelling variants, matched after `vocabulary.normal_form`. `recorded_as` marks a
+    word that belongs in a structured field of the case instead (pregnancy is the `pregnant`
+    flag, isotretinoin the date of the last dose): entering it as a term is always an error
+    that names that field, because as a term it would change nothing.
+    """
+
+    id: str
+    kind: TermKind
+    label: str
+    synonyms: tuple[str, ...] = ()
+    recorded_as: Literal["pregnant", "breastfeeding", "isotretinoin_last_dose", "recent_sunburn"] | None = None
+    note: str | None = None
 
 
 # --- contraindication and precaution codes ------------------------------------------------
@@ -273,6 +297,17 @@ class PhototypePreference(Sourced, frozen=True, kw_only=True):
     reason: str
 
 
+class Alternative(Sourced, frozen=True, kw_only=True):
+    """A daily treatment that stands in for others (azelaic acid for hydroquinone or a retinoid).
+
+    Planning books it only when none of `to` is booked, for instance when pregnancy excludes
+    them all; otherwise it stays in the recommendations, unscheduled, with `note`.
+    """
+
+    to: Annotated[tuple[str, ...], Meta(min_length=1)]
+    note: str
+
+
 class Treatment(Sourced, frozen=True, kw_only=True):
     id: str
     name: str
@@ -287,6 +322,7 @@ class Treatment(Sourced, frozen=True, kw_only=True):
     groups: Annotated[tuple[str, ...], Meta(min_length=1)]
     preferred_for: PhototypePreference | None = None
     evidence_note: str | None = None
+    alternative: Alternative | None = None
 
 
 # --- scales -----------------------------------------------------------------------------
@@ -542,11 +578,30 @@ class SequencingRule(Sourced, frozen=True, kw_only=True):
     text: str
 
 
+EducationWhen = Literal[
+    "always",
+    "active_acne",  # any active lesion recorded
+    "inflamed_acne",  # an inflamed active lesion (papule, pustule, nodule, cyst: `Lesion.inflamed`)
+    "marks",
+    "pih",  # post-inflammatory hyperpigmentation recorded
+    "atrophic",  # an atrophic scar recorded (scar type category `atrophic`)
+    "hypertrophic",
+    "high_phototype",
+    "procedure",  # the course books at least one session
+]
+
+
 class EducationTopic(Sourced, frozen=True, kw_only=True):
+    """A topic shown with a plan when its `when` applies; a list of `when`s must all apply."""
+
     id: str
     title: str
     text: str
-    when: Literal["always", "active_acne", "marks", "hypertrophic", "high_phototype"] = "always"
+    when: EducationWhen | tuple[EducationWhen, ...] = "always"
+
+    @property
+    def when_all(self) -> tuple[EducationWhen, ...]:
+        return self.when if isinstance(self.when, tuple) else (self.when,)
 
 
 MessageCategory = Literal["reminders", "check_ins", "recalls", "changes"]
@@ -584,11 +639,29 @@ class FollowUpRule(Sourced, frozen=True, kw_only=True):
 
 
 class GlobalRule(Sourced, frozen=True, kw_only=True):
-    """A plan-level statement tied to a condition, such as 'control the acne first'."""
+    """A plan-level statement tied to a condition ('control the acne first') or to recorded
+    active lesions ('nodular acne: refer for medical treatment'); exactly one of the two."""
 
     code: str
-    condition: str
+    condition: str | None = None
+    lesions_any: tuple[str, ...] = ()
     message: str
+
+    def __post_init__(self) -> None:
+        if (self.condition is None) == (not self.lesions_any):
+            raise ValueError(f"global rule {self.code!r} names exactly one of condition or lesions_any")
+
+
+class VocabularyPolicy(Frozen, frozen=True, kw_only=True):
+    """What happens to a history or medication term that is not in the vocabulary.
+
+    By default it is refused, naming the field and the term. A clinic that must record free
+    text sets `allow_free_text: true`: the term is kept, never screened, and every plan shows
+    `unrecognised_warning` (formatted with `field` and `term`) so it is checked by hand.
+    """
+
+    allow_free_text: bool = False
+    unrecognised_warning: str
 
 
 class Ranking(Sourced, frozen=True, kw_only=True):
@@ -619,6 +692,7 @@ class Policy(Frozen, frozen=True, kw_only=True):
     ranking: Ranking
     global_rules: tuple[GlobalRule, ...] = ()
     downtime_warning: str
+    vocabulary: VocabularyPolicy
 
 
 class KnowledgeBase(Frozen, frozen=True, kw_only=True):
@@ -633,6 +707,7 @@ class KnowledgeBase(Frozen, frozen=True, kw_only=True):
     marks: dict[str, Mark]
     lesions: dict[str, Lesion]
     conditions: dict[str, Condition]
+    vocabulary: dict[str, Term]
     agents: dict[str, Agent]
     treatments: dict[str, Treatment]
     groups: dict[str, TreatmentGroup]

@@ -5,6 +5,9 @@ from __future__ import annotations
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
+from cicatrix.engine.case import CaseError, coded_terms
+from cicatrix.engine.terms import FIELDS
+from cicatrix.knowledge.models import TermKind
 from cicatrix.service import audit
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Conflict, Forbidden, Invalid, NotFound
@@ -69,12 +72,25 @@ def _check_dates(ctx: Context, birth_date: object, iso: object) -> None:
         raise Invalid("clinical.isotretinoin_last_dose", "is in the future", value=str(iso))
 
 
+def checked_terms(ctx: Context, kind: TermKind, terms: list[str], field: str) -> list[str]:
+    """Terms as recorded (trimmed, each once), refused with a 422 naming `field[i]` when the
+    vocabulary does not know one (see engine.case.coded_terms). The record keeps what the
+    clinician typed (warfarin, not only 'anticoagulant'); the engine reads the codes."""
+    try:
+        coded_terms(kind, terms, ctx.kb, field)
+    except CaseError as exc:
+        raise Invalid(exc.field, exc.message, value=exc.value) from None
+    return list(dict.fromkeys(t.strip() for t in terms))
+
+
 def create(ctx: Context, data: PatientIn) -> PatientOut:
     require(ctx.actor, "patient.create")
     if data.clinical is not None and not allowed(ctx.actor, "patient.clinical.update"):
         raise Forbidden("clinical", "your role may not record clinical data")
     clinical = data.clinical or PatientClinical()
     _check_dates(ctx, data.birth_date, clinical.isotretinoin_last_dose)
+    history = checked_terms(ctx, "history", clinical.history, "clinical.history")
+    medications = checked_terms(ctx, "medication", clinical.medications, "clinical.medications")
     now = utcnow()
     p = Patient(
         clinic_id=ctx.actor.clinic_id,
@@ -89,8 +105,8 @@ def create(ctx: Context, data: PatientIn) -> PatientOut:
         pregnant=clinical.pregnant,
         breastfeeding=clinical.breastfeeding,
         isotretinoin_last_dose=clinical.isotretinoin_last_dose,
-        history=list(clinical.history),
-        medications=list(clinical.medications),
+        history=history,
+        medications=medications,
         recent_sunburn=clinical.recent_sunburn,
         notes=clinical.notes,
         archived=False,
@@ -128,9 +144,9 @@ def update(ctx: Context, patient_id: int, data: PatientUpdate, if_match: int | N
         clin = data.clinical.model_dump(exclude_unset=True)
         if "phototype" in clin and clin["phototype"] is not None:
             clin["phototype"] = str(clin["phototype"])
-        for k in ("history", "medications"):
-            if k in clin and clin[k] is None:
-                clin[k] = []
+        for kind, k in FIELDS.items():
+            if k in clin:
+                clin[k] = checked_terms(ctx, kind, clin[k] or [], f"clinical.{k}")
         for k in ("pregnant", "breastfeeding", "recent_sunburn"):
             if k in clin and clin[k] is None:
                 raise Invalid(f"clinical.{k}", "must be true or false")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -80,13 +81,12 @@ def patient_list(q: str = "", offset: int = 0, page: Page = Depends(STAFF)) -> R
     )
 
 
-def _history_codes(page: Page) -> tuple[list[str], list[str]]:
-    hist: set[str] = set()
-    meds: set[str] = set()
-    for c in page.ctx.kb.conditions.values():
-        hist.update(c.triggers.history_any)
-        meds.update(c.triggers.medications_any)
-    return sorted(hist), sorted(meds)
+def _history_codes(page: Page) -> tuple[list[tuple[str, str]], list[str]]:
+    """The vocabulary's history codes with labels, and its medication codes (words that belong
+    in a structured field, such as pregnant, left out)."""
+    usable = [(c, t) for c, t in page.ctx.kb.vocabulary.items() if t.recorded_as is None]
+    history = sorted((c, t.label) for c, t in usable if t.kind == "history")
+    return history, sorted(c for c, t in usable if t.kind == "medication")
 
 
 def _new_patient_page(page: Page, form: FormState, status: int = 200) -> Response:
@@ -130,7 +130,7 @@ def patient_create(request: Request, posted: Posted, page: Page = Depends(STAFF)
     if not data["name"]:
         form.errors["name"] = "Enter the patient's name."
     if allowed(page.actor, "patient.clinical.update"):
-        meds = [m.strip().lower().replace(" ", "_") for m in v.get("medications", "").split(",") if m.strip()]
+        meds = [m.strip() for m in v.get("medications", "").split(",") if m.strip()]  # the service reads them
         data["clinical"] = {
             "phototype": v.get("phototype") or None,
             "pregnant": bool(v.get("pregnant")),
@@ -153,8 +153,8 @@ def patient_create(request: Request, posted: Posted, page: Page = Depends(STAFF)
     try:
         created = patients.create(page.ctx, body)
     except Invalid as exc:
-        name = _PATIENT_FIELDS.get(exc.field or "", "name")
-        form.errors[name] = f"{name.replace('_', ' ').capitalize()} {exc.message}."
+        name = _PATIENT_FIELDS.get(re.sub(r"\[\d+\]$", "", exc.field or ""), "name")  # medications[1] -> medications
+        form.errors[name] = f"{name.replace('_', ' ').capitalize()}: {exc.message}."
         return _new_patient_page(page, form, status=422)
     return _see(f"/patients/{created.id}", "patient_created")
 
@@ -191,8 +191,9 @@ def patient_page(patient_id: int, page: Page = Depends(STAFF)) -> Response:
             contraindications = [
                 {"name": cond.name, "why": why} for cond, why in active_conditions(case, ctx.kb).values()
             ]
-        except CaseError:
-            contraindications = []
+        except CaseError as exc:  # e.g. a stored term the vocabulary no longer knows: say so, never show "none"
+            unscreened = "This record cannot be screened until it is corrected"
+            contraindications = [{"name": unscreened, "why": exc.one_line()}]
     points = [(a.date, a.goodman_baron_quantitative, a.ecca) for a in history]
     gb = chart.series(
         "Goodman & Baron quantitative",

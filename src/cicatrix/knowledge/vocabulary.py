@@ -1,0 +1,58 @@
+"""How a typed history or medication word is matched to a vocabulary code.
+
+Clinicians type the same thing many ways: "Cold sores", "cold-sore", "HSV-1", "Ciclosporin",
+"cyclosporine", "Prograf 1 mg". One pure function, `normal_form`, decides when two spellings
+are the same word, so the loader (synonyms must not collide), the engine (`parse_case`) and
+every adapter that records a patient agree on it. Which words mean which code is data
+(`data/vocabulary.yaml`), never code.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+
+from cicatrix.knowledge.models import Term
+
+_WORD = re.compile(r"[^\W_]+")  # letters and digits of any script; spaces, hyphens, underscores separate
+
+
+def normal_form(term: str) -> str:
+    """Case, accents and separators folded: 'Ciclosporin-A ' and 'ciclosporin a' both give 'ciclosporin_a'."""
+    bare = "".join(c for c in unicodedata.normalize("NFKD", term) if not unicodedata.combining(c))
+    return "_".join(_WORD.findall(bare.casefold()))
+
+
+def without_dose(normal: str) -> str | None:
+    """The words before the first one that starts with a digit ('aspirin_75_mg' -> 'aspirin').
+
+    Doses and strengths are often typed with a medicine; they never change its code. None when
+    there is nothing to drop or nothing would be left.
+    """
+    words = normal.split("_")
+    for i, w in enumerate(words):
+        if w[:1].isdigit():
+            return "_".join(words[:i]) or None
+    return None
+
+
+def term_table(vocabulary: Mapping[str, Term]) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
+    """Normal form -> code for every code and synonym, and the clashes found.
+
+    A clash is (word, first code, second code): one word that would mean two codes. Normal
+    forms are unique across both kinds, so a word never means a history code in one field and
+    a medicine in the other.
+    """
+    table: dict[str, str] = {}
+    clashes: list[tuple[str, str, str]] = []
+    for code, term in vocabulary.items():
+        for word in dict.fromkeys((code, *term.synonyms)):
+            key = normal_form(word)
+            if not key:
+                clashes.append((word, code, code))
+                continue
+            first = table.setdefault(key, code)
+            if first != code:
+                clashes.append((word, first, code))
+    return table, clashes
