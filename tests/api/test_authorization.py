@@ -43,7 +43,7 @@ def _plain(params: dict[str, Any], body: Any = None) -> tuple[dict[str, Any], An
 
 def _fresh_patient(w: World, who: str) -> dict[str, Any]:
     clin = "clinician_b" if who == "P3" else "clinician"
-    with w.database.session() as db:
+    with w.database.transaction() as db:
         p = patients.create(w.ctx(clin, db), PatientIn(name=f"Fresh {next(_n)}"))
     return {"patient_id": p.id}
 
@@ -51,7 +51,7 @@ def _fresh_patient(w: World, who: str) -> dict[str, Any]:
 def _patient_version(w: World, who: str) -> tuple[dict[str, Any], Any]:
     from cicatrix.storage.models import Patient
 
-    with w.database.session() as db:
+    with w.database.transaction() as db:
         p = db.get(Patient, w.patients[who])
         assert p is not None
         return pid(w, who), {"version": p.version, "phone": f"0{next(_n)}"}
@@ -85,7 +85,7 @@ def _missed(w: World, who: str) -> tuple[dict[str, Any], Any]:
     from cicatrix.storage.models import CourseSession
 
     made = _fresh_plan(True)(w, who)
-    with w.database.session() as db:
+    with w.database.transaction() as db:
         s = db.get(CourseSession, made["session_id"])
         assert s is not None
         new = (s.date + timedelta(days=4)).isoformat()
@@ -94,7 +94,7 @@ def _missed(w: World, who: str) -> tuple[dict[str, Any], Any]:
 
 def _cal_token(w: World, who: str) -> tuple[dict[str, Any], Any]:
     clin = "clinician_b" if who == "P3" else "clinician"
-    with w.database.session() as db:
+    with w.database.transaction() as db:
         t = calendar.create(w.ctx(clin, db), w.patients[who])
     return {"patient_id": w.patients[who], "token_id": t.id}, None
 

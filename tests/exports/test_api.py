@@ -24,7 +24,7 @@ def test_fhir_export_is_authorised_audited_and_valid(client) -> None:  # type: i
     assert client.get(f"/api/patients/{p1}/fhir", headers=bearer(client, "patient2")).status_code == 404
     assert client.get(f"/api/patients/{p1}/fhir", headers=bearer(client, "front_desk")).status_code == 403
     assert client.get(f"/api/patients/{p1}/fhir").status_code == 401
-    with client.world.database.session() as db:
+    with client.world.database.transaction() as db:
         events = db.scalars(select(AuditEvent).where(AuditEvent.detail == "export:fhir")).all()
     assert len(events) == 2 and all(e.patient_id == p1 for e in events)
 

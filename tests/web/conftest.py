@@ -77,7 +77,7 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     settings = Settings(data_dir=data, secret_key=SECRET)
     migrate.upgrade(settings)
     app = create_app(settings, clock=lambda: TODAY)
-    with app.state.db.session() as db:
+    with app.state.db.transaction() as db:
         seed(db, app.state.kb, TODAY)
     app.state.db.dispose()  # the last connection closing checkpoints the WAL into the file
     return data

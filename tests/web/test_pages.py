@@ -20,12 +20,12 @@ def _patient_plan(demo: Demo, patient_id: int = 1) -> int:
 
 
 def _count(demo: Demo, model: type) -> int:
-    with demo.app.state.db.session() as db:
+    with demo.app.state.db.transaction() as db:
         return db.scalar(select(func.count()).select_from(model)) or 0
 
 
 def _audit_count(demo: Demo, **where: object) -> int:
-    with demo.app.state.db.session() as db:
+    with demo.app.state.db.transaction() as db:
         q = select(func.count()).select_from(AuditEvent)
         for k, v in where.items():
             q = q.where(getattr(AuditEvent, k) == v)
@@ -101,7 +101,7 @@ def test_clinician_dashboard_shows_plans_waiting_and_sessions(demo: Demo) -> Non
     assert "Plans waiting for approval" in html
     waiting = re.findall(r'<a href="/plans/(\d+)">', html)
     assert waiting, "the demo leaves some plans proposed"
-    with demo.app.state.db.session() as db:
+    with demo.app.state.db.transaction() as db:
         statuses = {db.get(Plan, int(p)).status for p in waiting}  # type: ignore[union-attr]
     assert statuses == {"proposed"}
     assert _audit_count(demo, action="list", detail="dashboard") >= 1
@@ -192,7 +192,7 @@ def test_live_score_reports_errors_instead_of_numbers(demo: Demo) -> None:
 
 def test_override_needs_a_reason_and_is_audited(demo: Demo) -> None:
     demo.login("clinician")
-    with demo.app.state.db.session() as db:
+    with demo.app.state.db.transaction() as db:
         found = [p.id for p in db.scalars(select(Plan)) if p.proposal.get("excluded")]
     assert found, "some demo patient has excluded treatments"
     plan_id = found[0]
@@ -239,7 +239,7 @@ def test_missed_session_preview_saves_nothing_until_confirmed(demo: Demo) -> Non
     )
     assert r.status_code == 200
     assert "not saved yet" in r.text
-    with demo.app.state.db.session() as db:
+    with demo.app.state.db.transaction() as db:
         assert db.get(CourseSession, sid).status == "planned"  # type: ignore[union-attr]
 
     r = demo.client.post(
@@ -255,7 +255,7 @@ def test_missed_session_preview_saves_nothing_until_confirmed(demo: Demo) -> Non
         follow_redirects=False,
     )
     assert r.status_code == 303
-    with demo.app.state.db.session() as db:
+    with demo.app.state.db.transaction() as db:
         assert db.get(CourseSession, sid).status == "missed"  # type: ignore[union-attr]
         moved = db.scalars(
             select(CourseSession).where(CourseSession.plan_id == plan_id, CourseSession.status == "planned")
@@ -265,7 +265,7 @@ def test_missed_session_preview_saves_nothing_until_confirmed(demo: Demo) -> Non
 
 def test_handout_and_plan_pages_render_for_every_demo_plan(demo: Demo) -> None:
     demo.login("clinician")
-    with demo.app.state.db.session() as db:
+    with demo.app.state.db.transaction() as db:
         ids = db.scalars(select(Plan.id)).all()
     assert ids
     for pid in ids:
@@ -314,7 +314,7 @@ def test_knowledge_page_marks_clinic_overrides(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "d", secret_key="k" * 40, knowledge_dir=over)
     migrate.upgrade(settings)
     app = create_app(settings, clock=lambda: TODAY)
-    with app.state.db.session() as db:
+    with app.state.db.transaction() as db:
         seed(db, app.state.kb, TODAY)
     with TestClient(app) as c:
         c.post("/login", data={"username": "clinician", "password": "cicatrix-demo"})
@@ -338,7 +338,7 @@ def test_patient_and_plan_pages_audit_every_read(demo: Demo) -> None:
     before = {a: _audit_count(demo, action=a, patient_id=1) for a in ("read", "list")}
     plan_id = _patient_plan(demo, 1)
     demo.client.get(f"/plans/{plan_id}")
-    with demo.app.state.db.session() as db:
+    with demo.app.state.db.transaction() as db:
         rows = db.execute(
             select(AuditEvent.action, AuditEvent.entity).where(AuditEvent.patient_id == 1).order_by(AuditEvent.id)
         ).all()
@@ -365,7 +365,7 @@ def test_plan_edit_needs_a_reason_and_sends_the_plan_back_for_approval(demo: Dem
     page = demo.client.get(r.headers["location"]).text
     assert "Plan edited; it needs approval again." in page
     assert "Patient prefers one treatment at a time" in page  # in the plan's history
-    with demo.app.state.db.session() as db:
+    with demo.app.state.db.transaction() as db:
         plan = db.get(Plan, plan_id)
         assert plan is not None and plan.status == "proposed"
         assert plan.preferences["treatments"] == kept[:1]
@@ -396,7 +396,7 @@ def test_admin_changes_a_role_and_deactivates_an_account(demo: Demo) -> None:
     from cicatrix.storage.models import User
 
     demo.login("admin")
-    with demo.app.state.db.session() as db:
+    with demo.app.state.db.transaction() as db:
         desk = db.scalars(select(User).where(User.username == "frontdesk")).one()
     token = demo.csrf("/admin/users")
     r = demo.client.post(f"/admin/users/{desk.id}", data={"csrf_token": token, "role": "clinician"},
@@ -404,7 +404,7 @@ def test_admin_changes_a_role_and_deactivates_an_account(demo: Demo) -> None:
     assert r.status_code == 303
     r = demo.client.post(f"/admin/users/{desk.id}", data={"csrf_token": token, "role": "wizard", "active": "1"})
     assert r.status_code == 422 and "Unknown role" in r.text
-    with demo.app.state.db.session() as db:
+    with demo.app.state.db.transaction() as db:
         changed = db.get(User, desk.id)
         assert changed is not None and changed.role == "clinician" and not changed.active
     r = demo.client.post("/login", data={"username": "frontdesk", "password": "cicatrix-demo"})

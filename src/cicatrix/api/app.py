@@ -1,8 +1,6 @@
-"""The application factory: `create_app(settings)` builds the API (and, when registered below,
-the web pages and the export routes) on one database and one knowledge base."""
-
-# Registration lines in the routers block are one-liners on purpose (import; include).
-# ruff: noqa: I001
+"""The application factory: `create_app(settings)` composes the API's routers and the web
+pages' router on one database and one knowledge base. The two HTTP entry points do not import
+each other; they share `cicatrix.credentials` and meet only here."""
 
 from __future__ import annotations
 
@@ -12,10 +10,14 @@ from datetime import date
 
 from fastapi import FastAPI
 
-from cicatrix.knowledge.models import KnowledgeBase
-
 import cicatrix
+from cicatrix.api import errors
+from cicatrix.api.routes import admin, auth, care, exports, patients
+from cicatrix.knowledge.loader import load_knowledge
+from cicatrix.knowledge.models import KnowledgeBase
+from cicatrix.storage.db import Database
 from cicatrix.storage.settings import Settings
+from cicatrix.web.routes import router as web_router
 
 
 @asynccontextmanager
@@ -31,11 +33,6 @@ def create_app(
 ) -> FastAPI:
     """Build the app. `clock` gives the clinic's "today" (tests pin it); `knowledge` skips
     loading the knowledge base again when the caller has it."""
-    from cicatrix.api import errors
-    from cicatrix.api.routes import admin, auth, care, patients
-    from cicatrix.knowledge.loader import load_knowledge
-    from cicatrix.storage.db import Database
-
     settings = settings or Settings.from_env()
     app = FastAPI(
         title="cicatrix clinic API",
@@ -58,11 +55,8 @@ def create_app(
 
     for module in (auth, patients, care, admin):
         app.include_router(module.router, prefix="/api", responses=errors.ERROR_RESPONSES)
-
-    # --- routers ---
-    from cicatrix.web.routes import router as web_router; app.include_router(web_router)  # noqa: E702
-    from cicatrix.api.routes import exports as _exports; app.include_router(_exports.router, prefix="/api", responses=errors.ERROR_RESPONSES)  # noqa: E702,E501
-    # --- end routers ---
+    app.include_router(web_router)
+    app.include_router(exports.router, prefix="/api", responses=errors.ERROR_RESPONSES)
 
     app.add_middleware(errors.GuardMiddleware)
     return app

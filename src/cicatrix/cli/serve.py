@@ -36,8 +36,8 @@ def serve(
 
         database = Database(settings)
         try:
-            with database.session() as db:
-                accounts = seed(db, load_knowledge(settings.knowledge_dir), date.today())
+            kb = load_knowledge(settings.knowledge_dir)
+            accounts = database.run_sync(lambda db: seed(db, kb, date.today()))
         finally:
             database.dispose()
         typer.echo("demo accounts (username / password / role):")

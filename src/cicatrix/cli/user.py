@@ -43,7 +43,7 @@ def create(
     migrate.upgrade(settings)
     database = Database(settings)
     try:
-        with database.session() as db:
+        with database.transaction() as db:
             row = db.scalar(select(Clinic).where(Clinic.name == clinic))
             if row is None:
                 row = create_clinic(db, clinic, timezone)
@@ -52,7 +52,6 @@ def create(
                 password=password, patient_id=patient_id,
             )  # fmt: skip
             user = add_user(db, row.id, data)
-            db.commit()
             typer.echo(f"created {user.role} account {user.username!r} (id {user.id}) in {row.name!r}")
     except ValidationError as exc:
         err = exc.errors()[0]

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from cicatrix.engine.case import Case, CaseError, parse_case
+from cicatrix.engine.result import Scores
 from cicatrix.engine.scores import score_assessment
 from cicatrix.knowledge.frozen import to_data
 from cicatrix.service import audit, patients
@@ -131,7 +132,6 @@ def get(ctx: Context, assessment_id: int) -> AssessmentOut:
     a = load(ctx, assessment_id, "assessment.read")
     audit.record(ctx, "read", "assessment", a.id, patient_id=a.patient_id)
     result = out(a)
-    ctx.db.commit()
     return result
 
 
@@ -150,5 +150,10 @@ def history(ctx: Context, patient_id: int, limit: int = 50, offset: int = 0) -> 
     ).all()  # fmt: skip
     audit.record(ctx, "list", "assessment", None, patient_id=p.id, detail=f"results={len(rows)}")
     items = [out(a) for a in rows]
-    ctx.db.commit()
     return AssessmentPage(items=items, total=total, limit=limit, offset=offset)
+
+
+def live_scores(ctx: Context, data: dict[str, Any]) -> Scores:
+    """The scores of an assessment form as it stands (the live panel while typing); stores
+    and audits nothing."""
+    return score_assessment(parse(ctx, data).assessment, ctx.kb)

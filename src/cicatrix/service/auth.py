@@ -70,8 +70,11 @@ def _check_rate(db: Session, keys: list[tuple[str, int]], window_s: int) -> None
             )
 
 
-def login(db: Session, settings: Settings, username: str, password: str, ip: str | None) -> User:
-    """Check a password. Failures are counted per account and per address, across workers."""
+def login(db: Session, settings: Settings, username: str, password: str, ip: str | None) -> User | None:
+    """Check a password. Failures are counted per account and per address, across workers.
+
+    None: the password was wrong. The failure is recorded in this unit of work, which must
+    commit it (so the count holds) before the caller answers with `login_failed()`."""
     ukey = _key("user", username.strip().lower())
     ikey = _key("ip", ip or "-")
     _check_rate(
@@ -92,12 +95,16 @@ def login(db: Session, settings: Settings, username: str, password: str, ip: str
             clinic_id=user.clinic_id if user else None,
             ip=ip,
         )
-        db.commit()
-        raise Unauthenticated("password", "unknown username or wrong password")
+        return None
     if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     db.execute(delete(LoginAttempt).where(LoginAttempt.key == ukey))
     return user
+
+
+def login_failed() -> Unauthenticated:
+    """The answer to a failed login, raised once the failure is committed."""
+    return Unauthenticated("password", "unknown username or wrong password")
 
 
 def issue_token(db: Session, user: User, kind: str, max_age_s: int, ip: str | None) -> tuple[str, ApiToken]:
@@ -123,7 +130,6 @@ def issue_token(db: Session, user: User, kind: str, max_age_s: int, ip: str | No
         ip=ip,
         detail=kind,
     )
-    db.commit()
     return raw, tok
 
 
@@ -159,4 +165,3 @@ def revoke_token(db: Session, token_id: int) -> None:
     tok = db.get(ApiToken, token_id)
     if tok is not None and tok.revoked_at is None:
         tok.revoked_at = utcnow()
-        db.commit()

@@ -34,7 +34,6 @@ def create(ctx: Context, patient_id: int) -> CalendarTokenOut:
     ctx.db.flush()
     audit.record(ctx, "create", "calendar_token", t.id, patient_id=p.id)
     result = _out(t, raw)
-    ctx.db.commit()
     return result
 
 
@@ -45,7 +44,6 @@ def list_for_patient(ctx: Context, patient_id: int) -> list[CalendarTokenOut]:
     ).all()
     audit.record(ctx, "list", "calendar_token", None, patient_id=p.id)
     result = [_out(t) for t in rows]
-    ctx.db.commit()
     return result
 
 
@@ -58,7 +56,6 @@ def revoke(ctx: Context, patient_id: int, token_id: int) -> CalendarTokenOut:
         t.revoked_at = utcnow()
     audit.record(ctx, "revoke", "calendar_token", t.id, patient_id=p.id)
     result = _out(t)
-    ctx.db.commit()
     return result
 
 
@@ -74,5 +71,4 @@ def resolve(db: Session, raw: str, ip: str | None = None) -> tuple[int, int] | N
         db, "read", "calendar", t.id, clinic_id=t.clinic_id, patient_id=t.patient_id, ip=ip,
         detail="subscription",
     )  # fmt: skip
-    db.commit()
     return t.clinic_id, t.patient_id

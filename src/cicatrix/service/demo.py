@@ -35,7 +35,8 @@ def _name(case_id: str) -> str:
 
 
 def seed(db: Session, kb: KnowledgeBase, today: date) -> list[tuple[str, str, str]]:
-    """Create the demo clinic once; returns (username, password, role) for every demo account."""
+    """Create the demo clinic once; returns (username, password, role) for every demo account.
+    One unit of work (`Database.run_sync(lambda db: seed(db, kb, today))`): all or nothing."""
     from cicatrix.examples import example_cases
 
     accounts = [(u, DEMO_PASSWORD, r) for u, r, _ in DEMO_ACCOUNTS] + [(PATIENT_ACCOUNT, DEMO_PASSWORD, "patient")]
@@ -49,7 +50,6 @@ def seed(db: Session, kb: KnowledgeBase, today: date) -> list[tuple[str, str, st
             clinic.id,
             UserIn(username=username, display_name=display, role=role, password=DEMO_PASSWORD),  # type: ignore[arg-type]
         )
-    db.commit()
     clin = made["clinician"]
     ctx = Context(
         db=db, actor=Actor(user_id=clin.id, clinic_id=clinic.id, role="clinician"), kb=kb,
@@ -96,7 +96,6 @@ def seed(db: Session, kb: KnowledgeBase, today: date) -> list[tuple[str, str, st
                 patient_id=first_patient,
             ),
         )
-        db.commit()
     return accounts
 
 
@@ -104,3 +103,11 @@ def patient_count(db: Session) -> int:
     from sqlalchemy import func
 
     return db.scalar(select(func.count()).select_from(Patient)) or 0
+
+
+def demo_accounts(db: Session) -> list[dict[str, str]]:
+    """The demo accounts, shown on the login page only when the demo clinic exists."""
+    if db.scalar(select(Clinic.id).where(Clinic.name == DEMO_CLINIC)) is None:
+        return []
+    accounts = [(u, r) for u, r, _ in DEMO_ACCOUNTS] + [(PATIENT_ACCOUNT, "patient")]
+    return [{"username": u, "password": DEMO_PASSWORD, "role": r.replace("_", " ")} for u, r in accounts]

@@ -45,7 +45,6 @@ def trends(ctx: Context, patient_id: int) -> OutcomesOut:
     order = [m for m in SCORE_MEASURES if m in found] + sorted(m for m in found if m not in SCORE_MEASURES)
     audit.record(ctx, "read", "outcome", None, patient_id=p.id)
     result = OutcomesOut(patient_id=p.id, series=[_series(m, found[m]) for m in order])
-    ctx.db.commit()
     return result
 
 
@@ -65,5 +64,4 @@ def record(ctx: Context, patient_id: int, body: OutcomeIn) -> OutcomesOut:
     ctx.db.add(o)
     ctx.db.flush()
     audit.record(ctx, "create", "outcome", o.id, patient_id=p.id)
-    ctx.db.commit()
     return trends(ctx, patient_id)

@@ -8,13 +8,13 @@ reason, and that override is stored with the plan and audited.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 import msgspec
 from pydantic import TypeAdapter
 from pydantic_core import to_json
-from sqlalchemy import Select, bindparam, func, select, text, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import TextClause, bindparam, select, text, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from cicatrix.engine.case import Case, CaseError
@@ -23,10 +23,10 @@ from cicatrix.engine.reschedule import reschedule_plan
 from cicatrix.engine.result import Plan as EnginePlan
 from cicatrix.engine.timeline import instructions_for
 from cicatrix.knowledge.frozen import to_data
-from cicatrix.service import assessments, audit, patients
+from cicatrix.service import assessments, audit, patients, queries
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Conflict, Invalid, NotFound
-from cicatrix.service.policy import require_patient_access
+from cicatrix.service.policy import plan_statuses, require_patient_access
 from cicatrix.service.schemas import (
     AssessmentCreated,
     AssessmentIn,
@@ -45,7 +45,7 @@ from cicatrix.service.schemas import (
     TodayOut,
 )
 from cicatrix.storage.db import utcnow
-from cicatrix.storage.models import Assessment, CourseSession, Patient, Plan, PlanEdit
+from cicatrix.storage.models import Assessment, CourseSession, Plan, PlanEdit
 
 # ---------- shaping ----------
 
@@ -74,27 +74,6 @@ _SESSIONS = (
     .order_by(CourseSession.date, CourseSession.id)
 )
 _EDITS = select(PlanEdit).where(PlanEdit.plan_id == bindparam("plan_id")).order_by(PlanEdit.id)
-
-
-def _current_with_patient(statuses: tuple[str, ...]) -> Select[tuple[int, Plan]]:
-    """The patient's clinic and their newest plan with one of `statuses` (None if none)."""
-    other = aliased(Plan)
-    newest = (
-        select(func.max(other.id))
-        .where(other.patient_id == Patient.id, other.status.in_(statuses))
-        .correlate(Patient)
-        .scalar_subquery()
-    )
-    return (
-        select(Patient.clinic_id, Plan)
-        .select_from(Patient)
-        .outerjoin(Plan, Plan.id == newest)
-        .where(Patient.id == bindparam("patient_id"))
-    )
-
-
-_CURRENT_APPROVED = _current_with_patient(("approved",))
-_CURRENT_IN_FORCE = _current_with_patient(("approved", "proposed"))
 
 
 def _sessions(ctx: Context, plan_id: int) -> list[CourseSession]:
@@ -248,8 +227,7 @@ def _stale(p: Plan, version: int | None) -> None:
 def _flush(ctx: Context) -> None:
     try:
         ctx.db.flush()
-    except StaleDataError:
-        ctx.db.rollback()
+    except StaleDataError:  # the unit of work rolls back
         raise Conflict("version", "the plan changed since you read it; reload it") from None
 
 
@@ -305,7 +283,6 @@ def assess(ctx: Context, patient_id: int, body: AssessmentIn) -> AssessmentCreat
         require_patient_access(ctx.actor, "plan.create", patient_id)
         plan_out = _new_plan(ctx, a, case, body.preferences or {}, [])
     result = AssessmentCreated(assessment=assessments.out(a), plan=plan_out)
-    ctx.db.commit()
     return result
 
 
@@ -314,7 +291,6 @@ def generate(ctx: Context, assessment_id: int, body: PlanCreate) -> PlanOut:
     prefs = body.preferences if body.preferences is not None else a.input.get("preferences", {})
     case = _case(ctx, a, prefs)
     result = _new_plan(ctx, a, case, prefs, body.overrides)
-    ctx.db.commit()
     return result
 
 
@@ -335,22 +311,14 @@ def get(ctx: Context, plan_id: int) -> PlanOut:
     p = _load(ctx, plan_id, "plan.read")
     audit.record(ctx, "read", "plan", p.id, patient_id=p.patient_id)
     result = out(ctx, p)
-    ctx.db.commit()
     return result
-
-
-def _current(ctx: Context, patient_id: int, approved_only: bool) -> Plan | None:
-    q = select(Plan).where(Plan.patient_id == patient_id, Plan.status != "superseded")
-    if approved_only:
-        q = q.where(Plan.status == "approved")
-    return ctx.db.scalar(q.order_by(Plan.id.desc()).limit(1))
 
 
 def current(ctx: Context, patient_id: int) -> PlanOut:
     """The newest plan in force: for patients the approved one, for clinicians also a proposal."""
     require_patient_access(ctx.actor, "plan.read", patient_id)
     # The patient check and the plan lookup in one statement (the hottest read of the API).
-    query = _CURRENT_APPROVED if ctx.actor.role == "patient" else _CURRENT_IN_FORCE
+    query = queries.current_with_patient(plan_statuses(ctx.actor))
     row = ctx.db.execute(query, {"patient_id": patient_id}).first()
     if row is None or row.clinic_id != ctx.actor.clinic_id:
         raise NotFound("patient_id", "no such patient")
@@ -359,7 +327,6 @@ def current(ctx: Context, patient_id: int) -> PlanOut:
         raise NotFound("plan", "this patient has no plan yet")
     audit.record(ctx, "read", "plan", p.id, patient_id=p.patient_id)
     result = out(ctx, p)
-    ctx.db.commit()
     return result
 
 
@@ -382,12 +349,12 @@ SELECT pt.clinic_id AS patient_clinic_id, p.id, p.patient_id, p.assessment_id, p
                                WHERE o.patient_id = pt.id AND o.status IN :statuses)
  WHERE pt.id = :patient_id
 """
-_PG_CURRENT_APPROVED = text(_PG_CURRENT).bindparams(
-    bindparam("statuses", ("approved",), expanding=True), bindparam("patient_id")
-)
-_PG_CURRENT_IN_FORCE = text(_PG_CURRENT).bindparams(
-    bindparam("statuses", ("approved", "proposed"), expanding=True), bindparam("patient_id")
-)
+
+
+@lru_cache(maxsize=8)
+def _pg_current(statuses: tuple[str, ...]) -> TextClause:
+    return text(_PG_CURRENT).bindparams(bindparam("statuses", statuses, expanding=True), bindparam("patient_id"))
+
 _SESSION_LIST = TypeAdapter(list[SessionOut])
 _EDIT_LIST = TypeAdapter(list[PlanEditOut])
 _HEAD = {"plan", "sessions", "edits", "preview"}
@@ -399,7 +366,7 @@ def current_json(ctx: Context, patient_id: int) -> bytes:
     if ctx.db.get_bind().dialect.name != "postgresql":
         return to_json(current(ctx, patient_id))
     require_patient_access(ctx.actor, "plan.read", patient_id)
-    query = _PG_CURRENT_APPROVED if ctx.actor.role == "patient" else _PG_CURRENT_IN_FORCE
+    query = _pg_current(plan_statuses(ctx.actor))
     row = ctx.db.execute(query, {"patient_id": patient_id}).first()
     if row is None or row.patient_clinic_id != ctx.actor.clinic_id:
         raise NotFound("patient_id", "no such patient")
@@ -416,7 +383,6 @@ def current_json(ctx: Context, patient_id: int) -> bytes:
     head = to_json(result, exclude=_HEAD)
     tail = to_json(result, include=_TAIL)
     body = b"".join((head[:-1], b',"plan":', row.proposal.encode(), b",", tail[1:]))
-    ctx.db.commit()
     return body
 
 
@@ -428,7 +394,6 @@ def list_for_patient(ctx: Context, patient_id: int) -> list[PlanSummary]:
     rows = ctx.db.scalars(q.order_by(Plan.id.desc())).all()
     audit.record(ctx, "list", "plan", None, patient_id=pt.id, detail=f"results={len(rows)}")
     result = [summary(p) for p in rows]
-    ctx.db.commit()
     return result
 
 
@@ -460,7 +425,6 @@ def approve(ctx: Context, plan_id: int, version: int) -> PlanOut:
     audit.record(ctx, "approve", "plan", p.id, patient_id=p.patient_id)
     _flush(ctx)
     result = out(ctx, p)
-    ctx.db.commit()
     return result
 
 
@@ -515,7 +479,6 @@ def edit(ctx: Context, plan_id: int, body: PlanEditIn, if_match: int | None = No
     audit.record(ctx, "update", "plan", p.id, patient_id=p.patient_id)
     _flush(ctx)
     result = out(ctx, p)
-    ctx.db.commit()
     return result
 
 
@@ -546,7 +509,6 @@ def record_done(ctx: Context, session_id: int, body: SessionDoneIn) -> SessionOu
     audit.record(ctx, "session_done", "course_session", s.id, patient_id=s.patient_id)
     ctx.db.flush()
     result = session_out(s)
-    ctx.db.commit()
     return result
 
 
@@ -565,6 +527,8 @@ def record_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanO
         raise Invalid(field, exc.message, value=str(exc.value)) from None
     now = utcnow()
     version = p.version
+    # A preview changes nothing: its writes happen in a savepoint that is rolled back.
+    preview = ctx.db.begin_nested() if body.dry_run else None
     s.status = "missed"
     s.recorded_by = ctx.actor.user_id
     s.recorded_at = now
@@ -589,23 +553,21 @@ def record_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanO
     )  # fmt: skip
     _flush(ctx)
     result = out(ctx, p, preview=body.dry_run)
-    if body.dry_run:
-        ctx.db.rollback()
+    if preview is not None:
+        preview.rollback()
         audit.record(ctx, "preview", "course_session", session_id, patient_id=result.patient_id)
     else:
         audit.record(ctx, "session_missed", "course_session", s.id, patient_id=s.patient_id)
-    ctx.db.commit()
     return result
 
 
 def schedule(ctx: Context, patient_id: int) -> ScheduleOut:
     """The sessions of the plan in force: what front desk needs, without clinical detail."""
     pt = patients.load(ctx, patient_id, "schedule.read")
-    p = _current(ctx, pt.id, approved_only=ctx.actor.role != "clinician")
+    p = queries.current_plan(ctx, pt.id)
     rows = _sessions(ctx, p.id) if p is not None else []
     audit.record(ctx, "read", "schedule", p.id if p else None, patient_id=pt.id)
     result = ScheduleOut(patient_id=pt.id, plan_id=p.id if p else None, sessions=[session_out(s) for s in rows])
-    ctx.db.commit()
     return result
 
 
@@ -614,7 +576,7 @@ def today(ctx: Context, patient_id: int, day: date | None = None, days: int = 1)
     if not 1 <= days <= 31:
         raise Invalid("days", "must be between 1 and 31", value=days)
     pt = patients.load(ctx, patient_id, "timeline.read")
-    p = _current(ctx, pt.id, approved_only=True)
+    p = queries.current_plan(ctx, pt.id, approved_only=True)
     if p is None:
         raise NotFound("plan", "this patient has no approved plan yet")
     first = day or ctx.today
@@ -635,5 +597,4 @@ def today(ctx: Context, patient_id: int, day: date | None = None, days: int = 1)
         patient_id=pt.id, plan_id=p.id, days=out_days,
         next_session=session_out(nxt) if nxt else None,
     )  # fmt: skip
-    ctx.db.commit()
     return result

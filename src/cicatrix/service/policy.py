@@ -5,6 +5,18 @@ from __future__ import annotations
 from cicatrix.service.context import Actor
 from cicatrix.service.errors import Forbidden, NotFound
 
+ROLES: tuple[str, ...] = ("admin", "clinician", "front_desk", "patient")
+
+# Which plans a role may see, by status: a patient (and front desk, for the schedule) only
+# what a clinician approved; a clinician also the proposal waiting for approval. Every read of
+# "the current plan" goes through `service.queries.current_plan`, which applies this.
+PLAN_STATUSES_SEEN: dict[str, tuple[str, ...]] = {
+    "clinician": ("approved", "proposed"),
+    "front_desk": ("approved",),
+    "patient": ("approved",),
+    "admin": (),
+}
+
 PERMISSIONS: dict[str, frozenset[str]] = {
     "patient.list": frozenset({"clinician", "front_desk"}),
     "patient.read": frozenset({"clinician", "front_desk", "patient"}),
@@ -24,11 +36,20 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "timeline.read": frozenset({"clinician", "patient"}),
     "outcome.read": frozenset({"clinician", "patient"}),
     "outcome.create": frozenset({"clinician"}),
+    # the clinic's de-identified outcomes: admins audit results, clinicians review their own
+    "outcomes.export": frozenset({"admin", "clinician"}),
     "calendar.manage": frozenset({"clinician", "front_desk", "patient"}),
     "user.manage": frozenset({"admin"}),
     "clinic.manage": frozenset({"admin"}),
     "audit.read": frozenset({"admin"}),
+    "knowledge.read": frozenset({"admin", "clinician"}),
 }
+
+
+def plan_statuses(actor: Actor, approved_only: bool = False) -> tuple[str, ...]:
+    """The plan statuses this actor may see (only "approved" when `approved_only`)."""
+    seen = PLAN_STATUSES_SEEN.get(actor.role, ())
+    return tuple(s for s in seen if s == "approved") if approved_only else seen
 
 
 def allowed(actor: Actor, permission: str) -> bool:
@@ -45,3 +66,8 @@ def require_patient_access(actor: Actor, permission: str, patient_id: int) -> No
     require(actor, permission)
     if actor.role == "patient" and actor.patient_id != patient_id:
         raise NotFound("patient_id", "no such patient")
+
+
+def roles_with(permission: str) -> tuple[str, ...]:
+    """The roles that hold a permission, in `ROLES` order (navigation and forms derive from it)."""
+    return tuple(r for r in ROLES if r in PERMISSIONS[permission])

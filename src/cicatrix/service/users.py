@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from cicatrix.service import audit
 from cicatrix.service.auth import hash_password
-from cicatrix.service.context import Context
+from cicatrix.service.context import Actor, Context
 from cicatrix.service.errors import Conflict, Invalid, NotFound
 from cicatrix.service.policy import require
 from cicatrix.service.schemas import ClinicOut, ClinicUpdate, UserIn, UserOut, UserUpdate
@@ -81,7 +81,6 @@ def create_user(ctx: Context, data: UserIn) -> UserOut:
     require(ctx.actor, "user.manage")
     user = add_user(ctx.db, ctx.actor.clinic_id, data)
     audit.record(ctx, "create", "user", user.id, patient_id=user.patient_id)
-    ctx.db.commit()
     return user_out(user)
 
 
@@ -89,7 +88,6 @@ def list_users(ctx: Context) -> list[UserOut]:
     require(ctx.actor, "user.manage")
     rows = ctx.db.scalars(select(User).where(User.clinic_id == ctx.actor.clinic_id).order_by(User.id)).all()
     audit.record(ctx, "list", "user", None)
-    ctx.db.commit()
     return [user_out(u) for u in rows]
 
 
@@ -111,7 +109,6 @@ def update_user(ctx: Context, user_id: int, data: UserUpdate) -> UserOut:
     if data.password is not None:
         u.password_hash = hash_password(data.password)
     audit.record(ctx, "update", "user", u.id, patient_id=u.patient_id)
-    ctx.db.commit()
     return user_out(u)
 
 
@@ -144,5 +141,14 @@ def update_clinic(ctx: Context, data: ClinicUpdate) -> ClinicOut:
             raise Invalid("logo", "must be a data: URL of a PNG, SVG or JPEG image")
         c.settings = {**(c.settings or {}), "logo": data.logo or None}
     audit.record(ctx, "update", "clinic", c.id)
-    ctx.db.commit()
     return clinic_out(c)
+
+
+def actor_named(db: Session, username: str, via: str = "cli") -> tuple[Actor, Clinic] | None:
+    """The active account `username` as an actor (the command line's `--actor`), with its
+    clinic; None when there is no such active account."""
+    u = db.scalar(select(User).where(User.username == username.strip().lower(), User.active))
+    clinic = db.get(Clinic, u.clinic_id) if u is not None else None
+    if u is None or clinic is None:
+        return None
+    return Actor(user_id=u.id, clinic_id=u.clinic_id, role=u.role, patient_id=u.patient_id, via=via), clinic
