@@ -77,7 +77,6 @@ class KnowledgeIndex(msgspec.Struct, frozen=True):
     triggers: tuple[TriggerSets, ...]
     rules: dict[str, tuple[Rule, ...]]
     treatments_by_code: dict[str, tuple[str, ...]]
-    clear_screens: dict[str, Screen]  # every treatment as screened when no condition applies
     indication_targets: dict[str, frozenset[str]]
     # aligned with kb.scales: goodman_baron_quantitative.rows, .area_rows and ecca.items
     gb_rows: tuple[RowMatchers, ...]
@@ -86,7 +85,8 @@ class KnowledgeIndex(msgspec.Struct, frozen=True):
     step_plans: dict[str, tuple[StepPlan, ...]]
     # screen_all's results by the conditions that applied, (code, detail) pairs: many patients share
     # them. Screening is a pure function of these and the knowledge base, so a hit is exactly the
-    # result it would compute. Bounded by clearing (see screening.screen_all).
+    # result it would compute. Bounded by clearing (see screening.screen_all). The key () holds
+    # every treatment as screened when no condition applies (screening._clear_screens).
     screens: dict[tuple[tuple[str, str], ...], dict[str, Screen]]
 
 
@@ -102,8 +102,6 @@ def _row_matchers(matchers: tuple[Matcher, ...]) -> RowMatchers:
 
 
 def _build(kb: KnowledgeBase) -> KnowledgeIndex:
-    from cicatrix.engine.screening import Screen  # screening itself uses this index
-
     triggers = tuple(
         TriggerSets(
             condition_id=cid,
@@ -129,7 +127,6 @@ def _build(kb: KnowledgeBase) -> KnowledgeIndex:
             code: tuple(tid for tid, codes in rule_codes.items() if code in codes)
             for code in {c for codes in rule_codes.values() for c in codes}
         },
-        clear_screens={tid: Screen(t, (), (), (), 0) for tid, t in kb.treatments.items()},
         indication_targets={tid: frozenset(i.target for i in t.indications) for tid, t in kb.treatments.items()},
         gb_rows=tuple(_row_matchers(row.match) for row in gb.rows),
         gb_area_rows=tuple(_row_matchers(row.match) for row in gb.area_rows),

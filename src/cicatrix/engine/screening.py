@@ -58,7 +58,7 @@ def screen_all(kb: KnowledgeBase, conditions: dict[str, tuple[Condition, str]]) 
     known = index.screens.get(key)
     if known is not None:
         return dict(known)
-    out = dict(index.clear_screens)  # treatments no active condition touches: shared, immutable
+    out = dict(_clear_screens(kb))  # treatments no active condition touches: shared, immutable
     for tid in dict.fromkeys(tid for code in conditions for tid in index.treatments_by_code.get(code, ())):
         out[tid] = screen_treatment(kb.treatments[tid], conditions, index.rules[tid])
     if len(index.screens) >= _MAX_REMEMBERED:
@@ -68,3 +68,13 @@ def screen_all(kb: KnowledgeBase, conditions: dict[str, tuple[Condition, str]]) 
 
 
 _MAX_REMEMBERED = 4096
+
+
+def _clear_screens(kb: KnowledgeBase) -> dict[str, Screen]:
+    """Every treatment as screened when no condition applies, kept in the index under the key ()."""
+    screens = index_for(kb).screens
+    clear = screens.get(())
+    if clear is None:
+        clear = {tid: Screen(t, (), (), (), 0) for tid, t in kb.treatments.items()}
+        screens[()] = clear
+    return clear

@@ -77,6 +77,15 @@ def add_user(db: Session, clinic_id: int, data: UserIn) -> User:
     return user
 
 
+def bootstrap_account(db: Session, clinic_name: str, timezone: str, data: UserIn) -> tuple[User, Clinic]:
+    """An account in the clinic of that name, created (with `timezone`) the first time: how
+    the first admin gets in (`cicatrix user create`). Callers run it in a unit of work."""
+    clinic = db.scalar(select(Clinic).where(Clinic.name == clinic_name))
+    if clinic is None:
+        clinic = create_clinic(db, clinic_name, timezone)
+    return add_user(db, clinic.id, data), clinic
+
+
 def create_user(ctx: Context, data: UserIn) -> UserOut:
     require(ctx.actor, "user.manage")
     user = add_user(ctx.db, ctx.actor.clinic_id, data)
