@@ -7,7 +7,6 @@ and seeded with the demo clinic the way `cicatrix serve --demo` does it.
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +20,9 @@ from cicatrix.knowledge.models import KnowledgeBase
 from cicatrix.storage.db import Database
 from cicatrix.storage.models import AuditEvent, CourseSession, Patient, Plan
 from cicatrix.storage.settings import Settings
+from tests.today import TODAY
 
 from .test_outcomes_cli import _cli
-
-TODAY = date(2026, 11, 23)
 
 
 def _use(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,7 @@ from cicatrix.service import plans
 from cicatrix.service.records import _shift_days
 from cicatrix.service.schemas import AssessmentIn
 from cicatrix.storage.models import Assessment, AuditEvent
-from tests.api.conftest import bearer
+from tests.api.fixtures import bearer
 from tests.storage.world import ASSESSMENT, PREFS
 
 URL = "/api/exports/outcomes.csv"

@@ -14,7 +14,7 @@ from cicatrix.service.demo import DEMO_PASSWORD, seed
 from cicatrix.storage.db import Database
 from cicatrix.storage.models import Plan, User
 from cicatrix.storage.settings import Settings
-from tests.storage.world import TODAY
+from tests.today import TODAY
 
 
 def test_user_create_bootstraps_an_admin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

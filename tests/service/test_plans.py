@@ -19,6 +19,7 @@ from cicatrix.service.schemas import (
     SessionMissedIn,
 )
 from cicatrix.storage.models import AuditEvent, Plan, PlanEdit
+from tests.today import TODAY
 
 
 def _audit(world, **where):  # type: ignore[no-untyped-def]
@@ -156,13 +157,13 @@ def test_sessions_need_an_approved_plan(world) -> None:
 
 def test_today_lists_the_timeline_for_a_day(world) -> None:
     with world.database.transaction() as db:
-        out = plans.today(world.ctx("patient", db), world.patients["P1"], date(2026, 11, 23), 3)
-    assert [d.date for d in out.days] == [date(2026, 11, 23) + timedelta(days=i) for i in range(3)]
+        out = plans.today(world.ctx("patient", db), world.patients["P1"], TODAY, 3)
+    assert [d.date for d in out.days] == [TODAY + timedelta(days=i) for i in range(3)]
     assert out.days[0].entries, "the first session day has instructions"
     assert all(date.fromisoformat(e["date"]) <= out.days[0].date for e in out.days[0].entries)
     assert out.next_session is not None and out.next_session.treatment == "microneedling"
     with world.database.transaction() as db, pytest.raises(NotFound):
-        plans.today(world.ctx("patient", db), world.patients["P2"], date(2026, 11, 23))
+        plans.today(world.ctx("patient", db), world.patients["P2"], TODAY)
 
 
 def test_outcome_trends_across_assessments(world) -> None:
@@ -185,6 +186,9 @@ def test_every_read_and_write_of_patient_data_is_audited(world) -> None:
     pid = world.patients["P2"]
     n0 = len(_audit(world, patient_id=pid))
     with world.database.transaction() as db:
+        edits_before = db.scalar(select(func.count()).select_from(PlanEdit))
+    assert edits_before  # the world's plans were approved: there is something to compare with
+    with world.database.transaction() as db:
         patients.get(world.ctx("front_desk", db), pid)
         plans.current(world.ctx("patient2", db), pid)
         plans.schedule(world.ctx("front_desk", db), pid)
@@ -197,8 +201,8 @@ def test_every_read_and_write_of_patient_data_is_audited(world) -> None:
         ("read", "outcome", "clinician"),
     ]
     assert all(e.ip == "127.0.0.1" and e.at is not None and e.user_id for e in events)
-    with world.database.transaction() as db:
-        assert db.scalar(select(func.count()).select_from(PlanEdit)) is not None
+    with world.database.transaction() as db:  # reads change nothing: no plan edit was written
+        assert db.scalar(select(func.count()).select_from(PlanEdit)) == edits_before
 
 
 def test_audit_events_hold_no_personal_data(world) -> None:

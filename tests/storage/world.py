@@ -20,8 +20,8 @@ from cicatrix.service.schemas import AssessmentIn, PatientClinical, PatientIn, U
 from cicatrix.service.users import add_user, create_clinic
 from cicatrix.storage.db import Database
 from cicatrix.storage.settings import Settings
+from tests.today import TODAY
 
-TODAY = date(2026, 11, 23)
 PASSWORD = "correct horse battery"
 
 ASSESSMENT: dict[str, Any] = {

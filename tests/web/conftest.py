@@ -19,11 +19,11 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.today import TODAY
 
 HERE = Path(__file__).parent
 AXE_JS = HERE / "vendor" / "axe-4.14.1.min.js"
@@ -39,7 +39,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 DEMO_PASSWORD = "cicatrix-demo"
-TODAY = date(2026, 11, 23)
 
 
 # ---------- fast tests: TestClient on a seeded demo clinic ----------

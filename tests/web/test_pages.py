@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from tests.web.conftest import TODAY, Demo
+from tests.today import TODAY
+from tests.web.conftest import Demo
 
 from cicatrix.storage.models import AuditEvent, CourseSession, Plan
 
@@ -433,31 +434,38 @@ def test_no_page_leaves_a_transaction_open_for_the_deferred_clean_up(demo: Demo,
     assert len(left_open) >= 4 and not any(left_open)
 
 
-def test_pages_query_the_database_off_the_event_loop(demo: Demo, monkeypatch: Any) -> None:
+def test_pages_query_the_database_off_the_event_loop(demo: Demo) -> None:
     # Pages are plain functions run in worker threads: a query made on the event loop would
     # stall every other request of the worker (the API's too) until the database answers.
+    # Every statement is seen at the driver (`before_cursor_execute`): execute, scalar,
+    # scalars, get and lazy loads alike.
     import asyncio
 
-    from sqlalchemy.orm import Session
+    from sqlalchemy import event
 
     on_loop: list[bool] = []
-    execute = Session.execute
 
-    def recording_execute(self: Session, *args: Any, **kwargs: Any) -> Any:
+    def record(*_args: Any) -> None:
         try:
             asyncio.get_running_loop()
             on_loop.append(True)
         except RuntimeError:
             on_loop.append(False)
-        return execute(self, *args, **kwargs)
 
     demo.login("clinician")
     token = demo.csrf("/patients/1/assessments/new")
-    monkeypatch.setattr(Session, "execute", recording_execute)
-    assert demo.client.get("/patients/1").status_code == 200
-    assert demo.client.get("/patients").status_code == 200
-    demo.client.post("/assess/score", data={"csrf_token": token, "date": TODAY.isoformat(), "scar-rolling-count": "3"})
-    assert len(on_loop) >= 3 and not any(on_loop)
+    engine = demo.app.state.db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert demo.client.get("/patients/1").status_code == 200
+        assert demo.client.get("/patients").status_code == 200
+        assert demo.client.get("/").status_code == 200
+        demo.client.post("/assess/score", data={"csrf_token": token, "date": TODAY.isoformat(), "scar-rolling-count": "3"})
+        demo.client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
+        demo.client.get("/login")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(on_loop) >= 10 and not any(on_loop)
 
 
 def test_a_forged_csrf_token_of_any_characters_is_refused_not_a_crash(demo: Demo) -> None:
