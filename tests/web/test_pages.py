@@ -475,3 +475,30 @@ def test_a_forged_csrf_token_of_any_characters_is_refused_not_a_crash(demo: Demo
     r = demo.client.post("/logout", data={"csrf_token": "é" * 64}, follow_redirects=False)
     assert r.status_code == 303
     assert demo.client.get("/patients", follow_redirects=False).status_code == 200  # still logged in
+
+
+def test_a_refused_form_keeps_nothing_of_the_refused_change_but_audits_the_page(demo: Demo) -> None:
+    """The plan edit is refused (an excluded treatment); the page shows the plan again with the
+    error. The page's reads are audited, the refused edit left no trace."""
+    from sqlalchemy import func, select
+
+    from cicatrix.storage.models import AuditEvent, Plan, PlanEdit
+
+    demo.login("clinician")
+    with demo.app.state.db.transaction() as db:
+        plan = db.scalars(select(Plan).where(Plan.status == "proposed").order_by(Plan.id)).first()
+        assert plan is not None
+        plan_id, version = plan.id, plan.version
+        edits = db.scalar(select(func.count()).select_from(PlanEdit))
+        last_event = db.scalar(select(func.max(AuditEvent.id)))
+    token = demo.csrf(f"/plans/{plan_id}")
+    r = demo.client.post(f"/plans/{plan_id}/edit", data={"csrf_token": token, "version": str(version),
+                                                          "reason": "try it", "treatments": "no_such_treatment"})  # fmt: skip
+    assert r.status_code == 422
+    with demo.app.state.db.transaction() as db:
+        again = db.get(Plan, plan_id)
+        assert again is not None and again.version == version
+        assert db.scalar(select(func.count()).select_from(PlanEdit)) == edits
+        new = [(e.action, e.entity) for e in db.scalars(select(AuditEvent).where(AuditEvent.id > last_event))]
+    assert ("update", "plan") not in new
+    assert ("read", "plan") in new  # the page shown with the error is a read of the plan
