@@ -10,9 +10,9 @@ def client(world):  # type: ignore[no-untyped-def]
     from fastapi.testclient import TestClient
 
     from cicatrix.api.app import create_app
-    from tests.today import TODAY
+    from tests.today import NOW
 
-    app = create_app(world.database.settings, clock=lambda: TODAY, knowledge=world.kb)
+    app = create_app(world.database.settings, clock=lambda: NOW, knowledge=world.kb)
     with TestClient(app, raise_server_exceptions=False) as c:
         c.world = world  # type: ignore[attr-defined]
         yield c

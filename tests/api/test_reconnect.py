@@ -22,11 +22,11 @@ def pg_client(tmp_path: Path, kb):  # type: ignore[no-untyped-def]
 
     from cicatrix.api.app import create_app
     from tests.storage.world import build_world
-    from tests.today import TODAY
+    from tests.today import NOW
 
     with temp_database("postgresql", tmp_path) as settings:
         world = build_world(settings, kb)
-        app = create_app(settings, clock=lambda: TODAY, knowledge=kb)
+        app = create_app(settings, clock=lambda: NOW, knowledge=kb)
         with TestClient(app) as client:
             client.world = world  # type: ignore[attr-defined]
             yield client

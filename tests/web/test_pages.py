@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from tests.today import TODAY
+from tests.today import NOW, TODAY
 from tests.web.conftest import Demo
 
 from cicatrix.storage.models import AuditEvent, CourseSession, Plan
@@ -314,7 +314,7 @@ def test_knowledge_page_marks_clinic_overrides(tmp_path: Path) -> None:
     )
     settings = Settings(data_dir=tmp_path / "d", secret_key="k" * 40, knowledge_dir=over)
     migrate.upgrade(settings)
-    app = create_app(settings, clock=lambda: TODAY)
+    app = create_app(settings, clock=lambda: NOW)
     with app.state.db.transaction() as db:
         seed(db, app.state.kb, TODAY)
     with TestClient(app) as c:
@@ -502,3 +502,19 @@ def test_a_refused_form_keeps_nothing_of_the_refused_change_but_audits_the_page(
         new = [(e.action, e.entity) for e in db.scalars(select(AuditEvent).where(AuditEvent.id > last_event))]
     assert ("update", "plan") not in new
     assert ("read", "plan") in new  # the page shown with the error is a read of the plan
+
+
+def test_pages_use_the_clinics_today(demo: Demo) -> None:
+    """At 12:00 UTC it is already tomorrow in Auckland: a clinic there gets tomorrow's date on
+    its forms (the demo clinic's zone changed through the settings page)."""
+    from datetime import UTC, datetime
+
+    demo.app.state.clock = lambda: datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    demo.login("admin")
+    token = demo.csrf("/admin/settings")
+    r = demo.client.post("/admin/settings", data={"csrf_token": token, "name": "cicatrix demo clinic",
+                                                   "timezone": "Pacific/Auckland"}, follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303
+    demo.login("clinician")
+    html = demo.client.get("/patients/1/assessments/new").text
+    assert 'value="2026-11-24"' in html and 'value="2026-11-23"' not in html

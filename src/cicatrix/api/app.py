@@ -4,9 +4,8 @@ each other; they share `cicatrix.credentials` and meet only here."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date
 
 from fastapi import FastAPI
 
@@ -15,6 +14,7 @@ from cicatrix.api import errors
 from cicatrix.api.routes import admin, auth, care, exports, patients
 from cicatrix.knowledge.loader import load_knowledge
 from cicatrix.knowledge.models import KnowledgeBase
+from cicatrix.service.clock import Clock, utc_now
 from cicatrix.storage.db import Database
 from cicatrix.storage.settings import Settings
 from cicatrix.web.routes import router as web_router
@@ -28,10 +28,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(
     settings: Settings | None = None,
-    clock: Callable[[], date] | None = None,
+    clock: Clock | None = None,
     knowledge: KnowledgeBase | None = None,
 ) -> FastAPI:
-    """Build the app. `clock` gives the clinic's "today" (tests pin it); `knowledge` skips
+    """Build the app. `clock` gives the current instant (tests pin it); each request's "today"
+    is that instant's date in the caller's clinic's time zone. `knowledge` skips
     loading the knowledge base again when the caller has it."""
     settings = settings or Settings.from_env()
     app = FastAPI(
@@ -50,7 +51,7 @@ def create_app(
     app.state.db = Database(settings)
     app.state.kb = knowledge or load_knowledge(settings.knowledge_dir)
     app.state.secret = settings.resolved_secret()
-    app.state.clock = clock or date.today
+    app.state.clock = clock or utc_now
     errors.install(app)
 
     for module in (auth, patients, care, admin):

@@ -8,13 +8,13 @@ credentials (bearer token, or cookie session with its CSRF token) are read by
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from typing import Annotated, Concatenate, ParamSpec, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from cicatrix.credentials import Credentials, actor_for, client_ip, credentials
+from cicatrix.service.clock import clinic_today
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Unauthenticated
 
@@ -34,7 +34,7 @@ class Caller:
         self._state = request.app.state
         self._creds = creds
         self._ip = client_ip(request)
-        self._today = today(request)
+        self._now = request.app.state.clock()
 
     async def __call__(self, use_case: Callable[Concatenate[Context, P], T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         state = self._state
@@ -43,7 +43,7 @@ class Caller:
             actor = actor_for(db, state.secret, self._creds)
             if actor is None:
                 raise Unauthenticated("authorization", "log in, or send Authorization: Bearer <token>")
-            ctx = Context(db=db, actor=actor, kb=state.kb, ip=self._ip, today=self._today)
+            ctx = Context(db=db, actor=actor, kb=state.kb, ip=self._ip, today=clinic_today(actor.timezone, self._now))
             return use_case(ctx, *args, **kwargs)
 
         result: T = await state.db.run(work)
@@ -55,8 +55,3 @@ async def caller(request: Request, creds: Credentials = Depends(credentials)) ->
 
 
 Call = Annotated[Caller, Depends(caller)]
-
-
-def today(request: Request) -> date:
-    clock: Callable[[], date] = request.app.state.clock  # the clinic's "today" (tests pin it)
-    return clock()

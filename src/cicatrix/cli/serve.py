@@ -17,7 +17,6 @@ def serve(
 ) -> None:
     """Serve the clinic API (and web app) on embedded defaults: SQLite in ./cicatrix-data."""
     import logging
-    from datetime import date
 
     import uvicorn
 
@@ -31,13 +30,15 @@ def serve(
     typer.echo(f"database: {where}")
     if demo:
         from cicatrix.knowledge.loader import load_knowledge
-        from cicatrix.service.demo import seed
+        from cicatrix.service.clock import clinic_today
+        from cicatrix.service.demo import DEMO_TIMEZONE, seed
         from cicatrix.storage.db import Database
 
         database = Database(settings)
         try:
             kb = load_knowledge(settings.knowledge_dir)
-            accounts = database.run_sync(lambda db: seed(db, kb, date.today()))
+            today = clinic_today(DEMO_TIMEZONE)  # the demo clinic's today
+            accounts = database.run_sync(lambda db: seed(db, kb, today))
         finally:
             database.dispose()
         typer.echo("demo accounts (username / password / role):")

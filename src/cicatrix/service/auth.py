@@ -16,7 +16,7 @@ from cicatrix.service import audit
 from cicatrix.service.context import Actor
 from cicatrix.service.errors import RateLimited, Unauthenticated
 from cicatrix.storage.db import utcnow
-from cicatrix.storage.models import ApiToken, LoginAttempt, User
+from cicatrix.storage.models import ApiToken, Clinic, LoginAttempt, User
 from cicatrix.storage.settings import Settings
 
 
@@ -135,11 +135,12 @@ def issue_token(db: Session, user: User, kind: str, max_age_s: int, ip: str | No
 
 # Built once (runs on every request): the statement's cache key is memoised on the object. Plain
 # table columns (Core, no ORM entities): the row is only read, never changed, in this request.
-_T, _U = ApiToken.__table__.c, User.__table__.c
+_T, _U, _C = ApiToken.__table__.c, User.__table__.c, Clinic.__table__.c
 _TOKEN = (
     select(_T.id, _T.revoked_at, _T.expires_at, _U.id.label("user_id"), _U.clinic_id, _U.role,
-           _U.patient_id, _U.active)
+           _U.patient_id, _U.active, _C.timezone)
     .join_from(ApiToken.__table__, User.__table__, _U.id == _T.user_id)
+    .join(Clinic.__table__, _C.id == _U.clinic_id)
     .where(_T.token_hash == bindparam("digest"), _T.kind == bindparam("kind"))
 )  # fmt: skip
 
@@ -158,6 +159,7 @@ def resolve_token(db: Session, raw: str, kind: str) -> Actor | None:
         patient_id=row.patient_id,
         token_id=row.id,
         via=kind,
+        timezone=row.timezone,
     )
 
 

@@ -9,11 +9,11 @@ from sqlalchemy.orm import Session
 
 from cicatrix.service import audit, patients
 from cicatrix.service.auth import token_digest
-from cicatrix.service.context import Context
+from cicatrix.service.context import Actor, Context
 from cicatrix.service.errors import NotFound
 from cicatrix.service.schemas import CalendarTokenOut
 from cicatrix.storage.db import utcnow
-from cicatrix.storage.models import CalendarToken
+from cicatrix.storage.models import CalendarToken, Clinic
 
 
 def _out(t: CalendarToken, raw: str | None = None) -> CalendarTokenOut:
@@ -59,11 +59,10 @@ def revoke(ctx: Context, patient_id: int, token_id: int) -> CalendarTokenOut:
     return result
 
 
-def resolve(db: Session, raw: str, ip: str | None = None) -> tuple[int, int] | None:
-    """(clinic_id, patient_id) for a live token, auditing the read; None when unknown or revoked.
-
-    The caller (the ICS route) then reads the plan with a patient-scoped context.
-    """
+def resolve(db: Session, raw: str, ip: str | None = None) -> Actor | None:
+    """The patient behind a live link, as an actor confined to their own record (user id 0 in
+    the audit trail), auditing the read; None when unknown or revoked. The caller (the ICS
+    route) reads the plan with it."""
     t = db.scalar(select(CalendarToken).where(CalendarToken.token_hash == token_digest(raw)))
     if t is None or t.revoked_at is not None:
         return None
@@ -71,4 +70,6 @@ def resolve(db: Session, raw: str, ip: str | None = None) -> tuple[int, int] | N
         db, "read", "calendar", t.id, clinic_id=t.clinic_id, patient_id=t.patient_id, ip=ip,
         detail="subscription",
     )  # fmt: skip
-    return t.clinic_id, t.patient_id
+    clinic = db.get(Clinic, t.clinic_id)
+    return Actor(user_id=0, clinic_id=t.clinic_id, role="patient", patient_id=t.patient_id, via="calendar",
+                 timezone=clinic.timezone if clinic else "UTC")  # fmt: skip

@@ -6,8 +6,15 @@ entry point (API, web pages, calendar feed, command line) builds its `Context.to
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+Clock = Callable[[], datetime]  # the current instant, timezone-aware (tests pin it)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def clinic_today(timezone: str, now: datetime | None = None) -> date:

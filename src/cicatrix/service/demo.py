@@ -22,6 +22,7 @@ from cicatrix.storage.models import Clinic, Patient
 
 DEMO_CLINIC = "cicatrix demo clinic"
 DEMO_PASSWORD = "cicatrix-demo"
+DEMO_TIMEZONE = "Europe/London"
 DEMO_ACCOUNTS = (
     ("admin", "admin", "Demo Admin"),
     ("clinician", "clinician", "Dr Demo Clinician"),
@@ -42,7 +43,7 @@ def seed(db: Session, kb: KnowledgeBase, today: date) -> list[tuple[str, str, st
     accounts = [(u, DEMO_PASSWORD, r) for u, r, _ in DEMO_ACCOUNTS] + [(PATIENT_ACCOUNT, DEMO_PASSWORD, "patient")]
     if db.scalar(select(Clinic).where(Clinic.name == DEMO_CLINIC)) is not None:
         return accounts
-    clinic = create_clinic(db, DEMO_CLINIC, "Europe/London")
+    clinic = create_clinic(db, DEMO_CLINIC, DEMO_TIMEZONE)
     made = {}
     for username, role, display in DEMO_ACCOUNTS:
         made[role] = add_user(

@@ -160,4 +160,6 @@ def actor_named(db: Session, username: str, via: str = "cli") -> tuple[Actor, Cl
     clinic = db.get(Clinic, u.clinic_id) if u is not None else None
     if u is None or clinic is None:
         return None
-    return Actor(user_id=u.id, clinic_id=u.clinic_id, role=u.role, patient_id=u.patient_id, via=via), clinic
+    actor = Actor(user_id=u.id, clinic_id=u.clinic_id, role=u.role, patient_id=u.patient_id, via=via,
+                  timezone=clinic.timezone)  # fmt: skip
+    return actor, clinic

@@ -17,7 +17,6 @@ import inspect
 import logging
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
@@ -30,6 +29,7 @@ from starlette.datastructures import FormData
 
 from cicatrix import credentials
 from cicatrix.service import auth, unit_of_work
+from cicatrix.service.clock import clinic_today
 from cicatrix.service.context import Actor, Context
 from cicatrix.service.errors import Forbidden, ServiceError
 from cicatrix.storage.models import Clinic, User
@@ -103,7 +103,7 @@ class Page:
         self.user, self.clinic = user, clinic
         self.csrf = credentials.csrf_for(state.secret, raw)
         self.ctx = Context(db=db, actor=actor, kb=state.kb, ip=credentials.client_ip(self.request),
-                           today=page_today(self.request))  # fmt: skip
+                           today=clinic_today(clinic.timezone, state.clock()))  # fmt: skip
 
     @property
     def actor(self) -> Actor:
@@ -131,11 +131,6 @@ class Page:
             flash=FLASH.get(self.request.query_params.get("done", "")),
             **context,
         )
-
-
-def page_today(request: Request) -> date:
-    clock: Callable[[], date] = request.app.state.clock  # the clinic's "today" (tests pin it)
-    return clock()
 
 
 def error_page(request: Request, status: int, heading: str, message: str) -> HTMLResponse:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Body, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from cicatrix.api.deps import Call, today
+from cicatrix.api.deps import Call
 from cicatrix.credentials import client_ip
 from cicatrix.exports.errors import ExportError
 from cicatrix.exports.fhir import bundle_json, record_from_fhir, record_to_bundle
@@ -23,7 +23,8 @@ from cicatrix.exports.outcomes import outcomes_csv as format_outcomes
 from cicatrix.exports.pdf import HandoutOptions, render_pdf
 from cicatrix.exports.storage import import_record
 from cicatrix.service import calendar, records
-from cicatrix.service.context import Actor, Context
+from cicatrix.service.clock import clinic_today
+from cicatrix.service.context import Context
 from cicatrix.service.errors import Invalid, NotFound
 
 router = APIRouter(tags=["exports"])
@@ -75,16 +76,14 @@ async def patient_calendar(patient_id: int, call: Call) -> Response:
 async def calendar_subscription(token: str, request: Request) -> Response:
     state = request.app.state
     ip = client_ip(request)
-    day = today(request)
+    now = state.clock()
 
     def work(db: Session) -> records.CalendarSource:
-        found = calendar.resolve(db, token, ip)
-        if found is None:
+        actor = calendar.resolve(db, token, ip)  # the link acts as its patient
+        if actor is None or actor.patient_id is None:
             raise NotFound("token", "no such calendar link, or it was revoked")
-        clinic_id, patient_id = found
-        # The link acts as the patient, confined to their own record, with user id 0 in the audit trail.
-        actor = Actor(user_id=0, clinic_id=clinic_id, role="patient", patient_id=patient_id, via="calendar")
-        return records.calendar_source(Context(db=db, actor=actor, kb=state.kb, ip=ip, today=day), patient_id)
+        ctx = Context(db=db, actor=actor, kb=state.kb, ip=ip, today=clinic_today(actor.timezone, now))
+        return records.calendar_source(ctx, actor.patient_id)
 
     return Response(_ics(await state.db.run(work)), media_type=ICS)
 
