@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cicatrix.cli.io import fail
+from cicatrix.cli.options import KnowledgeDir
 from cicatrix.cli.stored import ActorOption, run_as
 
 if TYPE_CHECKING:
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 export_app = typer.Typer(help="Export plans and records in standard formats.", no_args_is_help=True)
 import_app = typer.Typer(help="Import records from standard formats.", no_args_is_help=True)
 
-KnowledgeDir = Annotated[str | None, typer.Option("--knowledge-dir", help="A clinic's knowledge overrides directory.")]
 Out = Annotated[str, typer.Option("--out", "-o", help="Output file; '-' writes to standard output.")]
 
 

@@ -12,7 +12,7 @@ from cicatrix.engine.scores import score_assessment
 from cicatrix.knowledge.frozen import to_data
 from cicatrix.service import audit, patients
 from cicatrix.service.context import Context
-from cicatrix.service.errors import Invalid, NotFound
+from cicatrix.service.errors import Invalid, NotFound, jsonable
 from cicatrix.service.policy import require_patient_access
 from cicatrix.service.schemas import AssessmentIn, AssessmentOut, AssessmentPage
 from cicatrix.storage.db import utcnow
@@ -47,17 +47,7 @@ def parse(ctx: Context, data: dict[str, Any]) -> Case:
     try:
         return parse_case(data, ctx.kb)
     except CaseError as exc:
-        raise Invalid(exc.field, exc.message, value=_jsonable(exc.as_dict()["value"])) from None
-
-
-def _jsonable(v: Any) -> Any:
-    if v is None or isinstance(v, (str, int, float, bool)):
-        return v
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    return str(v)
+        raise Invalid(exc.field, exc.message, value=jsonable(exc.as_dict()["value"])) from None
 
 
 def out(a: Assessment) -> AssessmentOut:

@@ -10,11 +10,12 @@ import copy
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cicatrix.examples import example_cases
 from cicatrix.knowledge.models import KnowledgeBase
-from cicatrix.service import plans
+from cicatrix.service import patients, plans
 from cicatrix.service.context import Actor, Context
 from cicatrix.service.schemas import AssessmentIn, PatientClinical, PatientIn, UserIn
 from cicatrix.service.users import add_user, create_clinic
@@ -38,8 +39,6 @@ def _name(case_id: str) -> str:
 def seed(db: Session, kb: KnowledgeBase, today: date) -> list[tuple[str, str, str]]:
     """Create the demo clinic once; returns (username, password, role) for every demo account.
     One unit of work (`Database.run_sync(lambda db: seed(db, kb, today))`): all or nothing."""
-    from cicatrix.examples import example_cases
-
     accounts = [(u, DEMO_PASSWORD, r) for u, r, _ in DEMO_ACCOUNTS] + [(PATIENT_ACCOUNT, DEMO_PASSWORD, "patient")]
     if db.scalar(select(Clinic).where(Clinic.name == DEMO_CLINIC)) is not None:
         return accounts
@@ -65,8 +64,6 @@ def seed(db: Session, kb: KnowledgeBase, today: date) -> list[tuple[str, str, st
         )  # fmt: skip
         if clinical.isotretinoin_last_dose and clinical.isotretinoin_last_dose > today:
             clinical = clinical.model_copy(update={"isotretinoin_last_dose": today - timedelta(days=60)})
-        from cicatrix.service import patients
-
         p = patients.create(
             ctx,
             PatientIn(
@@ -101,8 +98,6 @@ def seed(db: Session, kb: KnowledgeBase, today: date) -> list[tuple[str, str, st
 
 
 def patient_count(db: Session) -> int:
-    from sqlalchemy import func
-
     return db.scalar(select(func.count()).select_from(Patient)) or 0
 
 

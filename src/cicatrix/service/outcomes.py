@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from cicatrix.service import audit, patients
 from cicatrix.service.context import Context
+from cicatrix.service.errors import Invalid
 from cicatrix.service.schemas import OutcomeIn, OutcomePoint, OutcomeSeries, OutcomesOut
 from cicatrix.storage.db import utcnow
 from cicatrix.storage.models import Assessment, Outcome
@@ -49,8 +50,6 @@ def trends(ctx: Context, patient_id: int) -> OutcomesOut:
 
 
 def record(ctx: Context, patient_id: int, body: OutcomeIn) -> OutcomesOut:
-    from cicatrix.service.errors import Invalid
-
     p = patients.load(ctx, patient_id, "outcome.create")
     if body.measure in SCORE_MEASURES:
         raise Invalid("measure", "scores come from assessments; post an assessment instead")

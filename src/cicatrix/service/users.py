@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -41,8 +43,6 @@ def create_clinic(db: Session, name: str, timezone: str = "UTC") -> Clinic:
 
 
 def _check_tz(tz: str) -> None:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):

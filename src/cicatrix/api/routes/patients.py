@@ -10,6 +10,7 @@ from pydantic_core import to_json
 
 from cicatrix.api.deps import Call
 from cicatrix.service import assessments, patients, plans
+from cicatrix.service.errors import Invalid
 from cicatrix.service.schemas import (
     AssessmentCreated,
     AssessmentIn,
@@ -23,7 +24,6 @@ from cicatrix.service.schemas import (
 
 router = APIRouter(tags=["patients"])
 
-PatientId = Annotated[int, Query(ge=1)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
@@ -40,8 +40,6 @@ def _if_match(value: str | None) -> int | None:
         return None
     v = value.strip().strip("W/").strip('"')
     if not v.isdigit():
-        from cicatrix.service.errors import Invalid
-
         raise Invalid("If-Match", "must be the record's version number", value=value)
     return int(v)
 
