@@ -51,20 +51,7 @@ def parse(ctx: Context, data: dict[str, Any]) -> Case:
 
 
 def out(a: Assessment) -> AssessmentOut:
-    return AssessmentOut(
-        id=a.id,
-        patient_id=a.patient_id,
-        date=a.date,
-        input=a.input,
-        scores=a.scores,
-        goodman_baron_quantitative=a.goodman_baron_quantitative,
-        ecca=a.ecca,
-        goodman_baron_qualitative=a.goodman_baron_qualitative,
-        severity=a.severity,
-        knowledge_version=a.knowledge_version,
-        created_by=a.created_by,
-        created_at=a.created_at,
-    )
+    return AssessmentOut.model_validate(a, from_attributes=True)
 
 
 def build_case(ctx: Context, p: Patient, body: AssessmentIn) -> tuple[dict[str, Any], Case]:

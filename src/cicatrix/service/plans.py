@@ -51,19 +51,7 @@ from cicatrix.storage.models import Assessment, CourseSession, Plan, PlanEdit
 
 
 def session_out(s: CourseSession) -> SessionOut:
-    return SessionOut(
-        id=s.id,
-        patient_id=s.patient_id,
-        plan_id=s.plan_id,
-        treatment=s.treatment,
-        number=s.number,
-        date=s.date,
-        status=s.status,  # type: ignore[arg-type]
-        sequence=s.sequence,
-        recorded_by=s.recorded_by,
-        recorded_at=s.recorded_at,
-        note=s.note,
-    )
+    return SessionOut.model_validate(s, from_attributes=True)
 
 
 # The hot reads are built once: SQLAlchemy memoises a statement's cache key on the object, so
@@ -127,15 +115,7 @@ def out(
 
 
 def summary(p: Plan) -> PlanSummary:
-    return PlanSummary(
-        id=p.id,
-        assessment_id=p.assessment_id,
-        status=p.status,
-        version=p.version,
-        knowledge_version=p.knowledge_version,
-        created_at=p.created_at,
-        approved_at=p.approved_at,
-    )
+    return PlanSummary.model_validate(p, from_attributes=True)
 
 
 # ---------- engine calls ----------

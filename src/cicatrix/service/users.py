@@ -18,16 +18,7 @@ from cicatrix.storage.models import Clinic, Patient, User
 
 
 def user_out(u: User) -> UserOut:
-    return UserOut(
-        id=u.id,
-        clinic_id=u.clinic_id,
-        username=u.username,
-        display_name=u.display_name,
-        role=u.role,  # type: ignore[arg-type]
-        patient_id=u.patient_id,
-        active=u.active,
-        created_at=u.created_at,
-    )
+    return UserOut.model_validate(u, from_attributes=True)
 
 
 def clinic_out(c: Clinic) -> ClinicOut:
