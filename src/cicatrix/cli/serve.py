@@ -47,8 +47,15 @@ def serve(
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
     typer.echo(f"cicatrix is serving at http://{shown}:{port}/  (API docs: /api/docs)")
     if workers > 1:
-        uvicorn.run("cicatrix.api.app:create_app", factory=True, host=host, port=port,
-                    workers=workers, access_log=False, log_config=None)  # fmt: skip
+        uvicorn.run(
+            "cicatrix.api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,
+            log_config=None,
+        )
     else:
         from cicatrix.api.app import create_app
 

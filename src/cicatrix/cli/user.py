@@ -42,9 +42,12 @@ def create(
     database = Database(settings)
     try:
         data = UserIn(
-            username=username, display_name=display_name or username, role=role,  # type: ignore[arg-type]
-            password=password, patient_id=patient_id,
-        )  # fmt: skip
+            username=username,
+            display_name=display_name or username,
+            role=role,  # type: ignore[arg-type]
+            password=password,
+            patient_id=patient_id,
+        )
         with database.transaction() as db:
             user, row = bootstrap_account(db, clinic, timezone, data)
             done = f"created {user.role} account {user.username!r} (id {user.id}) in {row.name!r}"

@@ -9,10 +9,19 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 OUTCOME_COLUMNS = (
-    "subject", "assessment_date", "days_from_first_assessment", "phototype", "sex",
-    "goodman_baron_quantitative", "ecca", "goodman_baron_qualitative", "severity",
-    "treatments_planned", "sessions_done", "knowledge_version",
-)  # fmt: skip
+    "subject",
+    "assessment_date",
+    "days_from_first_assessment",
+    "phototype",
+    "sex",
+    "goodman_baron_quantitative",
+    "ecca",
+    "goodman_baron_qualitative",
+    "severity",
+    "treatments_planned",
+    "sessions_done",
+    "knowledge_version",
+)
 
 
 def outcomes_csv(rows: Iterable[Mapping[str, Any]]) -> str:

@@ -19,8 +19,16 @@ from cicatrix.storage.db import utcnow
 from cicatrix.storage.models import Assessment, Patient
 
 # Case `patient` fields a request may set for this one assessment.
-_CASE_PATIENT = {"sex", "phototype", "pregnant", "breastfeeding", "isotretinoin_last_dose",
-                 "history", "medications", "recent_sunburn"}  # fmt: skip
+_CASE_PATIENT = {
+    "sex",
+    "phototype",
+    "pregnant",
+    "breastfeeding",
+    "isotretinoin_last_dose",
+    "history",
+    "medications",
+    "recent_sunburn",
+}
 
 
 def case_patient(p: Patient) -> dict[str, Any]:
@@ -122,9 +130,12 @@ def history(ctx: Context, patient_id: int, limit: int = 50, offset: int = 0) -> 
     where = Assessment.patient_id == p.id
     total = ctx.db.scalar(select(func.count()).select_from(Assessment).where(where)) or 0
     rows = ctx.db.scalars(
-        select(Assessment).where(where).order_by(Assessment.date.desc(), Assessment.id.desc())
-        .limit(limit).offset(offset)
-    ).all()  # fmt: skip
+        select(Assessment)
+        .where(where)
+        .order_by(Assessment.date.desc(), Assessment.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
     audit.record(ctx, "list", "assessment", None, patient_id=p.id, detail=f"results={len(rows)}")
     items = [out(a) for a in rows]
     return AssessmentPage(items=items, total=total, limit=limit, offset=offset)

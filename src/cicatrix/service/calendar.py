@@ -27,9 +27,12 @@ def create(ctx: Context, patient_id: int) -> CalendarTokenOut:
     p = patients.load(ctx, patient_id, "calendar.manage")
     raw = secrets.token_urlsafe(32)
     t = CalendarToken(
-        clinic_id=p.clinic_id, patient_id=p.id, token_hash=token_digest(raw),
-        created_by=ctx.actor.user_id, created_at=utcnow(),
-    )  # fmt: skip
+        clinic_id=p.clinic_id,
+        patient_id=p.id,
+        token_hash=token_digest(raw),
+        created_by=ctx.actor.user_id,
+        created_at=utcnow(),
+    )
     ctx.db.add(t)
     ctx.db.flush()
     audit.record(ctx, "create", "calendar_token", t.id, patient_id=p.id)
@@ -67,9 +70,21 @@ def resolve(db: Session, raw: str, ip: str | None = None) -> Actor | None:
     if t is None or t.revoked_at is not None:
         return None
     audit.record_anonymous(
-        db, "read", "calendar", t.id, clinic_id=t.clinic_id, patient_id=t.patient_id, ip=ip,
+        db,
+        "read",
+        "calendar",
+        t.id,
+        clinic_id=t.clinic_id,
+        patient_id=t.patient_id,
+        ip=ip,
         detail="subscription",
-    )  # fmt: skip
+    )
     clinic = db.get(Clinic, t.clinic_id)
-    return Actor(user_id=0, clinic_id=t.clinic_id, role="patient", patient_id=t.patient_id, via="calendar",
-                 timezone=clinic.timezone if clinic else "UTC")  # fmt: skip
+    return Actor(
+        user_id=0,
+        clinic_id=t.clinic_id,
+        role="patient",
+        patient_id=t.patient_id,
+        via="calendar",
+        timezone=clinic.timezone if clinic else "UTC",
+    )

@@ -52,16 +52,18 @@ def seed(db: Session, kb: KnowledgeBase, today: date) -> list[tuple[str, str, st
         )
     clin = made["clinician"]
     ctx = Context(
-        db=db, actor=Actor(user_id=clin.id, clinic_id=clinic.id, role="clinician"), kb=kb,
-        ip="127.0.0.1", today=today,
-    )  # fmt: skip
+        db=db,
+        actor=Actor(user_id=clin.id, clinic_id=clinic.id, role="clinician"),
+        kb=kb,
+        ip="127.0.0.1",
+        today=today,
+    )
     first_patient: int | None = None
     for i, (_example, case) in enumerate(example_cases()):
         pat_json: dict[str, Any] = case["patient"]
         clinical = PatientClinical.model_validate(
-            {k: v for k, v in pat_json.items()
-             if k in PatientClinical.model_fields and k != "notes"}
-        )  # fmt: skip
+            {k: v for k, v in pat_json.items() if k in PatientClinical.model_fields and k != "notes"}
+        )
         if clinical.isotretinoin_last_dose and clinical.isotretinoin_last_dose > today:
             clinical = clinical.model_copy(update={"isotretinoin_last_dose": today - timedelta(days=60)})
         p = patients.create(

@@ -30,10 +30,14 @@ def trends(ctx: Context, patient_id: int) -> OutcomesOut:
     p = patients.load(ctx, patient_id, "outcome.read")
     found: dict[str, list[OutcomePoint]] = defaultdict(list)
     rows = ctx.db.execute(
-        select(Assessment.id, Assessment.date, Assessment.goodman_baron_quantitative,
-               Assessment.ecca, Assessment.goodman_baron_qualitative)
-        .where(Assessment.patient_id == p.id)
-    ).all()  # fmt: skip
+        select(
+            Assessment.id,
+            Assessment.date,
+            Assessment.goodman_baron_quantitative,
+            Assessment.ecca,
+            Assessment.goodman_baron_qualitative,
+        ).where(Assessment.patient_id == p.id)
+    ).all()
     for aid, d, gbq, ecca, qual in rows:
         found["goodman_baron_quantitative"].append(OutcomePoint(date=d, value=gbq, assessment_id=aid))
         found["ecca"].append(OutcomePoint(date=d, value=ecca, assessment_id=aid))
@@ -56,10 +60,16 @@ def record(ctx: Context, patient_id: int, body: OutcomeIn) -> OutcomesOut:
     if body.date > ctx.today:
         raise Invalid("date", "is in the future", value=body.date.isoformat())
     o = Outcome(
-        clinic_id=p.clinic_id, patient_id=p.id, assessment_id=None, date=body.date,
-        measure=body.measure, value=body.value, note=body.note,
-        recorded_by=ctx.actor.user_id, recorded_at=utcnow(),
-    )  # fmt: skip
+        clinic_id=p.clinic_id,
+        patient_id=p.id,
+        assessment_id=None,
+        date=body.date,
+        measure=body.measure,
+        value=body.value,
+        note=body.note,
+        recorded_by=ctx.actor.user_id,
+        recorded_at=utcnow(),
+    )
     ctx.db.add(o)
     ctx.db.flush()
     audit.record(ctx, "create", "outcome", o.id, patient_id=p.id)

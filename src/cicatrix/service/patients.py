@@ -19,8 +19,16 @@ from cicatrix.service.schemas import (
 from cicatrix.storage.db import utcnow
 from cicatrix.storage.models import Patient
 
-CLINICAL = ("phototype", "pregnant", "breastfeeding", "isotretinoin_last_dose", "history",
-            "medications", "recent_sunburn", "notes")  # fmt: skip
+CLINICAL = (
+    "phototype",
+    "pregnant",
+    "breastfeeding",
+    "isotretinoin_last_dose",
+    "history",
+    "medications",
+    "recent_sunburn",
+    "notes",
+)
 
 
 def load(ctx: Context, patient_id: int, permission: str) -> Patient:

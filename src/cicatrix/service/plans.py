@@ -105,13 +105,19 @@ def out(
         sessions=[session_out(s) for s in sessions],
         edits=[
             PlanEditOut(
-                id=e.id, user_id=e.user_id, at=e.at, kind=e.kind, reason=e.reason,
-                override=e.override, change=e.change or {}, from_version=e.from_version,
+                id=e.id,
+                user_id=e.user_id,
+                at=e.at,
+                kind=e.kind,
+                reason=e.reason,
+                override=e.override,
+                change=e.change or {},
+                from_version=e.from_version,
             )
             for e in edits
         ],
         preview=preview,
-    )  # fmt: skip
+    )
 
 
 def summary(p: Plan) -> PlanSummary:
@@ -180,11 +186,16 @@ def _sync_sessions(
         if row is None:
             added.append(
                 CourseSession(
-                    clinic_id=p.clinic_id, patient_id=p.patient_id, plan_id=p.id,
-                    treatment=s.treatment, number=s.number, date=s.date, status="planned",
+                    clinic_id=p.clinic_id,
+                    patient_id=p.patient_id,
+                    plan_id=p.id,
+                    treatment=s.treatment,
+                    number=s.number,
+                    date=s.date,
+                    status="planned",
                     sequence=0,
                 )
-            )  # fmt: skip
+            )
             ctx.db.add(added[-1])
         elif row.date != s.date:
             row.date = s.date
@@ -218,8 +229,9 @@ def _new_plan(ctx: Context, a: Assessment, case: Case, preferences: dict[str, An
     """Propose, store and return a new plan (its sessions and edits are known: no re-read)."""
     _overrides(ctx, case, given, "overrides")
     now = utcnow()
-    ovs = [{"treatment": o.treatment, "reason": o.reason, "by": ctx.actor.user_id,
-            "at": now.isoformat()} for o in given]  # fmt: skip
+    ovs = [
+        {"treatment": o.treatment, "reason": o.reason, "by": ctx.actor.user_id, "at": now.isoformat()} for o in given
+    ]
     plan = _run(ctx, case, ovs)
     # A proposal may list a requested treatment as excluded (the engine says why); only an
     # edit that insists on scheduling one is refused.
@@ -242,10 +254,16 @@ def _new_plan(ctx: Context, a: Assessment, case: Case, preferences: dict[str, An
     for o in given:
         edits.append(
             PlanEdit(
-                plan_id=p.id, user_id=ctx.actor.user_id, at=now, kind="override", reason=o.reason,
-                override=True, change={"treatment": o.treatment}, from_version=0,
+                plan_id=p.id,
+                user_id=ctx.actor.user_id,
+                at=now,
+                kind="override",
+                reason=o.reason,
+                override=True,
+                change={"treatment": o.treatment},
+                from_version=0,
             )
-        )  # fmt: skip
+        )
         ctx.db.add(edits[-1])
         audit.record(ctx, "override", "plan", p.id, patient_id=p.patient_id, detail=o.treatment)
     added = _sync_sessions(ctx, p, plan, existing=[])
@@ -335,6 +353,7 @@ SELECT pt.clinic_id AS patient_clinic_id, p.id, p.patient_id, p.assessment_id, p
 def _pg_current(statuses: tuple[str, ...]) -> TextClause:
     return text(_PG_CURRENT).bindparams(bindparam("statuses", statuses, expanding=True), bindparam("patient_id"))
 
+
 _SESSION_LIST = TypeAdapter(list[SessionOut])
 _EDIT_LIST = TypeAdapter(list[PlanEditOut])
 _HEAD = {"plan", "sessions", "edits", "preview"}
@@ -398,10 +417,16 @@ def approve(ctx: Context, plan_id: int, version: int) -> PlanOut:
     p.approved_at = now
     ctx.db.add(
         PlanEdit(
-            plan_id=p.id, user_id=ctx.actor.user_id, at=now, kind="approve", reason="approved",
-            override=False, change={}, from_version=version,
+            plan_id=p.id,
+            user_id=ctx.actor.user_id,
+            at=now,
+            kind="approve",
+            reason="approved",
+            override=False,
+            change={},
+            from_version=version,
         )
-    )  # fmt: skip
+    )
     audit.record(ctx, "approve", "plan", p.id, patient_id=p.patient_id)
     _flush(ctx)
     result = out(ctx, p)
@@ -435,8 +460,12 @@ def edit(ctx: Context, plan_id: int, body: PlanEditIn, if_match: int | None = No
     now = utcnow()
     ovs = {o["treatment"]: o for o in (p.overrides or [])}
     for o in body.overrides:
-        ovs[o.treatment] = {"treatment": o.treatment, "reason": o.reason,
-                            "by": ctx.actor.user_id, "at": now.isoformat()}  # fmt: skip
+        ovs[o.treatment] = {
+            "treatment": o.treatment,
+            "reason": o.reason,
+            "by": ctx.actor.user_id,
+            "at": now.isoformat(),
+        }
     plan = _run(ctx, case, list(ovs.values()))
     _check_requested(plan, body.treatments, "treatments")
     p.proposal = to_data(plan)
@@ -447,13 +476,31 @@ def edit(ctx: Context, plan_id: int, body: PlanEditIn, if_match: int | None = No
     p.approved_by = None
     p.approved_at = None
     if change:
-        ctx.db.add(PlanEdit(plan_id=p.id, user_id=ctx.actor.user_id, at=now, kind="edit",
-                            reason=body.reason, override=False, change=change,
-                            from_version=version))  # fmt: skip
+        ctx.db.add(
+            PlanEdit(
+                plan_id=p.id,
+                user_id=ctx.actor.user_id,
+                at=now,
+                kind="edit",
+                reason=body.reason,
+                override=False,
+                change=change,
+                from_version=version,
+            )
+        )
     for o in body.overrides:
-        ctx.db.add(PlanEdit(plan_id=p.id, user_id=ctx.actor.user_id, at=now, kind="override",
-                            reason=o.reason, override=True, change={"treatment": o.treatment},
-                            from_version=version))  # fmt: skip
+        ctx.db.add(
+            PlanEdit(
+                plan_id=p.id,
+                user_id=ctx.actor.user_id,
+                at=now,
+                kind="override",
+                reason=o.reason,
+                override=True,
+                change={"treatment": o.treatment},
+                from_version=version,
+            )
+        )
         audit.record(ctx, "override", "plan", p.id, patient_id=p.patient_id, detail=o.treatment)
     _sync_sessions(ctx, p, plan)
     audit.record(ctx, "update", "plan", p.id, patient_id=p.patient_id)
@@ -515,22 +562,36 @@ def record_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanO
     s.note = body.note
     ctx.db.add(
         CourseSession(
-            clinic_id=s.clinic_id, patient_id=s.patient_id, plan_id=p.id, treatment=s.treatment,
-            number=s.number, date=new_date, status="planned", sequence=s.sequence + 1,
+            clinic_id=s.clinic_id,
+            patient_id=s.patient_id,
+            plan_id=p.id,
+            treatment=s.treatment,
+            number=s.number,
+            date=new_date,
+            status="planned",
+            sequence=s.sequence + 1,
         )
-    )  # fmt: skip
+    )
     ctx.db.flush()
     _sync_sessions(ctx, p, plan)
     p.proposal = to_data(plan)
     ctx.db.add(
         PlanEdit(
-            plan_id=p.id, user_id=ctx.actor.user_id, at=now, kind="reschedule",
-            reason=f"missed {s.treatment} session {s.number}", override=False,
-            change={"treatment": s.treatment, "number": s.number, "from": s.date.isoformat(),
-                    "to": new_date.isoformat()},
+            plan_id=p.id,
+            user_id=ctx.actor.user_id,
+            at=now,
+            kind="reschedule",
+            reason=f"missed {s.treatment} session {s.number}",
+            override=False,
+            change={
+                "treatment": s.treatment,
+                "number": s.number,
+                "from": s.date.isoformat(),
+                "to": new_date.isoformat(),
+            },
             from_version=version,
         )
-    )  # fmt: skip
+    )
     _flush(ctx)
     result = out(ctx, p, preview=body.dry_run)
     if preview is not None:
@@ -568,13 +629,15 @@ def today(ctx: Context, patient_id: int, day: date | None = None, days: int = 1)
         out_days.append(DayOut(date=d, entries=entries))
     nxt = ctx.db.scalar(
         select(CourseSession)
-        .where(CourseSession.plan_id == p.id, CourseSession.status == "planned",
-               CourseSession.date >= first)
-        .order_by(CourseSession.date, CourseSession.id).limit(1)
-    )  # fmt: skip
+        .where(CourseSession.plan_id == p.id, CourseSession.status == "planned", CourseSession.date >= first)
+        .order_by(CourseSession.date, CourseSession.id)
+        .limit(1)
+    )
     audit.record(ctx, "read", "timeline", p.id, patient_id=pt.id)
     result = TodayOut(
-        patient_id=pt.id, plan_id=p.id, days=out_days,
+        patient_id=pt.id,
+        plan_id=p.id,
+        days=out_days,
         next_session=session_out(nxt) if nxt else None,
-    )  # fmt: skip
+    )
     return result

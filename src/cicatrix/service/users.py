@@ -151,6 +151,7 @@ def actor_named(db: Session, username: str, via: str = "cli") -> tuple[Actor, Cl
     clinic = db.get(Clinic, u.clinic_id) if u is not None else None
     if u is None or clinic is None:
         return None
-    actor = Actor(user_id=u.id, clinic_id=u.clinic_id, role=u.role, patient_id=u.patient_id, via=via,
-                  timezone=clinic.timezone)  # fmt: skip
+    actor = Actor(
+        user_id=u.id, clinic_id=u.clinic_id, role=u.role, patient_id=u.patient_id, via=via, timezone=clinic.timezone
+    )
     return actor, clinic

@@ -48,8 +48,13 @@ _JSON = {"json_serializer": _json_text, "json_deserializer": msgspec.json.decode
 def _server_options(settings: Settings) -> dict[str, Any]:
     """Pool options for a database server; the pre-ping turns a restarted server into a
     reconnect instead of one failed request per pooled connection."""
-    return {"hide_parameters": True, "pool_size": settings.pool_size, "max_overflow": settings.pool_size,
-            "pool_pre_ping": True, **_JSON}  # fmt: skip
+    return {
+        "hide_parameters": True,
+        "pool_size": settings.pool_size,
+        "max_overflow": settings.pool_size,
+        "pool_pre_ping": True,
+        **_JSON,
+    }
 
 
 def make_engine(settings: Settings) -> Engine:

@@ -102,8 +102,13 @@ class Page:
             raise Forbidden("role", "This page is not available to your role.")
         self.user, self.clinic = user, clinic
         self.csrf = credentials.csrf_for(state.secret, raw)
-        self.ctx = Context(db=db, actor=actor, kb=state.kb, ip=credentials.client_ip(self.request),
-                           today=clinic_today(clinic.timezone, state.clock()))  # fmt: skip
+        self.ctx = Context(
+            db=db,
+            actor=actor,
+            kb=state.kb,
+            ip=credentials.client_ip(self.request),
+            today=clinic_today(clinic.timezone, state.clock()),
+        )
 
     @property
     def actor(self) -> Actor:
@@ -162,9 +167,7 @@ def roles(*allowed: str) -> Callable[..., Coroutine[Any, Any, Page]]:
     work checks them (`Page.open`)."""
     admitted = frozenset(allowed)
 
-    async def page_caller(
-        request: Request, csrf_sent: str | None = Depends(credentials.submitted_csrf)
-    ) -> Page:
+    async def page_caller(request: Request, csrf_sent: str | None = Depends(credentials.submitted_csrf)) -> Page:
         return Page(request, credentials.cookie_session(request), csrf_sent, admitted)
 
     return page_caller

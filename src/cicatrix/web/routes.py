@@ -66,8 +66,9 @@ def login_submit(request: Request, form: Posted) -> Response:
         accounts = request.app.state.db.run_sync(demo.demo_accounts)
         return _login_page(request, accounts, error=exc.message.capitalize() + ".", username=username, status=429)
     if role is None:
-        return _login_page(request, accounts, error="Unknown username or wrong password.", username=username,
-                           status=401)  # fmt: skip
+        return _login_page(
+            request, accounts, error="Unknown username or wrong password.", username=username, status=401
+        )
     response.headers["location"] = safe_next(target, role)
     return response
 

@@ -37,8 +37,7 @@ async def list_users(call: Call) -> list[UserOut]:
     return await call(users.list_users)
 
 
-@router.post("/users", response_model=UserOut, status_code=201, tags=["admin"],
-             summary="Create an account")  # fmt: skip
+@router.post("/users", response_model=UserOut, status_code=201, tags=["admin"], summary="Create an account")
 async def create_user(body: UserIn, call: Call) -> UserOut:
     return await call(users.create_user, body)
 
