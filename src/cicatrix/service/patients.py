@@ -19,17 +19,6 @@ from cicatrix.service.schemas import (
 from cicatrix.storage.db import utcnow
 from cicatrix.storage.models import Patient
 
-CLINICAL = (
-    "phototype",
-    "pregnant",
-    "breastfeeding",
-    "isotretinoin_last_dose",
-    "history",
-    "medications",
-    "recent_sunburn",
-    "notes",
-)
-
 
 def load(ctx: Context, patient_id: int, permission: str) -> Patient:
     """Fetch a patient of the actor's clinic that the actor may see, or raise 404/403."""
