@@ -518,3 +518,18 @@ def test_pages_use_the_clinics_today(demo: Demo) -> None:
     demo.login("clinician")
     html = demo.client.get("/patients/1/assessments/new").text
     assert 'value="2026-11-24"' in html and 'value="2026-11-23"' not in html
+
+
+def test_an_async_page_cannot_take_a_page_outside_the_unit_of_work() -> None:
+    import pytest
+    from fastapi import APIRouter, Depends
+
+    from cicatrix.web.core import Page, WebRoute, roles
+
+    router = APIRouter(route_class=WebRoute)
+
+    async def broken(page: Page = Depends(roles("clinician"))) -> None:  # pragma: no cover
+        return None
+
+    with pytest.raises(TypeError, match="plain def"):
+        router.add_api_route("/broken", broken)

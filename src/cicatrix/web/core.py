@@ -175,13 +175,13 @@ def roles(*allowed: str) -> Callable[..., Coroutine[Any, Any, Page]]:
 
 def in_unit_of_work(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     """Run a plain-`def` page that takes a `Page` in one unit of work: open the page, call it,
-    commit once; roll back when anything raises. Async pages and pages without a `Page`
-    (log in, static files) are left as they are."""
-    if inspect.iscoroutinefunction(endpoint):
-        return endpoint
+    commit once; roll back when anything raises. Pages without a `Page` (log in, static
+    files) are left as they are; an async page with a `Page` is refused when it is declared."""
     names = [n for n, prm in inspect.signature(endpoint).parameters.items() if prm.annotation in (Page, "Page")]
     if not names:
         return endpoint
+    if inspect.iscoroutinefunction(endpoint):  # it would run on the event loop, outside any unit of work
+        raise TypeError(f"{endpoint.__name__}: a page that takes a Page must be a plain def")
     name = names[0]
 
     @functools.wraps(endpoint)
