@@ -17,16 +17,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy.orm import Session
 
 from cicatrix.service import auth
 from cicatrix.service.context import Actor
 from cicatrix.service.errors import Forbidden, Unauthenticated
-from cicatrix.storage.models import User
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from cicatrix.storage.models import User
 
 SESSION_COOKIE = "cicatrix_session"
 CSRF_HEADER = "X-CSRF-Token"

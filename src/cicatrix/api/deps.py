@@ -8,15 +8,17 @@ credentials (bearer token, or cookie session with its CSRF token) are read by
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Concatenate, ParamSpec, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
 
 from cicatrix.credentials import Credentials, actor_for, client_ip, credentials
 from cicatrix.service.clock import clinic_today
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Unauthenticated
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 P = ParamSpec("P")
 T = TypeVar("T")

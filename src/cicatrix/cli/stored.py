@@ -8,11 +8,14 @@ Only the cold path of these commands imports the database and the service.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from cicatrix.cli.io import fail, knowledge
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 
@@ -29,8 +32,6 @@ ActorOption = Annotated[
 def run_as(username: str, use_case: Callable[..., T], *args: Any, knowledge_dir: str | None = None) -> T:
     """Run `use_case(ctx, *args)` as `username` in one unit of work; a refusal or bad input
     is one line on standard error and exit 2."""
-    from sqlalchemy.orm import Session
-
     from cicatrix.service.clock import clinic_today
     from cicatrix.service.context import Context
     from cicatrix.service.errors import ServiceError

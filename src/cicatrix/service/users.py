@@ -144,6 +144,13 @@ def update_clinic(ctx: Context, data: ClinicUpdate) -> ClinicOut:
     return clinic_out(c)
 
 
+def account(db: Session, actor: Actor) -> tuple[User, Clinic] | None:
+    """The actor's account and clinic, for the layout around a page (name, logo)."""
+    user = db.get(User, actor.user_id)
+    clinic = db.get(Clinic, actor.clinic_id)
+    return (user, clinic) if user is not None and clinic is not None else None
+
+
 def actor_named(db: Session, username: str, via: str = "cli") -> tuple[Actor, Clinic] | None:
     """The active account `username` as an actor (the command line's `--actor`), with its
     clinic; None when there is no such active account."""

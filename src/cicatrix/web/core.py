@@ -17,23 +17,26 @@ import inspect
 import logging
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
-from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from cicatrix import credentials
-from cicatrix.service import auth, unit_of_work
+from cicatrix.service import auth, unit_of_work, users
 from cicatrix.service.clock import clinic_today
 from cicatrix.service.context import Actor, Context
 from cicatrix.service.errors import Forbidden, ServiceError
-from cicatrix.storage.models import Clinic, User
 from cicatrix.web import render
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from cicatrix.storage.models import Clinic, User
 
 T = TypeVar("T")
 
@@ -94,10 +97,10 @@ class Page:
             state.secret, raw, self.csrf_sent
         ):
             raise CsrfFailed
-        user = db.get(User, actor.user_id)
-        clinic = db.get(Clinic, actor.clinic_id)
-        if user is None or clinic is None:
+        found = users.account(db, actor)
+        if found is None:
             raise LoginRequired
+        user, clinic = found
         if actor.role not in self.roles:
             raise Forbidden("role", "This page is not available to your role.")
         self.user, self.clinic = user, clinic

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from sqlalchemy.orm import Session
 
 from cicatrix import credentials
 from cicatrix.service import auth, demo
@@ -18,6 +18,9 @@ from cicatrix.service.errors import RateLimited
 from cicatrix.service.policy import ROLES
 from cicatrix.web import admin_pages, clinician, patient_pages, render
 from cicatrix.web.core import Page, Posted, WebRoute, error_page, roles, safe_next
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
 
 from cicatrix.api.deps import Call
 from cicatrix.credentials import Credentials, actor_for, client_ip, credentials, csrf_token, end_session, start_session
 from cicatrix.service import auth, users
 from cicatrix.service.schemas import LoginIn, TokenOut, UserOut
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 router = APIRouter(tags=["auth"])
 

@@ -8,10 +8,9 @@ subscription URL is authorised by its revocable secret instead of a login.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Body, Request, Response
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from cicatrix.api.deps import Call
@@ -26,6 +25,9 @@ from cicatrix.service import calendar, records
 from cicatrix.service.clock import clinic_today
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Invalid, NotFound
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 router = APIRouter(tags=["exports"])
 
