@@ -14,9 +14,21 @@ def test_every_role_named_by_the_policy_is_in_the_role_list() -> None:
 def test_a_patient_and_front_desk_see_only_approved_plans() -> None:
     assert PLAN_STATUSES_SEEN["patient"] == ("approved",)
     assert PLAN_STATUSES_SEEN["front_desk"] == ("approved",)
-    assert "proposed" in PLAN_STATUSES_SEEN["clinician"]
+    assert set(PLAN_STATUSES_SEEN["clinician"]) == {"proposed", "approved", "superseded"}
 
 
 def test_roles_with_follows_the_table_in_role_order() -> None:
     assert roles_with("patient.list") == ("clinician", "front_desk")
     assert roles_with("user.manage") == ("admin",)
+
+
+def test_current_plan_statuses_are_in_force_and_seen() -> None:
+    from cicatrix.service.context import Actor
+    from cicatrix.service.policy import may_see_plan, plan_statuses
+
+    clinician, patient = Actor(1, 1, "clinician"), Actor(2, 1, "patient", patient_id=3)
+    assert plan_statuses(clinician) == ("approved", "proposed")
+    assert plan_statuses(clinician, approved_only=True) == ("approved",)
+    assert plan_statuses(patient) == ("approved",)
+    assert may_see_plan(clinician, "superseded") and not may_see_plan(patient, "superseded")
+    assert not may_see_plan(patient, "proposed")

@@ -26,7 +26,7 @@ from cicatrix.knowledge.frozen import to_data
 from cicatrix.service import assessments, audit, patients, queries
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Conflict, Invalid, NotFound
-from cicatrix.service.policy import plan_statuses, require_patient_access
+from cicatrix.service.policy import PLAN_STATUSES_SEEN, may_see_plan, plan_statuses, require_patient_access
 from cicatrix.service.schemas import (
     AssessmentCreated,
     AssessmentIn,
@@ -300,7 +300,7 @@ def _load(ctx: Context, plan_id: int, permission: str) -> Plan:
         require_patient_access(ctx.actor, permission, p.patient_id)
     except NotFound:
         raise NotFound("plan_id", "no such plan") from None
-    if ctx.actor.role == "patient" and p.status != "approved":
+    if not may_see_plan(ctx.actor, p.status):
         raise NotFound("plan_id", "no such plan")
     return p
 
@@ -387,9 +387,7 @@ def current_json(ctx: Context, patient_id: int) -> bytes:
 
 def list_for_patient(ctx: Context, patient_id: int) -> list[PlanSummary]:
     pt = patients.load(ctx, patient_id, "plan.read")
-    q = select(Plan).where(Plan.patient_id == pt.id)
-    if ctx.actor.role == "patient":
-        q = q.where(Plan.status == "approved")
+    q = select(Plan).where(Plan.patient_id == pt.id, Plan.status.in_(PLAN_STATUSES_SEEN.get(ctx.actor.role, ())))
     rows = ctx.db.scalars(q.order_by(Plan.id.desc())).all()
     audit.record(ctx, "list", "plan", None, patient_id=pt.id, detail=f"results={len(rows)}")
     result = [summary(p) for p in rows]

@@ -7,11 +7,15 @@ from cicatrix.service.errors import Forbidden, NotFound
 
 ROLES: tuple[str, ...] = ("admin", "clinician", "front_desk", "patient")
 
+PLAN_STATUSES = ("proposed", "approved", "superseded")
+IN_FORCE = ("approved", "proposed")  # a current plan has one of these; a superseded one is history
+
 # Which plans a role may see, by status: a patient (and front desk, for the schedule) only
-# what a clinician approved; a clinician also the proposal waiting for approval. Every read of
-# "the current plan" goes through `service.queries.current_plan`, which applies this.
+# what a clinician approved; a clinician every plan, the proposal waiting for approval and the
+# superseded history included. `may_see_plan` applies it to a plan read by id or listed;
+# `service.queries.current_plan`, to "the current plan" (the newest one in force it may see).
 PLAN_STATUSES_SEEN: dict[str, tuple[str, ...]] = {
-    "clinician": ("approved", "proposed"),
+    "clinician": PLAN_STATUSES,
     "front_desk": ("approved",),
     "patient": ("approved",),
     "admin": (),
@@ -46,10 +50,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 }
 
 
+def may_see_plan(actor: Actor, status: str) -> bool:
+    return status in PLAN_STATUSES_SEEN.get(actor.role, ())
+
+
 def plan_statuses(actor: Actor, approved_only: bool = False) -> tuple[str, ...]:
-    """The plan statuses this actor may see (only "approved" when `approved_only`)."""
-    seen = PLAN_STATUSES_SEEN.get(actor.role, ())
-    return tuple(s for s in seen if s == "approved") if approved_only else seen
+    """The statuses a current plan may have for this actor: in force and seen by its role
+    (only "approved" when `approved_only`: the plan the patient follows)."""
+    wanted = ("approved",) if approved_only else IN_FORCE
+    return tuple(s for s in wanted if may_see_plan(actor, s))
 
 
 def allowed(actor: Actor, permission: str) -> bool:
