@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Concatenate, ParamSpec, TypeVar
 from fastapi import Depends, Request
 
 from cicatrix.credentials import Credentials, actor_for, client_ip, credentials
-from cicatrix.service.clock import clinic_today
+from cicatrix.service import unit_of_work
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Unauthenticated
 
@@ -45,8 +45,7 @@ class Caller:
             actor = actor_for(db, state.secret, self._creds)
             if actor is None:
                 raise Unauthenticated("authorization", "log in, or send Authorization: Bearer <token>")
-            ctx = Context(db=db, actor=actor, kb=state.kb, ip=self._ip, today=clinic_today(actor.timezone, self._now))
-            return use_case(ctx, *args, **kwargs)
+            return use_case(unit_of_work.context(db, actor, state.kb, self._now, self._ip), *args, **kwargs)
 
         result: T = await state.db.run(work)
         return result

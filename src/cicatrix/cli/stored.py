@@ -32,8 +32,8 @@ ActorOption = Annotated[
 def run_as(username: str, use_case: Callable[..., T], *args: Any, knowledge_dir: str | None = None) -> T:
     """Run `use_case(ctx, *args)` as `username` in one unit of work; a refusal or bad input
     is one line on standard error and exit 2."""
-    from cicatrix.service.clock import clinic_today
-    from cicatrix.service.context import Context
+    from cicatrix.service import unit_of_work
+    from cicatrix.service.clock import utc_now
     from cicatrix.service.errors import ServiceError
     from cicatrix.service.users import actor_named
     from cicatrix.storage.db import Database
@@ -46,9 +46,8 @@ def run_as(username: str, use_case: Callable[..., T], *args: Any, knowledge_dir:
         found = actor_named(db, username)
         if found is None:
             fail(f"--actor: no active account {username!r} (cicatrix user create)")
-        actor, clinic = found
-        ctx = Context(db=db, actor=actor, kb=kb, ip=None, today=clinic_today(clinic.timezone))
-        return use_case(ctx, *args)
+        actor, _clinic = found
+        return use_case(unit_of_work.context(db, actor, kb, utc_now()), *args)
 
     try:
         return database.run_sync(work)

@@ -21,10 +21,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from cicatrix.knowledge.models import KnowledgeBase
 from cicatrix.service import audit
+from cicatrix.service.clock import clinic_today
+from cicatrix.service.context import Actor, Context
+
+
+def context(db: Session, actor: Actor, kb: KnowledgeBase, now: datetime, ip: str | None = None) -> Context:
+    """The use case's context inside a unit of work: who acts, and "today" on the wall
+    calendar of the actor's clinic at the instant `now`. Every entry point builds it here."""
+    return Context(db=db, actor=actor, kb=kb, ip=ip, today=clinic_today(actor.timezone, now))
 
 
 @contextmanager

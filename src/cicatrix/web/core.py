@@ -28,7 +28,6 @@ from starlette.datastructures import FormData
 
 from cicatrix import credentials
 from cicatrix.service import auth, unit_of_work, users
-from cicatrix.service.clock import clinic_today
 from cicatrix.service.context import Actor, Context
 from cicatrix.service.errors import Forbidden, ServiceError
 from cicatrix.web import render
@@ -105,13 +104,7 @@ class Page:
             raise Forbidden("role", "This page is not available to your role.")
         self.user, self.clinic = user, clinic
         self.csrf = credentials.csrf_for(state.secret, raw)
-        self.ctx = Context(
-            db=db,
-            actor=actor,
-            kb=state.kb,
-            ip=credentials.client_ip(self.request),
-            today=clinic_today(clinic.timezone, state.clock()),
-        )
+        self.ctx = unit_of_work.context(db, actor, state.kb, state.clock(), credentials.client_ip(self.request))
 
     @property
     def actor(self) -> Actor:

@@ -21,8 +21,7 @@ from cicatrix.exports.ics import CalendarOptions, calendar_bytes
 from cicatrix.exports.outcomes import outcomes_csv as format_outcomes
 from cicatrix.exports.pdf import HandoutOptions, render_pdf
 from cicatrix.exports.storage import import_record
-from cicatrix.service import calendar, records
-from cicatrix.service.clock import clinic_today
+from cicatrix.service import calendar, records, unit_of_work
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Invalid, NotFound
 
@@ -84,8 +83,7 @@ async def calendar_subscription(token: str, request: Request) -> Response:
         actor = calendar.resolve(db, token, ip)  # the link acts as its patient
         if actor is None or actor.patient_id is None:
             raise NotFound("token", "no such calendar link, or it was revoked")
-        ctx = Context(db=db, actor=actor, kb=state.kb, ip=ip, today=clinic_today(actor.timezone, now))
-        return records.calendar_source(ctx, actor.patient_id)
+        return records.calendar_source(unit_of_work.context(db, actor, state.kb, now, ip), actor.patient_id)
 
     return Response(_ics(await state.db.run(work)), media_type=ICS)
 
