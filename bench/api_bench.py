@@ -136,6 +136,7 @@ def seed(url: str, n_patients: int, per_patient: int, n_plans: int) -> dict[str,
                                               role="clinician", password="bench-password"))  # fmt: skip
         db.commit()
         token, _ = auth.issue_token(db, user, "bearer", 86400, "127.0.0.1")
+        db.commit()  # use cases never commit: the caller's unit of work does
         clinic_id, user_id = clinic.id, user.id
 
     case = {"patient": {"id": "p", "phototype": "III"}, "assessment": ASSESSMENT,

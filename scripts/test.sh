@@ -16,5 +16,7 @@ echo "== ruff" >&2
 .venv/bin/ruff check src tests bench scripts
 echo "== mypy (strict on the core)" >&2
 .venv/bin/mypy src/cicatrix/engine src/cicatrix/knowledge
+echo "== import-linter (the layer contract of docs/architecture.md)" >&2
+.venv/bin/lint-imports
 echo "== pytest" >&2
 exec .venv/bin/pytest -n 2 --dist loadfile -p no:cacheprovider "$@"

@@ -15,6 +15,10 @@ from cicatrix.knowledge.models import KnowledgeBase
 # keep the knowledge-base cache of a test run out of the user's home, shared by xdist workers
 os.environ.setdefault("CICATRIX_CACHE_DIR", os.path.join(tempfile.gettempdir(), "cicatrix-test-cache"))
 
+# Shared fixtures, registered once for every package: the databases (settings, world, fast
+# argon2) and the API client over them.
+pytest_plugins = ["tests.storage.fixtures", "tests.api.fixtures"]
+
 BASE_CASE: dict[str, Any] = {
     "patient": {"id": "t-1", "phototype": "II"},
     "assessment": {"date": "2026-11-22", "scars": [], "marks": [], "active_lesions": []},

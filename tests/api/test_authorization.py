@@ -20,7 +20,7 @@ from cicatrix.service.schemas import PatientIn
 from tests.api.routes_util import walk
 from tests.storage.world import ASSESSMENT, PASSWORD, World
 
-SERVICE_MODULES = {f"cicatrix.api.routes.{m}" for m in ("auth", "patients", "care", "admin")}
+SERVICE_MODULES = {f"cicatrix.api.routes.{m}" for m in ("auth", "patients", "care", "admin", "exports")}
 ROLES = ("anon", "admin", "clinician", "front_desk", "patient")
 ALL = {"admin", "clinician", "front_desk", "patient"}
 _n = itertools.count()
@@ -43,7 +43,7 @@ def _plain(params: dict[str, Any], body: Any = None) -> tuple[dict[str, Any], An
 
 def _fresh_patient(w: World, who: str) -> dict[str, Any]:
     clin = "clinician_b" if who == "P3" else "clinician"
-    with w.database.session() as db:
+    with w.database.transaction() as db:
         p = patients.create(w.ctx(clin, db), PatientIn(name=f"Fresh {next(_n)}"))
     return {"patient_id": p.id}
 
@@ -51,7 +51,7 @@ def _fresh_patient(w: World, who: str) -> dict[str, Any]:
 def _patient_version(w: World, who: str) -> tuple[dict[str, Any], Any]:
     from cicatrix.storage.models import Patient
 
-    with w.database.session() as db:
+    with w.database.transaction() as db:
         p = db.get(Patient, w.patients[who])
         assert p is not None
         return pid(w, who), {"version": p.version, "phone": f"0{next(_n)}"}
@@ -85,16 +85,30 @@ def _missed(w: World, who: str) -> tuple[dict[str, Any], Any]:
     from cicatrix.storage.models import CourseSession
 
     made = _fresh_plan(True)(w, who)
-    with w.database.session() as db:
+    with w.database.transaction() as db:
         s = db.get(CourseSession, made["session_id"])
         assert s is not None
         new = (s.date + timedelta(days=4)).isoformat()
     return {"session_id": made["session_id"]}, {"new_date": new}
 
 
+def _fhir_patient(w: World, who: str) -> tuple[dict[str, Any], Any]:
+    """A well-formed FHIR Patient with a new record number, so only the policy can refuse it."""
+    from cicatrix.exports.fhir import EXT_PHOTOTYPE, PHOTOTYPE
+    from cicatrix.exports.ids import PATIENT_ID_SYSTEM
+
+    return {}, {
+        "resourceType": "Patient",
+        "identifier": [{"system": PATIENT_ID_SYSTEM, "value": f"IMPORT-{next(_n)}"}],
+        "gender": "female",
+        "birthDate": "1994-05-17",
+        "extension": [{"url": EXT_PHOTOTYPE, "valueCodeableConcept": {"coding": [{"system": PHOTOTYPE, "code": "IV"}]}}],
+    }
+
+
 def _cal_token(w: World, who: str) -> tuple[dict[str, Any], Any]:
     clin = "clinician_b" if who == "P3" else "clinician"
-    with w.database.session() as db:
+    with w.database.transaction() as db:
         t = calendar.create(w.ctx(clin, db), w.patients[who])
     return {"patient_id": w.patients[who], "token_id": t.id}, None
 
@@ -170,6 +184,15 @@ MATRIX: dict[tuple[str, str], Spec | None] = {
     ("GET", "/api/clinic"): Spec(ALL, lambda w, p: _plain({}), False),
     ("PATCH", "/api/clinic"): Spec({"admin"}, lambda w, p: _plain({}, {"name": "Clinic A2"}), False),
     ("GET", "/api/audit"): Spec({"admin"}, lambda w, p: _plain({}), False),
+    # exports
+    ("GET", "/api/patients/{patient_id}/fhir"): Spec({"clinician", "patient"}, lambda w, p: _plain(pid(w, p))),
+    ("POST", "/api/patients/import/fhir"): Spec({"clinician"}, _fhir_patient, False),
+    ("GET", "/api/patients/{patient_id}/calendar.ics"): Spec({"clinician", "patient"}, lambda w, p: _plain(pid(w, p))),
+    ("GET", "/api/calendar/{token}.ics"): None,  # authorised by its secret: tests/exports/test_api.py
+    ("GET", "/api/patients/{patient_id}/handout.pdf"): Spec(
+        {"clinician", "patient"}, lambda w, p: _plain(pid(w, p))
+    ),
+    ("GET", "/api/exports/outcomes.csv"): Spec({"admin", "clinician"}, lambda w, p: _plain({}), False),
 }
 
 
@@ -205,6 +228,8 @@ def test_every_role_gets_only_what_it_may(client) -> None:  # type: ignore[no-un
                 failures.append(f"{role} {method} {path}: leaked a name in a refusal")
             if r.status_code >= 400:
                 assert "field" in r.json() and "message" in r.json()
+            if ok and method == "GET" and r.headers["content-type"].startswith("application/json"):
+                r.json()  # a body that parses
     assert not failures, "\n".join(failures)
 
 

@@ -95,7 +95,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_write(world: World, tmp_path: 
         r = httpx.get(f"{base}/api/patients", params={"q": "crash", "limit": 200},
                       headers=headers, timeout=10)  # fmt: skip
         assert r.status_code == 200
-        with world.database.session() as db:
+        with world.database.transaction() as db:
             for pid, name in acked_patients:
                 p = db.get(Patient, pid)
                 assert p is not None and p.name == name and p.phototype == "III"

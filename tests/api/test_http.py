@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from tests.api.conftest import bearer
+from tests.api.fixtures import bearer
 from tests.storage.world import ASSESSMENT, PASSWORD
 
 

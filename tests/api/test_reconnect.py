@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.api.conftest import bearer
+from tests.api.fixtures import bearer
 from tests.storage.dbs import temp_database
+
+pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
@@ -19,11 +21,12 @@ def pg_client(tmp_path: Path, kb):  # type: ignore[no-untyped-def]
     from fastapi.testclient import TestClient
 
     from cicatrix.api.app import create_app
-    from tests.storage.world import TODAY, build_world
+    from tests.storage.world import build_world
+    from tests.today import NOW
 
     with temp_database("postgresql", tmp_path) as settings:
         world = build_world(settings, kb)
-        app = create_app(settings, clock=lambda: TODAY, knowledge=kb)
+        app = create_app(settings, clock=lambda: NOW, knowledge=kb)
         with TestClient(app) as client:
             client.world = world  # type: ignore[attr-defined]
             yield client

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import bearer
+from tests.api.fixtures import bearer
 from tests.storage.world import ASSESSMENT
 
 

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from cicatrix.exports.fhir import EXT_SCREENING
-from tests.api.conftest import bearer
+from tests.api.fixtures import bearer
 
 ROLLING = {"date": "2026-11-22", "goodman_baron_qualitative": 3, "scars": [{"type": "rolling", "count": 8}],
            "marks": [], "active_lesions": []}  # fmt: skip

@@ -175,9 +175,42 @@ def test_cold_plan_path_stays_light() -> None:
         "main(); heavy = sorted(m for m in ('pydantic', 'typer', 'rich', 'yaml', 'sqlalchemy', 'fastapi') if m in sys.modules);"
         "sys.stderr.write('HEAVY=' + ','.join(heavy))"
     )
-    load = subprocess.run([sys.executable, "-c", "from cicatrix.knowledge.loader import load_knowledge; load_knowledge()"], check=True)
-    assert load.returncode == 0  # the knowledge cache is warm, as on every start after the first
+    # the knowledge cache is warm, as on every start after the first (check=True: a failure raises)
+    subprocess.run([sys.executable, "-c", "from cicatrix.knowledge.loader import load_knowledge; load_knowledge()"], check=True)
     r = subprocess.run([sys.executable, "-c", code, str(EXAMPLE)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["recommended"]
     assert r.stderr.strip().endswith("HEAVY="), r.stderr
+
+
+def _bytes(module: str, args: list[str], stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
+    r = subprocess.run([sys.executable, "-m", module, *args], input=stdin, capture_output=True, timeout=60)
+    return r.returncode, r.stdout, r.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["plan", str(EXAMPLE)],
+        ["plan", str(EXAMPLE), "--format", "json"],
+        ["plan", str(EXAMPLE), "--format", "markdown"],
+        ["score", str(EXAMPLE)],
+        ["score", str(EXAMPLE), "-f", "json"],
+        ["plan-batch", "-"],
+        ["plan", "-"],  # bad input on stdin: the same one line and exit 2 on both paths
+    ],
+)
+def test_fast_path_and_typer_print_identical_bytes(args: list[str]) -> None:
+    """`cli/fast.py` (the console script's typer-free path) and the Typer app answer the same
+    input with the same bytes, exit code and error line."""
+    stdin = None
+    if args[-1] == "-":
+        stdin = (
+            "\n".join(json.dumps(c) for _n, c in example_cases()).encode() + b"\n"
+            if args[0] == "plan-batch"
+            else b'{"patient": {"phototype": "IX"}}'
+        )
+    fast = _bytes("cicatrix.cli.entry", args, stdin)
+    typer_path = _bytes("cicatrix.cli.main", args, stdin)
+    assert fast == typer_path
+    assert fast[1] or fast[0] == 2

@@ -35,7 +35,6 @@ from cicatrix.exports.record import (
     PlanRecord,
     SessionRecord,
 )
-from cicatrix.knowledge.loader import load_knowledge
 from cicatrix.knowledge.models import KnowledgeBase
 
 # (offset, until, kind, code, text) as in microneedling.yaml
@@ -228,17 +227,9 @@ def make_record(plan: Plan, *, status: str = "approved") -> PatientRecord:
     )
 
 
-@pytest.fixture(scope="session")
-def kb() -> KnowledgeBase:
-    return load_knowledge(None)
-
-
 def example_plan(kb: KnowledgeBase, name: str = "moderate_mixed_phototype_iv") -> tuple[Case, Plan]:
     """A real plan from the engine over a bundled example case."""
     data = dict(example_cases())[name]
     case = parse_case(data, kb)
     return case, plan_case(case, kb)
 
-
-# The service's API fixtures (a two-clinic world over SQLite, and PostgreSQL when configured).
-from tests.api.conftest import _fast_argon2, client, settings, world  # noqa: E402, F401

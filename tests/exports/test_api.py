@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 from fhir.resources.R4B.bundle import Bundle
 from icalendar import Calendar
 from sqlalchemy import select
 
-from cicatrix.exports.fhir import comparable
+from cicatrix.exports.fhir import EXT_PHOTOTYPE, PHOTOTYPE, comparable
+from cicatrix.exports.ids import PATIENT_ID_SYSTEM
 from cicatrix.storage.models import AuditEvent
-from tests.api.conftest import bearer
+from tests.api.fixtures import bearer
 
 
 def test_fhir_export_is_authorised_audited_and_valid(client) -> None:  # type: ignore[no-untyped-def]
@@ -24,7 +23,7 @@ def test_fhir_export_is_authorised_audited_and_valid(client) -> None:  # type: i
     assert client.get(f"/api/patients/{p1}/fhir", headers=bearer(client, "patient2")).status_code == 404
     assert client.get(f"/api/patients/{p1}/fhir", headers=bearer(client, "front_desk")).status_code == 403
     assert client.get(f"/api/patients/{p1}/fhir").status_code == 401
-    with client.world.database.session() as db:
+    with client.world.database.transaction() as db:
         events = db.scalars(select(AuditEvent).where(AuditEvent.detail == "export:fhir")).all()
     assert len(events) == 2 and all(e.patient_id == p1 for e in events)
 
@@ -46,8 +45,22 @@ def test_import_of_a_bad_patient_names_the_element(client) -> None:  # type: ign
     r = client.post("/api/patients/import/fhir", json=bad, headers=bearer(client, "clinician"))
     assert r.status_code == 422
     assert r.json()["field"] == "Patient.birthDate"
-    r = client.post("/api/patients/import/fhir", json=bad, headers=bearer(client, "patient"))
-    assert r.status_code in (403, 422)
+
+
+
+def _phototype(code: str) -> list[dict[str, object]]:
+    return [{"url": EXT_PHOTOTYPE, "valueCodeableConcept": {"coding": [{"system": PHOTOTYPE, "code": code}]}}]
+
+
+def test_import_is_refused_to_roles_that_may_not_create_patients(client) -> None:  # type: ignore[no-untyped-def]
+    """A well-formed Patient, so the refusal comes from the policy, not from reading the body."""
+    good = {"resourceType": "Patient", "identifier": [{"system": PATIENT_ID_SYSTEM, "value": "POLICY-1"}],
+            "birthDate": "1994-05-17", "gender": "female", "extension": _phototype("IV")}  # fmt: skip
+    for role in ("patient", "admin"):
+        r = client.post("/api/patients/import/fhir", json=good, headers=bearer(client, role))
+        assert r.status_code == 403 and r.json()["field"] == "role", (role, r.text)
+    r = client.post("/api/patients/import/fhir", json=good, headers=bearer(client, "clinician"))
+    assert r.status_code == 201, r.text
 
 
 def test_calendar_and_private_subscription(client) -> None:  # type: ignore[no-untyped-def]
@@ -81,4 +94,4 @@ def test_handout_pdf(client) -> None:  # type: ignore[no-untyped-def]
     r = client.get(f"/api/patients/{p1}/handout.pdf", headers=bearer(client, "clinician"))
     assert r.status_code == 200 and r.content.startswith(b"%PDF")
     assert client.get(f"/api/patients/{p1}/handout.pdf", headers=bearer(client, "patient2")).status_code == 404
-    json.dumps(r.headers.get("content-type"))
+    assert r.headers["content-type"] == "application/pdf"

@@ -7,7 +7,6 @@ and seeded with the demo clinic the way `cicatrix serve --demo` does it.
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +20,9 @@ from cicatrix.knowledge.models import KnowledgeBase
 from cicatrix.storage.db import Database
 from cicatrix.storage.models import AuditEvent, CourseSession, Patient, Plan
 from cicatrix.storage.settings import Settings
+from tests.today import TODAY
 
 from .test_outcomes_cli import _cli
-
-TODAY = date(2026, 11, 23)
 
 
 def _use(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,7 +47,7 @@ def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kb: KnowledgeBase) -> 
 
     database = _database()
     try:
-        with database.session() as db:
+        with database.transaction() as db:
             seed(db, kb, TODAY)
             return {p.mrn: p.id for p in db.scalars(select(Patient)) if p.mrn}
     finally:
@@ -85,8 +83,8 @@ def _count(model: Any) -> int:
         database.dispose()
 
 
-def _export(patient_id: int) -> dict[str, Any]:
-    r = _cli("export", "fhir", str(patient_id))
+def _export(patient_id: int, actor: str = "clinician") -> dict[str, Any]:
+    r = _cli("export", "fhir", str(patient_id), "--actor", actor)
     assert r.returncode == 0, r.stderr
     Bundle.model_validate_json(r.stdout)  # valid against the R4B models
     data: dict[str, Any] = json.loads(r.stdout)
@@ -131,12 +129,12 @@ def test_export_fhir_of_a_stored_patient_is_valid_and_audited(demo: dict[str, in
 @pytest.mark.parametrize(
     ("arg", "expected"),
     [
-        ("99999", "error: patient: no stored patient 99999"),
+        ("99999", "error: patient_id: no such patient"),
         ("not-an-id", "error: patient: 'not-an-id' is neither a readable CASE.json nor a stored patient id"),
     ],
 )
 def test_export_fhir_of_an_unknown_patient_is_exit_2(demo: dict[str, int], arg: str, expected: str) -> None:
-    r = _cli("export", "fhir", arg)
+    r = _cli("export", "fhir", arg, "--actor", "clinician")
     assert r.returncode == 2 and r.stdout == ""
     assert _one_error_line(r.stderr) == expected
 
@@ -146,20 +144,20 @@ def test_bundle_round_trips_through_files_into_an_empty_data_dir(
 ) -> None:
     first = _export(demo["DEMO-0001"])
     exported = tmp_path / "record.json"
-    r = _cli("export", "fhir", str(demo["DEMO-0001"]), "--out", str(exported))
+    r = _cli("export", "fhir", str(demo["DEMO-0001"]), "--out", str(exported), "--actor", "clinician")
     assert r.returncode == 0, r.stderr
     assert json.loads(exported.read_text()) == first
 
     _empty_clinic(tmp_path / "clinic-b", monkeypatch)
-    r = _cli("import", "fhir", str(exported))
+    r = _cli("import", "fhir", str(exported), "--actor", "dr-b")
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("imported patient ")
     new_id = int(r.stdout.split()[-1])
-    assert comparable(_export(new_id)) == comparable(first)
+    assert comparable(_export(new_id, "dr-b")) == comparable(first)
 
     # the same record again is refused, naming the element, and nothing more is stored
     before = _count(Patient)
-    r = _cli("import", "fhir", str(exported))
+    r = _cli("import", "fhir", str(exported), "--actor", "dr-b")
     assert r.returncode == 2
     assert _one_error_line(r.stderr).startswith("error: Patient.identifier: ")
     assert _count(Patient) == before
@@ -174,7 +172,7 @@ def test_import_of_a_bare_fhir_patient_creates_a_patient(
     file = tmp_path / "patient.json"
     file.write_text(json.dumps(patient))
     before = _count(Patient)
-    r = _cli("import", "fhir", str(file))
+    r = _cli("import", "fhir", str(file), "--actor", "clinician")
     assert r.returncode == 0, r.stderr
     new_id = int(r.stdout.split()[-1])
     assert _count(Patient) == before + 1
@@ -220,7 +218,7 @@ def test_import_bad_input_is_one_line_naming_the_element(
     file.write_text(content)
     field = field.format(file=file)
     before = _count(Patient)
-    r = _cli("import", "fhir", str(file))
+    r = _cli("import", "fhir", str(file), "--actor", "clinician")
     assert r.returncode == 2 and r.stdout == ""
     line = _one_error_line(r.stderr)
     assert line.startswith(f"error: {field}"), line
@@ -229,6 +227,30 @@ def test_import_bad_input_is_one_line_naming_the_element(
 
 def test_import_of_a_missing_file_is_exit_2(demo: dict[str, int], tmp_path: Path) -> None:
     missing = tmp_path / "nope.json"
-    r = _cli("import", "fhir", str(missing))
+    r = _cli("import", "fhir", str(missing), "--actor", "clinician")
     assert r.returncode == 2
     assert _one_error_line(r.stderr) == f"error: {missing}: no such file"
+
+
+def test_stored_data_commands_act_as_the_named_account_under_its_policy(demo: dict[str, int]) -> None:
+    """No shortcut: without --actor, with an unknown account, or as a role the policy refuses,
+    the command stops with one line and exit 2; as a clinician it is audited under that account."""
+    pid = str(demo["DEMO-0001"])
+    r = _cli("export", "fhir", pid)
+    assert r.returncode == 2 and _one_error_line(r.stderr).startswith("error: --actor: is required")
+    r = _cli("export", "fhir", pid, "--actor", "nobody")
+    assert r.returncode == 2 and _one_error_line(r.stderr) == "error: --actor: no active account 'nobody' (cicatrix user create)"
+    r = _cli("export", "fhir", pid, "--actor", "frontdesk")  # front desk may not read clinical data
+    assert r.returncode == 2 and _one_error_line(r.stderr).startswith("error: role: ")
+    r = _cli("export", "outcomes", "--actor", "frontdesk")
+    assert r.returncode == 2 and _one_error_line(r.stderr).startswith("error: role: ")
+    r = _cli("export", "outcomes", "--actor", "admin")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("subject,")
+    database = _database()
+    try:
+        with database.session() as db:
+            events = db.scalars(select(AuditEvent).where(AuditEvent.action == "export")).all()
+    finally:
+        database.dispose()
+    assert [e.role for e in events] == ["admin"]

@@ -8,11 +8,12 @@ from datetime import date
 
 from sqlalchemy import select
 
-from cicatrix.exports.storage import OUTCOME_COLUMNS, _shift_days
+from cicatrix.exports.outcomes import OUTCOME_COLUMNS
 from cicatrix.service import plans
+from cicatrix.service.records import _shift_days
 from cicatrix.service.schemas import AssessmentIn
 from cicatrix.storage.models import Assessment, AuditEvent
-from tests.api.conftest import bearer
+from tests.api.fixtures import bearer
 from tests.storage.world import ASSESSMENT, PREFS
 
 URL = "/api/exports/outcomes.csv"
@@ -24,7 +25,7 @@ def _rows(text: str) -> list[dict[str, str]]:
 
 
 def _add_earlier_assessment(world) -> None:  # type: ignore[no-untyped-def]
-    with world.database.session() as db:
+    with world.database.transaction() as db:
         body = AssessmentIn(assessment={**ASSESSMENT, "date": EARLIER.isoformat()}, preferences=PREFS)
         plans.assess(world.ctx("clinician", db), world.patients["P1"], body)
 
@@ -43,11 +44,11 @@ ROLES = {
 def test_only_admins_and_clinicians_may_export(client) -> None:  # type: ignore[no-untyped-def]
     # One world for every role (building a world per role would dominate the run time).
     for role, status in ROLES.items():
-        with client.world.database.session() as db:
+        with client.world.database.transaction() as db:
             seen = {e.id for e in db.scalars(select(AuditEvent).where(AuditEvent.entity == "outcomes"))}
         r = client.get(URL, headers=bearer(client, role))
         assert r.status_code == status, (role, r.text)
-        with client.world.database.session() as db:
+        with client.world.database.transaction() as db:
             events = [
                 e for e in db.scalars(select(AuditEvent).where(AuditEvent.entity == "outcomes")) if e.id not in seen
             ]
@@ -79,7 +80,7 @@ def test_one_deidentified_row_per_assessment_with_per_patient_shift(client) -> N
     assert r.text.splitlines()[0] == ",".join(OUTCOME_COLUMNS)
     rows = _rows(r.text)
 
-    with world.database.session() as db:
+    with world.database.transaction() as db:
         stored = db.scalars(select(Assessment).where(Assessment.clinic_id == world.clinic_a)).all()
         scores = sorted((str(a.goodman_baron_quantitative), str(a.ecca), a.severity) for a in stored)
     assert len(stored) == 3 and len(rows) == 3  # P1 twice, P2 once; clinic B's P3 never appears

@@ -5,17 +5,18 @@ import io
 import json
 from pathlib import Path
 
-from cicatrix.exports.storage import outcomes_csv
+from cicatrix.exports.outcomes import outcomes_csv
+from cicatrix.service.records import outcomes_rows
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "src/cicatrix/examples/moderate_mixed_phototype_iv.json"
 
 
 def test_outcomes_are_deidentified_and_shift_dates_per_patient(world) -> None:  # type: ignore[no-untyped-def]
     world.new_plan("P1")  # a second assessment for P1
-    with world.database.session() as db:
-        text = outcomes_csv(world.ctx("clinician", db), b"secret")
-        again = outcomes_csv(world.ctx("clinician", db), b"secret")
-        other = outcomes_csv(world.ctx("clinician", db), b"other")
+    with world.database.transaction() as db:
+        text = outcomes_csv(outcomes_rows(world.ctx("clinician", db), b"secret"))
+        again = outcomes_csv(outcomes_rows(world.ctx("clinician", db), b"secret"))
+        other = outcomes_csv(outcomes_rows(world.ctx("clinician", db), b"other"))
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == 3  # P1 twice, P2 once; clinic B's patient is not included
     assert text == again and text != other

@@ -3,17 +3,11 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 
-import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from cicatrix.exports.plandefinition import CARE_STEPS, identifier_name, plan_definition, protocol_bundle
 from cicatrix.knowledge.loader import load_knowledge
 from cicatrix.knowledge.models import KnowledgeBase
-
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return load_knowledge(None)
 
 
 def _rel(action: object) -> dict[str, object]:

@@ -14,7 +14,7 @@ from cicatrix.service.demo import DEMO_PASSWORD, seed
 from cicatrix.storage.db import Database
 from cicatrix.storage.models import Plan, User
 from cicatrix.storage.settings import Settings
-from tests.storage.world import TODAY
+from tests.today import TODAY
 
 
 def test_user_create_bootstraps_an_admin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -26,7 +26,7 @@ def test_user_create_bootstraps_an_admin(tmp_path: Path, monkeypatch: pytest.Mon
     assert r.exit_code == 0, r.output
     assert "created admin account 'boss'" in r.output
     database = Database(Settings.from_env())
-    with database.session() as db:
+    with database.transaction() as db:
         u = db.scalar(select(User).where(User.username == "boss"))
         assert u is not None and u.password_hash.startswith("$argon2id$")
         assert auth.verify_password(u.password_hash, "a long enough secret")
@@ -44,7 +44,7 @@ def test_demo_seed_is_complete_and_idempotent(settings: Settings, kb) -> None:  
 
     migrate.upgrade(settings)
     database = Database(settings)
-    with database.session() as db:
+    with database.transaction() as db:
         accounts = seed(db, kb, TODAY)
         assert {r for _, _, r in accounts} == {"admin", "clinician", "front_desk", "patient"}
         statuses = db.scalars(select(Plan.status)).all()

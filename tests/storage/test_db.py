@@ -20,27 +20,25 @@ def _clinics(database: Database) -> list[str]:
         return list(db.scalars(select(Clinic.name).order_by(Clinic.id)))
 
 
-def _add(name: str, commit: bool):  # type: ignore[no-untyped-def]
+def _add(name: str):  # type: ignore[no-untyped-def]
     def work(db: Session) -> str:
         db.add(Clinic(name=name, created_at=utcnow()))
         db.flush()
-        if commit:
-            db.commit()
         return threading.current_thread().name
 
     return work
 
 
-def test_run_keeps_what_the_work_commits_and_rolls_back_the_rest(settings: Settings) -> None:
+def test_run_commits_once_when_the_work_returns_and_rolls_back_when_it_raises(settings: Settings) -> None:
+    """The unit of work owns the transaction: the work never commits, `run` does."""
     migrate.upgrade(settings)
     database = Database(settings)
 
     async def main() -> None:
-        await database.run(_add("committed", commit=True))
-        await database.run(_add("left open", commit=False))
+        await database.run(_add("returned"))
 
         def fails(db: Session) -> None:
-            _add("failed", commit=False)(db)
+            _add("failed")(db)
             raise LookupError("the use case failed")
 
         with pytest.raises(LookupError, match="the use case failed"):
@@ -49,9 +47,31 @@ def test_run_keeps_what_the_work_commits_and_rolls_back_the_rest(settings: Setti
 
     try:
         asyncio.run(main())
-        assert _clinics(database) == ["committed"]
+        database.run_sync(_add("returned, sync"))
+        with pytest.raises(LookupError):
+            database.run_sync(lambda db: (_add("failed, sync")(db), (_ for _ in ()).throw(LookupError()))[0])
+        assert _clinics(database) == ["returned", "returned, sync"]
     finally:
         database.dispose()
+
+
+def test_use_cases_never_commit() -> None:
+    """Only the unit of work (`Database.run`, `run_sync`, `transaction`) commits or rolls back a
+    session (a savepoint of `unit_of_work.step` or a preview is the use case's own)."""
+    import re
+    from pathlib import Path
+
+    import cicatrix
+
+    root = Path(cicatrix.__file__).parent
+    offenders = [
+        f"{path.relative_to(root)}:{n}"
+        for path in sorted(root.rglob("*.py"))
+        if path.parts[-2] not in ("migrations", "versions")
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"\b(db|session)\.(commit|rollback)\(\)", line) and not line.lstrip().startswith("#")
+    ]
+    assert offenders == []
 
 
 def test_run_answers_other_requests_while_one_waits_for_the_database(settings: Settings) -> None:

@@ -20,8 +20,8 @@ from cicatrix.service.schemas import AssessmentIn, PatientClinical, PatientIn, U
 from cicatrix.service.users import add_user, create_clinic
 from cicatrix.storage.db import Database
 from cicatrix.storage.settings import Settings
+from tests.today import TODAY
 
-TODAY = date(2026, 11, 23)
 PASSWORD = "correct horse battery"
 
 ASSESSMENT: dict[str, Any] = {
@@ -56,7 +56,10 @@ class World:
     def new_plan(self, patient: str = "P1", approve: bool = False,
                  keloid: bool = False, who: str = "clinician") -> dict[str, Any]:  # fmt: skip
         """A fresh assessment and plan for a patient (ids returned), for tests that mutate."""
-        with self.database.session() as db:
+        return self.database.run_sync(lambda db: self._new_plan(db, patient, approve, keloid, who))
+
+    def _new_plan(self, db: Session, patient: str, approve: bool, keloid: bool, who: str) -> dict[str, Any]:
+        if True:
             ctx = self.ctx(who, db)
             body = AssessmentIn(
                 assessment=ASSESSMENT, preferences=PREFS,
@@ -123,4 +126,5 @@ def build_world(settings: Settings, kb: KnowledgeBase) -> World:
             assert user is not None
             raw, _ = auth.issue_token(db, user, "bearer", 3600, "127.0.0.1")
             w.tokens[role] = raw
+        db.commit()
     return w

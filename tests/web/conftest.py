@@ -19,11 +19,11 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.today import NOW, TODAY
 
 HERE = Path(__file__).parent
 AXE_JS = HERE / "vendor" / "axe-4.14.1.min.js"
@@ -39,7 +39,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 DEMO_PASSWORD = "cicatrix-demo"
-TODAY = date(2026, 11, 23)
 
 
 # ---------- fast tests: TestClient on a seeded demo clinic ----------
@@ -76,8 +75,8 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("demo-template") / "data"
     settings = Settings(data_dir=data, secret_key=SECRET)
     migrate.upgrade(settings)
-    app = create_app(settings, clock=lambda: TODAY)
-    with app.state.db.session() as db:
+    app = create_app(settings, clock=lambda: NOW)
+    with app.state.db.transaction() as db:
         seed(db, app.state.kb, TODAY)
     app.state.db.dispose()  # the last connection closing checkpoints the WAL into the file
     return data
@@ -92,7 +91,7 @@ def demo(tmp_path: Path, demo_template: Path) -> Iterator[Demo]:
 
     data = tmp_path / "data"
     shutil.copytree(demo_template, data)
-    app = create_app(Settings(data_dir=data, secret_key=SECRET), clock=lambda: TODAY)
+    app = create_app(Settings(data_dir=data, secret_key=SECRET), clock=lambda: NOW)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Demo(client, app)
     app.state.db.dispose()

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from tests.web.conftest import TODAY, Demo
+from tests.today import NOW, TODAY
+from tests.web.conftest import Demo
 
 from cicatrix.storage.models import AuditEvent, CourseSession, Plan
 
@@ -20,12 +21,12 @@ def _patient_plan(demo: Demo, patient_id: int = 1) -> int:
 
 
 def _count(demo: Demo, model: type) -> int:
-    with demo.app.state.db.session() as db:
+    with demo.app.state.db.transaction() as db:
         return db.scalar(select(func.count()).select_from(model)) or 0
 
 
 def _audit_count(demo: Demo, **where: object) -> int:
-    with demo.app.state.db.session() as db:
+    with demo.app.state.db.transaction() as db:
         q = select(func.count()).select_from(AuditEvent)
         for k, v in where.items():
             q = q.where(getattr(AuditEvent, k) == v)
@@ -101,7 +102,7 @@ def test_clinician_dashboard_shows_plans_waiting_and_sessions(demo: Demo) -> Non
     assert "Plans waiting for approval" in html
     waiting = re.findall(r'<a href="/plans/(\d+)">', html)
     assert waiting, "the demo leaves some plans proposed"
-    with demo.app.state.db.session() as db:
+    with demo.app.state.db.transaction() as db:
         statuses = {db.get(Plan, int(p)).status for p in waiting}  # type: ignore[union-attr]
     assert statuses == {"proposed"}
     assert _audit_count(demo, action="list", detail="dashboard") >= 1
@@ -192,7 +193,7 @@ def test_live_score_reports_errors_instead_of_numbers(demo: Demo) -> None:
 
 def test_override_needs_a_reason_and_is_audited(demo: Demo) -> None:
     demo.login("clinician")
-    with demo.app.state.db.session() as db:
+    with demo.app.state.db.transaction() as db:
         found = [p.id for p in db.scalars(select(Plan)) if p.proposal.get("excluded")]
     assert found, "some demo patient has excluded treatments"
     plan_id = found[0]
@@ -239,7 +240,7 @@ def test_missed_session_preview_saves_nothing_until_confirmed(demo: Demo) -> Non
     )
     assert r.status_code == 200
     assert "not saved yet" in r.text
-    with demo.app.state.db.session() as db:
+    with demo.app.state.db.transaction() as db:
         assert db.get(CourseSession, sid).status == "planned"  # type: ignore[union-attr]
 
     r = demo.client.post(
@@ -255,7 +256,7 @@ def test_missed_session_preview_saves_nothing_until_confirmed(demo: Demo) -> Non
         follow_redirects=False,
     )
     assert r.status_code == 303
-    with demo.app.state.db.session() as db:
+    with demo.app.state.db.transaction() as db:
         assert db.get(CourseSession, sid).status == "missed"  # type: ignore[union-attr]
         moved = db.scalars(
             select(CourseSession).where(CourseSession.plan_id == plan_id, CourseSession.status == "planned")
@@ -265,7 +266,7 @@ def test_missed_session_preview_saves_nothing_until_confirmed(demo: Demo) -> Non
 
 def test_handout_and_plan_pages_render_for_every_demo_plan(demo: Demo) -> None:
     demo.login("clinician")
-    with demo.app.state.db.session() as db:
+    with demo.app.state.db.transaction() as db:
         ids = db.scalars(select(Plan.id)).all()
     assert ids
     for pid in ids:
@@ -313,8 +314,8 @@ def test_knowledge_page_marks_clinic_overrides(tmp_path: Path) -> None:
     )
     settings = Settings(data_dir=tmp_path / "d", secret_key="k" * 40, knowledge_dir=over)
     migrate.upgrade(settings)
-    app = create_app(settings, clock=lambda: TODAY)
-    with app.state.db.session() as db:
+    app = create_app(settings, clock=lambda: NOW)
+    with app.state.db.transaction() as db:
         seed(db, app.state.kb, TODAY)
     with TestClient(app) as c:
         c.post("/login", data={"username": "clinician", "password": "cicatrix-demo"})
@@ -338,7 +339,7 @@ def test_patient_and_plan_pages_audit_every_read(demo: Demo) -> None:
     before = {a: _audit_count(demo, action=a, patient_id=1) for a in ("read", "list")}
     plan_id = _patient_plan(demo, 1)
     demo.client.get(f"/plans/{plan_id}")
-    with demo.app.state.db.session() as db:
+    with demo.app.state.db.transaction() as db:
         rows = db.execute(
             select(AuditEvent.action, AuditEvent.entity).where(AuditEvent.patient_id == 1).order_by(AuditEvent.id)
         ).all()
@@ -365,7 +366,7 @@ def test_plan_edit_needs_a_reason_and_sends_the_plan_back_for_approval(demo: Dem
     page = demo.client.get(r.headers["location"]).text
     assert "Plan edited; it needs approval again." in page
     assert "Patient prefers one treatment at a time" in page  # in the plan's history
-    with demo.app.state.db.session() as db:
+    with demo.app.state.db.transaction() as db:
         plan = db.get(Plan, plan_id)
         assert plan is not None and plan.status == "proposed"
         assert plan.preferences["treatments"] == kept[:1]
@@ -396,7 +397,7 @@ def test_admin_changes_a_role_and_deactivates_an_account(demo: Demo) -> None:
     from cicatrix.storage.models import User
 
     demo.login("admin")
-    with demo.app.state.db.session() as db:
+    with demo.app.state.db.transaction() as db:
         desk = db.scalars(select(User).where(User.username == "frontdesk")).one()
     token = demo.csrf("/admin/users")
     r = demo.client.post(f"/admin/users/{desk.id}", data={"csrf_token": token, "role": "clinician"},
@@ -404,7 +405,7 @@ def test_admin_changes_a_role_and_deactivates_an_account(demo: Demo) -> None:
     assert r.status_code == 303
     r = demo.client.post(f"/admin/users/{desk.id}", data={"csrf_token": token, "role": "wizard", "active": "1"})
     assert r.status_code == 422 and "Unknown role" in r.text
-    with demo.app.state.db.session() as db:
+    with demo.app.state.db.transaction() as db:
         changed = db.get(User, desk.id)
         assert changed is not None and changed.role == "clinician" and not changed.active
     r = demo.client.post("/login", data={"username": "frontdesk", "password": "cicatrix-demo"})
@@ -433,31 +434,38 @@ def test_no_page_leaves_a_transaction_open_for_the_deferred_clean_up(demo: Demo,
     assert len(left_open) >= 4 and not any(left_open)
 
 
-def test_pages_query_the_database_off_the_event_loop(demo: Demo, monkeypatch: Any) -> None:
+def test_pages_query_the_database_off_the_event_loop(demo: Demo) -> None:
     # Pages are plain functions run in worker threads: a query made on the event loop would
     # stall every other request of the worker (the API's too) until the database answers.
+    # Every statement is seen at the driver (`before_cursor_execute`): execute, scalar,
+    # scalars, get and lazy loads alike.
     import asyncio
 
-    from sqlalchemy.orm import Session
+    from sqlalchemy import event
 
     on_loop: list[bool] = []
-    execute = Session.execute
 
-    def recording_execute(self: Session, *args: Any, **kwargs: Any) -> Any:
+    def record(*_args: Any) -> None:
         try:
             asyncio.get_running_loop()
             on_loop.append(True)
         except RuntimeError:
             on_loop.append(False)
-        return execute(self, *args, **kwargs)
 
     demo.login("clinician")
     token = demo.csrf("/patients/1/assessments/new")
-    monkeypatch.setattr(Session, "execute", recording_execute)
-    assert demo.client.get("/patients/1").status_code == 200
-    assert demo.client.get("/patients").status_code == 200
-    demo.client.post("/assess/score", data={"csrf_token": token, "date": TODAY.isoformat(), "scar-rolling-count": "3"})
-    assert len(on_loop) >= 3 and not any(on_loop)
+    engine = demo.app.state.db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert demo.client.get("/patients/1").status_code == 200
+        assert demo.client.get("/patients").status_code == 200
+        assert demo.client.get("/").status_code == 200
+        demo.client.post("/assess/score", data={"csrf_token": token, "date": TODAY.isoformat(), "scar-rolling-count": "3"})
+        demo.client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
+        demo.client.get("/login")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(on_loop) >= 10 and not any(on_loop)
 
 
 def test_a_forged_csrf_token_of_any_characters_is_refused_not_a_crash(demo: Demo) -> None:
@@ -467,3 +475,61 @@ def test_a_forged_csrf_token_of_any_characters_is_refused_not_a_crash(demo: Demo
     r = demo.client.post("/logout", data={"csrf_token": "é" * 64}, follow_redirects=False)
     assert r.status_code == 303
     assert demo.client.get("/patients", follow_redirects=False).status_code == 200  # still logged in
+
+
+def test_a_refused_form_keeps_nothing_of_the_refused_change_but_audits_the_page(demo: Demo) -> None:
+    """The plan edit is refused (an excluded treatment); the page shows the plan again with the
+    error. The page's reads are audited, the refused edit left no trace."""
+    from sqlalchemy import func, select
+
+    from cicatrix.storage.models import AuditEvent, Plan, PlanEdit
+
+    demo.login("clinician")
+    with demo.app.state.db.transaction() as db:
+        plan = db.scalars(select(Plan).where(Plan.status == "proposed").order_by(Plan.id)).first()
+        assert plan is not None
+        plan_id, version = plan.id, plan.version
+        edits = db.scalar(select(func.count()).select_from(PlanEdit))
+        last_event = db.scalar(select(func.max(AuditEvent.id)))
+    token = demo.csrf(f"/plans/{plan_id}")
+    r = demo.client.post(f"/plans/{plan_id}/edit", data={"csrf_token": token, "version": str(version),
+                                                          "reason": "try it", "treatments": "no_such_treatment"})  # fmt: skip
+    assert r.status_code == 422
+    with demo.app.state.db.transaction() as db:
+        again = db.get(Plan, plan_id)
+        assert again is not None and again.version == version
+        assert db.scalar(select(func.count()).select_from(PlanEdit)) == edits
+        new = [(e.action, e.entity) for e in db.scalars(select(AuditEvent).where(AuditEvent.id > last_event))]
+    assert ("update", "plan") not in new
+    assert ("read", "plan") in new  # the page shown with the error is a read of the plan
+
+
+def test_pages_use_the_clinics_today(demo: Demo) -> None:
+    """At 12:00 UTC it is already tomorrow in Auckland: a clinic there gets tomorrow's date on
+    its forms (the demo clinic's zone changed through the settings page)."""
+    from datetime import UTC, datetime
+
+    demo.app.state.clock = lambda: datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    demo.login("admin")
+    token = demo.csrf("/admin/settings")
+    r = demo.client.post("/admin/settings", data={"csrf_token": token, "name": "cicatrix demo clinic",
+                                                   "timezone": "Pacific/Auckland"}, follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303
+    demo.login("clinician")
+    html = demo.client.get("/patients/1/assessments/new").text
+    assert 'value="2026-11-24"' in html and 'value="2026-11-23"' not in html
+
+
+def test_an_async_page_cannot_take_a_page_outside_the_unit_of_work() -> None:
+    import pytest
+    from fastapi import APIRouter, Depends
+
+    from cicatrix.web.core import Page, WebRoute, roles
+
+    router = APIRouter(route_class=WebRoute)
+
+    async def broken(page: Page = Depends(roles("clinician"))) -> None:  # pragma: no cover
+        return None
+
+    with pytest.raises(TypeError, match="plain def"):
+        router.add_api_route("/broken", broken)

@@ -1,21 +1,23 @@
-"""The application factory: `create_app(settings)` builds the API (and, when registered below,
-the web pages and the export routes) on one database and one knowledge base."""
-
-# Registration lines in the routers block are one-liners on purpose (import; include).
-# ruff: noqa: I001
+"""The application factory: `create_app(settings)` composes the API's routers and the web
+pages' router on one database and one knowledge base. The two HTTP entry points do not import
+each other; they share `cicatrix.credentials` and meet only here."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date
 
 from fastapi import FastAPI
 
-from cicatrix.knowledge.models import KnowledgeBase
-
 import cicatrix
+from cicatrix.api import errors
+from cicatrix.api.routes import admin, auth, care, exports, patients
+from cicatrix.knowledge.loader import load_knowledge
+from cicatrix.knowledge.models import KnowledgeBase
+from cicatrix.service.clock import Clock, utc_now
+from cicatrix.storage.db import Database
 from cicatrix.storage.settings import Settings
+from cicatrix.web.routes import router as web_router
 
 
 @asynccontextmanager
@@ -26,16 +28,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(
     settings: Settings | None = None,
-    clock: Callable[[], date] | None = None,
+    clock: Clock | None = None,
     knowledge: KnowledgeBase | None = None,
 ) -> FastAPI:
-    """Build the app. `clock` gives the clinic's "today" (tests pin it); `knowledge` skips
+    """Build the app. `clock` gives the current instant (tests pin it); each request's "today"
+    is that instant's date in the caller's clinic's time zone. `knowledge` skips
     loading the knowledge base again when the caller has it."""
-    from cicatrix.api import errors
-    from cicatrix.api.routes import admin, auth, care, patients
-    from cicatrix.knowledge.loader import load_knowledge
-    from cicatrix.storage.db import Database
-
     settings = settings or Settings.from_env()
     app = FastAPI(
         title="cicatrix clinic API",
@@ -53,16 +51,13 @@ def create_app(
     app.state.db = Database(settings)
     app.state.kb = knowledge or load_knowledge(settings.knowledge_dir)
     app.state.secret = settings.resolved_secret()
-    app.state.clock = clock or date.today
+    app.state.clock = clock or utc_now
     errors.install(app)
 
     for module in (auth, patients, care, admin):
         app.include_router(module.router, prefix="/api", responses=errors.ERROR_RESPONSES)
-
-    # --- routers ---
-    from cicatrix.web.routes import router as web_router; app.include_router(web_router)  # noqa: E702
-    from cicatrix.api.routes import exports as _exports; app.include_router(_exports.router, prefix="/api", responses=errors.ERROR_RESPONSES)  # noqa: E702,E501
-    # --- end routers ---
+    app.include_router(web_router)
+    app.include_router(exports.router, prefix="/api", responses=errors.ERROR_RESPONSES)
 
     app.add_middleware(errors.GuardMiddleware)
     return app

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cicatrix.service.errors import ServiceError
+from cicatrix.service.errors import ServiceError, jsonable
 from cicatrix.service.schemas import ErrorBody
 
 log = logging.getLogger("cicatrix.api")
@@ -33,18 +33,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 _CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
           405: "method_not_allowed", 406: "not_acceptable", 413: "too_large",
           415: "unsupported_media_type"}  # fmt: skip
-
-
-def _jsonable(v: Any) -> Any:
-    if v is None or isinstance(v, (str, int, float, bool)):
-        return v
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, bytes):
-        return v.decode("utf-8", "replace")
-    return str(v)
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -75,7 +63,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
         "code": "invalid",
         "field": _field(tuple(first.get("loc", ()))),
         "message": str(first.get("msg", "invalid")).removeprefix("Value error, "),
-        "value": _jsonable(first.get("input")) if first.get("type") != "missing" else None,
+        "value": jsonable(first.get("input")) if first.get("type") != "missing" else None,
         "errors": [{"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg"))} for e in errors[:20]],
     }
     return JSONResponse(body, status_code=422)

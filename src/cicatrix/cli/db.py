@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from cicatrix.cli.io import fail
+
 db_app = typer.Typer(help="Database: migrations, backup and restore.", no_args_is_help=True)
 
 
@@ -17,11 +19,6 @@ def _settings():  # type: ignore[no-untyped-def]
     from cicatrix.storage.settings import Settings
 
     return Settings.from_env()
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
 
 
 @db_app.command()
@@ -60,11 +57,11 @@ def backup(file: Path = typer.Argument(..., help="where to write the backup")) -
 
     s = _settings()
     if not s.is_sqlite:
-        _fail('backup is for SQLite; for PostgreSQL run: pg_dump -Fc -f FILE "$DATABASE"')
+        fail('backup is for SQLite; for PostgreSQL run: pg_dump -Fc -f FILE "$DATABASE"')
     try:
         backup_sqlite(s.sqlite_path, file)
     except BackupError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"backed up to {file}")
 
 
@@ -78,11 +75,11 @@ def restore(
 
     s = _settings()
     if not s.is_sqlite:
-        _fail('restore is for SQLite; for PostgreSQL run: pg_restore --clean -d "$DATABASE" FILE')
+        fail('restore is for SQLite; for PostgreSQL run: pg_restore --clean -d "$DATABASE" FILE')
     if not yes and not typer.confirm(f"replace {s.sqlite_path} with {file}?"):
         raise typer.Exit(1)
     try:
         restore_sqlite(file, s.sqlite_path)
     except BackupError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"restored {file}")

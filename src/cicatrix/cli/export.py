@@ -12,6 +12,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cicatrix.cli.io import fail
+from cicatrix.cli.options import KnowledgeDir
+from cicatrix.cli.stored import ActorOption, run_as
+
 if TYPE_CHECKING:
     from cicatrix.engine.case import Case
     from cicatrix.engine.result import Plan
@@ -20,19 +24,12 @@ if TYPE_CHECKING:
 export_app = typer.Typer(help="Export plans and records in standard formats.", no_args_is_help=True)
 import_app = typer.Typer(help="Import records from standard formats.", no_args_is_help=True)
 
-KnowledgeDir = Annotated[str | None, typer.Option("--knowledge-dir", help="A clinic's knowledge overrides directory.")]
 Out = Annotated[str, typer.Option("--out", "-o", help="Output file; '-' writes to standard output.")]
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(export_app, name="export")
     app.add_typer(import_app, name="import")
-
-
-def _fail(message: str) -> None:
-    from cicatrix.cli.io import fail
-
-    fail(message)
 
 
 def _write(out: str, data: bytes | str) -> None:
@@ -44,7 +41,7 @@ def _write(out: str, data: bytes | str) -> None:
         try:
             Path(out).write_bytes(raw)
         except OSError as exc:
-            _fail(f"--out: cannot write {out} ({exc.strerror})")
+            fail(f"--out: cannot write {out} ({exc.strerror})")
 
 
 def _plan_from_case(case_file: str, knowledge_dir: str | None) -> tuple[Case, Plan, KnowledgeBase]:
@@ -81,13 +78,13 @@ def export_ics(
     case, plan, kb = _plan_from_case(case_file, knowledge_dir)
     pid = patient_id or case.patient.id
     if not pid:
-        _fail("patient.id: is required for stable calendar UIDs (or pass --patient-id)")
+        fail("patient.id: is required for stable calendar UIDs (or pass --patient-id)")
     prev = None
     if previous is not None:
         try:
             prev = previous.read_bytes()
         except OSError as exc:
-            _fail(f"--previous: cannot read {previous} ({exc.strerror})")
+            fail(f"--previous: cannot read {previous} ({exc.strerror})")
     try:
         opts = CalendarOptions(
             tz=tz,
@@ -100,9 +97,9 @@ def export_ics(
         data = calendar_bytes(plan, str(pid), opts, previous=prev)
     except ExportError as exc:
         field = "--tz" if exc.field == "tz" else exc.field
-        _fail(f"{field}: {exc.message}")
+        fail(f"{field}: {exc.message}")
     except ValueError as exc:
-        _fail(f"--previous: not a readable iCalendar file ({exc})")
+        fail(f"--previous: not a readable iCalendar file ({exc})")
     _write(out, data)
 
 
@@ -124,7 +121,7 @@ def export_pdf(
         try:
             logo_bytes = logo.read_bytes()
         except OSError as exc:
-            _fail(f"--logo: cannot read {logo} ({exc.strerror})")
+            fail(f"--logo: cannot read {logo} ({exc.strerror})")
     opts = HandoutOptions(clinic_name=clinic, clinic_phone=phone, logo=logo_bytes)
     _write(out, render_pdf(plan, opts, kb))
 
@@ -134,6 +131,7 @@ def export_fhir(
     source: Annotated[str, typer.Argument(help="CASE.json ('-' for standard input), or a stored patient id")],
     out: Out = "-",
     knowledge_dir: KnowledgeDir = None,
+    actor: Annotated[str | None, typer.Option("--actor", help="For a stored patient: the username to act as.")] = None,
 ) -> None:
     """A FHIR R4B Bundle: Patient, Condition, score Observations, CarePlan, sessions."""
     from cicatrix.exports.fhir import bundle_json, record_to_bundle
@@ -150,9 +148,13 @@ def export_fhir(
             plan=PlanRecord(id="1", status="proposed", plan=plan, assessment_id="1"),
         )
     else:
-        from cicatrix.exports.storage import load_record_cli
+        from cicatrix.service.records import load_record
 
-        record = load_record_cli(source, knowledge_dir)
+        if not source.isdigit():
+            fail(f"patient: {source!r} is neither a readable CASE.json nor a stored patient id")
+        if actor is None:
+            fail("--actor: is required to read a stored patient (the username to act as)")
+        record = run_as(actor, load_record, int(source), "fhir", knowledge_dir=knowledge_dir)
     _write(out, bundle_json(record_to_bundle(record)) + "\n")
 
 
@@ -169,13 +171,14 @@ def export_plandefinition(
     kb = knowledge(knowledge_dir)
     for t in treatment or ():
         if t not in kb.treatments:
-            _fail(f"--treatment: unknown treatment {t!r} (known: {', '.join(sorted(kb.treatments))})")
+            fail(f"--treatment: unknown treatment {t!r} (known: {', '.join(sorted(kb.treatments))})")
     bundle = protocol_bundle(kb, list(treatment) if treatment else None)
     _write(out, bundle.model_dump_json(exclude_none=True, indent=2) + "\n")
 
 
 @export_app.command("outcomes")
 def export_outcomes(
+    actor: ActorOption,
     fmt: Annotated[str, typer.Option("--format", help="Output format (csv).")] = "csv",
     out: Out = "-",
     seed: Annotated[
@@ -184,22 +187,29 @@ def export_outcomes(
 ) -> None:
     """De-identified outcomes, one row per assessment: scores, treatments, phototype; dates shifted."""
     if fmt != "csv":
-        _fail(f"--format: unknown format {fmt!r} (known: csv)")
-    from cicatrix.exports.storage import outcomes_csv_cli
+        fail(f"--format: unknown format {fmt!r} (known: csv)")
+    from cicatrix.exports.outcomes import outcomes_csv
+    from cicatrix.service.records import outcomes_rows
 
-    _write(out, outcomes_csv_cli(seed))
+    _write(out, outcomes_csv(run_as(actor, outcomes_rows, seed.encode() if seed else None)))
 
 
 @import_app.command("fhir")
 def import_fhir(
     file: Annotated[str, typer.Argument(help="A FHIR Patient or Bundle JSON file, or '-' for standard input")],
-    clinic_id: Annotated[int | None, typer.Option(help="Clinic to import into (default: the only one).")] = None,
+    actor: ActorOption,
     knowledge_dir: KnowledgeDir = None,
 ) -> None:
-    """Create a patient (and, from a cicatrix Bundle, their record) from FHIR."""
+    """Create a patient (and, from a cicatrix Bundle, their record) from FHIR, in the actor's clinic."""
     from cicatrix.cli.io import parse_json, read_text
-    from cicatrix.exports.storage import import_fhir_cli
+    from cicatrix.exports.errors import ExportError
+    from cicatrix.exports.fhir import record_from_fhir
+    from cicatrix.exports.storage import import_record
 
     label, text = read_text(file)
-    patient_id = import_fhir_cli(parse_json(label, text), clinic_id, knowledge_dir)
+    try:
+        record = record_from_fhir(parse_json(label, text))
+    except ExportError as exc:
+        fail(str(exc))
+    patient_id = run_as(actor, import_record, record, knowledge_dir=knowledge_dir)
     typer.echo(f"imported patient {patient_id}")

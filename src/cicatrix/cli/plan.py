@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from cicatrix.cli.io import fail, knowledge
+from cicatrix.cli.options import KnowledgeDir
 from cicatrix.cli.run import run_plan, run_plan_batch, run_score
 
 
@@ -18,14 +19,6 @@ class Format(StrEnum):
     markdown = "markdown"
 
 
-KnowledgeDir = Annotated[
-    str | None,
-    typer.Option(
-        "--knowledge-dir",
-        envvar="CICATRIX_KNOWLEDGE_DIR",
-        help="A clinic's overrides directory, laid out like the bundled data (see docs/knowledge.md).",
-    ),
-]
 CaseFile = Annotated[str, typer.Argument(metavar="CASE.json", help="A case file, or - to read standard input.")]
 
 

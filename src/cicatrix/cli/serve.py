@@ -17,7 +17,6 @@ def serve(
 ) -> None:
     """Serve the clinic API (and web app) on embedded defaults: SQLite in ./cicatrix-data."""
     import logging
-    from datetime import date
 
     import uvicorn
 
@@ -31,13 +30,15 @@ def serve(
     typer.echo(f"database: {where}")
     if demo:
         from cicatrix.knowledge.loader import load_knowledge
-        from cicatrix.service.demo import seed
+        from cicatrix.service.clock import clinic_today
+        from cicatrix.service.demo import DEMO_TIMEZONE, seed
         from cicatrix.storage.db import Database
 
         database = Database(settings)
         try:
-            with database.session() as db:
-                accounts = seed(db, load_knowledge(settings.knowledge_dir), date.today())
+            kb = load_knowledge(settings.knowledge_dir)
+            today = clinic_today(DEMO_TIMEZONE)  # the demo clinic's today
+            accounts = database.run_sync(lambda db: seed(db, kb, today))
         finally:
             database.dispose()
         typer.echo("demo accounts (username / password / role):")
@@ -46,8 +47,15 @@ def serve(
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
     typer.echo(f"cicatrix is serving at http://{shown}:{port}/  (API docs: /api/docs)")
     if workers > 1:
-        uvicorn.run("cicatrix.api.app:create_app", factory=True, host=host, port=port,
-                    workers=workers, access_log=False, log_config=None)  # fmt: skip
+        uvicorn.run(
+            "cicatrix.api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,
+            log_config=None,
+        )
     else:
         from cicatrix.api.app import create_app
 

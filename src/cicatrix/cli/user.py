@@ -25,14 +25,12 @@ def create(
 ) -> None:
     """Create an account (and the clinic, the first time). The password is prompted for."""
     from pydantic import ValidationError
-    from sqlalchemy import select
 
     from cicatrix.service.errors import ServiceError
     from cicatrix.service.schemas import UserIn
-    from cicatrix.service.users import add_user, create_clinic
+    from cicatrix.service.users import bootstrap_account
     from cicatrix.storage import migrate
     from cicatrix.storage.db import Database
-    from cicatrix.storage.models import Clinic
     from cicatrix.storage.settings import Settings
 
     if password_stdin:
@@ -43,17 +41,17 @@ def create(
     migrate.upgrade(settings)
     database = Database(settings)
     try:
-        with database.session() as db:
-            row = db.scalar(select(Clinic).where(Clinic.name == clinic))
-            if row is None:
-                row = create_clinic(db, clinic, timezone)
-            data = UserIn(
-                username=username, display_name=display_name or username, role=role,  # type: ignore[arg-type]
-                password=password, patient_id=patient_id,
-            )  # fmt: skip
-            user = add_user(db, row.id, data)
-            db.commit()
-            typer.echo(f"created {user.role} account {user.username!r} (id {user.id}) in {row.name!r}")
+        data = UserIn(
+            username=username,
+            display_name=display_name or username,
+            role=role,  # type: ignore[arg-type]
+            password=password,
+            patient_id=patient_id,
+        )
+        with database.transaction() as db:
+            user, row = bootstrap_account(db, clinic, timezone, data)
+            done = f"created {user.role} account {user.username!r} (id {user.id}) in {row.name!r}"
+        typer.echo(done)  # once committed
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "input"

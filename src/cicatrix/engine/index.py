@@ -85,7 +85,6 @@ class KnowledgeIndex(msgspec.Struct, frozen=True):
     # every agent or treatment a care step of the treatment may name in `uses` (protocol steps and
     # any decision's added steps), less the treatment itself and the agents it prescribes
     step_uses: dict[str, tuple[str, ...]]
-    clear_screens: dict[str, Screen]  # every treatment as screened when no condition applies
     indication_targets: dict[str, frozenset[str]]
     # aligned with kb.scales: goodman_baron_quantitative.rows, .area_rows and ecca.items
     gb_rows: tuple[RowMatchers, ...]
@@ -94,7 +93,8 @@ class KnowledgeIndex(msgspec.Struct, frozen=True):
     step_plans: dict[str, tuple[StepPlan, ...]]
     # screen_all's results by the conditions that applied, (code, detail) pairs: many patients share
     # them. Screening is a pure function of these and the knowledge base, so a hit is exactly the
-    # result it would compute. Bounded by clearing (see screening.screen_all).
+    # result it would compute. Bounded by clearing (see screening.screen_all). The key () holds
+    # every treatment as screened when no condition applies (screening._clear_screens).
     screens: dict[tuple[tuple[str, str], ...], dict[str, Screen]]
     # every vocabulary code and synonym by its normal form (knowledge.vocabulary.term_table)
     terms: dict[str, str]
@@ -123,8 +123,6 @@ def _step_uses(kb: KnowledgeBase, tid: str, decisions: tuple[tuple[str, Decision
 
 
 def _build(kb: KnowledgeBase) -> KnowledgeIndex:
-    from cicatrix.engine.screening import Screen  # screening itself uses this index
-
     triggers = tuple(
         TriggerSets(
             condition_id=cid,
@@ -152,7 +150,6 @@ def _build(kb: KnowledgeBase) -> KnowledgeIndex:
             code: tuple(tid for tid, ds in decisions.items() if any(c == code for c, _d in ds)) for code in kb.matrix
         },
         step_uses={tid: _step_uses(kb, tid, decisions[tid]) for tid in kb.treatments},
-        clear_screens={tid: Screen(t, (), (), ()) for tid, t in kb.treatments.items()},
         indication_targets={tid: frozenset(i.target for i in t.indications) for tid, t in kb.treatments.items()},
         gb_rows=tuple(_row_matchers(row.match) for row in gb.rows),
         gb_area_rows=tuple(_row_matchers(row.match) for row in gb.area_rows),

@@ -79,7 +79,7 @@ def screen_all(kb: KnowledgeBase, conditions: dict[str, tuple[Condition, str]]) 
     known = index.screens.get(key)
     if known is not None:
         return dict(known)
-    out = dict(index.clear_screens)  # treatments no active condition touches: shared, immutable
+    out = dict(_clear_screens(kb))  # treatments no active condition touches: shared, immutable
     for tid in dict.fromkeys(tid for code in conditions for tid in index.treatments_by_code.get(code, ())):
         out[tid] = screen_treatment(kb.treatments[tid], conditions, index.decisions[tid])
     if len(index.screens) >= _MAX_REMEMBERED:
@@ -198,3 +198,13 @@ def left_out_steps(
             text = f"{t.name}: the step {what!r} was left out: it uses {name}, and {bans[hit]}."
             out.setdefault(text, Message(code="step_left_out", message=text))
     return tuple(out.values())
+
+
+def _clear_screens(kb: KnowledgeBase) -> dict[str, Screen]:
+    """Every treatment as screened when no condition applies, kept in the index under the key ()."""
+    screens = index_for(kb).screens
+    clear = screens.get(())
+    if clear is None:
+        clear = {tid: Screen(t, (), (), ()) for tid, t in kb.treatments.items()}
+        screens[()] = clear
+    return clear

@@ -7,7 +7,7 @@ dates, so moving a session moves the block but keeps its identity (calendar UIDs
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import zlib
 from dataclasses import dataclass
 from datetime import date
 
@@ -105,7 +105,6 @@ def care_steps(plan: Plan) -> list[CareStep]:
 
 def hash_text(text: str) -> int:
     """A short deterministic hash (Python's hash() is salted per process)."""
-    import zlib
 
     return zlib.crc32(text.encode("utf-8"))
 
@@ -133,7 +132,3 @@ def step_title(step: CareStep, names: dict[str, str]) -> str:
     if off == until:
         return f"After {label}: day {off}"
     return f"After {label}: days {off}–{until}"
-
-
-def steps_on(steps: Iterable[CareStep], day: date) -> list[CareStep]:
-    return [s for s in steps if s.start <= day <= s.end]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -234,8 +234,3 @@ def parse_time(value: str, field_name: str = "time") -> time:
         return time.fromisoformat(value)
     except ValueError:
         raise ExportError(field_name, f"expected HH:MM, got {value!r}") from None
-
-
-def session_starts(cal: Calendar) -> dict[str, datetime | date]:
-    """UID -> DTSTART, for tests and for callers diffing calendars."""
-    return {str(ev["UID"]): ev.decoded("DTSTART") for ev in cal.walk("VEVENT")}

@@ -12,7 +12,6 @@ import uuid
 # uuid5(NAMESPACE_URL, "https://cicatrix.org/ids"); fixed forever, changing it re-keys every export.
 NAMESPACE = uuid.UUID("6e9a1109-df75-503f-9680-7cbaff67a461")
 
-CODE_SYSTEM = "https://cicatrix.org/fhir/CodeSystem/cicatrix"
 STRUCTURE = "https://cicatrix.org/fhir/StructureDefinition"
 PATIENT_ID_SYSTEM = "https://cicatrix.org/fhir/sid/patient-id"
 

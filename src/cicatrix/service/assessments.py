@@ -7,19 +7,28 @@ from typing import Any
 from sqlalchemy import func, select
 
 from cicatrix.engine.case import Case, CaseError, parse_case
+from cicatrix.engine.result import Scores
 from cicatrix.engine.scores import score_assessment
 from cicatrix.knowledge.frozen import to_data
 from cicatrix.service import audit, patients
 from cicatrix.service.context import Context
-from cicatrix.service.errors import Invalid, NotFound
+from cicatrix.service.errors import Invalid, NotFound, jsonable
 from cicatrix.service.policy import require_patient_access
 from cicatrix.service.schemas import AssessmentIn, AssessmentOut, AssessmentPage
 from cicatrix.storage.db import utcnow
 from cicatrix.storage.models import Assessment, Patient
 
 # Case `patient` fields a request may set for this one assessment.
-_CASE_PATIENT = {"sex", "phototype", "pregnant", "breastfeeding", "isotretinoin_last_dose",
-                 "history", "medications", "recent_sunburn"}  # fmt: skip
+_CASE_PATIENT = {
+    "sex",
+    "phototype",
+    "pregnant",
+    "breastfeeding",
+    "isotretinoin_last_dose",
+    "history",
+    "medications",
+    "recent_sunburn",
+}
 
 
 def case_patient(p: Patient) -> dict[str, Any]:
@@ -46,34 +55,11 @@ def parse(ctx: Context, data: dict[str, Any]) -> Case:
     try:
         return parse_case(data, ctx.kb)
     except CaseError as exc:
-        raise Invalid(exc.field, exc.message, value=_jsonable(exc.as_dict()["value"])) from None
-
-
-def _jsonable(v: Any) -> Any:
-    if v is None or isinstance(v, (str, int, float, bool)):
-        return v
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    return str(v)
+        raise Invalid(exc.field, exc.message, value=jsonable(exc.as_dict()["value"])) from None
 
 
 def out(a: Assessment) -> AssessmentOut:
-    return AssessmentOut(
-        id=a.id,
-        patient_id=a.patient_id,
-        date=a.date,
-        input=a.input,
-        scores=a.scores,
-        goodman_baron_quantitative=a.goodman_baron_quantitative,
-        ecca=a.ecca,
-        goodman_baron_qualitative=a.goodman_baron_qualitative,
-        severity=a.severity,
-        knowledge_version=a.knowledge_version,
-        created_by=a.created_by,
-        created_at=a.created_at,
-    )
+    return AssessmentOut.model_validate(a, from_attributes=True)
 
 
 def build_case(ctx: Context, p: Patient, body: AssessmentIn) -> tuple[dict[str, Any], Case]:
@@ -131,7 +117,6 @@ def get(ctx: Context, assessment_id: int) -> AssessmentOut:
     a = load(ctx, assessment_id, "assessment.read")
     audit.record(ctx, "read", "assessment", a.id, patient_id=a.patient_id)
     result = out(a)
-    ctx.db.commit()
     return result
 
 
@@ -145,10 +130,18 @@ def history(ctx: Context, patient_id: int, limit: int = 50, offset: int = 0) -> 
     where = Assessment.patient_id == p.id
     total = ctx.db.scalar(select(func.count()).select_from(Assessment).where(where)) or 0
     rows = ctx.db.scalars(
-        select(Assessment).where(where).order_by(Assessment.date.desc(), Assessment.id.desc())
-        .limit(limit).offset(offset)
-    ).all()  # fmt: skip
+        select(Assessment)
+        .where(where)
+        .order_by(Assessment.date.desc(), Assessment.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
     audit.record(ctx, "list", "assessment", None, patient_id=p.id, detail=f"results={len(rows)}")
     items = [out(a) for a in rows]
-    ctx.db.commit()
     return AssessmentPage(items=items, total=total, limit=limit, offset=offset)
+
+
+def live_scores(ctx: Context, data: dict[str, Any]) -> Scores:
+    """The scores of an assessment form as it stands (the live panel while typing); stores
+    and audits nothing."""
+    return score_assessment(parse(ctx, data).assessment, ctx.kb)

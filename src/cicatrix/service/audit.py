@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, insert
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from cicatrix.service.context import Context
+from cicatrix.service.errors import Invalid
+from cicatrix.service.policy import require
+from cicatrix.service.schemas import AuditOut, AuditPage
 from cicatrix.storage.db import utcnow
 from cicatrix.storage.models import AuditEvent
 
@@ -94,15 +97,8 @@ def record_anonymous(
     )
 
 
-def list_events(
-    ctx: Context, patient_id: int | None = None, limit: int = 100, offset: int = 0
-) -> tuple[int, list[AuditEvent]]:
+def page(ctx: Context, patient_id: int | None = None, limit: int = 100, offset: int = 0) -> AuditPage:
     """The clinic's audit trail, newest first (admins only)."""
-    from sqlalchemy import func, select
-
-    from cicatrix.service.errors import Invalid
-    from cicatrix.service.policy import require
-
     require(ctx.actor, "audit.read")
     if not 1 <= limit <= 500:
         raise Invalid("limit", "must be between 1 and 500", value=limit)
@@ -112,7 +108,16 @@ def list_events(
     if patient_id is not None:
         where.append(AuditEvent.patient_id == patient_id)
     total = ctx.db.scalar(select(func.count()).select_from(AuditEvent).where(*where)) or 0
-    rows = list(
-        ctx.db.scalars(select(AuditEvent).where(*where).order_by(AuditEvent.id.desc()).limit(limit).offset(offset))
-    )
-    return total, rows
+    rows = ctx.db.scalars(select(AuditEvent).where(*where).order_by(AuditEvent.id.desc()).limit(limit).offset(offset))
+    items = [AuditOut.model_validate(e, from_attributes=True) for e in rows]
+    return AuditPage(items=items, total=total, limit=limit, offset=offset)
+
+
+def mark(db: Session) -> int:
+    """How many events are queued now; `discard_since(db, mark)` drops the ones queued after."""
+    return len(db.info.get(_PENDING, ()))
+
+
+def discard_since(db: Session, mark: int) -> None:
+    """Drop the events of a step that was rolled back to its savepoint (see `unit_of_work.step`)."""
+    del db.info.get(_PENDING, [])[mark:]

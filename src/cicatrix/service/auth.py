@@ -16,7 +16,7 @@ from cicatrix.service import audit
 from cicatrix.service.context import Actor
 from cicatrix.service.errors import RateLimited, Unauthenticated
 from cicatrix.storage.db import utcnow
-from cicatrix.storage.models import ApiToken, LoginAttempt, User
+from cicatrix.storage.models import ApiToken, Clinic, LoginAttempt, User
 from cicatrix.storage.settings import Settings
 
 
@@ -70,8 +70,11 @@ def _check_rate(db: Session, keys: list[tuple[str, int]], window_s: int) -> None
             )
 
 
-def login(db: Session, settings: Settings, username: str, password: str, ip: str | None) -> User:
-    """Check a password. Failures are counted per account and per address, across workers."""
+def login(db: Session, settings: Settings, username: str, password: str, ip: str | None) -> User | None:
+    """Check a password. Failures are counted per account and per address, across workers.
+
+    None: the password was wrong. The failure is recorded in this unit of work, which must
+    commit it (so the count holds) before the caller answers with `login_failed()`."""
     ukey = _key("user", username.strip().lower())
     ikey = _key("ip", ip or "-")
     _check_rate(
@@ -92,12 +95,16 @@ def login(db: Session, settings: Settings, username: str, password: str, ip: str
             clinic_id=user.clinic_id if user else None,
             ip=ip,
         )
-        db.commit()
-        raise Unauthenticated("password", "unknown username or wrong password")
+        return None
     if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     db.execute(delete(LoginAttempt).where(LoginAttempt.key == ukey))
     return user
+
+
+def login_failed() -> Unauthenticated:
+    """The answer to a failed login, raised once the failure is committed."""
+    return Unauthenticated("password", "unknown username or wrong password")
 
 
 def issue_token(db: Session, user: User, kind: str, max_age_s: int, ip: str | None) -> tuple[str, ApiToken]:
@@ -123,17 +130,17 @@ def issue_token(db: Session, user: User, kind: str, max_age_s: int, ip: str | No
         ip=ip,
         detail=kind,
     )
-    db.commit()
     return raw, tok
 
 
 # Built once (runs on every request): the statement's cache key is memoised on the object. Plain
 # table columns (Core, no ORM entities): the row is only read, never changed, in this request.
-_T, _U = ApiToken.__table__.c, User.__table__.c
+_T, _U, _C = ApiToken.__table__.c, User.__table__.c, Clinic.__table__.c
 _TOKEN = (
     select(_T.id, _T.revoked_at, _T.expires_at, _U.id.label("user_id"), _U.clinic_id, _U.role,
-           _U.patient_id, _U.active)
+           _U.patient_id, _U.active, _C.timezone)
     .join_from(ApiToken.__table__, User.__table__, _U.id == _T.user_id)
+    .join(Clinic.__table__, _C.id == _U.clinic_id)
     .where(_T.token_hash == bindparam("digest"), _T.kind == bindparam("kind"))
 )  # fmt: skip
 
@@ -152,6 +159,7 @@ def resolve_token(db: Session, raw: str, kind: str) -> Actor | None:
         patient_id=row.patient_id,
         token_id=row.id,
         via=kind,
+        timezone=row.timezone,
     )
 
 
@@ -159,4 +167,3 @@ def revoke_token(db: Session, token_id: int) -> None:
     tok = db.get(ApiToken, token_id)
     if tok is not None and tok.revoked_at is None:
         tok.revoked_at = utcnow()
-        db.commit()

@@ -9,11 +9,11 @@ from sqlalchemy.orm import Session
 
 from cicatrix.service import audit, patients
 from cicatrix.service.auth import token_digest
-from cicatrix.service.context import Context
+from cicatrix.service.context import Actor, Context
 from cicatrix.service.errors import NotFound
 from cicatrix.service.schemas import CalendarTokenOut
 from cicatrix.storage.db import utcnow
-from cicatrix.storage.models import CalendarToken
+from cicatrix.storage.models import CalendarToken, Clinic
 
 
 def _out(t: CalendarToken, raw: str | None = None) -> CalendarTokenOut:
@@ -27,14 +27,16 @@ def create(ctx: Context, patient_id: int) -> CalendarTokenOut:
     p = patients.load(ctx, patient_id, "calendar.manage")
     raw = secrets.token_urlsafe(32)
     t = CalendarToken(
-        clinic_id=p.clinic_id, patient_id=p.id, token_hash=token_digest(raw),
-        created_by=ctx.actor.user_id, created_at=utcnow(),
-    )  # fmt: skip
+        clinic_id=p.clinic_id,
+        patient_id=p.id,
+        token_hash=token_digest(raw),
+        created_by=ctx.actor.user_id,
+        created_at=utcnow(),
+    )
     ctx.db.add(t)
     ctx.db.flush()
     audit.record(ctx, "create", "calendar_token", t.id, patient_id=p.id)
     result = _out(t, raw)
-    ctx.db.commit()
     return result
 
 
@@ -45,7 +47,6 @@ def list_for_patient(ctx: Context, patient_id: int) -> list[CalendarTokenOut]:
     ).all()
     audit.record(ctx, "list", "calendar_token", None, patient_id=p.id)
     result = [_out(t) for t in rows]
-    ctx.db.commit()
     return result
 
 
@@ -58,21 +59,32 @@ def revoke(ctx: Context, patient_id: int, token_id: int) -> CalendarTokenOut:
         t.revoked_at = utcnow()
     audit.record(ctx, "revoke", "calendar_token", t.id, patient_id=p.id)
     result = _out(t)
-    ctx.db.commit()
     return result
 
 
-def resolve(db: Session, raw: str, ip: str | None = None) -> tuple[int, int] | None:
-    """(clinic_id, patient_id) for a live token, auditing the read; None when unknown or revoked.
-
-    The caller (the ICS route) then reads the plan with a patient-scoped context.
-    """
+def resolve(db: Session, raw: str, ip: str | None = None) -> Actor | None:
+    """The patient behind a live link, as an actor confined to their own record (user id 0 in
+    the audit trail), auditing the read; None when unknown or revoked. The caller (the ICS
+    route) reads the plan with it."""
     t = db.scalar(select(CalendarToken).where(CalendarToken.token_hash == token_digest(raw)))
     if t is None or t.revoked_at is not None:
         return None
     audit.record_anonymous(
-        db, "read", "calendar", t.id, clinic_id=t.clinic_id, patient_id=t.patient_id, ip=ip,
+        db,
+        "read",
+        "calendar",
+        t.id,
+        clinic_id=t.clinic_id,
+        patient_id=t.patient_id,
+        ip=ip,
         detail="subscription",
-    )  # fmt: skip
-    db.commit()
-    return t.clinic_id, t.patient_id
+    )
+    clinic = db.get(Clinic, t.clinic_id)
+    return Actor(
+        user_id=0,
+        clinic_id=t.clinic_id,
+        role="patient",
+        patient_id=t.patient_id,
+        via="calendar",
+        timezone=clinic.timezone if clinic else "UTC",
+    )

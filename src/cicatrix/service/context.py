@@ -17,7 +17,8 @@ class Actor:
     role: str
     patient_id: int | None = None  # set for role "patient": the only record they may see
     token_id: int | None = None
-    via: str = "bearer"  # bearer | session
+    via: str = "bearer"  # bearer | session | cli | calendar
+    timezone: str = "UTC"  # the clinic's, for the clinic's "today" (service.clock)
 
 
 @dataclass

@@ -10,11 +10,12 @@ import copy
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cicatrix.examples import example_cases
 from cicatrix.knowledge.models import KnowledgeBase
-from cicatrix.service import plans
+from cicatrix.service import patients, plans
 from cicatrix.service.context import Actor, Context
 from cicatrix.service.schemas import AssessmentIn, PatientClinical, PatientIn, UserIn
 from cicatrix.service.users import add_user, create_clinic
@@ -22,6 +23,7 @@ from cicatrix.storage.models import Clinic, Patient
 
 DEMO_CLINIC = "cicatrix demo clinic"
 DEMO_PASSWORD = "cicatrix-demo"
+DEMO_TIMEZONE = "Europe/London"
 DEMO_ACCOUNTS = (
     ("admin", "admin", "Demo Admin"),
     ("clinician", "clinician", "Dr Demo Clinician"),
@@ -35,13 +37,12 @@ def _name(case_id: str) -> str:
 
 
 def seed(db: Session, kb: KnowledgeBase, today: date) -> list[tuple[str, str, str]]:
-    """Create the demo clinic once; returns (username, password, role) for every demo account."""
-    from cicatrix.examples import example_cases
-
+    """Create the demo clinic once; returns (username, password, role) for every demo account.
+    One unit of work (`Database.run_sync(lambda db: seed(db, kb, today))`): all or nothing."""
     accounts = [(u, DEMO_PASSWORD, r) for u, r, _ in DEMO_ACCOUNTS] + [(PATIENT_ACCOUNT, DEMO_PASSWORD, "patient")]
     if db.scalar(select(Clinic).where(Clinic.name == DEMO_CLINIC)) is not None:
         return accounts
-    clinic = create_clinic(db, DEMO_CLINIC, "Europe/London")
+    clinic = create_clinic(db, DEMO_CLINIC, DEMO_TIMEZONE)
     made = {}
     for username, role, display in DEMO_ACCOUNTS:
         made[role] = add_user(
@@ -49,23 +50,22 @@ def seed(db: Session, kb: KnowledgeBase, today: date) -> list[tuple[str, str, st
             clinic.id,
             UserIn(username=username, display_name=display, role=role, password=DEMO_PASSWORD),  # type: ignore[arg-type]
         )
-    db.commit()
     clin = made["clinician"]
     ctx = Context(
-        db=db, actor=Actor(user_id=clin.id, clinic_id=clinic.id, role="clinician"), kb=kb,
-        ip="127.0.0.1", today=today,
-    )  # fmt: skip
+        db=db,
+        actor=Actor(user_id=clin.id, clinic_id=clinic.id, role="clinician"),
+        kb=kb,
+        ip="127.0.0.1",
+        today=today,
+    )
     first_patient: int | None = None
     for i, (_example, case) in enumerate(example_cases()):
         pat_json: dict[str, Any] = case["patient"]
         clinical = PatientClinical.model_validate(
-            {k: v for k, v in pat_json.items()
-             if k in PatientClinical.model_fields and k != "notes"}
-        )  # fmt: skip
+            {k: v for k, v in pat_json.items() if k in PatientClinical.model_fields and k != "notes"}
+        )
         if clinical.isotretinoin_last_dose and clinical.isotretinoin_last_dose > today:
             clinical = clinical.model_copy(update={"isotretinoin_last_dose": today - timedelta(days=60)})
-        from cicatrix.service import patients
-
         p = patients.create(
             ctx,
             PatientIn(
@@ -96,11 +96,16 @@ def seed(db: Session, kb: KnowledgeBase, today: date) -> list[tuple[str, str, st
                 patient_id=first_patient,
             ),
         )
-        db.commit()
     return accounts
 
 
 def patient_count(db: Session) -> int:
-    from sqlalchemy import func
-
     return db.scalar(select(func.count()).select_from(Patient)) or 0
+
+
+def demo_accounts(db: Session) -> list[dict[str, str]]:
+    """The demo accounts, shown on the login page only when the demo clinic exists."""
+    if db.scalar(select(Clinic.id).where(Clinic.name == DEMO_CLINIC)) is None:
+        return []
+    accounts = [(u, r) for u, r, _ in DEMO_ACCOUNTS] + [(PATIENT_ACCOUNT, "patient")]
+    return [{"username": u, "password": DEMO_PASSWORD, "role": r.replace("_", " ")} for u, r in accounts]

@@ -47,3 +47,17 @@ class Invalid(ServiceError):
 class RateLimited(ServiceError):
     status = 429
     code = "rate_limited"
+
+
+def jsonable(v: Any) -> Any:
+    """A value as JSON can carry it (an error body's `value`): containers kept, bytes decoded,
+    anything else as its text."""
+    if v is None or isinstance(v, (str, int, float, bool)):
+        return v
+    if isinstance(v, (list, tuple)):
+        return [jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): jsonable(x) for k, x in v.items()}
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    return str(v)

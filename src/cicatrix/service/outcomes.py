@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from cicatrix.service import audit, patients
 from cicatrix.service.context import Context
+from cicatrix.service.errors import Invalid
 from cicatrix.service.schemas import OutcomeIn, OutcomePoint, OutcomeSeries, OutcomesOut
 from cicatrix.storage.db import utcnow
 from cicatrix.storage.models import Assessment, Outcome
@@ -29,10 +30,14 @@ def trends(ctx: Context, patient_id: int) -> OutcomesOut:
     p = patients.load(ctx, patient_id, "outcome.read")
     found: dict[str, list[OutcomePoint]] = defaultdict(list)
     rows = ctx.db.execute(
-        select(Assessment.id, Assessment.date, Assessment.goodman_baron_quantitative,
-               Assessment.ecca, Assessment.goodman_baron_qualitative)
-        .where(Assessment.patient_id == p.id)
-    ).all()  # fmt: skip
+        select(
+            Assessment.id,
+            Assessment.date,
+            Assessment.goodman_baron_quantitative,
+            Assessment.ecca,
+            Assessment.goodman_baron_qualitative,
+        ).where(Assessment.patient_id == p.id)
+    ).all()
     for aid, d, gbq, ecca, qual in rows:
         found["goodman_baron_quantitative"].append(OutcomePoint(date=d, value=gbq, assessment_id=aid))
         found["ecca"].append(OutcomePoint(date=d, value=ecca, assessment_id=aid))
@@ -45,25 +50,27 @@ def trends(ctx: Context, patient_id: int) -> OutcomesOut:
     order = [m for m in SCORE_MEASURES if m in found] + sorted(m for m in found if m not in SCORE_MEASURES)
     audit.record(ctx, "read", "outcome", None, patient_id=p.id)
     result = OutcomesOut(patient_id=p.id, series=[_series(m, found[m]) for m in order])
-    ctx.db.commit()
     return result
 
 
 def record(ctx: Context, patient_id: int, body: OutcomeIn) -> OutcomesOut:
-    from cicatrix.service.errors import Invalid
-
     p = patients.load(ctx, patient_id, "outcome.create")
     if body.measure in SCORE_MEASURES:
         raise Invalid("measure", "scores come from assessments; post an assessment instead")
     if body.date > ctx.today:
         raise Invalid("date", "is in the future", value=body.date.isoformat())
     o = Outcome(
-        clinic_id=p.clinic_id, patient_id=p.id, assessment_id=None, date=body.date,
-        measure=body.measure, value=body.value, note=body.note,
-        recorded_by=ctx.actor.user_id, recorded_at=utcnow(),
-    )  # fmt: skip
+        clinic_id=p.clinic_id,
+        patient_id=p.id,
+        assessment_id=None,
+        date=body.date,
+        measure=body.measure,
+        value=body.value,
+        note=body.note,
+        recorded_by=ctx.actor.user_id,
+        recorded_at=utcnow(),
+    )
     ctx.db.add(o)
     ctx.db.flush()
     audit.record(ctx, "create", "outcome", o.id, patient_id=p.id)
-    ctx.db.commit()
     return trends(ctx, patient_id)

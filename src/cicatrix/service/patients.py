@@ -22,9 +22,6 @@ from cicatrix.service.schemas import (
 from cicatrix.storage.db import utcnow
 from cicatrix.storage.models import Patient
 
-CLINICAL = ("phototype", "pregnant", "breastfeeding", "isotretinoin_last_dose", "history",
-            "medications", "recent_sunburn", "notes")  # fmt: skip
-
 
 def load(ctx: Context, patient_id: int, permission: str) -> Patient:
     """Fetch a patient of the actor's clinic that the actor may see, or raise 404/403."""
@@ -116,7 +113,6 @@ def create(ctx: Context, data: PatientIn) -> PatientOut:
     ctx.db.add(p)
     ctx.db.flush()
     audit.record(ctx, "create", "patient", p.id, patient_id=p.id)
-    ctx.db.commit()
     return out(ctx, p)
 
 
@@ -124,7 +120,6 @@ def get(ctx: Context, patient_id: int) -> PatientOut:
     p = load(ctx, patient_id, "patient.read")
     audit.record(ctx, "read", "patient", p.id, patient_id=p.id)
     result = out(ctx, p)
-    ctx.db.commit()
     return result
 
 
@@ -162,11 +157,9 @@ def update(ctx: Context, patient_id: int, data: PatientUpdate, if_match: int | N
     audit.record(ctx, "update", "patient", p.id, patient_id=p.id)
     try:
         ctx.db.flush()
-    except StaleDataError:
-        ctx.db.rollback()
+    except StaleDataError:  # the unit of work rolls back
         raise Conflict("version", "the record changed since you read it; reload") from None
     result = out(ctx, p)
-    ctx.db.commit()
     return result
 
 
@@ -177,7 +170,6 @@ def set_archived(ctx: Context, patient_id: int, archived: bool = True) -> Patien
     audit.record(ctx, "archive" if archived else "unarchive", "patient", p.id, patient_id=p.id)
     ctx.db.flush()
     result = out(ctx, p)
-    ctx.db.commit()
     return result
 
 
@@ -207,5 +199,4 @@ def search(
     for p in rows:  # a list shows names: each record shown is a read
         audit.record(ctx, "list", "patient", p.id, patient_id=p.id)
     items = [out(ctx, p) for p in rows]
-    ctx.db.commit()
     return PatientPage(items=items, total=total, limit=limit, offset=offset)

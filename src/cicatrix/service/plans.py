@@ -8,13 +8,13 @@ reason, and that override is stored with the plan and audited.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 import msgspec
 from pydantic import TypeAdapter
 from pydantic_core import to_json
-from sqlalchemy import Select, bindparam, func, select, text, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import TextClause, bindparam, select, text, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from cicatrix.engine.case import Case, CaseError
@@ -23,10 +23,10 @@ from cicatrix.engine.reschedule import reschedule_plan
 from cicatrix.engine.result import Plan as EnginePlan
 from cicatrix.engine.timeline import instructions_for
 from cicatrix.knowledge.frozen import to_data
-from cicatrix.service import assessments, audit, patients
+from cicatrix.service import assessments, audit, patients, queries
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Conflict, Invalid, NotFound
-from cicatrix.service.policy import require_patient_access
+from cicatrix.service.policy import PLAN_STATUSES_SEEN, may_see_plan, plan_statuses, require_patient_access
 from cicatrix.service.schemas import (
     AssessmentCreated,
     AssessmentIn,
@@ -45,25 +45,13 @@ from cicatrix.service.schemas import (
     TodayOut,
 )
 from cicatrix.storage.db import utcnow
-from cicatrix.storage.models import Assessment, CourseSession, Patient, Plan, PlanEdit
+from cicatrix.storage.models import Assessment, CourseSession, Plan, PlanEdit
 
 # ---------- shaping ----------
 
 
 def session_out(s: CourseSession) -> SessionOut:
-    return SessionOut(
-        id=s.id,
-        patient_id=s.patient_id,
-        plan_id=s.plan_id,
-        treatment=s.treatment,
-        number=s.number,
-        date=s.date,
-        status=s.status,  # type: ignore[arg-type]
-        sequence=s.sequence,
-        recorded_by=s.recorded_by,
-        recorded_at=s.recorded_at,
-        note=s.note,
-    )
+    return SessionOut.model_validate(s, from_attributes=True)
 
 
 # The hot reads are built once: SQLAlchemy memoises a statement's cache key on the object, so
@@ -74,27 +62,6 @@ _SESSIONS = (
     .order_by(CourseSession.date, CourseSession.id)
 )
 _EDITS = select(PlanEdit).where(PlanEdit.plan_id == bindparam("plan_id")).order_by(PlanEdit.id)
-
-
-def _current_with_patient(statuses: tuple[str, ...]) -> Select[tuple[int, Plan]]:
-    """The patient's clinic and their newest plan with one of `statuses` (None if none)."""
-    other = aliased(Plan)
-    newest = (
-        select(func.max(other.id))
-        .where(other.patient_id == Patient.id, other.status.in_(statuses))
-        .correlate(Patient)
-        .scalar_subquery()
-    )
-    return (
-        select(Patient.clinic_id, Plan)
-        .select_from(Patient)
-        .outerjoin(Plan, Plan.id == newest)
-        .where(Patient.id == bindparam("patient_id"))
-    )
-
-
-_CURRENT_APPROVED = _current_with_patient(("approved",))
-_CURRENT_IN_FORCE = _current_with_patient(("approved", "proposed"))
 
 
 def _sessions(ctx: Context, plan_id: int) -> list[CourseSession]:
@@ -138,25 +105,23 @@ def out(
         sessions=[session_out(s) for s in sessions],
         edits=[
             PlanEditOut(
-                id=e.id, user_id=e.user_id, at=e.at, kind=e.kind, reason=e.reason,
-                override=e.override, change=e.change or {}, from_version=e.from_version,
+                id=e.id,
+                user_id=e.user_id,
+                at=e.at,
+                kind=e.kind,
+                reason=e.reason,
+                override=e.override,
+                change=e.change or {},
+                from_version=e.from_version,
             )
             for e in edits
         ],
         preview=preview,
-    )  # fmt: skip
+    )
 
 
 def summary(p: Plan) -> PlanSummary:
-    return PlanSummary(
-        id=p.id,
-        assessment_id=p.assessment_id,
-        status=p.status,
-        version=p.version,
-        knowledge_version=p.knowledge_version,
-        created_at=p.created_at,
-        approved_at=p.approved_at,
-    )
+    return PlanSummary.model_validate(p, from_attributes=True)
 
 
 # ---------- engine calls ----------
@@ -221,11 +186,16 @@ def _sync_sessions(
         if row is None:
             added.append(
                 CourseSession(
-                    clinic_id=p.clinic_id, patient_id=p.patient_id, plan_id=p.id,
-                    treatment=s.treatment, number=s.number, date=s.date, status="planned",
+                    clinic_id=p.clinic_id,
+                    patient_id=p.patient_id,
+                    plan_id=p.id,
+                    treatment=s.treatment,
+                    number=s.number,
+                    date=s.date,
+                    status="planned",
                     sequence=0,
                 )
-            )  # fmt: skip
+            )
             ctx.db.add(added[-1])
         elif row.date != s.date:
             row.date = s.date
@@ -248,8 +218,7 @@ def _stale(p: Plan, version: int | None) -> None:
 def _flush(ctx: Context) -> None:
     try:
         ctx.db.flush()
-    except StaleDataError:
-        ctx.db.rollback()
+    except StaleDataError:  # the unit of work rolls back
         raise Conflict("version", "the plan changed since you read it; reload it") from None
 
 
@@ -260,8 +229,9 @@ def _new_plan(ctx: Context, a: Assessment, case: Case, preferences: dict[str, An
     """Propose, store and return a new plan (its sessions and edits are known: no re-read)."""
     _overrides(ctx, case, given, "overrides")
     now = utcnow()
-    ovs = [{"treatment": o.treatment, "reason": o.reason, "by": ctx.actor.user_id,
-            "at": now.isoformat()} for o in given]  # fmt: skip
+    ovs = [
+        {"treatment": o.treatment, "reason": o.reason, "by": ctx.actor.user_id, "at": now.isoformat()} for o in given
+    ]
     plan = _run(ctx, case, ovs)
     # A proposal may list a requested treatment as excluded (the engine says why); only an
     # edit that insists on scheduling one is refused.
@@ -284,10 +254,16 @@ def _new_plan(ctx: Context, a: Assessment, case: Case, preferences: dict[str, An
     for o in given:
         edits.append(
             PlanEdit(
-                plan_id=p.id, user_id=ctx.actor.user_id, at=now, kind="override", reason=o.reason,
-                override=True, change={"treatment": o.treatment}, from_version=0,
+                plan_id=p.id,
+                user_id=ctx.actor.user_id,
+                at=now,
+                kind="override",
+                reason=o.reason,
+                override=True,
+                change={"treatment": o.treatment},
+                from_version=0,
             )
-        )  # fmt: skip
+        )
         ctx.db.add(edits[-1])
         audit.record(ctx, "override", "plan", p.id, patient_id=p.patient_id, detail=o.treatment)
     added = _sync_sessions(ctx, p, plan, existing=[])
@@ -305,7 +281,6 @@ def assess(ctx: Context, patient_id: int, body: AssessmentIn) -> AssessmentCreat
         require_patient_access(ctx.actor, "plan.create", patient_id)
         plan_out = _new_plan(ctx, a, case, body.preferences or {}, [])
     result = AssessmentCreated(assessment=assessments.out(a), plan=plan_out)
-    ctx.db.commit()
     return result
 
 
@@ -314,7 +289,6 @@ def generate(ctx: Context, assessment_id: int, body: PlanCreate) -> PlanOut:
     prefs = body.preferences if body.preferences is not None else a.input.get("preferences", {})
     case = _case(ctx, a, prefs)
     result = _new_plan(ctx, a, case, prefs, body.overrides)
-    ctx.db.commit()
     return result
 
 
@@ -326,7 +300,7 @@ def _load(ctx: Context, plan_id: int, permission: str) -> Plan:
         require_patient_access(ctx.actor, permission, p.patient_id)
     except NotFound:
         raise NotFound("plan_id", "no such plan") from None
-    if ctx.actor.role == "patient" and p.status != "approved":
+    if not may_see_plan(ctx.actor, p.status):
         raise NotFound("plan_id", "no such plan")
     return p
 
@@ -335,22 +309,14 @@ def get(ctx: Context, plan_id: int) -> PlanOut:
     p = _load(ctx, plan_id, "plan.read")
     audit.record(ctx, "read", "plan", p.id, patient_id=p.patient_id)
     result = out(ctx, p)
-    ctx.db.commit()
     return result
-
-
-def _current(ctx: Context, patient_id: int, approved_only: bool) -> Plan | None:
-    q = select(Plan).where(Plan.patient_id == patient_id, Plan.status != "superseded")
-    if approved_only:
-        q = q.where(Plan.status == "approved")
-    return ctx.db.scalar(q.order_by(Plan.id.desc()).limit(1))
 
 
 def current(ctx: Context, patient_id: int) -> PlanOut:
     """The newest plan in force: for patients the approved one, for clinicians also a proposal."""
     require_patient_access(ctx.actor, "plan.read", patient_id)
     # The patient check and the plan lookup in one statement (the hottest read of the API).
-    query = _CURRENT_APPROVED if ctx.actor.role == "patient" else _CURRENT_IN_FORCE
+    query = queries.current_with_patient(plan_statuses(ctx.actor))
     row = ctx.db.execute(query, {"patient_id": patient_id}).first()
     if row is None or row.clinic_id != ctx.actor.clinic_id:
         raise NotFound("patient_id", "no such patient")
@@ -359,7 +325,6 @@ def current(ctx: Context, patient_id: int) -> PlanOut:
         raise NotFound("plan", "this patient has no plan yet")
     audit.record(ctx, "read", "plan", p.id, patient_id=p.patient_id)
     result = out(ctx, p)
-    ctx.db.commit()
     return result
 
 
@@ -382,12 +347,13 @@ SELECT pt.clinic_id AS patient_clinic_id, p.id, p.patient_id, p.assessment_id, p
                                WHERE o.patient_id = pt.id AND o.status IN :statuses)
  WHERE pt.id = :patient_id
 """
-_PG_CURRENT_APPROVED = text(_PG_CURRENT).bindparams(
-    bindparam("statuses", ("approved",), expanding=True), bindparam("patient_id")
-)
-_PG_CURRENT_IN_FORCE = text(_PG_CURRENT).bindparams(
-    bindparam("statuses", ("approved", "proposed"), expanding=True), bindparam("patient_id")
-)
+
+
+@lru_cache(maxsize=8)
+def _pg_current(statuses: tuple[str, ...]) -> TextClause:
+    return text(_PG_CURRENT).bindparams(bindparam("statuses", statuses, expanding=True), bindparam("patient_id"))
+
+
 _SESSION_LIST = TypeAdapter(list[SessionOut])
 _EDIT_LIST = TypeAdapter(list[PlanEditOut])
 _HEAD = {"plan", "sessions", "edits", "preview"}
@@ -399,7 +365,7 @@ def current_json(ctx: Context, patient_id: int) -> bytes:
     if ctx.db.get_bind().dialect.name != "postgresql":
         return to_json(current(ctx, patient_id))
     require_patient_access(ctx.actor, "plan.read", patient_id)
-    query = _PG_CURRENT_APPROVED if ctx.actor.role == "patient" else _PG_CURRENT_IN_FORCE
+    query = _pg_current(plan_statuses(ctx.actor))
     row = ctx.db.execute(query, {"patient_id": patient_id}).first()
     if row is None or row.patient_clinic_id != ctx.actor.clinic_id:
         raise NotFound("patient_id", "no such patient")
@@ -416,19 +382,15 @@ def current_json(ctx: Context, patient_id: int) -> bytes:
     head = to_json(result, exclude=_HEAD)
     tail = to_json(result, include=_TAIL)
     body = b"".join((head[:-1], b',"plan":', row.proposal.encode(), b",", tail[1:]))
-    ctx.db.commit()
     return body
 
 
 def list_for_patient(ctx: Context, patient_id: int) -> list[PlanSummary]:
     pt = patients.load(ctx, patient_id, "plan.read")
-    q = select(Plan).where(Plan.patient_id == pt.id)
-    if ctx.actor.role == "patient":
-        q = q.where(Plan.status == "approved")
+    q = select(Plan).where(Plan.patient_id == pt.id, Plan.status.in_(PLAN_STATUSES_SEEN.get(ctx.actor.role, ())))
     rows = ctx.db.scalars(q.order_by(Plan.id.desc())).all()
     audit.record(ctx, "list", "plan", None, patient_id=pt.id, detail=f"results={len(rows)}")
     result = [summary(p) for p in rows]
-    ctx.db.commit()
     return result
 
 
@@ -453,14 +415,19 @@ def approve(ctx: Context, plan_id: int, version: int) -> PlanOut:
     p.approved_at = now
     ctx.db.add(
         PlanEdit(
-            plan_id=p.id, user_id=ctx.actor.user_id, at=now, kind="approve", reason="approved",
-            override=False, change={}, from_version=version,
+            plan_id=p.id,
+            user_id=ctx.actor.user_id,
+            at=now,
+            kind="approve",
+            reason="approved",
+            override=False,
+            change={},
+            from_version=version,
         )
-    )  # fmt: skip
+    )
     audit.record(ctx, "approve", "plan", p.id, patient_id=p.patient_id)
     _flush(ctx)
     result = out(ctx, p)
-    ctx.db.commit()
     return result
 
 
@@ -491,8 +458,12 @@ def edit(ctx: Context, plan_id: int, body: PlanEditIn, if_match: int | None = No
     now = utcnow()
     ovs = {o["treatment"]: o for o in (p.overrides or [])}
     for o in body.overrides:
-        ovs[o.treatment] = {"treatment": o.treatment, "reason": o.reason,
-                            "by": ctx.actor.user_id, "at": now.isoformat()}  # fmt: skip
+        ovs[o.treatment] = {
+            "treatment": o.treatment,
+            "reason": o.reason,
+            "by": ctx.actor.user_id,
+            "at": now.isoformat(),
+        }
     plan = _run(ctx, case, list(ovs.values()))
     _check_requested(plan, body.treatments, "treatments")
     p.proposal = to_data(plan)
@@ -503,19 +474,36 @@ def edit(ctx: Context, plan_id: int, body: PlanEditIn, if_match: int | None = No
     p.approved_by = None
     p.approved_at = None
     if change:
-        ctx.db.add(PlanEdit(plan_id=p.id, user_id=ctx.actor.user_id, at=now, kind="edit",
-                            reason=body.reason, override=False, change=change,
-                            from_version=version))  # fmt: skip
+        ctx.db.add(
+            PlanEdit(
+                plan_id=p.id,
+                user_id=ctx.actor.user_id,
+                at=now,
+                kind="edit",
+                reason=body.reason,
+                override=False,
+                change=change,
+                from_version=version,
+            )
+        )
     for o in body.overrides:
-        ctx.db.add(PlanEdit(plan_id=p.id, user_id=ctx.actor.user_id, at=now, kind="override",
-                            reason=o.reason, override=True, change={"treatment": o.treatment},
-                            from_version=version))  # fmt: skip
+        ctx.db.add(
+            PlanEdit(
+                plan_id=p.id,
+                user_id=ctx.actor.user_id,
+                at=now,
+                kind="override",
+                reason=o.reason,
+                override=True,
+                change={"treatment": o.treatment},
+                from_version=version,
+            )
+        )
         audit.record(ctx, "override", "plan", p.id, patient_id=p.patient_id, detail=o.treatment)
     _sync_sessions(ctx, p, plan)
     audit.record(ctx, "update", "plan", p.id, patient_id=p.patient_id)
     _flush(ctx)
     result = out(ctx, p)
-    ctx.db.commit()
     return result
 
 
@@ -546,7 +534,6 @@ def record_done(ctx: Context, session_id: int, body: SessionDoneIn) -> SessionOu
     audit.record(ctx, "session_done", "course_session", s.id, patient_id=s.patient_id)
     ctx.db.flush()
     result = session_out(s)
-    ctx.db.commit()
     return result
 
 
@@ -567,47 +554,61 @@ def record_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanO
         raise Invalid(field, exc.message, value=str(exc.value)) from None
     now = utcnow()
     version = p.version
+    # A preview changes nothing: its writes happen in a savepoint that is rolled back.
+    preview = ctx.db.begin_nested() if body.dry_run else None
     s.status = "missed"
     s.recorded_by = ctx.actor.user_id
     s.recorded_at = now
     s.note = body.note
     ctx.db.add(
         CourseSession(
-            clinic_id=s.clinic_id, patient_id=s.patient_id, plan_id=p.id, treatment=s.treatment,
-            number=s.number, date=new_date, status="planned", sequence=s.sequence + 1,
+            clinic_id=s.clinic_id,
+            patient_id=s.patient_id,
+            plan_id=p.id,
+            treatment=s.treatment,
+            number=s.number,
+            date=new_date,
+            status="planned",
+            sequence=s.sequence + 1,
         )
-    )  # fmt: skip
+    )
     ctx.db.flush()
     _sync_sessions(ctx, p, plan)
     p.proposal = to_data(plan)
     ctx.db.add(
         PlanEdit(
-            plan_id=p.id, user_id=ctx.actor.user_id, at=now, kind="reschedule",
-            reason=f"missed {s.treatment} session {s.number}", override=False,
-            change={"treatment": s.treatment, "number": s.number, "from": s.date.isoformat(),
-                    "to": new_date.isoformat()},
+            plan_id=p.id,
+            user_id=ctx.actor.user_id,
+            at=now,
+            kind="reschedule",
+            reason=f"missed {s.treatment} session {s.number}",
+            override=False,
+            change={
+                "treatment": s.treatment,
+                "number": s.number,
+                "from": s.date.isoformat(),
+                "to": new_date.isoformat(),
+            },
             from_version=version,
         )
-    )  # fmt: skip
+    )
     _flush(ctx)
     result = out(ctx, p, preview=body.dry_run)
-    if body.dry_run:
-        ctx.db.rollback()
+    if preview is not None:
+        preview.rollback()
         audit.record(ctx, "preview", "course_session", session_id, patient_id=result.patient_id)
     else:
         audit.record(ctx, "session_missed", "course_session", s.id, patient_id=s.patient_id)
-    ctx.db.commit()
     return result
 
 
 def schedule(ctx: Context, patient_id: int) -> ScheduleOut:
     """The sessions of the plan in force: what front desk needs, without clinical detail."""
     pt = patients.load(ctx, patient_id, "schedule.read")
-    p = _current(ctx, pt.id, approved_only=ctx.actor.role != "clinician")
+    p = queries.current_plan(ctx, pt.id)
     rows = _sessions(ctx, p.id) if p is not None else []
     audit.record(ctx, "read", "schedule", p.id if p else None, patient_id=pt.id)
     result = ScheduleOut(patient_id=pt.id, plan_id=p.id if p else None, sessions=[session_out(s) for s in rows])
-    ctx.db.commit()
     return result
 
 
@@ -616,7 +617,7 @@ def today(ctx: Context, patient_id: int, day: date | None = None, days: int = 1)
     if not 1 <= days <= 31:
         raise Invalid("days", "must be between 1 and 31", value=days)
     pt = patients.load(ctx, patient_id, "timeline.read")
-    p = _current(ctx, pt.id, approved_only=True)
+    p = queries.current_plan(ctx, pt.id, approved_only=True)
     if p is None:
         raise NotFound("plan", "this patient has no approved plan yet")
     first = day or ctx.today
@@ -628,14 +629,15 @@ def today(ctx: Context, patient_id: int, day: date | None = None, days: int = 1)
         out_days.append(DayOut(date=d, entries=entries))
     nxt = ctx.db.scalar(
         select(CourseSession)
-        .where(CourseSession.plan_id == p.id, CourseSession.status == "planned",
-               CourseSession.date >= first)
-        .order_by(CourseSession.date, CourseSession.id).limit(1)
-    )  # fmt: skip
+        .where(CourseSession.plan_id == p.id, CourseSession.status == "planned", CourseSession.date >= first)
+        .order_by(CourseSession.date, CourseSession.id)
+        .limit(1)
+    )
     audit.record(ctx, "read", "timeline", p.id, patient_id=pt.id)
     result = TodayOut(
-        patient_id=pt.id, plan_id=p.id, days=out_days,
+        patient_id=pt.id,
+        plan_id=p.id,
+        days=out_days,
         next_session=session_out(nxt) if nxt else None,
-    )  # fmt: skip
-    ctx.db.commit()
+    )
     return result

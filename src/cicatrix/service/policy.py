@@ -5,6 +5,22 @@ from __future__ import annotations
 from cicatrix.service.context import Actor
 from cicatrix.service.errors import Forbidden, NotFound
 
+ROLES: tuple[str, ...] = ("admin", "clinician", "front_desk", "patient")
+
+PLAN_STATUSES = ("proposed", "approved", "superseded")
+IN_FORCE = ("approved", "proposed")  # a current plan has one of these; a superseded one is history
+
+# Which plans a role may see, by status: a patient (and front desk, for the schedule) only
+# what a clinician approved; a clinician every plan, the proposal waiting for approval and the
+# superseded history included. `may_see_plan` applies it to a plan read by id or listed;
+# `service.queries.current_plan`, to "the current plan" (the newest one in force it may see).
+PLAN_STATUSES_SEEN: dict[str, tuple[str, ...]] = {
+    "clinician": PLAN_STATUSES,
+    "front_desk": ("approved",),
+    "patient": ("approved",),
+    "admin": (),
+}
+
 PERMISSIONS: dict[str, frozenset[str]] = {
     "patient.list": frozenset({"clinician", "front_desk"}),
     "patient.read": frozenset({"clinician", "front_desk", "patient"}),
@@ -24,11 +40,25 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "timeline.read": frozenset({"clinician", "patient"}),
     "outcome.read": frozenset({"clinician", "patient"}),
     "outcome.create": frozenset({"clinician"}),
+    # the clinic's de-identified outcomes: admins audit results, clinicians review their own
+    "outcomes.export": frozenset({"admin", "clinician"}),
     "calendar.manage": frozenset({"clinician", "front_desk", "patient"}),
     "user.manage": frozenset({"admin"}),
     "clinic.manage": frozenset({"admin"}),
     "audit.read": frozenset({"admin"}),
+    "knowledge.read": frozenset({"admin", "clinician"}),
 }
+
+
+def may_see_plan(actor: Actor, status: str) -> bool:
+    return status in PLAN_STATUSES_SEEN.get(actor.role, ())
+
+
+def plan_statuses(actor: Actor, approved_only: bool = False) -> tuple[str, ...]:
+    """The statuses a current plan may have for this actor: in force and seen by its role
+    (only "approved" when `approved_only`: the plan the patient follows)."""
+    wanted = ("approved",) if approved_only else IN_FORCE
+    return tuple(s for s in wanted if may_see_plan(actor, s))
 
 
 def allowed(actor: Actor, permission: str) -> bool:
@@ -45,3 +75,8 @@ def require_patient_access(actor: Actor, permission: str, patient_id: int) -> No
     require(actor, permission)
     if actor.role == "patient" and actor.patient_id != patient_id:
         raise NotFound("patient_id", "no such patient")
+
+
+def roles_with(permission: str) -> tuple[str, ...]:
+    """The roles that hold a permission, in `ROLES` order (navigation and forms derive from it)."""
+    return tuple(r for r in ROLES if r in PERMISSIONS[permission])

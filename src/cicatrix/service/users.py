@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cicatrix.service import audit
 from cicatrix.service.auth import hash_password
-from cicatrix.service.context import Context
+from cicatrix.service.context import Actor, Context
 from cicatrix.service.errors import Conflict, Invalid, NotFound
 from cicatrix.service.policy import require
 from cicatrix.service.schemas import ClinicOut, ClinicUpdate, UserIn, UserOut, UserUpdate
@@ -16,16 +18,7 @@ from cicatrix.storage.models import Clinic, Patient, User
 
 
 def user_out(u: User) -> UserOut:
-    return UserOut(
-        id=u.id,
-        clinic_id=u.clinic_id,
-        username=u.username,
-        display_name=u.display_name,
-        role=u.role,  # type: ignore[arg-type]
-        patient_id=u.patient_id,
-        active=u.active,
-        created_at=u.created_at,
-    )
+    return UserOut.model_validate(u, from_attributes=True)
 
 
 def clinic_out(c: Clinic) -> ClinicOut:
@@ -41,8 +34,6 @@ def create_clinic(db: Session, name: str, timezone: str = "UTC") -> Clinic:
 
 
 def _check_tz(tz: str) -> None:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
@@ -77,11 +68,19 @@ def add_user(db: Session, clinic_id: int, data: UserIn) -> User:
     return user
 
 
+def bootstrap_account(db: Session, clinic_name: str, timezone: str, data: UserIn) -> tuple[User, Clinic]:
+    """An account in the clinic of that name, created (with `timezone`) the first time: how
+    the first admin gets in (`cicatrix user create`). Callers run it in a unit of work."""
+    clinic = db.scalar(select(Clinic).where(Clinic.name == clinic_name))
+    if clinic is None:
+        clinic = create_clinic(db, clinic_name, timezone)
+    return add_user(db, clinic.id, data), clinic
+
+
 def create_user(ctx: Context, data: UserIn) -> UserOut:
     require(ctx.actor, "user.manage")
     user = add_user(ctx.db, ctx.actor.clinic_id, data)
     audit.record(ctx, "create", "user", user.id, patient_id=user.patient_id)
-    ctx.db.commit()
     return user_out(user)
 
 
@@ -89,7 +88,6 @@ def list_users(ctx: Context) -> list[UserOut]:
     require(ctx.actor, "user.manage")
     rows = ctx.db.scalars(select(User).where(User.clinic_id == ctx.actor.clinic_id).order_by(User.id)).all()
     audit.record(ctx, "list", "user", None)
-    ctx.db.commit()
     return [user_out(u) for u in rows]
 
 
@@ -111,7 +109,6 @@ def update_user(ctx: Context, user_id: int, data: UserUpdate) -> UserOut:
     if data.password is not None:
         u.password_hash = hash_password(data.password)
     audit.record(ctx, "update", "user", u.id, patient_id=u.patient_id)
-    ctx.db.commit()
     return user_out(u)
 
 
@@ -144,5 +141,24 @@ def update_clinic(ctx: Context, data: ClinicUpdate) -> ClinicOut:
             raise Invalid("logo", "must be a data: URL of a PNG, SVG or JPEG image")
         c.settings = {**(c.settings or {}), "logo": data.logo or None}
     audit.record(ctx, "update", "clinic", c.id)
-    ctx.db.commit()
     return clinic_out(c)
+
+
+def account(db: Session, actor: Actor) -> tuple[User, Clinic] | None:
+    """The actor's account and clinic, for the layout around a page (name, logo)."""
+    user = db.get(User, actor.user_id)
+    clinic = db.get(Clinic, actor.clinic_id)
+    return (user, clinic) if user is not None and clinic is not None else None
+
+
+def actor_named(db: Session, username: str, via: str = "cli") -> tuple[Actor, Clinic] | None:
+    """The active account `username` as an actor (the command line's `--actor`), with its
+    clinic; None when there is no such active account."""
+    u = db.scalar(select(User).where(User.username == username.strip().lower(), User.active))
+    clinic = db.get(Clinic, u.clinic_id) if u is not None else None
+    if u is None or clinic is None:
+        return None
+    actor = Actor(
+        user_id=u.id, clinic_id=u.clinic_id, role=u.role, patient_id=u.patient_id, via=via, timezone=clinic.timezone
+    )
+    return actor, clinic

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
@@ -47,8 +48,13 @@ _JSON = {"json_serializer": _json_text, "json_deserializer": msgspec.json.decode
 def _server_options(settings: Settings) -> dict[str, Any]:
     """Pool options for a database server; the pre-ping turns a restarted server into a
     reconnect instead of one failed request per pooled connection."""
-    return {"hide_parameters": True, "pool_size": settings.pool_size, "max_overflow": settings.pool_size,
-            "pool_pre_ping": True, **_JSON}  # fmt: skip
+    return {
+        "hide_parameters": True,
+        "pool_size": settings.pool_size,
+        "max_overflow": settings.pool_size,
+        "pool_pre_ping": True,
+        **_JSON,
+    }
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -87,24 +93,36 @@ class Database:
         self._async_engines: WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncEngine] = WeakKeyDictionary()
 
     def session(self) -> Session:
+        """A bare session, for migrations, seeding and tests; requests and commands use `run`."""
         return self.sessions()
 
     async def run(self, work: Callable[[Session], T]) -> T:
-        """Run `work(session)`, a synchronous unit of work, from async code without blocking
-        the event loop; whatever it does not commit is rolled back.
+        """The unit of work: run `work(session)` in one transaction, commit once when it returns,
+        roll back when it raises. `work` never commits; this is the one place that does.
 
         On PostgreSQL the same synchronous code runs on the event loop itself (SQLAlchemy's
         `AsyncSession.run_sync`): each query awaits psycopg's asyncio connection, so a request
         costs no thread hand-offs and the worker's other requests run while it waits. SQLite
         has no asyncio driver, so there `work` runs in one worker thread."""
         if self.runs_on_event_loop:
-            async with AsyncSession(self._async_engine(), expire_on_commit=False) as session:
+            async with AsyncSession(self._async_engine(), expire_on_commit=False) as session, session.begin():
                 return await session.run_sync(work)
-        return await anyio.to_thread.run_sync(self._run_in_thread, work)
+        return await anyio.to_thread.run_sync(self.run_sync, work)
 
-    def _run_in_thread(self, work: Callable[[Session], T]) -> T:
-        with self.session() as session:
+    def run_sync(self, work: Callable[[Session], T]) -> T:
+        """`run` for synchronous callers (the web pages' worker threads, the command line)."""
+        with self.sessions.begin() as session:
             return work(session)
+
+    def transaction(self) -> AbstractContextManager[Session]:
+        """`with database.transaction() as db:` one unit of work as a block (seeding, tests):
+        commits at the end of the block, rolls back if it raises."""
+        return self.sessions.begin()
+
+    def ping(self) -> None:
+        """One round trip to the database (the health check), outside any unit of work."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
 
     def _async_engine(self) -> AsyncEngine:
         loop = asyncio.get_running_loop()

@@ -11,12 +11,12 @@ from starlette.datastructures import UploadFile
 
 from cicatrix.service import users
 from cicatrix.service.errors import Conflict, Invalid
+from cicatrix.service.policy import ROLES, roles_with
 from cicatrix.service.schemas import ClinicUpdate, UserIn, UserUpdate
 from cicatrix.web.core import FormState, Page, Posted, WebRoute, empty_form, read_form, roles
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
-ADMIN = roles("admin")
-ROLES = ("admin", "clinician", "front_desk", "patient")
+ADMIN = roles(*roles_with("user.manage"))
 LOGO_MAX_BYTES = 200_000
 LOGO_TYPES = {"image/png", "image/jpeg", "image/svg+xml"}
 
@@ -55,7 +55,7 @@ def user_create(request: Request, posted: Posted, page: Page = Depends(ADMIN)) -
     }
     if not form.errors:
         try:
-            users.create_user(page.ctx, UserIn.model_validate(data))
+            page.step(users.create_user, UserIn.model_validate(data))
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
                 name = str(err["loc"][0]) if err["loc"] else "username"
@@ -74,7 +74,7 @@ def user_update(user_id: int, request: Request, posted: Posted, page: Page = Dep
     role = form.value("role") or None
     try:
         body = UserUpdate.model_validate({"role": role, "active": bool(form.value("active"))})
-        users.update_user(page.ctx, user_id, body)
+        page.step(users.update_user, user_id, body)
     except (Invalid, ValidationError) as exc:
         msg = exc.message if isinstance(exc, Invalid) else "Unknown role."
         return _users_page(page, empty_form(role="clinician"), [msg], status=422)
@@ -110,8 +110,9 @@ def settings_save(request: Request, posted: Posted, page: Page = Depends(ADMIN))
         form.errors["name"] = "Enter the clinic's name."
     if not form.errors:
         try:
-            users.update_clinic(
-                page.ctx, ClinicUpdate(name=form.value("name"), timezone=form.value("timezone") or None, logo=logo)
+            page.step(
+                users.update_clinic,
+                ClinicUpdate(name=form.value("name"), timezone=form.value("timezone") or None, logo=logo),
             )
         except Invalid as exc:
             form.errors[exc.field or "name"] = exc.message.capitalize() + "."
@@ -123,6 +124,6 @@ def settings_save(request: Request, posted: Posted, page: Page = Depends(ADMIN))
 
 
 @router.get("/knowledge", response_class=HTMLResponse)
-def knowledge_page(page: Page = Depends(roles("admin", "clinician"))) -> Response:
+def knowledge_page(page: Page = Depends(roles(*roles_with("knowledge.read")))) -> Response:
     kb = page.ctx.kb
     return page.render("knowledge.html", title="Knowledge base", overridden=lambda key: key in kb.overridden)

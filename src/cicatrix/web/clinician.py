@@ -10,12 +10,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from cicatrix.engine.case import CaseError, parse_case
-from cicatrix.engine.conditions import active_conditions
-from cicatrix.engine.scores import score_assessment
-from cicatrix.service import patients, plans
+from cicatrix.service import assessments, dashboard, patients, plans, views
 from cicatrix.service.errors import Conflict, Invalid, NotFound
-from cicatrix.service.policy import allowed
+from cicatrix.service.policy import ROLES, allowed, roles_with
 from cicatrix.service.schemas import (
     AssessmentIn,
     OverrideIn,
@@ -25,13 +22,14 @@ from cicatrix.service.schemas import (
     SessionDoneIn,
     SessionMissedIn,
 )
-from cicatrix.web import chart, dashboard, overview, render, views
+from cicatrix.web import chart, render
+from cicatrix.web import views as shaping
 from cicatrix.web.assessment_form import parse_assessment_form, scar_inputs
 from cicatrix.web.core import FormState, Page, Posted, WebRoute, empty_form, read_form, roles
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-STAFF = roles("clinician", "front_desk")
+STAFF = roles(*roles_with("patient.list"))
 CLINICIAN = roles("clinician")
 
 
@@ -46,7 +44,7 @@ def _see(url: str, done: str | None = None) -> RedirectResponse:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(page: Page = Depends(roles("clinician", "front_desk", "patient", "admin"))) -> Response:
+def home(page: Page = Depends(roles(*ROLES))) -> Response:
     if page.actor.role == "patient":
         return RedirectResponse("/me", status_code=303)
     if page.actor.role == "admin":
@@ -151,7 +149,7 @@ def patient_create(request: Request, posted: Posted, page: Page = Depends(STAFF)
     if form.errors:
         return _new_patient_page(page, form, status=422)
     try:
-        created = patients.create(page.ctx, body)
+        created = page.step(patients.create, body)
     except Invalid as exc:
         name = _PATIENT_FIELDS.get(re.sub(r"\[\d+\]$", "", exc.field or ""), "name")  # medications[1] -> medications
         form.errors[name] = f"{name.replace('_', ' ').capitalize()}: {exc.message}."
@@ -162,7 +160,7 @@ def patient_create(request: Request, posted: Posted, page: Page = Depends(STAFF)
 @router.get("/patients/{patient_id}", response_class=HTMLResponse)
 def patient_page(patient_id: int, page: Page = Depends(STAFF)) -> Response:
     ctx = page.ctx
-    ov = overview.patient_overview(ctx, patient_id)
+    ov = views.patient_overview(ctx, patient_id)
     p = ov.patient
     clinical = p.clinical
     if clinical is None:  # front desk: the schedule, no clinical record
@@ -184,16 +182,7 @@ def patient_page(patient_id: int, page: Page = Depends(STAFF)) -> Response:
     plans_by_assessment: dict[int, list[Any]] = {}
     for summ in ov.plans:
         plans_by_assessment.setdefault(summ.assessment_id, []).append(summ)
-    contraindications: list[dict[str, str]] = []
-    if history:
-        try:
-            case = parse_case(history[0].input, ctx.kb)
-            contraindications = [
-                {"name": cond.name, "why": why} for cond, why in active_conditions(case, ctx.kb).values()
-            ]
-        except CaseError as exc:  # e.g. a stored term the vocabulary no longer knows: say so, never show "none"
-            unscreened = "This record cannot be screened until it is corrected"
-            contraindications = [{"name": unscreened, "why": exc.one_line()}]
+    contraindications = [{"name": c.name, "why": c.why} for c in ov.contraindications]
     points = [(a.date, a.goodman_baron_quantitative, a.ecca) for a in history]
     gb = chart.series(
         "Goodman & Baron quantitative",
@@ -215,7 +204,7 @@ def patient_page(patient_id: int, page: Page = Depends(STAFF)) -> Response:
         ecca_series=ec,
         plan=plan,
         schedule=None,
-        course_items=views.course_items(plan, ctx.kb) if plan else [],
+        course_items=shaping.course_items(plan, ctx.kb) if plan else [],
     )
 
 
@@ -255,7 +244,7 @@ def assessment_create(patient_id: int, request: Request, posted: Posted, page: P
             assessment=form.case["assessment"], patient={"phototype": form.case["patient"]["phototype"]}
         )
         try:
-            created = plans.assess(page.ctx, patient_id, body)
+            created = page.step(plans.assess, patient_id, body)
         except Invalid as exc:
             field = exc.field or ""
             name = "date" if field.startswith("assessment.date") else "phototype" if "phototype" in field else "form"
@@ -282,8 +271,7 @@ def live_score(request: Request, posted: Posted, page: Page = Depends(CLINICIAN)
     form = parse_assessment_form(data, page.ctx.kb)
     scores = None
     if form.ok and form.case is not None:
-        case = parse_case(form.case, page.ctx.kb)
-        scores = score_assessment(case.assessment, page.ctx.kb)
+        scores = assessments.live_scores(page.ctx, form.case)
     return render.fragment("partials/scores.html", scores=scores, score_errors=form.errors)
 
 
@@ -294,7 +282,7 @@ def _plan_page(
     page: Page, plan_id: int, errors: list[str] | None = None, status: int = 200, edit_open: bool = False
 ) -> Response:
     kb = page.ctx.kb
-    view = overview.plan_view(page.ctx, plan_id)
+    view = views.plan_view(page.ctx, plan_id)
     plan, patient = view.plan, view.patient
     start = plan.preferences.get("start") or ""
     if not start:
@@ -308,8 +296,8 @@ def _plan_page(
         patient=patient,
         errors=errors or [],
         can_edit=allowed(page.actor, "plan.edit"),
-        course_items=views.course_items(plan, kb),
-        cite=views.citer(kb),
+        course_items=shaping.course_items(plan, kb),
+        cite=shaping.citer(kb),
         start_value=start,
         edit_open=edit_open,
         status_code=status,
@@ -354,7 +342,7 @@ def plan_edit(plan_id: int, request: Request, posted: Posted, page: Page = Depen
     if not errors:
         try:
             body = PlanEditIn(version=_version(form), reason=reason, treatments=treatments, start=start)
-            plans.edit(page.ctx, plan_id, body)
+            page.step(plans.edit, plan_id, body)
         except Invalid as exc:
             errors.append(exc.message)
         else:
@@ -373,14 +361,14 @@ def plan_override(plan_id: int, request: Request, posted: Posted, page: Page = D
     if not errors:
         try:
             current = plans.get(page.ctx, plan_id)
-            scheduled = [s["treatment"] for s in views.scheduled_options(current.plan)]
+            scheduled = [s["treatment"] for s in shaping.scheduled_options(current.plan)]
             body = PlanEditIn(
                 version=_version(form),
                 reason=reason,
                 overrides=[OverrideIn(treatment=treatment, reason=reason)],
                 treatments=sorted({*scheduled, treatment}),
             )
-            plans.edit(page.ctx, plan_id, body)
+            page.step(plans.edit, plan_id, body)
         except Invalid as exc:
             errors.append(exc.message)
         except ValidationError:
@@ -394,15 +382,15 @@ def plan_override(plan_id: int, request: Request, posted: Posted, page: Page = D
 
 
 def _course_page(page: Page, plan_id: int, errors: list[str] | None = None, status: int = 200) -> Response:
-    view = overview.plan_view(page.ctx, plan_id)
+    view = views.plan_view(page.ctx, plan_id)
     plan = view.plan
     return page.render(
         "clinician/course.html",
         title=f"Course, plan {plan.id}",
         plan=plan,
         patient=view.patient,
-        sessions=views.live_sessions(plan.sessions),
-        treatment_name=views.treatment_namer(page.ctx.kb),
+        sessions=shaping.live_sessions(plan.sessions),
+        treatment_name=shaping.treatment_namer(page.ctx.kb),
         can_record=allowed(page.actor, "session.record"),
         errors=errors or [],
         status_code=status,
@@ -423,9 +411,9 @@ def _session_of(plan: PlanOut, session_id: int) -> Any:
 
 @router.post("/plans/{plan_id}/sessions/{session_id}/done", response_class=HTMLResponse)
 def session_done(plan_id: int, session_id: int, page: Page = Depends(CLINICIAN)) -> Response:
-    _session_of(overview.plan_view(page.ctx, plan_id).plan, session_id)
+    _session_of(views.plan_view(page.ctx, plan_id).plan, session_id)
     try:
-        plans.record_done(page.ctx, session_id, SessionDoneIn())
+        page.step(plans.record_done, session_id, SessionDoneIn())
     except Conflict as exc:
         return _course_page(page, plan_id, [exc.message], status=409)
     return _see(f"/plans/{plan_id}/course", "done")
@@ -433,7 +421,7 @@ def session_done(plan_id: int, session_id: int, page: Page = Depends(CLINICIAN))
 
 def _missed_page(
     page: Page,
-    view: overview.PlanView,
+    view: views.PlanView,
     session: Any,
     form: FormState,
     preview: Any = None,
@@ -449,14 +437,14 @@ def _missed_page(
         form=form,
         preview=preview,
         preview_follow_up=fu,
-        treatment_name=views.treatment_namer(page.ctx.kb),
+        treatment_name=shaping.treatment_namer(page.ctx.kb),
         status_code=status,
     )
 
 
 @router.get("/plans/{plan_id}/sessions/{session_id}/missed", response_class=HTMLResponse)
 def session_missed_form(plan_id: int, session_id: int, page: Page = Depends(CLINICIAN)) -> Response:
-    view = overview.plan_view(page.ctx, plan_id)
+    view = views.plan_view(page.ctx, plan_id)
     s = _session_of(view.plan, session_id)
     default = max(page.ctx.today, s.date) + timedelta(days=1)
     return _missed_page(page, view, s, empty_form(new_date=default.isoformat()))
@@ -467,7 +455,7 @@ def session_missed(
     plan_id: int, session_id: int, request: Request, posted: Posted, page: Page = Depends(CLINICIAN)
 ) -> Response:
     form = read_form(posted)
-    view = overview.plan_view(page.ctx, plan_id)
+    view = views.plan_view(page.ctx, plan_id)
     plan = view.plan
     s = _session_of(plan, session_id)
     new_date: date | None = None
@@ -482,15 +470,15 @@ def session_missed(
     saving = form.value("action") == "save" and form.value("confirmed_date") == form.value("new_date")
     body = SessionMissedIn(version=plan.version, new_date=new_date, note=form.value("note") or None, dry_run=not saving)
     try:
-        result = plans.record_missed(page.ctx, session_id, body)
+        result = page.step(plans.record_missed, session_id, body)
     except (Invalid, Conflict) as exc:
         form.errors["new_date"] = exc.message
         return _missed_page(page, view, s, form, status=422)
     if saving:
         return _see(f"/plans/{plan_id}/course", "missed")
-    before = {(x.treatment, x.number): x.date for x in views.live_sessions(plan.sessions)}
+    before = {(x.treatment, x.number): x.date for x in shaping.live_sessions(plan.sessions)}
     rows = []
-    for x in views.live_sessions(result.sessions):
+    for x in shaping.live_sessions(result.sessions):
         if x.status != "planned":
             continue
         old = before.get((x.treatment, x.number), x.date)
@@ -505,19 +493,19 @@ def session_missed(
 @router.get("/plans/{plan_id}/handout", response_class=HTMLResponse)
 def handout(plan_id: int, page: Page = Depends(CLINICIAN)) -> Response:
     kb = page.ctx.kb
-    view = overview.plan_view(page.ctx, plan_id)
+    view = views.plan_view(page.ctx, plan_id)
     plan, patient = view.plan, view.patient
     return page.render(
         "clinician/handout.html",
         title=f"Handout for {patient.name}",
         plan=plan,
         patient=patient,
-        scheduled=views.scheduled_options(plan.plan),
-        sessions=views.live_sessions(plan.sessions),
+        scheduled=shaping.scheduled_options(plan.plan),
+        sessions=shaping.live_sessions(plan.sessions),
         follow_up=plan.plan.get("course", {}).get("follow_up"),
-        days=views.group_by_start(plan.plan.get("timeline", [])),
+        days=shaping.group_by_start(plan.plan.get("timeline", [])),
         education=plan.plan.get("education", []),
         notice=plan.plan.get("notice", ""),
-        plain_name=views.plain_namer(kb),
-        summary=views.summarizer(kb),
+        plain_name=shaping.plain_namer(kb),
+        summary=shaping.summarizer(kb),
     )

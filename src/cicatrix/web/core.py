@@ -1,31 +1,43 @@
 """What every web page shares: the logged-in caller, CSRF checks, and errors shown as pages.
 
-Pages use the service's cookie session and CSRF token (cicatrix.api.deps). A page that
-needs a login redirects to it; a service error becomes an HTML page, never a trace.
+A page is one unit of work. `WebRoute` runs the page function in one worker thread, inside
+`Database.run_sync`: the cookie session is resolved, the role checked, the page's use cases
+run, and all of it commits once when the page returns (or rolls back when it raises). A page
+that shows a form again after a use case refused it runs that use case as a `step`, so its
+writes and audit events are undone while the rest of the page's reads are kept.
+
+Pages use the cookie session and CSRF token of `cicatrix.credentials`, shared with the API.
+A page that needs a login redirects to it; a service error becomes an HTML page, never a trace.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass
-from typing import Annotated, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
-from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from cicatrix.api import deps
-from cicatrix.service import auth
+from cicatrix import credentials
+from cicatrix.service import auth, unit_of_work, users
 from cicatrix.service.context import Actor, Context
 from cicatrix.service.errors import Forbidden, ServiceError
-from cicatrix.storage.models import Clinic, User
 from cicatrix.web import render
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from cicatrix.storage.models import Clinic, User
+
+T = TypeVar("T")
 
 log = logging.getLogger("cicatrix.web")
 
@@ -57,17 +69,52 @@ class CsrfFailed(Exception):
 
 @dataclass
 class Page:
-    """The caller of a page, with what the layout needs to render around the content."""
+    """The caller of a page. Built without touching the database (`page_caller`); `WebRoute`
+    opens it inside the page's unit of work, which fills in who is acting and the layout's
+    user and clinic."""
 
     request: Request
-    ctx: Context
-    user: User
-    clinic: Clinic
-    csrf: str
+    session_raw: str | None
+    csrf_sent: str | None
+    roles: frozenset[str]
+    ctx: Context = field(init=False)
+    user: User = field(init=False)
+    clinic: Clinic = field(init=False)
+    csrf: str = field(init=False, default="")
+
+    def open(self, db: Session) -> None:
+        """Resolve the cookie session in the page's transaction: LoginRequired without a live
+        session, CsrfFailed for an unsafe request without the session's token, a 403 page for
+        a role the page does not admit."""
+        state = self.request.app.state
+        raw = self.session_raw
+        actor = auth.resolve_token(db, raw, "session") if raw else None
+        if actor is None or raw is None:
+            raise LoginRequired
+        self.request.state.session_raw = raw
+        if self.request.method not in credentials.SAFE_METHODS and not credentials.csrf_matches(
+            state.secret, raw, self.csrf_sent
+        ):
+            raise CsrfFailed
+        found = users.account(db, actor)
+        if found is None:
+            raise LoginRequired
+        user, clinic = found
+        if actor.role not in self.roles:
+            raise Forbidden("role", "This page is not available to your role.")
+        self.user, self.clinic = user, clinic
+        self.csrf = credentials.csrf_for(state.secret, raw)
+        self.ctx = unit_of_work.context(db, actor, state.kb, state.clock(), credentials.client_ip(self.request))
 
     @property
     def actor(self) -> Actor:
         return self.ctx.actor
+
+    def step(self, use_case: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run a use case whose refusal the page shows (a form with errors): when it raises,
+        its writes and audit events are undone and the page's unit of work goes on."""
+        with unit_of_work.step(self.ctx.db):
+            return use_case(self.ctx, *args, **kwargs)
 
     def render(self, template: str, *, title: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         logo = "/clinic/logo" if (self.clinic.settings or {}).get("logo") else None
@@ -100,13 +147,6 @@ def error_page(request: Request, status: int, heading: str, message: str) -> HTM
     )
 
 
-def _check_csrf(request: Request, raw_session: str, sent: str | None) -> None:
-    if request.method in ("GET", "HEAD", "OPTIONS"):
-        return
-    if not deps.csrf_matches(request.app.state.secret, raw_session, sent):
-        raise CsrfFailed
-
-
 async def posted_form(request: Request) -> FormData:
     """The posted form, read on the event loop (Starlette keeps it for the request), so the
     page itself can be a plain `def`: FastAPI runs those in a worker thread, and their
@@ -117,58 +157,51 @@ async def posted_form(request: Request) -> FormData:
 Posted = Annotated[FormData, Depends(posted_form)]
 
 
-def page_caller(
-    request: Request,
-    db: Session = Depends(deps.db_session),
-    csrf_sent: str | None = Depends(deps.submitted_csrf),
-) -> Page:
-    """The logged-in caller from the session cookie, or LoginRequired; checks CSRF on posts.
-    A plain `def`, like the pages: it queries the database, so it runs in a worker thread."""
-    raw = deps._session_raw(request)
-    actor = auth.resolve_token(db, raw, "session") if raw else None
-    db.commit()
-    if actor is None or raw is None:
-        raise LoginRequired
-    request.state.session_raw = raw
-    _check_csrf(request, raw, csrf_sent)
-    user = db.get(User, actor.user_id)
-    clinic = db.get(Clinic, actor.clinic_id)
-    db.commit()  # end the read: no transaction stays open while the page waits for anything else
-    request.state.db = db
-    if user is None or clinic is None:
-        raise LoginRequired
-    ctx = Context(db=db, actor=actor, kb=request.app.state.kb, ip=deps.client_ip(request), today=deps.today(request))
-    return Page(request, ctx, user, clinic, deps.csrf_for(request.app.state.secret, raw))
-
-
 def roles(*allowed: str) -> Callable[..., Coroutine[Any, Any, Page]]:
-    """A dependency that admits only these roles; others get a 403 page."""
+    """A dependency for a page that admits only these roles (others get a 403 page). It reads
+    the cookie and the CSRF token sent, without touching the database: the page's unit of
+    work checks them (`Page.open`)."""
+    admitted = frozenset(allowed)
 
-    async def dep(page: Page = Depends(page_caller)) -> Page:
-        if page.actor.role not in allowed:
-            raise Forbidden("role", "This page is not available to your role.")
-        return page
+    async def page_caller(request: Request, csrf_sent: str | None = Depends(credentials.submitted_csrf)) -> Page:
+        return Page(request, credentials.cookie_session(request), csrf_sent, admitted)
 
-    return dep
+    return page_caller
+
+
+def in_unit_of_work(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a plain-`def` page that takes a `Page` in one unit of work: open the page, call it,
+    commit once; roll back when anything raises. Pages without a `Page` (log in, static
+    files) are left as they are; an async page with a `Page` is refused when it is declared."""
+    names = [n for n, prm in inspect.signature(endpoint).parameters.items() if prm.annotation in (Page, "Page")]
+    if not names:
+        return endpoint
+    if inspect.iscoroutinefunction(endpoint):  # it would run on the event loop, outside any unit of work
+        raise TypeError(f"{endpoint.__name__}: a page that takes a Page must be a plain def")
+    name = names[0]
+
+    @functools.wraps(endpoint)
+    def run(**kwargs: Any) -> Any:
+        page: Page = kwargs[name]
+
+        def work(db: Session) -> Any:
+            page.open(db)
+            return endpoint(**kwargs)
+
+        return page.request.app.state.db.run_sync(work)
+
+    return run
 
 
 class WebRoute(APIRoute):
-    """Turns login redirects, CSRF failures and service errors into HTML responses."""
+    """Runs each page in one unit of work (`in_unit_of_work`) and turns login redirects, CSRF
+    failures and service errors into HTML responses."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, in_unit_of_work(endpoint), **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-
-        async def run(request: Request) -> Response:
-            try:
-                return await _answer(request)
-            finally:
-                # SQLite transactions begin IMMEDIATE (they take the write lock). A transaction
-                # left open until the session's clean-up, which runs later, would make every
-                # other page that writes wait for it. So whatever a page did not commit ends here
-                # (in a worker thread: a rollback is a database call).
-                db = getattr(request.state, "db", None)
-                if db is not None and db.in_transaction():
-                    await run_in_threadpool(db.rollback)
 
         async def _answer(request: Request) -> Response:
             try:
@@ -205,7 +238,7 @@ class WebRoute(APIRoute):
                     return error_page(request, 429, "Too many attempts", exc.message)
                 return error_page(request, status, "Cannot do that", exc.message)
 
-        return run
+        return _answer
 
 
 def home_for(role: str) -> str:

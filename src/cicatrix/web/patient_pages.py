@@ -33,7 +33,7 @@ def _my_id(page: Page) -> int:
 
 def _my_plan(page: Page) -> PlanOut | None:
     try:
-        return plans.current(page.ctx, _my_id(page))
+        return page.step(plans.current, _my_id(page))
     except NotFound:
         return None
 
@@ -52,7 +52,7 @@ def _render(page: Page, template: str, title: str, **context: Any) -> Response:
 @router.get("/me", response_class=HTMLResponse)
 def today_page(page: Page = Depends(PATIENT)) -> Response:
     try:
-        t = plans.today(page.ctx, _my_id(page), days=DAYS_AHEAD)
+        t = page.step(plans.today, _my_id(page), days=DAYS_AHEAD)
     except NotFound:
         return _render(page, "patient/today.html", "Today", plan=None, days=[], next_session=None)
     # Today shows everything in force; the next days show only what starts or happens then,

@@ -10,6 +10,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from cicatrix.service.policy import PERMISSIONS, ROLES
+
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
@@ -22,24 +24,31 @@ ROLE_LABELS = {
     "patient": "patient",
 }
 
-# Navigation per role: (href, label). Patients get a short list, in plain words.
-NAV: dict[str, tuple[tuple[str, str], ...]] = {
-    "clinician": (("/", "Today"), ("/patients", "Patients"), ("/knowledge", "Knowledge base")),
-    "admin": (
-        ("/", "Today"),
-        ("/patients", "Patients"),
-        ("/admin/users", "Users"),
-        ("/admin/settings", "Clinic settings"),
-        ("/knowledge", "Knowledge base"),
-    ),
-    "front_desk": (("/", "Today"), ("/patients", "Patients")),
-    "patient": (
-        ("/me", "Today"),
-        ("/me/timeline", "My calendar"),
-        ("/me/plan", "My plan"),
-        ("/me/learn", "Learn"),
-    ),
-}
+# Navigation: (href, label, the permission its page needs). A role sees the entries its
+# permissions open (`service.policy`), so the menu never links to a page that refuses it.
+STAFF_NAV: tuple[tuple[str, str, str], ...] = (
+    ("/", "Today", "patient.list"),
+    ("/patients", "Patients", "patient.list"),
+    ("/admin/users", "Users", "user.manage"),
+    ("/admin/settings", "Clinic settings", "clinic.manage"),
+    ("/knowledge", "Knowledge base", "knowledge.read"),
+)
+# Patients get their own short list, in plain words.
+PATIENT_NAV: tuple[tuple[str, str], ...] = (
+    ("/me", "Today"),
+    ("/me/timeline", "My calendar"),
+    ("/me/plan", "My plan"),
+    ("/me/learn", "Learn"),
+)
+
+
+def nav_for(role: str | None) -> tuple[tuple[str, str], ...]:
+    if role == "patient":
+        return PATIENT_NAV
+    return tuple((href, label) for href, label, perm in STAFF_NAV if role in PERMISSIONS[perm])
+
+
+NAV: dict[str, tuple[tuple[str, str], ...]] = {role: nav_for(role) for role in ROLES}
 
 
 def _static(path: str) -> str:

@@ -1,39 +1,33 @@
 """The web app's router: login, static files, and the clinician, patient and admin pages.
 
-Registered in cicatrix.api.app with one `app.include_router(...)` line.
+Composed with the API's routers by `cicatrix.api.app.create_app`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from cicatrix.api import deps
-from cicatrix.service import auth
-from cicatrix.service.errors import RateLimited, Unauthenticated
-from cicatrix.storage.models import Clinic
+from cicatrix import credentials
+from cicatrix.service import auth, demo
+from cicatrix.service.errors import RateLimited
+from cicatrix.service.policy import ROLES
 from cicatrix.web import admin_pages, clinician, patient_pages, render
-from cicatrix.web.core import Page, Posted, WebRoute, error_page, page_caller, safe_next
+from cicatrix.web.core import Page, Posted, WebRoute, error_page, roles, safe_next
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 
-def _demo_accounts(db: Session) -> list[dict[str, str]]:
-    """The demo accounts, shown on the login page only when the demo clinic exists."""
-    from cicatrix.service import demo
-
-    if db.scalar(select(Clinic.id).where(Clinic.name == demo.DEMO_CLINIC)) is None:
-        return []
-    accounts = [(u, r) for u, r, _ in demo.DEMO_ACCOUNTS] + [(demo.PATIENT_ACCOUNT, "patient")]
-    return [{"username": u, "password": demo.DEMO_PASSWORD, "role": r.replace("_", " ")} for u, r in accounts]
-
-
-def _login_page(request: Request, db: Session, *, error: str = "", username: str = "", status: int = 200) -> Response:
+def _login_page(
+    request: Request, accounts: list[dict[str, str]], *, error: str = "", username: str = "", status: int = 200
+) -> Response:
     return render.page(
         request,
         "login.html",
@@ -41,44 +35,57 @@ def _login_page(request: Request, db: Session, *, error: str = "", username: str
         error=error,
         username=username,
         next_url=request.query_params.get("next", ""),
-        demo_accounts=_demo_accounts(db),
+        demo_accounts=accounts,
         status_code=status,
     )
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, db: Session = Depends(deps.db_session)) -> Response:
-    return _login_page(request, db)
+def login_form(request: Request) -> Response:
+    return _login_page(request, request.app.state.db.run_sync(demo.demo_accounts))
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login_submit(request: Request, form: Posted, db: Session = Depends(deps.db_session)) -> Response:
+def login_submit(request: Request, form: Posted) -> Response:
     """Password login. No session exists yet, so SameSite=Lax cookies and the login's own
-    rate limit protect it; every later form carries the session's CSRF token."""
+    rate limit protect it; every later form carries the session's CSRF token. One unit of
+    work: a failed attempt is committed (the rate limit counts it) before the page says so."""
     username = str(form.get("username", ""))
     password = str(form.get("password", ""))
     target = str(form.get("next", ""))
     response = RedirectResponse("/", status_code=303)
+    settings = request.app.state.settings
+
+    def work(db: Session) -> tuple[str | None, list[dict[str, str]]]:
+        user = auth.login(db, settings, username, password, credentials.client_ip(request))
+        if user is None:
+            return None, demo.demo_accounts(db)
+        credentials.start_session(request, response, db, user)
+        return user.role, []
+
     try:
-        user, _csrf = deps.login_session(request, response, db, username, password)
+        role, accounts = request.app.state.db.run_sync(work)
     except RateLimited as exc:
-        return _login_page(request, db, error=exc.message.capitalize() + ".", username=username, status=429)
-    except Unauthenticated:
-        return _login_page(request, db, error="Unknown username or wrong password.", username=username, status=401)
-    response.headers["location"] = safe_next(target, user.role)
+        accounts = request.app.state.db.run_sync(demo.demo_accounts)
+        return _login_page(request, accounts, error=exc.message.capitalize() + ".", username=username, status=429)
+    if role is None:
+        return _login_page(
+            request, accounts, error="Unknown username or wrong password.", username=username, status=401
+        )
+    response.headers["location"] = safe_next(target, role)
     return response
 
 
 @router.post("/logout")
-def logout(
-    request: Request, db: Session = Depends(deps.db_session), sent: str | None = Depends(deps.submitted_csrf)
-) -> Response:
-    raw = deps._session_raw(request)
+def logout(request: Request, sent: str | None = Depends(credentials.submitted_csrf)) -> Response:
+    raw = credentials.cookie_session(request)
     response = RedirectResponse("/login", status_code=303)
-    if raw:
-        actor = auth.resolve_token(db, raw, "session")
-        if actor is not None and deps.csrf_matches(request.app.state.secret, raw, sent):
-            deps.logout_session(request, response, db, actor)
+    if raw and credentials.csrf_matches(request.app.state.secret, raw, sent):
+
+        def work(db: Session) -> None:
+            credentials.end_session(response, db, auth.resolve_token(db, raw, "session"))
+
+        request.app.state.db.run_sync(work)
     return response
 
 
@@ -92,7 +99,7 @@ async def static(path: str) -> Response:
 
 
 @router.get("/clinic/logo")
-def clinic_logo(page: Page = Depends(page_caller)) -> Response:
+def clinic_logo(page: Page = Depends(roles(*ROLES))) -> Response:
     """The clinic logo, stored as a data: URL, served as an image so pages stay small."""
     logo = (page.clinic.settings or {}).get("logo") or ""
     head, _, data = logo.partition(",")

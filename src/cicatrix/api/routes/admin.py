@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import text
 
-from cicatrix.api.deps import Caller, caller
+from cicatrix.api.deps import Call
 from cicatrix.service import audit, users
-from cicatrix.service.context import Context
 from cicatrix.service.schemas import (
-    AuditOut,
     AuditPage,
     ClinicOut,
     ClinicUpdate,
@@ -31,52 +28,40 @@ class Health(BaseModel):
 
 @router.get("/health", response_model=Health, tags=["admin"], summary="Liveness (no data)")
 def health(request: Request) -> Health:
-    with request.app.state.db.engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
+    request.app.state.db.ping()
     return Health(status="ok", knowledge_version=request.app.state.kb.label)
 
 
 @router.get("/users", response_model=list[UserOut], tags=["admin"], summary="List accounts")
-async def list_users(call: Caller = Depends(caller)) -> list[UserOut]:
+async def list_users(call: Call) -> list[UserOut]:
     return await call(users.list_users)
 
 
-@router.post("/users", response_model=UserOut, status_code=201, tags=["admin"],
-             summary="Create an account")  # fmt: skip
-async def create_user(body: UserIn, call: Caller = Depends(caller)) -> UserOut:
+@router.post("/users", response_model=UserOut, status_code=201, tags=["admin"], summary="Create an account")
+async def create_user(body: UserIn, call: Call) -> UserOut:
     return await call(users.create_user, body)
 
 
 @router.patch("/users/{user_id}", response_model=UserOut, tags=["admin"], summary="Change")
-async def update_user(user_id: int, body: UserUpdate, call: Caller = Depends(caller)) -> UserOut:
+async def update_user(user_id: int, body: UserUpdate, call: Call) -> UserOut:
     return await call(users.update_user, user_id, body)
 
 
 @router.get("/clinic", response_model=ClinicOut, tags=["admin"], summary="Clinic settings")
-async def get_clinic(call: Caller = Depends(caller)) -> ClinicOut:
+async def get_clinic(call: Call) -> ClinicOut:
     return await call(users.get_clinic)
 
 
 @router.patch("/clinic", response_model=ClinicOut, tags=["admin"], summary="Change settings")
-async def update_clinic(body: ClinicUpdate, call: Caller = Depends(caller)) -> ClinicOut:
+async def update_clinic(body: ClinicUpdate, call: Call) -> ClinicOut:
     return await call(users.update_clinic, body)
 
 
 @router.get("/audit", response_model=AuditPage, tags=["admin"], summary="Audit trail")
 async def audit_trail(
+    call: Call,
     patient_id: Annotated[int | None, Query(ge=1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    call: Caller = Depends(caller),
 ) -> AuditPage:
-    def page(ctx: Context) -> AuditPage:
-        total, rows = audit.list_events(ctx, patient_id, limit, offset)
-        items = [
-            AuditOut(id=e.id, at=e.at, user_id=e.user_id, role=e.role, action=e.action,
-                     entity=e.entity, entity_id=e.entity_id, patient_id=e.patient_id, ip=e.ip,
-                     detail=e.detail)
-            for e in rows
-        ]  # fmt: skip
-        return AuditPage(items=items, total=total, limit=limit, offset=offset)
-
-    return await call(page)
+    return await call(audit.page, patient_id, limit, offset)

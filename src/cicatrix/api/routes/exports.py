@@ -1,57 +1,53 @@
 """Export routes: FHIR Bundle and import, iCalendar (signed-in and private subscription), PDF handout,
 de-identified outcomes CSV.
 
-Every route goes through the service layer's authorisation (a patient reaches only their own
-record) and audit trail; the subscription URL is authorised by its revocable secret instead.
+Every route reads through the service layer (`service.records`: authorisation, the current
+plan, the audit trail) in one unit of work, then formats with `cicatrix.exports`; the
+subscription URL is authorised by its revocable secret instead of a login.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Body, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from cicatrix.api.deps import Caller, caller, client_ip, db_session
-from cicatrix.service.context import Actor, Context
+from cicatrix.api.deps import Call
+from cicatrix.credentials import client_ip
+from cicatrix.exports.errors import ExportError
+from cicatrix.exports.fhir import bundle_json, record_from_fhir, record_to_bundle
+from cicatrix.exports.ics import CalendarOptions, calendar_bytes, calendar_etag, plain_names
+from cicatrix.exports.outcomes import outcomes_csv as format_outcomes
+from cicatrix.exports.pdf import HandoutOptions, render_pdf
+from cicatrix.exports.storage import import_record
+from cicatrix.service import calendar, records, unit_of_work
+from cicatrix.service.context import Context
 from cicatrix.service.errors import Invalid, NotFound
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from cicatrix.knowledge.models import KnowledgeBase
 
 router = APIRouter(tags=["exports"])
 
 ICS = "text/calendar; charset=utf-8"
 
 
-def _clinic(ctx: Context) -> tuple[str, str]:
-    from cicatrix.storage.models import Clinic
-
-    c = ctx.db.get(Clinic, ctx.actor.clinic_id)
-    return (c.name, c.timezone) if c else ("Your clinic", "UTC")
-
-
-def _calendar(ctx: Context, patient_id: int) -> bytes:
-    from cicatrix.exports.errors import ExportError
-    from cicatrix.exports.ics import CalendarOptions, calendar_bytes, plain_names
-    from cicatrix.exports.storage import load_record, session_sequences
-
-    record, _row = load_record(ctx, patient_id, "ics")
-    if record.plan is None:
-        raise NotFound("plan", "this patient has no plan yet")
-    name, tz = _clinic(ctx)
+def _ics(source: records.CalendarSource, kb: KnowledgeBase) -> bytes:
     opts = CalendarOptions(
-        tz=tz, clinic_name=name, sequences=session_sequences(ctx, patient_id), names=plain_names(ctx.kb)
+        tz=source.timezone, clinic_name=source.clinic_name, sequences=source.sequences, names=plain_names(kb)
     )
     try:
-        return calendar_bytes(record.plan.plan, record.id, opts)
+        return calendar_bytes(source.plan, source.record_id, opts)
     except ExportError as exc:
         raise Invalid(f"clinic.{exc.field}", exc.message) from None
 
 
 @router.get("/patients/{patient_id}/fhir", summary="The patient's record as a FHIR R4B Bundle")
-async def patient_fhir(patient_id: int, call: Caller = Depends(caller)) -> Response:
-    from cicatrix.exports.fhir import bundle_json, record_to_bundle
-    from cicatrix.exports.storage import load_record
-
-    record, _row = await call(load_record, patient_id, "fhir")
+async def patient_fhir(patient_id: int, call: Call) -> Response:
+    record = await call(records.load_record, patient_id, "fhir")
     # Building the Bundle is pure and takes a while: a worker thread, not the event loop.
     body = await run_in_threadpool(lambda: bundle_json(record_to_bundle(record)))
     return Response(body, media_type="application/fhir+json")
@@ -62,11 +58,7 @@ async def patient_fhir(patient_id: int, call: Caller = Depends(caller)) -> Respo
     status_code=201,
     summary="Create a patient from a FHIR Patient (or a whole record from a cicatrix Bundle)",
 )
-async def import_fhir(body: Any = Body(...), call: Caller = Depends(caller)) -> dict[str, int]:
-    from cicatrix.exports.errors import ExportError
-    from cicatrix.exports.fhir import record_from_fhir
-    from cicatrix.exports.storage import import_record
-
+async def import_fhir(call: Call, body: Any = Body(...)) -> dict[str, int]:
     def work(ctx: Context) -> dict[str, int]:
         try:
             record = record_from_fhir(body)
@@ -78,27 +70,26 @@ async def import_fhir(body: Any = Body(...), call: Caller = Depends(caller)) -> 
 
 
 @router.get("/patients/{patient_id}/calendar.ics", summary="The patient's plan as an iCalendar file")
-async def patient_calendar(patient_id: int, call: Caller = Depends(caller)) -> Response:
-    return Response(await call(_calendar, patient_id), media_type=ICS)
+async def patient_calendar(patient_id: int, request: Request, call: Call) -> Response:
+    return Response(_ics(await call(records.calendar_source, patient_id), request.app.state.kb), media_type=ICS)
 
 
 @router.get(
     "/calendar/{token}.ics",
     summary="Private calendar subscription (the secret link from /patients/{id}/calendar-tokens)",
 )
-def calendar_subscription(token: str, request: Request, db: Any = Depends(db_session)) -> Response:
-    from cicatrix.service import calendar
+async def calendar_subscription(token: str, request: Request) -> Response:
+    state = request.app.state
+    ip = client_ip(request)
+    now = state.clock()
 
-    found = calendar.resolve(db, token, client_ip(request))
-    if found is None:
-        raise NotFound("token", "no such calendar link, or it was revoked")
-    clinic_id, patient_id = found
-    # The link acts as the patient, confined to their own record, with user id 0 in the audit trail.
-    actor = Actor(user_id=0, clinic_id=clinic_id, role="patient", patient_id=patient_id, via="calendar")
-    ctx = Context(db=db, actor=actor, kb=request.app.state.kb, ip=client_ip(request))
-    from cicatrix.exports.ics import calendar_etag
+    def work(db: Session) -> records.CalendarSource:
+        actor = calendar.resolve(db, token, ip)  # the link acts as its patient
+        if actor is None or actor.patient_id is None:
+            raise NotFound("token", "no such calendar link, or it was revoked")
+        return records.calendar_source(unit_of_work.context(db, actor, state.kb, now, ip), actor.patient_id)
 
-    body = _calendar(ctx, patient_id)
+    body = _ics(await state.db.run(work), state.kb)
     # Calendar apps poll this feed; a matching If-None-Match costs them no download. "private,
     # no-cache": only the patient's own client may keep a copy, and must revalidate before using it.
     headers = {"ETag": calendar_etag(body), "Cache-Control": "private, no-cache"}
@@ -108,20 +99,11 @@ def calendar_subscription(token: str, request: Request, db: Any = Depends(db_ses
 
 
 @router.get("/patients/{patient_id}/handout.pdf", summary="The patient's printable handout (PDF)")
-async def patient_handout(patient_id: int, request: Request, call: Caller = Depends(caller)) -> Response:
-    from cicatrix.exports.pdf import HandoutOptions, render_pdf
-    from cicatrix.exports.storage import load_record
-
-    def work(ctx: Context) -> tuple[Any, HandoutOptions]:
-        record, row = load_record(ctx, patient_id, "pdf")
-        if record.plan is None:
-            raise NotFound("plan", "this patient has no plan yet")
-        name, _tz = _clinic(ctx)
-        return record.plan.plan, HandoutOptions(clinic_name=name, patient_name=row.name)
-
-    plan, opts = await call(work)
+async def patient_handout(patient_id: int, request: Request, call: Call) -> Response:
+    source = await call(records.handout_source, patient_id)
+    opts = HandoutOptions(clinic_name=source.clinic_name, patient_name=source.patient_name)
     # Laying out the PDF is pure and takes long: a worker thread, not the event loop.
-    pdf = await run_in_threadpool(render_pdf, plan, opts, request.app.state.kb)
+    pdf = await run_in_threadpool(render_pdf, source.plan, opts, request.app.state.kb)
     return Response(pdf, media_type="application/pdf")
 
 
@@ -131,12 +113,11 @@ async def patient_handout(patient_id: int, request: Request, call: Caller = Depe
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}},
 )
-async def outcomes_csv(call: Caller = Depends(caller)) -> Response:
+async def outcomes_csv(call: Call) -> Response:
     # Each download gets fresh pseudonyms and date shifts: exports cannot be linked to each other.
-    from cicatrix.exports.storage import outcomes_csv as build
-
+    rows = await call(records.outcomes_rows)
     return Response(
-        await call(build),
+        format_outcomes(rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="outcomes.csv"', "Cache-Control": "no-store"},
     )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel
 from pydantic_core import to_json
 
-from cicatrix.api.deps import Caller, caller
+from cicatrix.api.deps import Call
 from cicatrix.service import assessments, patients, plans
+from cicatrix.service.errors import Invalid
 from cicatrix.service.schemas import (
     AssessmentCreated,
     AssessmentIn,
@@ -23,7 +24,6 @@ from cicatrix.service.schemas import (
 
 router = APIRouter(tags=["patients"])
 
-PatientId = Annotated[int, Query(ge=1)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
@@ -40,30 +40,28 @@ def _if_match(value: str | None) -> int | None:
         return None
     v = value.strip().strip("W/").strip('"')
     if not v.isdigit():
-        from cicatrix.service.errors import Invalid
-
         raise Invalid("If-Match", "must be the record's version number", value=value)
     return int(v)
 
 
 @router.get("/patients", response_model=PatientPage, summary="Search and list patients")
 async def list_patients(
+    call: Call,
     q: Annotated[str | None, Query(max_length=200, description="name fragment or MRN")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
     include_archived: bool = False,
-    call: Caller = Depends(caller),
 ) -> PatientPage:
     return await call(patients.search, q, limit, offset, include_archived)
 
 
 @router.post("/patients", response_model=PatientOut, status_code=201, summary="Create a patient")
-async def create_patient(body: PatientIn, call: Caller = Depends(caller)) -> PatientOut:
+async def create_patient(body: PatientIn, call: Call) -> PatientOut:
     return await call(patients.create, body)
 
 
 @router.get("/patients/{patient_id}", response_model=PatientOut, summary="Read a patient")
-async def get_patient(patient_id: int, call: Caller = Depends(caller)) -> PatientOut:
+async def get_patient(patient_id: int, call: Call) -> PatientOut:
     return await call(patients.get, patient_id)
 
 
@@ -73,21 +71,21 @@ async def get_patient(patient_id: int, call: Caller = Depends(caller)) -> Patien
     summary="Update a patient (409 if `version` or If-Match is stale)",
 )
 async def update_patient(
+    call: Call,
     patient_id: int,
     body: PatientUpdate,
     if_match: Annotated[str | None, Header(max_length=40)] = None,
-    call: Caller = Depends(caller),
 ) -> PatientOut:
     return await call(patients.update, patient_id, body, _if_match(if_match))
 
 
 @router.post("/patients/{patient_id}/archive", response_model=PatientOut, summary="Archive")
-async def archive_patient(patient_id: int, call: Caller = Depends(caller)) -> PatientOut:
+async def archive_patient(patient_id: int, call: Call) -> PatientOut:
     return await call(patients.set_archived, patient_id, True)
 
 
 @router.post("/patients/{patient_id}/unarchive", response_model=PatientOut, summary="Unarchive")
-async def unarchive_patient(patient_id: int, call: Caller = Depends(caller)) -> PatientOut:
+async def unarchive_patient(patient_id: int, call: Call) -> PatientOut:
     return await call(patients.set_archived, patient_id, False)
 
 
@@ -97,7 +95,7 @@ async def unarchive_patient(patient_id: int, call: Caller = Depends(caller)) -> 
     summary="A patient's assessments, newest first",
 )
 async def list_assessments(
-    patient_id: int, limit: Limit = 50, offset: Offset = 0, call: Caller = Depends(caller)
+    call: Call, patient_id: int, limit: Limit = 50, offset: Offset = 0
 ) -> AssessmentPage:
     return await call(assessments.history, patient_id, limit, offset)
 
@@ -108,10 +106,10 @@ async def list_assessments(
     status_code=201,
     summary="Record an assessment: scores, and by default a proposed plan",
 )
-async def create_assessment(patient_id: int, body: AssessmentIn, call: Caller = Depends(caller)) -> Response:
+async def create_assessment(patient_id: int, body: AssessmentIn, call: Call) -> Response:
     return json_response(await call(plans.assess, patient_id, body), 201)
 
 
 @router.get("/assessments/{assessment_id}", response_model=AssessmentOut, summary="An assessment")
-async def get_assessment(assessment_id: int, call: Caller = Depends(caller)) -> AssessmentOut:
+async def get_assessment(assessment_id: int, call: Call) -> AssessmentOut:
     return await call(assessments.get, assessment_id)

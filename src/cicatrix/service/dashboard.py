@@ -1,7 +1,7 @@
 """The clinician's day: sessions booked today, next steps due, plans waiting for approval.
 
-The service layer has no use case for this cross-patient view, so the queries live here;
-every patient shown is audited as a read, like the service's patient list.
+A cross-patient read for the dashboard page; every patient shown is audited as a read, like
+the patient list.
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from cicatrix.service import audit
 from cicatrix.service.context import Context
-from cicatrix.service.policy import allowed
+from cicatrix.service.policy import allowed, require
 from cicatrix.storage.models import CourseSession, Patient, Plan
 
 DUE_DAYS = 7
@@ -56,7 +56,7 @@ class Dashboard:
     awaiting: list[Awaiting]
 
 
-def _live_sessions(ctx: Context):  # type: ignore[no-untyped-def]
+def _live_sessions(ctx: Context) -> Select[tuple[CourseSession, str]]:
     return (
         select(CourseSession, Patient.name)
         .join(Plan, Plan.id == CourseSession.plan_id)
@@ -70,7 +70,8 @@ def _live_sessions(ctx: Context):  # type: ignore[no-untyped-def]
 
 
 def build(ctx: Context) -> Dashboard:
-    """Everything on the dashboard, in one transaction, audited per patient shown."""
+    """Everything on the dashboard, audited per patient shown."""
+    require(ctx.actor, "patient.list")
     kb = ctx.kb
     today = ctx.today
 
@@ -156,5 +157,4 @@ def build(ctx: Context) -> Dashboard:
     shown = {s.patient_id for s in sessions_today} | {d.patient_id for d in due} | {a.patient_id for a in awaiting}
     for pid in sorted(shown):
         audit.record(ctx, "list", "patient", pid, patient_id=pid, detail="dashboard")
-    ctx.db.commit()
     return Dashboard(sessions_today, due, awaiting)

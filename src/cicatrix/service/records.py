@@ -1,0 +1,211 @@
+"""The stored patient as a PatientRecord, the one input of every export format (FHIR,
+iCalendar, PDF), and the clinic's de-identified outcomes.
+
+The exports only format what these return; authorisation, the current plan
+(`queries.current_plan`) and the audit trail are decided here, once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+from sqlalchemy import select
+
+from cicatrix.engine.case import Assessment as EngineAssessment
+from cicatrix.engine.case import Patient as EnginePatient
+from cicatrix.engine.result import Plan as EnginePlan
+from cicatrix.engine.result import Scores
+from cicatrix.exports.record import AssessmentRecord, PatientRecord, PersonName, PlanRecord, SessionRecord
+from cicatrix.service import audit, patients
+from cicatrix.service.assessments import case_patient
+from cicatrix.service.context import Context
+from cicatrix.service.errors import NotFound
+from cicatrix.service.policy import require
+from cicatrix.service.queries import current_plan
+from cicatrix.storage.models import Assessment, Clinic, CourseSession, Patient, Plan
+
+
+def _record_id(p: Patient) -> str:
+    # The record number survives an export/import; the row id does not.
+    return p.mrn or f"cicatrix-{p.id}"
+
+
+def _assessment_keys(rows: list[Assessment]) -> dict[int, str]:
+    keys: dict[int, str] = {}
+    seen: dict[str, int] = {}
+    for a in rows:
+        n = seen.get(a.date.isoformat(), 0) + 1
+        seen[a.date.isoformat()] = n
+        keys[a.id] = f"{a.date.isoformat()}-{n}"
+    return keys
+
+
+def _load(ctx: Context, patient_id: int, what: str) -> tuple[PatientRecord, Patient, Plan | None]:
+    p = patients.load(ctx, patient_id, "patient.clinical.read")
+    require(ctx.actor, "plan.read")
+    rows = list(
+        ctx.db.scalars(select(Assessment).where(Assessment.patient_id == p.id).order_by(Assessment.date, Assessment.id))
+    )
+    keys = _assessment_keys(rows)
+    assessments = tuple(
+        AssessmentRecord(
+            id=keys[a.id],
+            assessment=msgspec.convert(a.input["assessment"], EngineAssessment),
+            scores=msgspec.convert(a.scores, Scores),
+        )
+        for a in rows
+    )
+    plan_row = current_plan(ctx, p.id)
+    plan_rec = None
+    sessions: tuple[SessionRecord, ...] = ()
+    if plan_row is not None:
+        plan_rec = PlanRecord(
+            id=f"{keys.get(plan_row.assessment_id, 'plan')}/plan",
+            status="approved" if plan_row.status == "approved" else "proposed",
+            plan=msgspec.convert(plan_row.proposal, EnginePlan),
+            assessment_id=keys.get(plan_row.assessment_id),
+        )
+        srows = ctx.db.scalars(
+            select(CourseSession)
+            .where(CourseSession.plan_id == plan_row.id)
+            .order_by(CourseSession.treatment, CourseSession.number, CourseSession.id)
+        ).all()
+        sessions = tuple(
+            SessionRecord(treatment=s.treatment, number=s.number, date=s.date, status=s.status) for s in srows
+        )
+    engine_patient = case_patient(p)
+    engine_patient["id"] = _record_id(p)
+
+    record = PatientRecord(
+        id=_record_id(p),
+        name=PersonName(text=p.name) if p.name else None,
+        patient=msgspec.convert(engine_patient, EnginePatient),
+        assessments=assessments,
+        plan=plan_rec,
+        sessions=sessions,
+    )
+    audit.record(ctx, "read", "patient", p.id, patient_id=p.id, detail=f"export:{what}")
+    return record, p, plan_row
+
+
+def load_record(ctx: Context, patient_id: int, what: str = "fhir") -> PatientRecord:
+    """A stored patient with assessments, current plan and sessions; audited as a read of `what`."""
+    return _load(ctx, patient_id, what)[0]
+
+
+def _clinic(ctx: Context) -> Clinic:
+    c = ctx.db.get(Clinic, ctx.actor.clinic_id)
+    if c is None:
+        raise NotFound("clinic_id", "no such clinic")
+    return c
+
+
+@dataclass(frozen=True)
+class CalendarSource:
+    """What the iCalendar export formats: the plan, its record id, the clinic, and how often
+    each session was re-scheduled (the calendar's SEQUENCE floor)."""
+
+    plan: EnginePlan
+    record_id: str
+    clinic_name: str
+    timezone: str
+    sequences: dict[tuple[str, int], int]
+
+
+def calendar_source(ctx: Context, patient_id: int) -> CalendarSource:
+    record, _p, plan_row = _load(ctx, patient_id, "ics")
+    if record.plan is None or plan_row is None:
+        raise NotFound("plan", "this patient has no plan yet")
+    rows = ctx.db.scalars(select(CourseSession).where(CourseSession.plan_id == plan_row.id)).all()
+    clinic = _clinic(ctx)
+    return CalendarSource(
+        plan=record.plan.plan,
+        record_id=record.id,
+        clinic_name=clinic.name,
+        timezone=clinic.timezone,
+        sequences={(s.treatment, s.number): s.sequence for s in rows},
+    )
+
+
+@dataclass(frozen=True)
+class HandoutSource:
+    """What the PDF handout formats."""
+
+    plan: EnginePlan
+    clinic_name: str
+    patient_name: str
+
+
+def handout_source(ctx: Context, patient_id: int) -> HandoutSource:
+    record, p, _plan_row = _load(ctx, patient_id, "pdf")
+    if record.plan is None:
+        raise NotFound("plan", "this patient has no plan yet")
+    return HandoutSource(plan=record.plan.plan, clinic_name=_clinic(ctx).name, patient_name=p.name)
+
+
+# --- de-identified outcomes ------------------------------------------------------------------
+
+def _shift_days(secret: bytes, patient_id: int) -> int:
+    """A per-patient shift of 1..180 days either way (never 0, which would publish the real dates),
+    fixed for one export and unguessable without the secret."""
+    digest = hmac.new(secret, f"shift:{patient_id}".encode(), hashlib.sha256).digest()
+    n = int.from_bytes(digest[:4], "big") % 360
+    return n - 180 if n < 180 else n - 179
+
+
+def _subject(secret: bytes, patient_id: int) -> str:
+    return hmac.new(secret, f"subject:{patient_id}".encode(), hashlib.sha256).hexdigest()[:12]
+
+
+def outcomes_rows(ctx: Context, secret: bytes | None = None) -> list[dict[str, Any]]:
+    """One row per assessment of the actor's clinic; no names, contacts, birth dates or real dates."""
+    require(ctx.actor, "outcomes.export")
+    secret = secret or secrets.token_bytes(32)
+    clinic = ctx.actor.clinic_id
+    rows = ctx.db.scalars(
+        select(Assessment)
+        .where(Assessment.clinic_id == clinic)
+        .order_by(Assessment.patient_id, Assessment.date, Assessment.id)
+    ).all()
+    # Three bulk reads instead of one query per assessment: clinics export years of records.
+    people = {p.id: p for p in ctx.db.scalars(select(Patient).where(Patient.clinic_id == clinic))}
+    newest_plan: dict[int, int] = {}
+    for plan_id, assessment_id in ctx.db.execute(
+        select(Plan.id, Plan.assessment_id).where(Plan.clinic_id == clinic).order_by(Plan.id)
+    ):
+        newest_plan[assessment_id] = plan_id
+    by_plan: dict[int, list[CourseSession]] = {}
+    for s in ctx.db.scalars(select(CourseSession).where(CourseSession.clinic_id == clinic)):
+        by_plan.setdefault(s.plan_id, []).append(s)
+    first: dict[int, Any] = {}
+    out = []
+    for a in rows:
+        p = people.get(a.patient_id)
+        if p is None:  # pragma: no cover - foreign key
+            continue
+        first.setdefault(p.id, a.date)
+        sessions = by_plan.get(newest_plan.get(a.id, -1), [])
+        out.append(
+            {
+                "subject": _subject(secret, p.id),
+                "assessment_date": (a.date + timedelta(days=_shift_days(secret, p.id))).isoformat(),
+                "days_from_first_assessment": (a.date - first[p.id]).days,
+                "phototype": p.phototype or "",
+                "sex": p.sex or "",
+                "goodman_baron_quantitative": a.goodman_baron_quantitative,
+                "ecca": a.ecca,
+                "goodman_baron_qualitative": "" if a.goodman_baron_qualitative is None else a.goodman_baron_qualitative,
+                "severity": a.severity or "",
+                "treatments_planned": ";".join(sorted({s.treatment for s in sessions})),
+                "sessions_done": sum(1 for s in sessions if s.status == "done"),
+                "knowledge_version": a.knowledge_version,
+            }
+        )
+    audit.record(ctx, "export", "outcomes", None, detail=f"rows:{len(out)}")
+    return out
