@@ -22,6 +22,7 @@ from cicatrix.storage.db import Database
 from cicatrix.storage.models import AuditEvent, CourseSession, Patient, Plan
 from cicatrix.storage.settings import Settings
 
+from .conftest import as_proposed
 from .test_outcomes_cli import _cli
 
 TODAY = date(2026, 11, 23)
@@ -155,7 +156,9 @@ def test_bundle_round_trips_through_files_into_an_empty_data_dir(
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("imported patient ")
     new_id = int(r.stdout.split()[-1])
-    assert comparable(_export(new_id)) == comparable(first)
+    # the same record, its approved plan now a proposal for this clinic to approve
+    assert _resources(first, "CarePlan")[0]["status"] == "active"
+    assert comparable(_export(new_id)) == comparable(as_proposed(first))
 
     # the same record again is refused, naming the element, and nothing more is stored
     before = _count(Patient)

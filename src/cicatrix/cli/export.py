@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -193,12 +193,43 @@ def export_outcomes(
 def import_fhir(
     file: Annotated[str, typer.Argument(help="A FHIR Patient or Bundle JSON file, or '-' for standard input")],
     clinic_id: Annotated[int | None, typer.Option(help="Clinic to import into (default: the only one).")] = None,
+    override: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--override",
+            metavar="TREATMENT=REASON",
+            help="Schedule a treatment that screening excludes for this patient, with your reason (repeatable).",
+        ),
+    ] = None,
     knowledge_dir: KnowledgeDir = None,
 ) -> None:
-    """Create a patient (and, from a cicatrix Bundle, their record) from FHIR."""
+    """Create a patient (and, from a cicatrix Bundle, their record) from FHIR.
+
+    An imported plan is stored as a proposal for a clinician to approve, screened again against
+    the imported patient; a treatment it schedules that screening excludes needs --override."""
     from cicatrix.cli.io import parse_json, read_text
     from cicatrix.exports.storage import import_fhir_cli
 
+    overrides = _overrides(override or [])
     label, text = read_text(file)
-    patient_id = import_fhir_cli(parse_json(label, text), clinic_id, knowledge_dir)
+    patient_id = import_fhir_cli(parse_json(label, text), clinic_id, knowledge_dir, overrides)
     typer.echo(f"imported patient {patient_id}")
+
+
+def _overrides(given: list[str]) -> list[Any]:
+    """`--override TREATMENT=REASON` values as the service's overrides; exit 2 naming a bad one."""
+    from pydantic import ValidationError
+
+    from cicatrix.service.schemas import OverrideIn
+
+    out = []
+    for raw in given:
+        treatment, sep, reason = raw.partition("=")
+        if not sep or not treatment.strip() or not reason.strip():
+            _fail(f"--override: expected TREATMENT=REASON, got {raw!r}")
+        try:
+            out.append(OverrideIn(treatment=treatment, reason=reason))
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            _fail(f"--override: {err['loc'][0]} {err['msg'].lower()} (in {raw!r})")
+    return out

@@ -1,5 +1,6 @@
-"""The exports' bridge to the clinic service: read a stored patient as a PatientRecord, import one,
-and list de-identified outcomes. Every read and write is authorised and audited via the service layer.
+"""The exports' bridge to the clinic service: read a stored patient as a PatientRecord and list
+de-identified outcomes. Every read is authorised and audited via the service layer; importing a
+record is the service's use case (`service/imports.py`), which screens the plan it carries.
 """
 
 from __future__ import annotations
@@ -19,13 +20,11 @@ from cicatrix.engine.case import Assessment as EngineAssessment
 from cicatrix.engine.result import Plan as EnginePlan
 from cicatrix.engine.result import Scores
 from cicatrix.exports.record import AssessmentRecord, PatientRecord, PersonName, PlanRecord, SessionRecord
-from cicatrix.knowledge.frozen import to_data
 from cicatrix.service import audit, patients
 from cicatrix.service.assessments import case_patient
 from cicatrix.service.context import Context
-from cicatrix.service.errors import Forbidden, Invalid, NotFound
+from cicatrix.service.errors import Forbidden, NotFound
 from cicatrix.service.policy import require
-from cicatrix.storage.db import utcnow
 from cicatrix.storage.models import Assessment, CourseSession, Patient, Plan
 
 
@@ -108,98 +107,6 @@ def session_sequences(ctx: Context, patient_id: int) -> dict[tuple[str, int], in
         return {}
     rows = ctx.db.scalars(select(CourseSession).where(CourseSession.plan_id == plan_row.id)).all()
     return {(s.treatment, s.number): s.sequence for s in rows}
-
-
-def import_record(ctx: Context, record: PatientRecord) -> int:
-    """Create the patient and, when the record carries them, assessments, plan and sessions; one transaction."""
-    from cicatrix.service.schemas import PatientClinical, PatientIn
-
-    require(ctx.actor, "patient.create")
-    p = record.patient
-    name = (record.name.text if record.name else "") or record.id
-    try:
-        data = PatientIn(
-            name=name,
-            mrn=record.id,
-            birth_date=p.birth_date,
-            sex=p.sex,
-            clinical=PatientClinical(
-                phototype=p.phototype,
-                pregnant=p.pregnant,
-                breastfeeding=p.breastfeeding,
-                isotretinoin_last_dose=p.isotretinoin_last_dose,
-                history=list(p.history),
-                medications=list(p.medications),
-                recent_sunburn=p.recent_sunburn,
-            ),
-        )
-    except Exception as exc:  # pydantic ValidationError: name the first field
-        errors = getattr(exc, "errors", None)
-        if errors is None:
-            raise
-        err = errors()[0]
-        raise Invalid(f"Patient.{'.'.join(map(str, err['loc']))}", str(err["msg"])) from None
-    existing = ctx.db.scalar(select(Patient).where(Patient.clinic_id == ctx.actor.clinic_id, Patient.mrn == record.id))
-    if existing is not None:
-        raise Invalid("Patient.identifier", f"a patient with record number {record.id!r} already exists")
-    created = patients.create(ctx, data) if not (record.assessments or record.plan) else None
-    if created is not None:
-        return int(created.id)
-    # A full record: everything in one transaction, so nothing is stored half-written.
-    now = utcnow()
-    row = Patient(
-        clinic_id=ctx.actor.clinic_id, name=data.name, name_key=data.name.lower(), mrn=data.mrn,
-        birth_date=data.birth_date, sex=data.sex, phototype=p.phototype.value, pregnant=p.pregnant,
-        breastfeeding=p.breastfeeding, isotretinoin_last_dose=p.isotretinoin_last_dose,
-        history=list(p.history), medications=list(p.medications), recent_sunburn=p.recent_sunburn,
-        archived=False, created_at=now, updated_at=now,
-    )  # fmt: skip
-    ctx.db.add(row)
-    ctx.db.flush()
-    require(ctx.actor, "assessment.create")
-    ids: dict[str, int] = {}
-    for a in record.assessments:
-        case = {"patient": case_patient(row), "assessment": to_data(a.assessment), "preferences": {}}
-        s = a.scores
-        arow = Assessment(
-            clinic_id=row.clinic_id, patient_id=row.id, date=a.assessment.date, input=case,
-            scores=to_data(s), goodman_baron_quantitative=s.goodman_baron_quantitative,
-            ecca=s.ecca, goodman_baron_qualitative=s.goodman_baron_qualitative, severity=s.severity,
-            knowledge_version=record.plan.plan.knowledge_version if record.plan else ctx.kb.label,
-            created_by=ctx.actor.user_id, created_at=now,
-        )  # fmt: skip
-        ctx.db.add(arow)
-        ctx.db.flush()
-        ids[a.id] = arow.id
-        audit.record(ctx, "create", "assessment", arow.id, patient_id=row.id, detail="import:fhir")
-    if record.plan is not None:
-        require(ctx.actor, "plan.create")
-        pr = record.plan
-        aid = ids.get(pr.assessment_id or "")
-        if aid is None:
-            raise Invalid("CarePlan.supportingInfo", "the plan must point to an assessment in the Bundle")
-        approved = pr.status == "approved"
-        if approved:
-            require(ctx.actor, "plan.approve")
-        prow = Plan(
-            clinic_id=row.clinic_id, patient_id=row.id, assessment_id=aid, proposal=to_data(pr.plan),
-            preferences={}, overrides=[], knowledge_version=pr.plan.knowledge_version, status=pr.status,
-            created_by=ctx.actor.user_id, created_at=now, approved_by=ctx.actor.user_id if approved else None,
-            approved_at=now if approved else None,
-        )  # fmt: skip
-        ctx.db.add(prow)
-        ctx.db.flush()
-        audit.record(ctx, "create", "plan", prow.id, patient_id=row.id, detail="import:fhir")
-        for cs in record.course_sessions():
-            ctx.db.add(
-                CourseSession(
-                    clinic_id=row.clinic_id, patient_id=row.id, plan_id=prow.id, treatment=cs.treatment,
-                    number=cs.number, date=cs.date, status=cs.status, sequence=0,
-                )
-            )  # fmt: skip
-    audit.record(ctx, "create", "patient", row.id, patient_id=row.id, detail="import:fhir")
-    ctx.db.commit()
-    return row.id
 
 
 # --- de-identified outcomes ------------------------------------------------------------------
@@ -342,19 +249,22 @@ def outcomes_csv_cli(seed: str | None) -> str:
     return outcomes_csv(ctx, seed.encode() if seed else None)
 
 
-def import_fhir_cli(data: Any, clinic_id: int | None, knowledge_dir: str | None) -> int:
+def import_fhir_cli(data: Any, clinic_id: int | None, knowledge_dir: str | None, overrides: Any = ()) -> int:
+    """`cicatrix import fhir`: parse, then the service's import use case (screened, proposed)."""
     from cicatrix.cli.io import fail
     from cicatrix.exports.errors import ExportError
     from cicatrix.exports.fhir import record_from_fhir
     from cicatrix.service.errors import ServiceError
+    from cicatrix.service.imports import import_record
+    from cicatrix.storage.settings import Settings
 
     try:
-        record = record_from_fhir(data)
-    except ExportError as exc:
+        record = record_from_fhir(data, max_entries=Settings.from_env().fhir_max_entries)
+    except (ExportError, ValueError) as exc:  # ValueError: a bad CICATRIX_FHIR_MAX_ENTRIES
         fail(str(exc))
     ctx = _cli_context(clinic_id, knowledge_dir)
     try:
-        return import_record(ctx, record)
+        return import_record(ctx, record, overrides)
     except ServiceError as exc:
         ctx.db.rollback()
         fail(f"{exc.field}: {exc.message}" if exc.field else str(exc.message))

@@ -55,22 +55,37 @@ async def patient_fhir(patient_id: int, call: Caller = Depends(caller)) -> Respo
     return Response(body, media_type="application/fhir+json")
 
 
+_IMPORT_BODY = Body(
+    ...,
+    description=(
+        "A FHIR Patient or a cicatrix Bundle; or, to import a plan that schedules a treatment "
+        'excluded for this patient, {"resource": <the Patient or Bundle>, "overrides": '
+        '[{"treatment": ..., "reason": ...}]}. The plan is stored proposed, screened again.'
+    ),
+)
+
+
 @router.post(
     "/patients/import/fhir",
     status_code=201,
-    summary="Create a patient from a FHIR Patient (or a whole record from a cicatrix Bundle)",
+    summary="Create a patient from a FHIR Patient (or a whole record, its plan proposed, from a cicatrix Bundle)",
 )
-async def import_fhir(body: Any = Body(...), call: Caller = Depends(caller)) -> dict[str, int]:
+async def import_fhir(request: Request, body: Any = _IMPORT_BODY, call: Caller = Depends(caller)) -> dict[str, int]:
     from cicatrix.exports.errors import ExportError
     from cicatrix.exports.fhir import record_from_fhir
-    from cicatrix.exports.storage import import_record
+    from cicatrix.service import imports
+    from cicatrix.service.policy import require
+
+    max_entries = request.app.state.settings.fhir_max_entries
 
     def work(ctx: Context) -> dict[str, int]:
+        require(ctx.actor, "record.import")  # before reading a possibly large Bundle
+        resource, overrides = imports.read_request(body)
         try:
-            record = record_from_fhir(body)
+            record = record_from_fhir(resource, max_entries=max_entries)
         except ExportError as exc:
             raise Invalid(exc.field, exc.message) from None
-        return {"id": import_record(ctx, record)}  # all or nothing: the unit of work rolls back
+        return {"id": imports.import_record(ctx, record, overrides)}  # all or nothing
 
     return await call(work)
 
