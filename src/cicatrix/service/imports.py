@@ -49,8 +49,8 @@ def read_request(body: Any) -> tuple[Any, list[OverrideIn]]:
         req = ImportIn.model_validate(body)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in err["loc"]) or "body"
-        raise Invalid(where, str(err["msg"])) from None
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
+        raise Invalid(where or "body", str(err["msg"])) from None
     return req.resource, req.overrides
 
 
