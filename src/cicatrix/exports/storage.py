@@ -267,4 +267,5 @@ def import_fhir_cli(data: Any, clinic_id: int | None, knowledge_dir: str | None,
         return import_record(ctx, record, overrides)
     except ServiceError as exc:
         ctx.db.rollback()
-        fail(f"{exc.field}: {exc.message}" if exc.field else str(exc.message))
+        hint = f" (--override {exc.extra['treatment']}=REASON)" if "conditions" in exc.extra else ""
+        fail(f"{exc.field}: {exc.message}{hint}" if exc.field else str(exc.message))
