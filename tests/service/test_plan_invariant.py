@@ -179,8 +179,11 @@ def test_propose_override_and_edit_store_only_what_screening_allows(
     pid = _new_patient(world, case)
     # propose
     with world.database.session() as db:
-        made = plans.assess(world.ctx("clinician", db), pid,
-                            AssessmentIn(assessment=case["assessment"], preferences=case["preferences"]))  # fmt: skip
+        made = plans.assess(
+            world.ctx("clinician", db),
+            pid,
+            AssessmentIn(assessment=case["assessment"], preferences=case["preferences"]),
+        )
     assert made.plan is not None
     assert_stored_plans_are_safe(world, pid, v)
     # override: refused exactly when it names a treatment the oracle does not exclude
@@ -200,8 +203,12 @@ def test_propose_override_and_edit_store_only_what_screening_allows(
     version = made.plan.version
     try:
         with world.database.session() as db:
-            body = PlanEditIn(version=version, reason="change the course", treatments=edit_to,
-                              overrides=[OverrideIn(treatment=t, reason=REASON) for t in edit_overrides])  # fmt: skip
+            body = PlanEditIn(
+                version=version,
+                reason="change the course",
+                treatments=edit_to,
+                overrides=[OverrideIn(treatment=t, reason=REASON) for t in edit_overrides],
+            )
             out = plans.edit(world.ctx("clinician", db), made.plan.id, body)
         assert out.version == version + 1
         assert (set(edit_to) & set(v.excluded)) <= set(edit_overrides)
@@ -220,8 +227,11 @@ def test_propose_override_and_edit_store_only_what_screening_allows(
 def _foreign_record(world: Any, case: dict[str, Any], rid: str, requested: list[str]) -> PatientRecord:
     """The case's patient carrying a plan made for a phototype III patient with no contraindication."""
     kb = world.kb
-    clear = {"patient": {"phototype": "III"}, "assessment": case["assessment"],
-             "preferences": {"treatments": requested} if requested else {}}  # fmt: skip
+    clear = {
+        "patient": {"phototype": "III"},
+        "assessment": case["assessment"],
+        "preferences": {"treatments": requested} if requested else {},
+    }
     plan = plan_case(parse_case(clear, kb), kb)
     facts = parse_case({"patient": case["patient"], "assessment": case["assessment"]}, kb)
     return PatientRecord(

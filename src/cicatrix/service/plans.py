@@ -251,7 +251,7 @@ def _new_plan(ctx: Context, a: Assessment, case: Case, preferences: dict[str, An
     plan = _run(ctx, case, ovs)
     # A proposal may list a requested treatment as excluded (the engine says why); only an
     # edit that insists on scheduling one is refused. What is scheduled passes the one gate.
-    screening.screen_plan(ctx, case, plan, {o["treatment"] for o in ovs})
+    screening.screen_plan(ctx, case, plan, {o.treatment for o in given})
     p = Plan(
         clinic_id=a.clinic_id,
         patient_id=a.patient_id,

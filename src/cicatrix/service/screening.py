@@ -30,15 +30,23 @@ from cicatrix.service.errors import Invalid
 
 
 class _Override(Protocol):
-    treatment: str
-    reason: str
+    @property
+    def treatment(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
 
 
 class _Session(Protocol):
-    treatment: str
-    number: int
-    date: date
-    status: str
+    """A stored or recorded session: `CourseSession` rows, or an import's `SessionRecord`s."""
+
+    @property
+    def treatment(self) -> str: ...
+    @property
+    def number(self) -> int: ...
+    @property
+    def date(self) -> date: ...
+    @property
+    def status(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -107,8 +115,9 @@ def screen_plan(
     screened = screen_case(ctx, case)
     for tid in scheduled_treatments(plan, sessions):
         if tid not in ctx.kb.treatments:
-            raise Invalid(field, f"schedules {tid!r}, a treatment this clinic's knowledge base does not know",
-                          value=tid)  # fmt: skip
+            raise Invalid(
+                field, f"schedules {tid!r}, a treatment this clinic's knowledge base does not know", value=tid
+            )
         reasons = screened.excluded.get(tid)
         if reasons and tid not in overridden:
             name = ctx.kb.treatments[tid].name
