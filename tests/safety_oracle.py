@@ -55,10 +55,6 @@ def _treatments() -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def treatments() -> list[str]:
-    return sorted(_treatments())
-
-
 def _day(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value).strip())
 

@@ -23,25 +23,21 @@ from sqlalchemy import func, select
 from cicatrix.engine import parse_case, plan_case
 from cicatrix.exports.fhir import bundle_json, record_from_fhir, record_to_bundle
 from cicatrix.exports.record import AssessmentRecord, PatientRecord, PersonName, PlanRecord
+from cicatrix.knowledge.loader import load_knowledge
 from cicatrix.service import imports, patients, plans
 from cicatrix.service.errors import Invalid
 from cicatrix.service.schemas import AssessmentIn, OverrideIn, PatientClinical, PatientIn, PlanCreate, PlanEditIn
 from cicatrix.storage.models import CourseSession, Patient, Plan
-from tests.safety_oracle import DATA, Verdict, treatments, verdict
+from tests.safety_oracle import Verdict, verdict
 from tests.storage.world import TODAY
 
-TREATMENTS = treatments()
+# The generators may use the knowledge base; only the oracle that judges must not.
+KB = load_knowledge(None)
+TREATMENTS, SCARS, MARKS, LESIONS = (sorted(getattr(KB, n)) for n in ("treatments", "scar_types", "marks", "lesions"))
 _names = itertools.count()
 REASON = "discussed the risks with the patient, who consents"
 
 
-def _ids(file: str) -> list[str]:
-    import yaml
-
-    return sorted(str(r["id"]) for r in yaml.safe_load((DATA / file).read_text()))
-
-
-SCARS, MARKS, LESIONS = _ids("scar_types.yaml"), _ids("marks.yaml"), _ids("lesions.yaml")
 HISTORY = ["keloid", "herpes_simplex", "immunosuppression", "bleeding_disorder"]
 MEDS = ["anticoagulant", "apixaban", "aspirin", "immunosuppressant"]
 
