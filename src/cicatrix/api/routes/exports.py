@@ -76,18 +76,20 @@ async def import_fhir(request: Request, body: Any = _IMPORT_BODY, call: Caller =
     from cicatrix.service import imports
     from cicatrix.service.policy import require
 
-    max_entries = request.app.state.settings.fhir_max_entries
+    def may_import(ctx: Context) -> None:
+        require(ctx.actor, "record.import")
 
-    def work(ctx: Context) -> dict[str, int]:
-        require(ctx.actor, "record.import")  # before reading a possibly large Bundle
-        resource, overrides = imports.read_request(body)
-        try:
-            record = record_from_fhir(resource, max_entries=max_entries)
-        except ExportError as exc:
-            raise Invalid(exc.field, exc.message) from None
-        return {"id": imports.import_record(ctx, record, overrides)}  # all or nothing
-
-    return await call(work)
+    # The role first, then the Bundle is read outside any transaction (a Bundle at the entry
+    # limit takes about half a second, which must not hold SQLite's write lock), then stored.
+    await call(may_import)
+    resource, overrides = imports.read_request(body)
+    try:
+        record = await run_in_threadpool(
+            lambda: record_from_fhir(resource, max_entries=request.app.state.settings.fhir_max_entries)
+        )
+    except ExportError as exc:
+        raise Invalid(exc.field, exc.message) from None
+    return {"id": await call(imports.import_record, record, overrides)}  # all or nothing
 
 
 @router.get("/patients/{patient_id}/calendar.ics", summary="The patient's plan as an iCalendar file")
