@@ -7,6 +7,9 @@ and seeded with the demo clinic the way `cicatrix serve --demo` does it.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -313,6 +316,15 @@ def test_bundle_limits_apply_to_the_cli(demo: dict[str, int], tmp_path: Path, mo
     r = _cli("import", "fhir", str(file))
     assert r.returncode == 2
     assert _one_error_line(r.stderr).startswith("error: CICATRIX_FHIR_MAX_ENTRIES: must be a whole number")
+    # every other command reads the settings too: one line and exit 2 there as well, no traceback
+    env = {**os.environ, "CICATRIX_FHIR_MAX_ENTRIES": "²"}
+    done = subprocess.run(
+        [sys.executable, "-m", "cicatrix.cli", "db", "current"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert (
+        _one_error_line(done.stderr) == "error: CICATRIX_FHIR_MAX_ENTRIES: must be a whole number of 1 or more, got '²'"
+    )
     monkeypatch.delenv("CICATRIX_FHIR_MAX_ENTRIES")
     request = next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "ServiceRequest")
     file.write_text(json.dumps({**bundle, "entry": [*bundle["entry"], request]}))

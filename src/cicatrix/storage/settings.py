@@ -13,10 +13,14 @@ SECRET_ENV = "CICATRIX_SECRET_KEY"
 FHIR_MAX_ENTRIES_ENV = "CICATRIX_FHIR_MAX_ENTRIES"
 
 
+class SettingsError(ValueError):
+    """A setting from the environment that cannot be used; the message names the variable."""
+
+
 def _positive_int(name: str) -> int:
     raw = os.environ[name].strip()
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{name}: must be a whole number of 1 or more, got {raw!r}")
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        raise SettingsError(f"{name}: must be a whole number of 1 or more, got {raw!r}")
     return int(raw)
 
 
