@@ -147,3 +147,22 @@ def test_an_excluded_daily_treatment_in_the_timeline_needs_an_override_too(world
     with pytest.raises(Invalid) as exc:
         _import(world, "clinician", record)
     assert exc.value.extra["treatment"] in banned
+
+
+def test_dates_in_the_future_are_refused_naming_the_element(world) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from tests.storage.world import TODAY
+
+    before = _counts(world)
+    later = TODAY + timedelta(days=1)
+    record = record_for(world.kb, "EXT-D1", {"phototype": "II"})
+    for patient, field in [
+        (msgspec.structs.replace(record.patient, birth_date=later), "Patient.birthDate"),
+        (msgspec.structs.replace(record.patient, isotretinoin_last_dose=later), "Patient.isotretinoin_last_dose"),
+    ]:
+        for r in (record, msgspec.structs.replace(record, assessments=(), plan=None)):  # full record, bare Patient
+            with pytest.raises(Invalid) as exc:
+                _import(world, "clinician", msgspec.structs.replace(r, patient=patient))
+            assert exc.value.field == field
+    assert _counts(world) == before

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from cicatrix.knowledge.frozen import to_data
-from cicatrix.service import assessments, audit, patients, screening
+from cicatrix.service import assessments, audit, screening
 from cicatrix.service.assessments import case_patient
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Invalid
@@ -88,13 +88,13 @@ def import_record(ctx: Context, record: PatientRecord, overrides: Sequence[Overr
         raise Invalid("Patient.identifier", f"a patient with record number {record.id!r} already exists")
     if record.plan is None and overrides:
         raise Invalid("overrides", "the record has no plan: there is nothing to override")
-    if not (record.assessments or record.plan):
-        created = patients.create(ctx, data)
-        audit.record(ctx, "import", "patient", created.id, patient_id=created.id, detail="fhir")
-        ctx.db.commit()
-        return int(created.id)
-    # A full record: everything in one transaction, so nothing is stored half-written.
     p = record.patient
+    # The same date checks as a patient created by hand, naming the FHIR elements.
+    if p.birth_date is not None and p.birth_date > ctx.today:
+        raise Invalid("Patient.birthDate", "is in the future", value=p.birth_date.isoformat())
+    if p.isotretinoin_last_dose is not None and p.isotretinoin_last_dose > ctx.today:
+        raise Invalid("Patient.isotretinoin_last_dose", "is in the future", value=p.isotretinoin_last_dose.isoformat())
+    # Everything in one transaction, so nothing is stored half-written.
     now = utcnow()
     row = Patient(
         clinic_id=ctx.actor.clinic_id,
