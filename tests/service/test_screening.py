@@ -96,3 +96,17 @@ def test_overrides_must_name_an_excluded_treatment_with_a_reason() -> None:
         with pytest.raises(Invalid) as exc:
             screening.check_overrides(CTX, screened, [bad], "overrides")
         assert exc.value.field == field
+
+
+def test_a_session_already_given_is_history_not_a_booking() -> None:
+    """An imported course whose first session was given before the precaution applied."""
+    sunburn = _case(recent_sunburn=True)
+    first, *rest = CLEAR_PLAN.course.sessions
+    earliest = screening.screen_case(CTX, sunburn).not_before["microneedling"]
+    assert first.date < earliest <= rest[0].date
+    done = [Row(first.treatment, first.number, first.date, "done"), *(Row(s.treatment, s.number, s.date) for s in rest)]
+    screening.screen_plan(CTX, sunburn, CLEAR_PLAN, set(), sessions=done)
+    with pytest.raises(Invalid):  # recorded as still planned, it is a booking too early
+        screening.screen_plan(
+            CTX, sunburn, CLEAR_PLAN, set(), sessions=[Row(first.treatment, 1, first.date), *done[1:]]
+        )

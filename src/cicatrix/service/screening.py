@@ -129,7 +129,10 @@ def screen_plan(
                 treatment=tid,
                 conditions=[r.code for r in reasons],
             )
-    planned = [(s.treatment, s.number, s.date) for s in plan.course.sessions]
+    # Sessions still to come: the recorded ones planned, and the course's that nothing records
+    # (a session already given or missed is history, not a booking).
+    recorded = {(s.treatment, s.number) for s in sessions}
+    planned = [(s.treatment, s.number, s.date) for s in plan.course.sessions if (s.treatment, s.number) not in recorded]
     planned += [(s.treatment, s.number, s.date) for s in sessions if s.status == "planned"]
     for tid, number, day in planned:
         earliest = screened.not_before.get(tid)
