@@ -303,3 +303,33 @@ def test_today_is_for_any_date(client) -> None:  # type: ignore[no-untyped-def]
                    headers={"Authorization": f"Bearer {w.tokens['patient']}"})  # fmt: skip
     assert r.status_code == 200
     assert [d["date"] for d in r.json()["days"]] == ["2026-11-24", "2026-11-25"]
+
+
+def test_fhir_import_is_for_clinicians_and_screens_the_plan(client) -> None:  # type: ignore[no-untyped-def]
+    """The import attack (issue 10 §1.10): a Bundle whose CarePlan says `active` schedules
+    micro-needling for a patient with a keloid history. Front desk, patients and admins may not
+    import at all (a bare Patient neither); a clinician's import is refused without an override."""
+    from sqlalchemy import func, select
+
+    from cicatrix.storage.models import Patient, Plan
+    from tests.service.records import KELOID, bundle_for
+
+    w: World = client.world
+    url = "/api/patients/import/fhir"
+    unsafe = bundle_for(w.kb, "EXT-ATTACK", KELOID)
+    bare = next(e["resource"] for e in unsafe["entry"] if e["resource"]["resourceType"] == "Patient")
+
+    def counts() -> tuple[int, int]:
+        with w.database.session() as db:
+            n_patients = db.scalar(select(func.count()).select_from(Patient)) or 0
+            return n_patients, db.scalar(select(func.count()).select_from(Plan)) or 0
+
+    before = counts()
+    for role in ("anon", "front_desk", "patient", "admin"):
+        headers = {} if role == "anon" else {"Authorization": f"Bearer {w.tokens[role]}"}
+        for body in (unsafe, bare):
+            r = client.post(url, json=body, headers=headers)
+            assert r.status_code in (401, 403), (role, r.status_code, r.text)
+    r = client.post(url, json=unsafe, headers={"Authorization": f"Bearer {w.tokens['clinician']}"})
+    assert r.status_code == 422 and r.json()["treatment"] == "microneedling"
+    assert counts() == before

@@ -7,7 +7,9 @@ engine over a bundled example once it loads.
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
+from typing import Any
 
 import msgspec
 import pytest
@@ -233,3 +235,17 @@ def example_plan(kb: KnowledgeBase, name: str = "moderate_mixed_phototype_iv") -
     case = parse_case(data, kb)
     return case, plan_case(case, kb)
 
+
+
+def as_proposed(bundle: dict[str, Any]) -> dict[str, Any]:
+    """The Bundle as an import stores it: whatever it says, its plan becomes a proposal (CarePlan
+    `draft`, session requests with intent `plan`) until a clinician of the importing clinic
+    approves it."""
+    out = json.loads(json.dumps(bundle))
+    for e in out.get("entry", []):
+        res = e["resource"]
+        if res["resourceType"] == "CarePlan":
+            res["status"] = "draft"
+        if res["resourceType"] == "ServiceRequest":
+            res["intent"] = "plan"
+    return out

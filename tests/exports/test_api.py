@@ -11,6 +11,8 @@ from cicatrix.exports.ids import PATIENT_ID_SYSTEM
 from cicatrix.storage.models import AuditEvent
 from tests.api.fixtures import bearer
 
+from .conftest import as_proposed
+
 
 def test_fhir_export_is_authorised_audited_and_valid(client) -> None:  # type: ignore[no-untyped-def]
     p1 = client.world.patients["P1"]
@@ -34,7 +36,11 @@ def test_bundle_round_trips_through_an_empty_clinic(client) -> None:  # type: ig
     r = client.post("/api/patients/import/fhir", json=first, headers=bearer(client, "clinician_b"))
     assert r.status_code == 201, r.text
     again = client.get(f"/api/patients/{r.json()['id']}/fhir", headers=bearer(client, "clinician_b")).json()
-    assert comparable(again) == comparable(first)
+    # the same record, except that the approved plan arrives as a proposal for clinic B to approve
+    assert [e["resource"]["status"] for e in first["entry"] if e["resource"]["resourceType"] == "CarePlan"] == [
+        "active"
+    ]
+    assert comparable(again) == comparable(as_proposed(first))
     # importing the same record twice is refused, naming the element
     r2 = client.post("/api/patients/import/fhir", json=first, headers=bearer(client, "clinician_b"))
     assert r2.status_code == 422 and r2.json()["field"] == "Patient.identifier"
@@ -95,3 +101,65 @@ def test_handout_pdf(client) -> None:  # type: ignore[no-untyped-def]
     assert r.status_code == 200 and r.content.startswith(b"%PDF")
     assert client.get(f"/api/patients/{p1}/handout.pdf", headers=bearer(client, "patient2")).status_code == 404
     assert r.headers["content-type"] == "application/pdf"
+
+
+REASON = "keloids on the chest only; patient consents after discussion"
+
+
+def test_import_of_an_unsafe_plan_needs_an_override_in_the_request(client) -> None:  # type: ignore[no-untyped-def]
+    from tests.service.records import KELOID, bundle_for
+
+    bundle = bundle_for(client.world.kb, "EXT-API-K", KELOID)
+    url, who = "/api/patients/import/fhir", bearer(client, "clinician")
+    r = client.post(url, json=bundle, headers=who)
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["field"] == "CarePlan" and body["treatment"] == "microneedling"
+    assert "keloid_history" in body["message"]
+    # the override travels beside the resource; the plan is stored proposed with it
+    override = {"treatment": "microneedling", "reason": REASON}
+    r = client.post(url, json={"resource": bundle, "overrides": [override]}, headers=who)
+    assert r.status_code == 201, r.text
+    plan = client.get(f"/api/patients/{r.json()['id']}/plan", headers=who).json()
+    assert (plan["status"], plan["approved_by"]) == ("proposed", None)
+    assert [(o["treatment"], o["reason"]) for o in plan["overrides"]] == [("microneedling", REASON)]
+    assert [e["kind"] for e in plan["edits"]] == ["import", "override"]
+
+
+def test_import_request_errors_name_the_field(client) -> None:  # type: ignore[no-untyped-def]
+    from tests.service.records import KELOID, bundle_for
+
+    bundle = bundle_for(client.world.kb, "EXT-API-E", KELOID)
+    url, who = "/api/patients/import/fhir", bearer(client, "clinician")
+    cases = [
+        ({"resource": bundle, "overrides": [{"treatment": "microneedling"}]}, "overrides[0].reason"),
+        ({"resource": bundle, "overrides": [{"treatment": "microneedling", "reason": REASON}], "x": 1}, "x"),
+        ({"overrides": []}, "resource"),
+        ({"resource": bundle, "overrides": [{"treatment": "warp_drive", "reason": REASON}]}, "overrides[0].treatment"),
+    ]
+    for body, field in cases:
+        r = client.post(url, json=body, headers=who)
+        assert r.status_code == 422 and r.json()["field"] == field, (field, r.text)
+    entries = bundle["entry"]
+    r = client.post(url, json={**bundle, "entry": [*entries, entries[-1]]}, headers=who)
+    assert r.status_code == 422 and r.json()["field"] == f"Bundle.entry[{len(entries)}].fullUrl"
+
+
+def test_import_entry_limit_is_a_setting(client) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from fastapi.testclient import TestClient
+
+    from cicatrix.api.app import create_app
+    from tests.today import NOW
+
+    p1 = client.world.patients["P1"]
+    bundle = client.get(f"/api/patients/{p1}/fhir", headers=bearer(client, "clinician")).json()
+    n = len(bundle["entry"])
+    settings = dataclasses.replace(client.world.database.settings, fhir_max_entries=n - 1)
+    app = create_app(settings, clock=lambda: NOW, knowledge=client.world.kb)
+    with TestClient(app, raise_server_exceptions=False) as small:
+        r = small.post("/api/patients/import/fhir", json=bundle, headers=bearer(client, "clinician_b"))
+    app.state.db.dispose()
+    assert r.status_code == 422 and r.json()["field"] == "Bundle.entry"
+    assert f"at most {n - 1}" in r.json()["message"]

@@ -7,6 +7,9 @@ and seeded with the demo clinic the way `cicatrix serve --demo` does it.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ from cicatrix.storage.models import AuditEvent, CourseSession, Patient, Plan
 from cicatrix.storage.settings import Settings
 from tests.today import TODAY
 
+from .conftest import as_proposed
 from .test_outcomes_cli import _cli
 
 
@@ -153,7 +157,9 @@ def test_bundle_round_trips_through_files_into_an_empty_data_dir(
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("imported patient ")
     new_id = int(r.stdout.split()[-1])
-    assert comparable(_export(new_id, "dr-b")) == comparable(first)
+    # the same record, its approved plan now a proposal for this clinic to approve
+    assert _resources(first, "CarePlan")[0]["status"] == "active"
+    assert comparable(_export(new_id, "dr-b")) == comparable(as_proposed(first))
 
     # the same record again is refused, naming the element, and nothing more is stored
     before = _count(Patient)
@@ -254,3 +260,97 @@ def test_stored_data_commands_act_as_the_named_account_under_its_policy(demo: di
     finally:
         database.dispose()
     assert [e.role for e in events] == ["admin"]
+
+
+# --- an imported plan is screened and proposed (issue 10 §5, issue 12 §4) --------------------
+
+OVERRIDE_REASON = "keloids on the chest only; patient consents after discussion"
+
+
+def _stored_plan(patient_id: int) -> tuple[str, int | None, list[dict[str, Any]]]:
+    database = _database()
+    try:
+        with database.session() as db:
+            (plan,) = db.scalars(select(Plan).where(Plan.patient_id == patient_id))
+            return plan.status, plan.approved_by, list(plan.overrides)
+    finally:
+        database.dispose()
+
+
+def test_import_of_a_keloid_micro_needling_plan_needs_an_override(
+    demo: dict[str, int], tmp_path: Path, kb: KnowledgeBase
+) -> None:
+    from tests.service.records import KELOID, bundle_for
+
+    file = tmp_path / "keloid.json"
+    file.write_text(json.dumps(bundle_for(kb, "EXT-KELOID", KELOID)))
+    before = (_count(Patient), _count(Plan), _count(CourseSession))
+    r = _cli("import", "fhir", str(file), "--actor", "clinician")
+    assert r.returncode == 2 and r.stdout == ""
+    line = _one_error_line(r.stderr)
+    assert line.startswith("error: CarePlan: schedules microneedling (Medical micro-needling), which is excluded")
+    assert "keloid_history" in line
+    assert (_count(Patient), _count(Plan), _count(CourseSession)) == before
+
+    r = _cli("import", "fhir", str(file), "--actor", "clinician", "--override", f"microneedling={OVERRIDE_REASON}")
+    assert r.returncode == 0, r.stderr
+    status, approved_by, overrides = _stored_plan(int(r.stdout.split()[-1]))
+    assert (status, approved_by) == ("proposed", None)  # the Bundle said approved
+    assert [(o["treatment"], o["reason"]) for o in overrides] == [("microneedling", OVERRIDE_REASON)]
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("microneedling", "error: --override: expected TREATMENT=REASON, got 'microneedling'"),
+        ("=because", "error: --override: expected TREATMENT=REASON, got '=because'"),
+        ("microneedling=ok", "error: --override: reason "),
+        ("sun_protection=" + OVERRIDE_REASON, "error: overrides[0].treatment: is not excluded for this patient"),
+    ],
+)
+def test_a_bad_override_is_one_line_and_exit_2(
+    demo: dict[str, int], tmp_path: Path, kb: KnowledgeBase, override: str, expected: str
+) -> None:
+    from tests.service.records import KELOID, bundle_for
+
+    file = tmp_path / "keloid.json"
+    file.write_text(json.dumps(bundle_for(kb, "EXT-KELOID-2", KELOID)))
+    before = _count(Patient)
+    r = _cli("import", "fhir", str(file), "--actor", "clinician", "--override", override)
+    assert r.returncode == 2 and r.stdout == ""
+    assert _one_error_line(r.stderr).startswith(expected), r.stderr
+    assert _count(Patient) == before
+
+
+def test_bundle_limits_apply_to_the_cli(demo: dict[str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bundle = _export(demo["DEMO-0001"])
+    n = len(bundle["entry"])
+    file = tmp_path / "record.json"
+    file.write_text(json.dumps(bundle))
+    before = _count(Patient)
+    monkeypatch.setenv("CICATRIX_FHIR_MAX_ENTRIES", str(n - 1))
+    r = _cli("import", "fhir", str(file), "--actor", "clinician")
+    assert r.returncode == 2
+    assert _one_error_line(r.stderr) == (
+        f"error: Bundle.entry: holds {n} entries; an import takes at most {n - 1} (CICATRIX_FHIR_MAX_ENTRIES)"
+    )
+    monkeypatch.setenv("CICATRIX_FHIR_MAX_ENTRIES", "lots")
+    r = _cli("import", "fhir", str(file), "--actor", "clinician")
+    assert r.returncode == 2
+    assert _one_error_line(r.stderr).startswith("error: CICATRIX_FHIR_MAX_ENTRIES: must be a whole number")
+    # every other command reads the settings too: one line and exit 2 there as well, no traceback
+    env = {**os.environ, "CICATRIX_FHIR_MAX_ENTRIES": "²"}
+    done = subprocess.run(
+        [sys.executable, "-m", "cicatrix.cli", "db", "current"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert (
+        _one_error_line(done.stderr) == "error: CICATRIX_FHIR_MAX_ENTRIES: must be a whole number of 1 or more, got '²'"
+    )
+    monkeypatch.delenv("CICATRIX_FHIR_MAX_ENTRIES")
+    request = next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "ServiceRequest")
+    file.write_text(json.dumps({**bundle, "entry": [*bundle["entry"], request]}))
+    r = _cli("import", "fhir", str(file), "--actor", "clinician")
+    assert r.returncode == 2
+    assert _one_error_line(r.stderr).startswith(f"error: Bundle.entry[{n}].fullUrl: repeats the fullUrl of entry")
+    assert _count(Patient) == before

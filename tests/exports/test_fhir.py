@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from typing import Any
 
 import msgspec
 import pytest
@@ -11,12 +12,14 @@ from fhir.resources.R4B.bundle import Bundle
 from cicatrix.engine.result import Plan
 from cicatrix.exports.errors import ExportError
 from cicatrix.exports.fhir import (
+    DEFAULT_MAX_ENTRIES,
     bundle_json,
     bundle_to_record,
     comparable,
     patient_from_fhir,
     record_to_bundle,
 )
+from cicatrix.storage.settings import Settings
 
 from .conftest import make_plan, make_record
 
@@ -150,3 +153,84 @@ def test_careplan_points_at_the_protocols_it_follows(plan: Plan, kb) -> None:  #
     published = {e.fullUrl for e in protocol_bundle(kb).entry}
     assert careplan.instantiatesCanonical
     assert set(careplan.instantiatesCanonical) <= published
+
+
+# --- limits and duplicates (issue 12 §4) -----------------------------------------------------
+
+
+def _data(plan: Plan) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(bundle_json(record_to_bundle(make_record(plan))))
+    return data
+
+
+def _requests(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e for e in data["entry"] if e["resource"]["resourceType"] == "ServiceRequest"]
+
+
+def test_bundle_over_the_entry_limit_is_refused_before_anything_is_read(plan: Plan) -> None:
+    data = _data(plan)
+    n = len(data["entry"])
+    assert bundle_to_record(data, max_entries=n).id == "p-1"  # at the limit: read
+    with pytest.raises(ExportError) as err:
+        bundle_to_record(data, max_entries=n - 1)
+    assert err.value.field == "Bundle.entry"
+    assert f"holds {n} entries" in err.value.message and f"at most {n - 1}" in err.value.message
+    # the default limit refuses a Bundle of 10,000 copies of one ServiceRequest
+    flood = {**data, "entry": [*data["entry"], *(_requests(data)[0] for _ in range(10_000))]}
+    with pytest.raises(ExportError) as err:
+        bundle_to_record(flood)
+    assert err.value.field == "Bundle.entry" and f"at most {DEFAULT_MAX_ENTRIES}" in err.value.message
+    assert Settings().fhir_max_entries == DEFAULT_MAX_ENTRIES
+
+
+def test_the_same_resource_twice_is_refused_naming_the_entry(plan: Plan) -> None:
+    data = _data(plan)
+    entries = data["entry"]
+    first = _requests(data)[0]
+    i = len(entries)
+    # 1. the same entry again: its fullUrl repeats
+    with pytest.raises(ExportError) as err:
+        bundle_to_record({**data, "entry": [*entries, first]})
+    assert err.value.field == f"Bundle.entry[{i}].fullUrl" and "repeats" in err.value.message
+    # 2. without fullUrls, the same type and id
+    bare = [{"resource": e["resource"]} for e in entries]
+    with pytest.raises(ExportError) as err:
+        bundle_to_record({**data, "entry": [*bare, {"resource": first["resource"]}]})
+    assert err.value.field == f"Bundle.entry[{i}].resource.id"
+    # 3. a copy under a new fullUrl and id: still the same session
+    copy = json.loads(json.dumps(first))
+    copy["fullUrl"] = "urn:uuid:00000000-0000-4000-8000-000000000001"
+    copy["resource"]["id"] = "00000000-0000-4000-8000-000000000001"
+    with pytest.raises(ExportError) as err:
+        bundle_to_record({**data, "entry": [*entries, copy]})
+    assert err.value.field == f"Bundle.entry[{i}].resource"
+    assert "repeats microneedling session 1" in err.value.message
+
+
+def test_a_planned_session_outside_the_plans_course_is_refused(plan: Plan) -> None:
+    data = _data(plan)
+    extra = json.loads(json.dumps(_requests(data)[-1]))  # session 3, planned
+    extra["fullUrl"] = "urn:uuid:00000000-0000-4000-8000-000000000002"
+    extra["resource"]["id"] = "00000000-0000-4000-8000-000000000002"
+    extra["resource"]["extension"][0]["valuePositiveInt"] = 9
+    entries = data["entry"]
+    with pytest.raises(ExportError) as err:
+        bundle_to_record({**data, "entry": [*entries, extra]})
+    assert err.value.field == f"Bundle.entry[{len(entries)}].resource"
+    assert "microneedling session 9" in err.value.message and "not in the CarePlan's course" in err.value.message
+    # sessions without any CarePlan are refused too
+    no_plan = [e for e in entries if e["resource"]["resourceType"] != "CarePlan"]
+    with pytest.raises(ExportError) as err:
+        bundle_to_record({**data, "entry": no_plan})
+    assert "no CarePlan" in err.value.message
+
+
+def test_two_procedures_for_one_session_are_refused(plan: Plan) -> None:
+    data = _data(plan)
+    proc = next(e for e in data["entry"] if e["resource"]["resourceType"] == "Procedure")
+    copy = json.loads(json.dumps(proc))
+    copy["fullUrl"] = "urn:uuid:00000000-0000-4000-8000-000000000003"
+    copy["resource"]["id"] = "00000000-0000-4000-8000-000000000003"
+    with pytest.raises(ExportError) as err:
+        bundle_to_record({**data, "entry": [*data["entry"], copy]})
+    assert err.value.field.endswith(".basedOn")

@@ -14,8 +14,14 @@ def main() -> None:
     if try_fast(sys.argv[1:]):
         return
     from cicatrix.cli.main import app
+    from cicatrix.storage.settings import SettingsError
 
-    app()
+    try:
+        app()
+    except SettingsError as exc:  # a bad CICATRIX_* variable: one line, exit 2, no traceback
+        from cicatrix.cli.io import fail
+
+        fail(str(exc))
 
 
 if __name__ == "__main__":  # pragma: no cover

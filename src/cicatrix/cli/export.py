@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -198,18 +198,50 @@ def export_outcomes(
 def import_fhir(
     file: Annotated[str, typer.Argument(help="A FHIR Patient or Bundle JSON file, or '-' for standard input")],
     actor: ActorOption,
+    override: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--override",
+            metavar="TREATMENT=REASON",
+            help="Schedule a treatment that screening excludes for this patient, with your reason (repeatable).",
+        ),
+    ] = None,
     knowledge_dir: KnowledgeDir = None,
 ) -> None:
-    """Create a patient (and, from a cicatrix Bundle, their record) from FHIR, in the actor's clinic."""
+    """Create a patient (and, from a cicatrix Bundle, their record) from FHIR, in the actor's clinic.
+
+    An imported plan is stored as a proposal for a clinician to approve, screened again against
+    the imported patient; a treatment it schedules that screening excludes needs --override."""
     from cicatrix.cli.io import parse_json, read_text
     from cicatrix.exports.errors import ExportError
     from cicatrix.exports.fhir import record_from_fhir
-    from cicatrix.exports.storage import import_record
+    from cicatrix.service import imports
+    from cicatrix.storage.settings import Settings, SettingsError
 
+    overrides = _overrides(override or [])
     label, text = read_text(file)
     try:
-        record = record_from_fhir(parse_json(label, text))
-    except ExportError as exc:
+        record = record_from_fhir(parse_json(label, text), max_entries=Settings.from_env().fhir_max_entries)
+    except (ExportError, SettingsError) as exc:
         fail(str(exc))
-    patient_id = run_as(actor, import_record, record, knowledge_dir=knowledge_dir)
+    patient_id = run_as(actor, imports.import_record, record, overrides, knowledge_dir=knowledge_dir)
     typer.echo(f"imported patient {patient_id}")
+
+
+def _overrides(given: list[str]) -> list[Any]:
+    """`--override TREATMENT=REASON` values as the service's overrides; exit 2 naming a bad one."""
+    from pydantic import ValidationError
+
+    from cicatrix.service.schemas import OverrideIn
+
+    out = []
+    for raw in given:
+        treatment, sep, reason = raw.partition("=")
+        if not sep or not treatment.strip() or not reason.strip():
+            fail(f"--override: expected TREATMENT=REASON, got {raw!r}")
+        try:
+            out.append(OverrideIn(treatment=treatment, reason=reason))
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            fail(f"--override: {err['loc'][0]} {err['msg'].lower()} (in {raw!r})")
+    return out

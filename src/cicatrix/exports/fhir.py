@@ -62,6 +62,11 @@ EXT_SCORES = f"{STRUCTURE}/scores"
 EXT_PLAN = f"{STRUCTURE}/engine-plan"
 EXT_ROW_COUNT = f"{STRUCTURE}/score-row-count"
 
+# The most entries an imported Bundle may hold (Settings.fhir_max_entries, CICATRIX_FHIR_MAX_ENTRIES).
+# A cicatrix record is a Patient, a Condition, four Observations per assessment, a CarePlan and
+# one or two resources per session: a few hundred for years of care.
+DEFAULT_MAX_ENTRIES = 1000
+
 _SCORE_TITLES = {
     "goodman-baron-quantitative": "Goodman & Baron quantitative global acne scarring grade",
     "goodman-baron-qualitative": "Goodman & Baron qualitative global scarring grade",
@@ -445,7 +450,46 @@ def patient_from_fhir(data: Any, where: str = "Patient") -> tuple[str | None, Pe
     return pid, name, patient
 
 
-def bundle_to_record(data: Any, patient_id: str | None = None) -> PatientRecord:
+def _entries_by_type(entries: list[Any], max_entries: int) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """The Bundle's resources by type, each with its element path; refuses an oversized Bundle and
+    one that holds a resource twice (the same fullUrl, or the same type and id: FHIR's bdl-7)."""
+    if len(entries) > max_entries:
+        raise ExportError(
+            "Bundle.entry",
+            f"holds {len(entries)} entries; an import takes at most {max_entries} (CICATRIX_FHIR_MAX_ENTRIES)",
+        )
+    by_type: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    urls: dict[str, int] = {}
+    ids: dict[tuple[str, str], int] = {}
+    for i, entry in enumerate(entries):
+        res = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(res, dict) or "resourceType" not in res:
+            raise ExportError(f"Bundle.entry[{i}].resource", "is missing or has no resourceType")
+        url = entry.get("fullUrl")
+        if url is not None:
+            if not isinstance(url, str):
+                raise ExportError(f"Bundle.entry[{i}].fullUrl", "must be a string")
+            if url in urls:
+                raise ExportError(
+                    f"Bundle.entry[{i}].fullUrl",
+                    f"repeats the fullUrl of entry {urls[url]}: a Bundle holds each resource once",
+                )
+            urls[url] = i
+        if res.get("id") is not None:
+            key = (str(res["resourceType"]), str(res["id"]))
+            if key in ids:
+                raise ExportError(
+                    f"Bundle.entry[{i}].resource.id",
+                    f"repeats the {key[0]} id of entry {ids[key]}: a Bundle holds each resource once",
+                )
+            ids[key] = i
+        by_type.setdefault(str(res["resourceType"]), []).append((f"Bundle.entry[{i}].resource", res))
+    return by_type
+
+
+def bundle_to_record(
+    data: Any, patient_id: str | None = None, *, max_entries: int = DEFAULT_MAX_ENTRIES
+) -> PatientRecord:
     """Read a Bundle written by `record_to_bundle` (or any Bundle with one Patient)."""
     if not isinstance(data, dict):
         raise ExportError("Bundle", "must be a JSON object")
@@ -454,12 +498,7 @@ def bundle_to_record(data: Any, patient_id: str | None = None) -> PatientRecord:
     entries = data.get("entry") or []
     if not isinstance(entries, list):
         raise ExportError("Bundle.entry", "must be a list")
-    by_type: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    for i, entry in enumerate(entries):
-        res = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(res, dict) or "resourceType" not in res:
-            raise ExportError(f"Bundle.entry[{i}].resource", "is missing or has no resourceType")
-        by_type.setdefault(str(res["resourceType"]), []).append((f"Bundle.entry[{i}].resource", res))
+    by_type = _entries_by_type(entries, max_entries)
     patients = by_type.get("Patient", [])
     if len(patients) != 1:
         raise ExportError("Bundle.entry", f"needs exactly one Patient, found {len(patients)}")
@@ -478,6 +517,8 @@ def bundle_to_record(data: Any, patient_id: str | None = None) -> PatientRecord:
             aid = next((i.value for i in obs.identifier or () if i.system == ASSESSMENT_ID_SYSTEM), None)
             if not aid:
                 raise ExportError(f"{where}.identifier", "an assessment needs its assessment id")
+            if any(a.id == aid for a in assessments):
+                raise ExportError(f"{where}.identifier", "repeats the assessment id of an earlier Observation")
             try:
                 assessment = msgspec.convert(_json_from_ext(obs, EXT_ASSESSMENT, where), Assessment)
                 scores = msgspec.convert(_json_from_ext(obs, EXT_SCORES, where), Scores)
@@ -539,8 +580,12 @@ def bundle_to_record(data: Any, patient_id: str | None = None) -> PatientRecord:
     for where, raw in by_type.get("Procedure", []):
         proc: Procedure = _validate(Procedure, raw, where)
         for b in proc.basedOn or ():
+            if (b.reference or "") in procedures:
+                raise ExportError(f"{where}.basedOn", "records a session that an earlier Procedure already records")
             procedures[b.reference or ""] = proc.status or ""
+    course = {(s.treatment, s.number) for s in plan_record.plan.course.sessions} if plan_record else set()
     sessions: list[SessionRecord] = []
+    seen: set[tuple[str, int]] = set()
     for where, raw in by_type.get("ServiceRequest", []):
         sr: ServiceRequest = _validate(ServiceRequest, raw, where)
         number_ext = _ext(sr, f"{STRUCTURE}/session-number")
@@ -548,11 +593,17 @@ def bundle_to_record(data: Any, patient_id: str | None = None) -> PatientRecord:
             (c.code for c in (sr.code.coding if sr.code else None) or () if c.system == TREATMENTS),
             None,
         )
-        if number_ext is None or treatment is None:
+        if number_ext is None or treatment is None or number_ext.valuePositiveInt is None:
             raise ExportError(f"{where}.code", "a session needs a cicatrix treatment code and number")
         if not isinstance(sr.occurrenceDateTime, date):
             raise ExportError(f"{where}.occurrenceDateTime", "must be a date (YYYY-MM-DD)")
-        url = keys.request(treatment, number_ext.valuePositiveInt)
+        if plan_record is None:
+            raise ExportError(where, "is a session, but the Bundle holds no CarePlan")
+        number = number_ext.valuePositiveInt
+        if (treatment, number) in seen:
+            raise ExportError(where, f"repeats {treatment} session {number} of an earlier ServiceRequest")
+        seen.add((treatment, number))
+        url = keys.request(treatment, number)
         proc_status = procedures.get(url)
         if proc_status == "completed":
             status = "done"
@@ -562,6 +613,8 @@ def bundle_to_record(data: Any, patient_id: str | None = None) -> PatientRecord:
             status = "cancelled"
         else:
             status = "planned"
+        if status == "planned" and (treatment, number) not in course:
+            raise ExportError(where, f"plans {treatment} session {number}, which is not in the CarePlan's course")
         sessions.append(
             SessionRecord(
                 treatment=treatment,
@@ -589,14 +642,15 @@ def comparable(bundle: Bundle | dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def record_from_fhir(data: Any) -> PatientRecord:
-    """A FHIR Patient (a new patient) or a cicatrix Bundle (a whole record)."""
+def record_from_fhir(data: Any, *, max_entries: int = DEFAULT_MAX_ENTRIES) -> PatientRecord:
+    """A FHIR Patient (a new patient) or a cicatrix Bundle (a whole record) of at most
+    `max_entries` entries."""
     if isinstance(data, dict) and data.get("resourceType") == "Patient":
         pid, name, patient = patient_from_fhir(data)
         if not pid:
             raise ExportError("Patient.identifier", f"needs an identifier with system {PATIENT_ID_SYSTEM}")
         return PatientRecord(id=pid, name=name, patient=patient)
     if isinstance(data, dict) and data.get("resourceType") == "Bundle":
-        return bundle_to_record(data)
+        return bundle_to_record(data, max_entries=max_entries)
     got = data.get("resourceType") if isinstance(data, dict) else type(data).__name__
     raise ExportError("resourceType", f"must be 'Patient' or 'Bundle', got {got!r}")

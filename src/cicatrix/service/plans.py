@@ -23,7 +23,7 @@ from cicatrix.engine.reschedule import reschedule_plan
 from cicatrix.engine.result import Plan as EnginePlan
 from cicatrix.engine.timeline import instructions_for
 from cicatrix.knowledge.frozen import to_data
-from cicatrix.service import assessments, audit, patients, queries
+from cicatrix.service import assessments, audit, patients, queries, screening
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Conflict, Invalid, NotFound
 from cicatrix.service.policy import PLAN_STATUSES_SEEN, may_see_plan, plan_statuses, require_patient_access
@@ -133,19 +133,8 @@ def _case(ctx: Context, a: Assessment, preferences: dict[str, Any]) -> Case:
 
 def _overrides(ctx: Context, case: Case, given: list[OverrideIn], field: str) -> None:
     """An override must name a treatment the screening actually excludes for this patient."""
-    if not given:
-        return
-    base = plan_case(case, ctx.kb)
-    excluded = {e.treatment for e in base.excluded}
-    for i, o in enumerate(given):
-        if o.treatment not in ctx.kb.treatments:
-            raise Invalid(f"{field}[{i}].treatment", "unknown treatment", value=o.treatment)
-        if o.treatment not in excluded:
-            raise Invalid(
-                f"{field}[{i}].treatment",
-                "is not excluded for this patient; no override is needed",
-                value=o.treatment,
-            )
+    if given:
+        screening.check_overrides(ctx, screening.screen_case(ctx, case), given, field)
 
 
 def _run(ctx: Context, case: Case, overrides: list[dict[str, Any]]) -> EnginePlan:
@@ -163,9 +152,6 @@ def _check_requested(plan: EnginePlan, treatments: list[str] | None, field: str)
                 f"{t} is excluded for this patient ({why}); scheduling it needs an override with a reason",
                 value=t,
             )
-    scheduled = {s.treatment for s in plan.course.sessions}
-    if scheduled & set(excluded):  # the engine's invariant; refuse rather than store a breach
-        raise RuntimeError("engine scheduled an excluded treatment")
 
 
 def _sync_sessions(
@@ -234,8 +220,8 @@ def _new_plan(ctx: Context, a: Assessment, case: Case, preferences: dict[str, An
     ]
     plan = _run(ctx, case, ovs)
     # A proposal may list a requested treatment as excluded (the engine says why); only an
-    # edit that insists on scheduling one is refused.
-    _check_requested(plan, [], "preferences.treatments")
+    # edit that insists on scheduling one is refused. What is scheduled passes the one gate.
+    screening.screen_plan(ctx, case, plan, {o.treatment for o in given})
     p = Plan(
         clinic_id=a.clinic_id,
         patient_id=a.patient_id,
@@ -466,6 +452,7 @@ def edit(ctx: Context, plan_id: int, body: PlanEditIn, if_match: int | None = No
         }
     plan = _run(ctx, case, list(ovs.values()))
     _check_requested(plan, body.treatments, "treatments")
+    screening.screen_plan(ctx, case, plan, set(ovs))  # the one gate every stored plan passes
     p.proposal = to_data(plan)
     p.preferences = prefs
     p.overrides = list(ovs.values())

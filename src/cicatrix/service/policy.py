@@ -29,6 +29,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "patient.update": frozenset({"clinician", "front_desk"}),
     "patient.clinical.update": frozenset({"clinician"}),
     "patient.archive": frozenset({"clinician", "front_desk"}),
+    # A FHIR import brings clinical facts and possibly a plan: a clinician's act (the plan is
+    # screened again and stored as a proposal).
+    "record.import": frozenset({"clinician"}),
     "assessment.read": frozenset({"clinician", "patient"}),
     "assessment.create": frozenset({"clinician"}),
     "plan.read": frozenset({"clinician", "patient"}),

@@ -10,6 +10,18 @@ from pathlib import Path
 DATA_DIR_ENV = "CICATRIX_DATA_DIR"
 DATABASE_URL_ENV = "CICATRIX_DATABASE_URL"
 SECRET_ENV = "CICATRIX_SECRET_KEY"
+FHIR_MAX_ENTRIES_ENV = "CICATRIX_FHIR_MAX_ENTRIES"
+
+
+class SettingsError(ValueError):
+    """A setting from the environment that cannot be used; the message names the variable."""
+
+
+def _positive_int(name: str) -> int:
+    raw = os.environ[name].strip()
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        raise SettingsError(f"{name}: must be a whole number of 1 or more, got {raw!r}")
+    return int(raw)
 
 
 @dataclass(frozen=True)
@@ -20,6 +32,8 @@ class Settings:
     database_url: str | None = None
     secret_key: str | None = None
     knowledge_dir: Path | None = None
+    # The most entries a FHIR Bundle may hold to be imported (exports.fhir.DEFAULT_MAX_ENTRIES).
+    fhir_max_entries: int = 1000
     cookie_secure: bool = False
     session_max_age_s: int = 12 * 3600
     token_max_age_s: int = 30 * 24 * 3600
@@ -40,6 +54,8 @@ class Settings:
             "knowledge_dir": overrides_from_env(),
             "cookie_secure": os.environ.get("CICATRIX_COOKIE_SECURE", "") in ("1", "true", "yes"),
         }
+        if FHIR_MAX_ENTRIES_ENV in os.environ:
+            values["fhir_max_entries"] = _positive_int(FHIR_MAX_ENTRIES_ENV)
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 

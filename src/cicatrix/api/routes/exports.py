@@ -20,10 +20,10 @@ from cicatrix.exports.fhir import bundle_json, record_from_fhir, record_to_bundl
 from cicatrix.exports.ics import CalendarOptions, calendar_bytes, calendar_etag, plain_names
 from cicatrix.exports.outcomes import outcomes_csv as format_outcomes
 from cicatrix.exports.pdf import HandoutOptions, render_pdf
-from cicatrix.exports.storage import import_record
-from cicatrix.service import calendar, records, unit_of_work
+from cicatrix.service import calendar, imports, records, unit_of_work
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Invalid, NotFound
+from cicatrix.service.policy import require
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -53,20 +53,36 @@ async def patient_fhir(patient_id: int, call: Call) -> Response:
     return Response(body, media_type="application/fhir+json")
 
 
+_IMPORT_BODY = Body(
+    ...,
+    description=(
+        "A FHIR Patient or a cicatrix Bundle; or, to import a plan that schedules a treatment "
+        'excluded for this patient, {"resource": <the Patient or Bundle>, "overrides": '
+        '[{"treatment": ..., "reason": ...}]}. The plan is stored proposed, screened again.'
+    ),
+)
+
+
 @router.post(
     "/patients/import/fhir",
     status_code=201,
-    summary="Create a patient from a FHIR Patient (or a whole record from a cicatrix Bundle)",
+    summary="Create a patient from a FHIR Patient (or a whole record, its plan proposed, from a cicatrix Bundle)",
 )
-async def import_fhir(call: Call, body: Any = Body(...)) -> dict[str, int]:
-    def work(ctx: Context) -> dict[str, int]:
-        try:
-            record = record_from_fhir(body)
-        except ExportError as exc:
-            raise Invalid(exc.field, exc.message) from None
-        return {"id": import_record(ctx, record)}  # all or nothing: the unit of work rolls back
+async def import_fhir(request: Request, call: Call, body: Any = _IMPORT_BODY) -> dict[str, int]:
+    def may_import(ctx: Context) -> None:
+        require(ctx.actor, "record.import")
 
-    return await call(work)
+    # The role first, then the Bundle is read outside any transaction (a Bundle at the entry
+    # limit takes about half a second, which must not hold SQLite's write lock), then stored.
+    await call(may_import)
+    resource, overrides = imports.read_request(body)
+    try:
+        record = await run_in_threadpool(
+            lambda: record_from_fhir(resource, max_entries=request.app.state.settings.fhir_max_entries)
+        )
+    except ExportError as exc:
+        raise Invalid(exc.field, exc.message) from None
+    return {"id": await call(imports.import_record, record, overrides)}  # all or nothing
 
 
 @router.get("/patients/{patient_id}/calendar.ics", summary="The patient's plan as an iCalendar file")
