@@ -64,5 +64,8 @@ def create_app(
     from cicatrix.api.routes import exports as _exports; app.include_router(_exports.router, prefix="/api", responses=errors.ERROR_RESPONSES)  # noqa: E702,E501
     # --- end routers ---
 
+    from cicatrix.api.intake import IntakeMiddleware
+
+    app.add_middleware(IntakeMiddleware, settings=settings)
     app.add_middleware(errors.GuardMiddleware)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from typing import Any
@@ -35,13 +36,23 @@ _CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "no
           415: "unsupported_media_type"}  # fmt: skip
 
 
+# A 422 never echoes these back (a mistyped password is still a password).
+_SECRET_PARTS = ("password", "token", "secret")
+
+
 def _jsonable(v: Any) -> Any:
-    if v is None or isinstance(v, (str, int, float, bool)):
+    """Echoed input, made safe to encode: NaN and Infinity as text (JSON has no such numbers),
+    and lone surrogates replaced (UTF-8 cannot carry them)."""
+    if v is None or isinstance(v, (int, bool)):
         return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else str(v)
+    if isinstance(v, str):
+        return v.encode("utf-8", "replace").decode("utf-8")
     if isinstance(v, (list, tuple)):
         return [_jsonable(x) for x in v]
     if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
+        return {_jsonable(str(k)): _jsonable(x) for k, x in v.items()}
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
     return str(v)
@@ -71,13 +82,16 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
+    field = _field(tuple(first.get("loc", ())))
+    secret = any(part in field.lower() for part in _SECRET_PARTS) or first.get("type") == "missing"
     body = {
         "code": "invalid",
-        "field": _field(tuple(first.get("loc", ()))),
-        "message": str(first.get("msg", "invalid")).removeprefix("Value error, "),
-        "value": _jsonable(first.get("input")) if first.get("type") != "missing" else None,
-        "errors": [{"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg"))} for e in errors[:20]],
-    }
+        "field": _jsonable(field),
+        "message": _jsonable(str(first.get("msg", "invalid")).removeprefix("Value error, ")),
+        "value": None if secret else _jsonable(first.get("input")),
+        "errors": [{"field": _jsonable(_field(tuple(e.get("loc", ())))), "message": _jsonable(str(e.get("msg")))}
+                   for e in errors[:20]],
+    }  # fmt: skip
     return JSONResponse(body, status_code=422)
 
 

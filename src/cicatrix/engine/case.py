@@ -32,6 +32,16 @@ class Phototype(StrEnum):
 
 NonNegative = Annotated[int, Meta(ge=0)]
 
+# Input plausibility bounds, not medicine: what a person's skin can hold and a calendar can
+# reach. They keep absurd values (a count of 10^30, the year 9999) from entering a stored
+# record, where they would break date arithmetic and every later export (docs/security.md).
+MAX_COUNT = 10_000  # lesions, scars or marks of one type: far above any face, back or chest
+MAX_AREA_CM2 = 25_000.0  # the whole skin of a large adult is about 2.5 m^2
+MAX_AGE_MONTHS = 1_440  # 120 years
+MIN_DATE = dt.date(1900, 1, 1)
+MAX_DATE = dt.date(2199, 12, 31)
+Count = Annotated[int, Meta(ge=0, le=MAX_COUNT)]
+
 
 class Patient(Frozen, frozen=True, kw_only=True):
     id: str | None = None
@@ -52,7 +62,7 @@ class _CountedEntry(Frozen, frozen=True, kw_only=True):
     collection: ClassVar[str]
 
     type: str
-    count: NonNegative
+    count: Count
     regions: tuple[str, ...] = ()
 
 
@@ -60,8 +70,8 @@ class ScarEntry(_CountedEntry, frozen=True, kw_only=True):
     collection: ClassVar[str] = "scar_types"
 
     depth: Literal["shallow", "deep"] | None = None
-    area_cm2: Annotated[float, Meta(ge=0)] | None = None
-    age_months: NonNegative | None = None
+    area_cm2: Annotated[float, Meta(ge=0, le=MAX_AREA_CM2)] | None = None
+    age_months: Annotated[int, Meta(ge=0, le=MAX_AGE_MONTHS)] | None = None
 
 
 class MarkEntry(_CountedEntry, frozen=True, kw_only=True):
@@ -192,6 +202,19 @@ def _unknown_types(case: Case, kb: KnowledgeBase) -> Iterator[CaseError]:
             yield _unknown("preferences.treatments", t, "treatments", kb.treatments)
 
 
+def _dates_out_of_range(case: Case) -> Iterator[CaseError]:
+    """Every date outside MIN_DATE..MAX_DATE, in field order."""
+    p, a, prefs = case.patient, case.assessment, case.preferences
+    for field, day in (
+        ("patient.birth_date", p.birth_date),
+        ("patient.isotretinoin_last_dose", p.isotretinoin_last_dose),
+        ("assessment.date", a.date),
+        ("preferences.start", prefs.start),
+    ):
+        if day is not None and not MIN_DATE <= day <= MAX_DATE:
+            yield CaseError(field, day.isoformat(), f"must be between {MIN_DATE} and {MAX_DATE}")
+
+
 def _unknown(field: str, value: str, kind: str, known: Mapping[str, object]) -> CaseError:
     choices = ", ".join(sorted(known))
     return CaseError(field, value, f"unknown {kind.rstrip('s').replace('_', ' ')} (known: {choices})")
@@ -207,5 +230,7 @@ def parse_case(data: object, knowledge: KnowledgeBase) -> Case:
     except msgspec.ValidationError as exc:
         raise _first_error(exc, data) from None
     for error in _unknown_types(case, knowledge):
+        raise error
+    for error in _dates_out_of_range(case):
         raise error
     return case

@@ -54,6 +54,8 @@ def load_record(ctx: Context, patient_id: int, what: str = "fhir") -> tuple[Pati
     """A stored patient with assessments, current plan and sessions; audited as a read of `what`."""
     p = patients.load(ctx, patient_id, "patient.clinical.read")
     require(ctx.actor, "plan.read")
+    if p.phototype is None:  # every export carries the engine's patient, which needs it
+        raise Invalid("clinical.phototype", "the patient's Fitzpatrick phototype is not recorded; record it first")
     rows = list(
         ctx.db.scalars(select(Assessment).where(Assessment.patient_id == p.id).order_by(Assessment.date, Assessment.id))
     )

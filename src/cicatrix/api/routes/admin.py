@@ -9,7 +9,9 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from cicatrix.api.deps import Caller, caller
+from cicatrix.api.params import Id
 from cicatrix.service import audit, users
+from cicatrix.service.bounds import MAX_ID
 from cicatrix.service.context import Context
 from cicatrix.service.schemas import (
     AuditOut,
@@ -48,7 +50,7 @@ async def create_user(body: UserIn, call: Caller = Depends(caller)) -> UserOut:
 
 
 @router.patch("/users/{user_id}", response_model=UserOut, tags=["admin"], summary="Change")
-async def update_user(user_id: int, body: UserUpdate, call: Caller = Depends(caller)) -> UserOut:
+async def update_user(user_id: Id, body: UserUpdate, call: Caller = Depends(caller)) -> UserOut:
     return await call(users.update_user, user_id, body)
 
 
@@ -64,7 +66,7 @@ async def update_clinic(body: ClinicUpdate, call: Caller = Depends(caller)) -> C
 
 @router.get("/audit", response_model=AuditPage, tags=["admin"], summary="Audit trail")
 async def audit_trail(
-    patient_id: Annotated[int | None, Query(ge=1)] = None,
+    patient_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     call: Caller = Depends(caller),

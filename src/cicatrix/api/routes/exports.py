@@ -13,6 +13,7 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from cicatrix.api.deps import Caller, caller, client_ip, db_session
+from cicatrix.api.params import Id
 from cicatrix.service.context import Actor, Context
 from cicatrix.service.errors import Invalid, NotFound
 
@@ -25,7 +26,8 @@ def _clinic(ctx: Context) -> tuple[str, str]:
     from cicatrix.storage.models import Clinic
 
     c = ctx.db.get(Clinic, ctx.actor.clinic_id)
-    return (c.name, c.timezone) if c else ("Your clinic", "UTC")
+    # One line, whatever an older version stored: a line break in the name broke every calendar.
+    return (" ".join(c.name.split()), c.timezone) if c else ("Your clinic", "UTC")
 
 
 def _calendar(ctx: Context, patient_id: int) -> bytes:
@@ -45,7 +47,7 @@ def _calendar(ctx: Context, patient_id: int) -> bytes:
 
 
 @router.get("/patients/{patient_id}/fhir", summary="The patient's record as a FHIR R4B Bundle")
-async def patient_fhir(patient_id: int, call: Caller = Depends(caller)) -> Response:
+async def patient_fhir(patient_id: Id, call: Caller = Depends(caller)) -> Response:
     from cicatrix.exports.fhir import bundle_json, record_to_bundle
     from cicatrix.exports.storage import load_record
 
@@ -76,7 +78,7 @@ async def import_fhir(body: Any = Body(...), call: Caller = Depends(caller)) -> 
 
 
 @router.get("/patients/{patient_id}/calendar.ics", summary="The patient's plan as an iCalendar file")
-async def patient_calendar(patient_id: int, call: Caller = Depends(caller)) -> Response:
+async def patient_calendar(patient_id: Id, call: Caller = Depends(caller)) -> Response:
     return Response(await call(_calendar, patient_id), media_type=ICS)
 
 
@@ -98,7 +100,7 @@ def calendar_subscription(token: str, request: Request, db: Any = Depends(db_ses
 
 
 @router.get("/patients/{patient_id}/handout.pdf", summary="The patient's printable handout (PDF)")
-async def patient_handout(patient_id: int, request: Request, call: Caller = Depends(caller)) -> Response:
+async def patient_handout(patient_id: Id, request: Request, call: Caller = Depends(caller)) -> Response:
     from cicatrix.exports.pdf import HandoutOptions, render_pdf
     from cicatrix.exports.storage import load_record
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic_core import to_json
 
 from cicatrix.api.deps import Caller, caller
+from cicatrix.api.params import Id
 from cicatrix.service import assessments, patients, plans
 from cicatrix.service.schemas import (
     AssessmentCreated,
@@ -63,7 +64,7 @@ async def create_patient(body: PatientIn, call: Caller = Depends(caller)) -> Pat
 
 
 @router.get("/patients/{patient_id}", response_model=PatientOut, summary="Read a patient")
-async def get_patient(patient_id: int, call: Caller = Depends(caller)) -> PatientOut:
+async def get_patient(patient_id: Id, call: Caller = Depends(caller)) -> PatientOut:
     return await call(patients.get, patient_id)
 
 
@@ -73,7 +74,7 @@ async def get_patient(patient_id: int, call: Caller = Depends(caller)) -> Patien
     summary="Update a patient (409 if `version` or If-Match is stale)",
 )
 async def update_patient(
-    patient_id: int,
+    patient_id: Id,
     body: PatientUpdate,
     if_match: Annotated[str | None, Header(max_length=40)] = None,
     call: Caller = Depends(caller),
@@ -82,12 +83,12 @@ async def update_patient(
 
 
 @router.post("/patients/{patient_id}/archive", response_model=PatientOut, summary="Archive")
-async def archive_patient(patient_id: int, call: Caller = Depends(caller)) -> PatientOut:
+async def archive_patient(patient_id: Id, call: Caller = Depends(caller)) -> PatientOut:
     return await call(patients.set_archived, patient_id, True)
 
 
 @router.post("/patients/{patient_id}/unarchive", response_model=PatientOut, summary="Unarchive")
-async def unarchive_patient(patient_id: int, call: Caller = Depends(caller)) -> PatientOut:
+async def unarchive_patient(patient_id: Id, call: Caller = Depends(caller)) -> PatientOut:
     return await call(patients.set_archived, patient_id, False)
 
 
@@ -97,7 +98,7 @@ async def unarchive_patient(patient_id: int, call: Caller = Depends(caller)) -> 
     summary="A patient's assessments, newest first",
 )
 async def list_assessments(
-    patient_id: int, limit: Limit = 50, offset: Offset = 0, call: Caller = Depends(caller)
+    patient_id: Id, limit: Limit = 50, offset: Offset = 0, call: Caller = Depends(caller)
 ) -> AssessmentPage:
     return await call(assessments.history, patient_id, limit, offset)
 
@@ -108,10 +109,10 @@ async def list_assessments(
     status_code=201,
     summary="Record an assessment: scores, and by default a proposed plan",
 )
-async def create_assessment(patient_id: int, body: AssessmentIn, call: Caller = Depends(caller)) -> Response:
+async def create_assessment(patient_id: Id, body: AssessmentIn, call: Caller = Depends(caller)) -> Response:
     return json_response(await call(plans.assess, patient_id, body), 201)
 
 
 @router.get("/assessments/{assessment_id}", response_model=AssessmentOut, summary="An assessment")
-async def get_assessment(assessment_id: int, call: Caller = Depends(caller)) -> AssessmentOut:
+async def get_assessment(assessment_id: Id, call: Caller = Depends(caller)) -> AssessmentOut:
     return await call(assessments.get, assessment_id)
