@@ -45,7 +45,7 @@ def create_app(
             "cicatrix supports clinical judgement; a clinician approves every plan."
         ),
         openapi_url="/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served from this site by cicatrix.api.docs
         redoc_url=None,
         lifespan=_lifespan,
     )
@@ -64,8 +64,12 @@ def create_app(
     from cicatrix.api.routes import exports as _exports; app.include_router(_exports.router, prefix="/api", responses=errors.ERROR_RESPONSES)  # noqa: E702,E501
     # --- end routers ---
 
+    from cicatrix.api import docs
+    from cicatrix.api.headers import SecurityHeadersMiddleware
     from cicatrix.api.intake import IntakeMiddleware
 
+    app.include_router(docs.router)
     app.add_middleware(IntakeMiddleware, settings=settings)
     app.add_middleware(errors.GuardMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)  # outermost: every response
     return app

@@ -5,9 +5,9 @@ One ASGI middleware for the API and the web pages:
 - **Size.** A body larger than `Settings.max_body_bytes` (1 MB) is refused with 413 before it
   is read to the end; the FHIR import takes up to `Settings.max_import_body_bytes` (10 MB). A
   `Content-Length` above the limit is refused without reading anything.
-- **Text.** A NUL character (PostgreSQL cannot store it in text) or a lone UTF-16 surrogate
-  (UTF-8 cannot encode it) anywhere in the path, the query, a JSON body or a form is a 422
-  naming the field, e.g. `assessment.scars[0].type` or `username`. Without this, such a
+- **Text.** A JSON body that is not UTF-8, a NUL character (PostgreSQL cannot store it in
+  text) or a lone UTF-16 surrogate (UTF-8 cannot encode it) anywhere in the path, the query,
+  a JSON body or a form is a 422 naming the field, e.g. `assessment.scars[0].type` or `username`. Without this, such a
   string reaches the driver and the request ends as a 500.
 
 JSON bodies are scanned for the two escapes (`\\u0000`, `\\ud800`-`\\udfff`) as bytes first;
@@ -154,6 +154,10 @@ class IntakeMiddleware:
         if not body:
             return None
         if "json" in ctype:
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError:
+                return "body", "must be JSON in UTF-8"
             if not _SUSPECT_JSON.search(body):
                 return None
             try:

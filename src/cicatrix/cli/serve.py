@@ -47,8 +47,9 @@ def serve(
     typer.echo(f"cicatrix is serving at http://{shown}:{port}/  (API docs: /api/docs)")
     if workers > 1:
         uvicorn.run("cicatrix.api.app:create_app", factory=True, host=host, port=port,
-                    workers=workers, access_log=False, log_config=None)  # fmt: skip
+                    workers=workers, access_log=False, log_config=None, proxy_headers=False)  # fmt: skip
     else:
         from cicatrix.api.app import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_config=None)
+        uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_config=None,
+                    proxy_headers=False)  # X-Forwarded-For: only from trusted proxies (api/deps.client_ip)
