@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from cicatrix.service import audit
@@ -153,6 +153,14 @@ def resolve_token(db: Session, raw: str, kind: str) -> Actor | None:
         token_id=row.id,
         via=kind,
     )
+
+
+def revoke_user_tokens(db: Session, user_id: int, keep: int | None = None) -> int:
+    """Revoke every live bearer token and web session of a user except `keep`; callers commit."""
+    q = update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+    if keep is not None:
+        q = q.where(ApiToken.id != keep)
+    return db.execute(q.values(revoked_at=utcnow())).rowcount or 0  # type: ignore[attr-defined]
 
 
 def revoke_token(db: Session, token_id: int) -> None:

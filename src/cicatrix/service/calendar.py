@@ -13,7 +13,7 @@ from cicatrix.service.context import Context
 from cicatrix.service.errors import NotFound
 from cicatrix.service.schemas import CalendarTokenOut
 from cicatrix.storage.db import utcnow
-from cicatrix.storage.models import CalendarToken
+from cicatrix.storage.models import CalendarToken, Patient, User
 
 
 def _out(t: CalendarToken, raw: str | None = None) -> CalendarTokenOut:
@@ -69,6 +69,13 @@ def resolve(db: Session, raw: str, ip: str | None = None) -> tuple[int, int] | N
     """
     t = db.scalar(select(CalendarToken).where(CalendarToken.token_hash == token_digest(raw)))
     if t is None or t.revoked_at is not None:
+        return None
+    # A link stops with the patient: archived, or their own login disabled by the clinic.
+    patient = db.get(Patient, t.patient_id)
+    if patient is None or patient.archived:
+        return None
+    disabled = db.scalar(select(User.id).where(User.patient_id == t.patient_id, User.active.is_(False)).limit(1))
+    if disabled is not None:
         return None
     audit.record_anonymous(
         db, "read", "calendar", t.id, clinic_id=t.clinic_id, patient_id=t.patient_id, ip=ip,

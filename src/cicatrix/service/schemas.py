@@ -333,7 +333,7 @@ class UserIn(BaseModel):
     username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
     display_name: ShortText
     role: Role
-    password: Annotated[str, StringConstraints(min_length=10, max_length=1000)]
+    password: Annotated[str, StringConstraints(min_length=12, max_length=1000)]
     patient_id: RecordId | None = None
 
 
@@ -343,7 +343,7 @@ class UserUpdate(BaseModel):
     display_name: ShortText | None = None
     role: Role | None = None
     active: bool | None = None
-    password: Annotated[str, StringConstraints(min_length=10, max_length=1000)] | None = None
+    password: Annotated[str, StringConstraints(min_length=12, max_length=1000)] | None = None
 
 
 class UserOut(BaseModel):
