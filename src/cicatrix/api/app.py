@@ -20,8 +20,16 @@ from cicatrix.storage.settings import Settings
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    yield
-    await app.state.db.aclose()  # the event loop's database connections, before the loop ends
+    from cicatrix.storage import lock
+
+    settings: Settings = app.state.settings
+    # While serving, `cicatrix db restore` refuses to replace the SQLite file (storage/lock.py).
+    held = lock.hold_shared(settings.sqlite_path) if settings.is_sqlite else None
+    try:
+        yield
+        await app.state.db.aclose()  # the event loop's database connections, before the loop ends
+    finally:
+        lock.release(held)
 
 
 def create_app(
