@@ -98,7 +98,7 @@ def list_events(
     ctx: Context, patient_id: int | None = None, limit: int = 100, offset: int = 0
 ) -> tuple[int, list[AuditEvent]]:
     """The clinic's audit trail, newest first (admins only)."""
-    from sqlalchemy import func, select
+    from sqlalchemy import and_, func, or_, select
 
     from cicatrix.service.errors import Invalid
     from cicatrix.service.policy import require
@@ -108,7 +108,10 @@ def list_events(
         raise Invalid("limit", "must be between 1 and 500", value=limit)
     if offset < 0:
         raise Invalid("offset", "must be 0 or more", value=offset)
-    where = [AuditEvent.clinic_id == ctx.actor.clinic_id]
+    # The clinic's events, and failed logins for usernames that exist nowhere (no clinic):
+    # attacks on the service show in every clinic's trail.
+    where = [or_(AuditEvent.clinic_id == ctx.actor.clinic_id,
+                 and_(AuditEvent.clinic_id.is_(None), AuditEvent.action == "login_failed"))]  # fmt: skip
     if patient_id is not None:
         where.append(AuditEvent.patient_id == patient_id)
     total = ctx.db.scalar(select(func.count()).select_from(AuditEvent).where(*where)) or 0

@@ -23,9 +23,15 @@ class Settings:
     cookie_secure: bool = False
     session_max_age_s: int = 12 * 3600
     token_max_age_s: int = 30 * 24 * 3600
+    # Login throttle (service/auth.py): per account, this many failures are free, then the wait
+    # after each failure doubles from login_delay_s up to login_max_delay_s (failures counted
+    # over login_failure_memory_s); per address, login_max_failures_per_ip per login_window_s.
     login_max_failures: int = 5
+    login_delay_s: int = 30
+    login_max_delay_s: int = 15 * 60
+    login_failure_memory_s: int = 24 * 3600
     login_window_s: int = 15 * 60
-    login_max_failures_per_ip: int = 50
+    login_max_failures_per_ip: int = 100
     pool_size: int = 10
     # Request bodies (api/intake.py): 1 MB, and 10 MB for the FHIR import.
     max_body_bytes: int = 1_000_000
