@@ -16,6 +16,7 @@ from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -189,6 +190,11 @@ class WebRoute(APIRoute):
                 )
             except RequestValidationError:
                 return error_page(request, 422, "Bad request", "The request was not understood.")
+            except ValidationError as exc:  # a page built a request schema from form values
+                err = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
+                field = ".".join(str(p) for p in err.get("loc", ())) or "form"
+                message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+                return error_page(request, 422, "Bad request", f"{field}: {message}.")
             except ServiceError as exc:
                 status = exc.status if exc.status != 400 else 403
                 if status == 404:
