@@ -26,8 +26,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (403, "Role not allowed, or CSRF token missing"),
         (404, "No such record (or not yours)"),
         (409, "Stale version or wrong state; nothing was changed"),
+        (413, "Request body too large; `field` is body"),
         (422, "Bad input; `field` names it"),
-        (429, "Too many failed logins"),
+        (429, "Login throttled; see Retry-After"),
     )
 }
 
