@@ -102,6 +102,9 @@ def test_stateful_sequences(client, role: str) -> None:  # type: ignore[no-untyp
     schema = _schema(client)
     headers = {"Authorization": f"Bearer {client.world.tokens[role]}"}
     base = schema.as_state_machine()
+    links = schema.statistic.transitions.selected
+    print(f"stateful links: {links}")
+    assert links > 100  # inferred from the schema: POST /api/patients -> /api/patients/{patient_id}, ...
 
     class Machine(base):  # type: ignore[misc, valid-type]
         def get_call_kwargs(self, case):  # type: ignore[no-untyped-def]
