@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -41,7 +42,23 @@ bearer_scheme = HTTPBearer(auto_error=False, description="token from POST /api/a
 
 
 def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The caller's address, for the audit trail and the login limits. `X-Forwarded-For` is
+    believed only when the connection comes from a proxy listed in `Settings.trusted_proxies`
+    (anyone else can write that header): then the nearest address that is not one of those
+    proxies is the client's."""
+    peer = request.client.host if request.client else None
+    trusted = request.app.state.settings.trusted_proxies
+    if peer is None or peer not in trusted:
+        return peer
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",")]
+    for hop in reversed(hops):
+        if hop in trusted:
+            continue
+        try:
+            return str(ipaddress.ip_address(hop))
+        except ValueError:
+            return peer  # a malformed chain: fall back to what the connection shows
+    return peer
 
 
 def _serializer(request: Request) -> URLSafeTimedSerializer:

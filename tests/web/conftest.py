@@ -183,6 +183,17 @@ _AXE_BOOT = """
 """
 
 
+def wait_until(page: Any, expression: str, timeout_s: float = 15.0) -> None:
+    """Poll a JavaScript expression until it is true. Playwright's `wait_for_function` builds
+    its predicate with `eval`, which the pages' Content-Security-Policy forbids (as it
+    should); `evaluate` runs through the DevTools protocol, outside the page's CSP."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for: {expression}")
+        time.sleep(0.05)
+
+
 @dataclass
 class Web:
     """A browser tab whose every page load is checked by axe-core."""
@@ -195,7 +206,7 @@ class Web:
 
     def settle(self) -> None:
         """Wait for the page's axe run, then fail on serious or critical violations."""
-        self.page.wait_for_function("window.__axeDone === true", timeout=15000)
+        wait_until(self.page, "window.__axeDone === true")
         url = self.page.evaluate("location.pathname + location.search")
         self.checked.append(url)
         bad = self.reported.get(url, [])
@@ -236,9 +247,12 @@ def web(browser: Any, web_server: Server) -> Iterator[Web]:
     context.expose_binding("__axeReport", report)
     w.page = context.new_page()
     w.page.set_default_timeout(15000)
+    blocked: list[str] = []  # the pages must work under their Content-Security-Policy
+    w.page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
     try:
         yield w
         unchecked = [u for u in w.started if u not in w.checked]
         assert not unchecked, f"pages loaded without an axe check (use web.goto/web.submit): {unchecked}"
+        assert not blocked, f"the Content-Security-Policy blocked something: {blocked}"
     finally:
         context.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from tests.web.conftest import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -28,10 +29,10 @@ def test_clinician_creates_patient_assesses_approves_and_reflows_a_missed_sessio
     page.get_by_label("Rolling depth").select_option("deep")
     page.get_by_label("Boxcar, shallow count").fill("12")
     # live update: rolling deep 8 -> moderately atrophic 2 x 1; boxcar shallow 12 -> 2 x 2; total 6
-    page.wait_for_function("document.querySelector('[data-score=gb]')?.textContent.trim() === '6'")
+    wait_until(page, "document.querySelector('[data-score=gb]')?.textContent.trim() === '6'")
     assert gb.inner_text() == "6"
     page.get_by_label("Post-inflammatory hyperpigmentation (PIH) count").fill("3")
-    page.wait_for_function("document.querySelector('[data-score=gb]')?.textContent.trim() === '7'")
+    wait_until(page, "document.querySelector('[data-score=gb]')?.textContent.trim() === '7'")
     page.get_by_label(re.compile(r"^3 · Moderate")).check()
     web.submit(page.get_by_role("button", name="Save assessment and propose a plan"))
 

@@ -274,7 +274,7 @@ def test_handout_and_plan_pages_render_for_every_demo_plan(demo: Demo) -> None:
             r = demo.client.get(path)
             assert r.status_code == 200, path
     handout = demo.client.get(f"/plans/{ids[0]}/handout").text
-    assert "Day by day" in handout and "window.print()" in handout
+    assert "Day by day" in handout and "data-print" in handout
 
 
 def test_admin_pages_and_settings_keep_input_on_error(demo: Demo) -> None:

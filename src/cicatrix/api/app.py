@@ -22,8 +22,16 @@ from cicatrix.web.routes import router as web_router
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    yield
-    await app.state.db.aclose()  # the event loop's database connections, before the loop ends
+    from cicatrix.storage import lock
+
+    settings: Settings = app.state.settings
+    # While serving, `cicatrix db restore` refuses to replace the SQLite file (storage/lock.py).
+    held = lock.hold_shared(settings.sqlite_path) if settings.is_sqlite else None
+    try:
+        yield
+        await app.state.db.aclose()  # the event loop's database connections, before the loop ends
+    finally:
+        lock.release(held)
 
 
 def create_app(
@@ -43,7 +51,7 @@ def create_app(
             "cicatrix supports clinical judgement; a clinician approves every plan."
         ),
         openapi_url="/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served from this site by cicatrix.api.docs
         redoc_url=None,
         lifespan=_lifespan,
     )
@@ -59,5 +67,12 @@ def create_app(
     app.include_router(web_router)
     app.include_router(exports.router, prefix="/api", responses=errors.ERROR_RESPONSES)
 
+    from cicatrix.api import docs
+    from cicatrix.api.headers import SecurityHeadersMiddleware
+    from cicatrix.api.intake import IntakeMiddleware
+
+    app.include_router(docs.router)
+    app.add_middleware(IntakeMiddleware, settings=settings)
     app.add_middleware(errors.GuardMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)  # outermost: every response
     return app

@@ -25,14 +25,19 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (403, "Role not allowed, or CSRF token missing"),
         (404, "No such record (or not yours)"),
         (409, "Stale version or wrong state; nothing was changed"),
+        (413, "Request body too large; `field` is body"),
         (422, "Bad input; `field` names it"),
-        (429, "Too many failed logins"),
+        (429, "Login throttled; see Retry-After"),
     )
 }
 
 _CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
           405: "method_not_allowed", 406: "not_acceptable", 413: "too_large",
           415: "unsupported_media_type"}  # fmt: skip
+
+
+# A 422 never echoes these back (a mistyped password is still a password).
+_SECRET_PARTS = ("password", "token", "secret")
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -59,12 +64,17 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
+    field = _field(tuple(first.get("loc", ())))
+    secret = any(part in field.lower() for part in _SECRET_PARTS) or first.get("type") == "missing"
     body = {
         "code": "invalid",
-        "field": _field(tuple(first.get("loc", ()))),
-        "message": str(first.get("msg", "invalid")).removeprefix("Value error, "),
-        "value": jsonable(first.get("input")) if first.get("type") != "missing" else None,
-        "errors": [{"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg"))} for e in errors[:20]],
+        "field": jsonable(field),
+        "message": jsonable(str(first.get("msg", "invalid")).removeprefix("Value error, ")),
+        "value": None if secret else jsonable(first.get("input")),
+        "errors": [
+            {"field": jsonable(_field(tuple(e.get("loc", ())))), "message": jsonable(str(e.get("msg")))}
+            for e in errors[:20]
+        ],
     }
     return JSONResponse(body, status_code=422)
 

@@ -55,8 +55,10 @@ def serve(
             workers=workers,
             access_log=False,
             log_config=None,
+            proxy_headers=False,  # X-Forwarded-For is read by credentials.client_ip, from trusted proxies only
         )
     else:
         from cicatrix.api.app import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_config=None)
+        uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_config=None,
+                    proxy_headers=False)  # X-Forwarded-For: only from trusted proxies (api/deps.client_ip)

@@ -34,6 +34,16 @@ class Phototype(StrEnum):
 
 NonNegative = Annotated[int, Meta(ge=0)]
 
+# Input plausibility bounds, not medicine: what a person's skin can hold and a calendar can
+# reach. They keep absurd values (a count of 10^30, the year 9999) from entering a stored
+# record, where they would break date arithmetic and every later export (docs/security.md).
+MAX_COUNT = 10_000  # lesions, scars or marks of one type: far above any face, back or chest
+MAX_AREA_CM2 = 25_000.0  # the whole skin of a large adult is about 2.5 m^2
+MAX_AGE_MONTHS = 1_440  # 120 years
+MIN_DATE = dt.date(1900, 1, 1)
+MAX_DATE = dt.date(2199, 12, 31)
+Count = Annotated[int, Meta(ge=0, le=MAX_COUNT)]
+
 
 class Patient(Frozen, frozen=True, kw_only=True):
     id: str | None = None
@@ -54,7 +64,7 @@ class _CountedEntry(Frozen, frozen=True, kw_only=True):
     collection: ClassVar[str]
 
     type: str
-    count: NonNegative
+    count: Count
     regions: tuple[str, ...] = ()
 
 
@@ -62,8 +72,8 @@ class ScarEntry(_CountedEntry, frozen=True, kw_only=True):
     collection: ClassVar[str] = "scar_types"
 
     depth: Literal["shallow", "deep"] | None = None
-    area_cm2: Annotated[float, Meta(ge=0)] | None = None
-    age_months: NonNegative | None = None
+    area_cm2: Annotated[float, Meta(ge=0, le=MAX_AREA_CM2)] | None = None
+    age_months: Annotated[int, Meta(ge=0, le=MAX_AGE_MONTHS)] | None = None
     # the scars' diameter (a linear scar's width), for ECCA's size-defined atrophic items; only on
     # the scar types the scale measures (checked by parse_case). Above 100 mm is a typing error.
     diameter_mm: Annotated[float, Meta(gt=0, le=100)] | None = None
@@ -212,6 +222,19 @@ def _unmeasured_diameters(case: Case, kb: KnowledgeBase) -> Iterator[CaseError]:
             )
 
 
+def _dates_out_of_range(case: Case) -> Iterator[CaseError]:
+    """Every date outside MIN_DATE..MAX_DATE, in field order."""
+    p, a, prefs = case.patient, case.assessment, case.preferences
+    for field, day in (
+        ("patient.birth_date", p.birth_date),
+        ("patient.isotretinoin_last_dose", p.isotretinoin_last_dose),
+        ("assessment.date", a.date),
+        ("preferences.start", prefs.start),
+    ):
+        if day is not None and not MIN_DATE <= day <= MAX_DATE:
+            yield CaseError(field, day.isoformat(), f"must be between {MIN_DATE} and {MAX_DATE}")
+
+
 def _unknown(field: str, value: str, kind: str, known: Mapping[str, object]) -> CaseError:
     choices = ", ".join(sorted(known))
     return CaseError(field, value, f"unknown {kind.rstrip('s').replace('_', ' ')} (known: {choices})")
@@ -267,6 +290,8 @@ def parse_case(data: object, knowledge: KnowledgeBase) -> Case:
     for error in _unmeasured_diameters(case, knowledge):
         raise error
     for error in _unknown_types(case, knowledge):
+        raise error
+    for error in _dates_out_of_range(case):
         raise error
     patient = _coded_patient(case.patient, knowledge)
     return case if patient is case.patient else replace(case, patient=patient)

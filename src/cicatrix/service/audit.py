@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import and_, event, func, insert, or_, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from cicatrix.service.context import Context
@@ -104,7 +104,10 @@ def page(ctx: Context, patient_id: int | None = None, limit: int = 100, offset: 
         raise Invalid("limit", "must be between 1 and 500", value=limit)
     if offset < 0:
         raise Invalid("offset", "must be 0 or more", value=offset)
-    where = [AuditEvent.clinic_id == ctx.actor.clinic_id]
+    # The clinic's events, and failed logins for usernames that exist nowhere (no clinic):
+    # attacks on the service show in every clinic's trail.
+    unknown_user = and_(AuditEvent.clinic_id.is_(None), AuditEvent.action == "login_failed")
+    where = [or_(AuditEvent.clinic_id == ctx.actor.clinic_id, unknown_user)]
     if patient_id is not None:
         where.append(AuditEvent.patient_id == patient_id)
     total = ctx.db.scalar(select(func.count()).select_from(AuditEvent).where(*where)) or 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -51,13 +52,18 @@ class RateLimited(ServiceError):
 
 def jsonable(v: Any) -> Any:
     """A value as JSON can carry it (an error body's `value`): containers kept, bytes decoded,
-    anything else as its text."""
-    if v is None or isinstance(v, (str, int, float, bool)):
+    NaN and Infinity as text (JSON has no such numbers), lone surrogates replaced (UTF-8 cannot
+    carry them), anything else as its text."""
+    if v is None or isinstance(v, (int, bool)):
         return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else str(v)
+    if isinstance(v, str):
+        return v.encode("utf-8", "replace").decode("utf-8")
     if isinstance(v, (list, tuple)):
         return [jsonable(x) for x in v]
     if isinstance(v, dict):
-        return {str(k): jsonable(x) for k, x in v.items()}
+        return {jsonable(str(k)): jsonable(x) for k, x in v.items()}
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
     return str(v)

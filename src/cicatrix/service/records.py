@@ -25,7 +25,7 @@ from cicatrix.exports.record import AssessmentRecord, PatientRecord, PersonName,
 from cicatrix.service import audit, patients
 from cicatrix.service.assessments import case_patient
 from cicatrix.service.context import Context
-from cicatrix.service.errors import NotFound
+from cicatrix.service.errors import Invalid, NotFound
 from cicatrix.service.policy import require
 from cicatrix.service.queries import current_plan
 from cicatrix.storage.models import Assessment, Clinic, CourseSession, Patient, Plan
@@ -49,6 +49,8 @@ def _assessment_keys(rows: list[Assessment]) -> dict[int, str]:
 def _load(ctx: Context, patient_id: int, what: str) -> tuple[PatientRecord, Patient, Plan | None]:
     p = patients.load(ctx, patient_id, "patient.clinical.read")
     require(ctx.actor, "plan.read")
+    if p.phototype is None:  # every export carries the engine's patient, which needs it
+        raise Invalid("clinical.phototype", "the patient's Fitzpatrick phototype is not recorded; record it first")
     rows = list(
         ctx.db.scalars(select(Assessment).where(Assessment.patient_id == p.id).order_by(Assessment.date, Assessment.id))
     )
@@ -127,7 +129,7 @@ def calendar_source(ctx: Context, patient_id: int) -> CalendarSource:
     return CalendarSource(
         plan=record.plan.plan,
         record_id=record.id,
-        clinic_name=clinic.name,
+        clinic_name=_one_line(clinic.name),
         timezone=clinic.timezone,
         sequences={(s.treatment, s.number): s.sequence for s in rows},
     )
@@ -146,7 +148,12 @@ def handout_source(ctx: Context, patient_id: int) -> HandoutSource:
     record, p, _plan_row = _load(ctx, patient_id, "pdf")
     if record.plan is None:
         raise NotFound("plan", "this patient has no plan yet")
-    return HandoutSource(plan=record.plan.plan, clinic_name=_clinic(ctx).name, patient_name=p.name)
+    return HandoutSource(plan=record.plan.plan, clinic_name=_one_line(_clinic(ctx).name), patient_name=p.name)
+
+
+def _one_line(name: str) -> str:
+    """A clinic name as one line, whatever an older version stored: a line break broke every calendar."""
+    return " ".join(name.split())
 
 
 # --- de-identified outcomes ------------------------------------------------------------------

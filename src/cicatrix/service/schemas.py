@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from cicatrix.engine.case import Phototype
+from cicatrix.service.bounds import Day, RecordId, Version, one_line
 
 Role = Literal["admin", "clinician", "front_desk", "patient"]
 Sex = Literal["female", "male", "other", "unknown"]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(one_line)
+]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), AfterValidator(one_line)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
 
 _IN = ConfigDict(extra="forbid")
@@ -36,7 +39,7 @@ class PatientClinical(BaseModel):
     phototype: Phototype | None = None
     pregnant: bool = False
     breastfeeding: bool = False
-    isotretinoin_last_dose: date | None = None
+    isotretinoin_last_dose: Day | None = None
     history: list[Code] = Field(default_factory=list, max_length=50)
     medications: list[Code] = Field(default_factory=list, max_length=50)
     recent_sunburn: bool = False
@@ -49,7 +52,7 @@ class PatientClinicalUpdate(BaseModel):
     phototype: Phototype | None = None
     pregnant: bool | None = None
     breastfeeding: bool | None = None
-    isotretinoin_last_dose: date | None = None
+    isotretinoin_last_dose: Day | None = None
     history: list[Code] | None = Field(default=None, max_length=50)
     medications: list[Code] | None = Field(default=None, max_length=50)
     recent_sunburn: bool | None = None
@@ -61,7 +64,7 @@ class PatientIn(BaseModel):
 
     name: ShortText
     mrn: Code | None = None
-    birth_date: date | None = None
+    birth_date: Day | None = None
     sex: Sex | None = None
     phone: Annotated[str, StringConstraints(max_length=64)] | None = None
     email: Annotated[str, StringConstraints(max_length=200)] | None = None
@@ -73,10 +76,10 @@ class PatientUpdate(BaseModel):
 
     model_config = _IN
 
-    version: int = Field(ge=1)
+    version: Version
     name: ShortText | None = None
     mrn: Code | None = None
-    birth_date: date | None = None
+    birth_date: Day | None = None
     sex: Sex | None = None
     phone: Annotated[str, StringConstraints(max_length=64)] | None = None
     email: Annotated[str, StringConstraints(max_length=200)] | None = None
@@ -190,10 +193,10 @@ class PlanEditIn(BaseModel):
 
     model_config = _IN
 
-    version: int = Field(ge=1)
+    version: Version
     reason: Reason
     treatments: list[Code] | None = Field(default=None, max_length=30)
-    start: date | None = None
+    start: Day | None = None
     max_downtime_days: int | None = Field(default=None, ge=0, le=365)
     overrides: list[OverrideIn] = Field(default_factory=list, max_length=20)
 
@@ -201,7 +204,7 @@ class PlanEditIn(BaseModel):
 class ApproveIn(BaseModel):
     model_config = _IN
 
-    version: int = Field(ge=1)
+    version: Version
 
 
 class SessionOut(BaseModel):
@@ -261,15 +264,15 @@ class PlanSummary(BaseModel):
 class SessionDoneIn(BaseModel):
     model_config = _IN
 
-    version: int | None = Field(default=None, ge=1, description="plan version, if checked")
+    version: Version | None = Field(default=None, description="plan version, if checked")
     note: str | None = Field(default=None, max_length=2000)
 
 
 class SessionMissedIn(BaseModel):
     model_config = _IN
 
-    version: int | None = Field(default=None, ge=1, description="plan version, if checked")
-    new_date: date | None = Field(default=None, description="when to give it instead; default the next day")
+    version: Version | None = Field(default=None, description="plan version, if checked")
+    new_date: Day | None = Field(default=None, description="when to give it instead; default the next day")
     note: str | None = Field(default=None, max_length=2000)
     dry_run: bool = Field(default=False, description="show the re-flowed course, save nothing")
 
@@ -298,9 +301,9 @@ class TodayOut(BaseModel):
 class OutcomeIn(BaseModel):
     model_config = _IN
 
-    date: date
+    date: Day
     measure: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-    value: float = Field(ge=-1e6, le=1e6)
+    value: float = Field(ge=-1e6, le=1e6, allow_inf_nan=False)
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -334,8 +337,8 @@ class UserIn(BaseModel):
     username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
     display_name: ShortText
     role: Role
-    password: Annotated[str, StringConstraints(min_length=10, max_length=1000)]
-    patient_id: int | None = None
+    password: Annotated[str, StringConstraints(min_length=12, max_length=1000)]
+    patient_id: RecordId | None = None
 
 
 class UserUpdate(BaseModel):
@@ -344,7 +347,7 @@ class UserUpdate(BaseModel):
     display_name: ShortText | None = None
     role: Role | None = None
     active: bool | None = None
-    password: Annotated[str, StringConstraints(min_length=10, max_length=1000)] | None = None
+    password: Annotated[str, StringConstraints(min_length=12, max_length=1000)] | None = None
 
 
 class UserOut(BaseModel):

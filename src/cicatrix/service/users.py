@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cicatrix.service import audit
-from cicatrix.service.auth import hash_password
+from cicatrix.service import audit, passwords
+from cicatrix.service.auth import hash_password, revoke_user_tokens
 from cicatrix.service.context import Actor, Context
 from cicatrix.service.errors import Conflict, Invalid, NotFound
 from cicatrix.service.policy import require
@@ -43,6 +43,7 @@ def _check_tz(tz: str) -> None:
 def add_user(db: Session, clinic_id: int, data: UserIn) -> User:
     """Create an account without an acting user (bootstrap and demo); callers commit."""
     username = data.username.strip().lower()
+    passwords.check(data.password, username)
     if db.scalar(select(func.count()).select_from(User).where(User.username == username)):
         raise Conflict("username", "this username is taken")
     if data.role == "patient":
@@ -99,17 +100,39 @@ def update_user(ctx: Context, user_id: int, data: UserUpdate) -> UserOut:
     if data.role is not None and data.role != u.role:
         if data.role == "patient" or u.role == "patient":
             raise Invalid("role", "patient accounts cannot change role")
+        _keep_an_admin(ctx, u, "role")
         u.role = data.role
     if data.display_name is not None:
         u.display_name = data.display_name
     if data.active is not None:
         if u.id == ctx.actor.user_id and not data.active:
             raise Invalid("active", "you cannot disable your own account")
+        if not data.active:
+            _keep_an_admin(ctx, u, "active")
         u.active = data.active
     if data.password is not None:
+        passwords.check(data.password, u.username)
         u.password_hash = hash_password(data.password)
-    audit.record(ctx, "update", "user", u.id, patient_id=u.patient_id)
+        # A new password ends every other session and token of the account (a reset after a
+        # leak must lock the leaker out); the admin's own current token survives.
+        revoke_user_tokens(ctx.db, u.id, keep=ctx.actor.token_id)
+    detail = "password reset; other sessions ended" if data.password is not None else None
+    audit.record(ctx, "update", "user", u.id, patient_id=u.patient_id, detail=detail)
     return user_out(u)
+
+
+def _keep_an_admin(ctx: Context, u: User, field: str) -> None:
+    """Refuse to demote or disable a clinic's last active administrator: nobody could manage
+    its accounts afterwards."""
+    if u.role != "admin" or not u.active:
+        return
+    others = ctx.db.scalar(
+        select(func.count()).select_from(User).where(
+            User.clinic_id == u.clinic_id, User.role == "admin", User.active.is_(True), User.id != u.id
+        )
+    )
+    if not others:
+        raise Conflict(field, "this is the clinic's last active administrator; make another user an admin first")
 
 
 def me(ctx: Context) -> UserOut:

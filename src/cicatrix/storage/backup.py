@@ -9,6 +9,9 @@ import os
 import sqlite3
 from pathlib import Path
 
+from cicatrix.storage.files import private_database, private_file
+from cicatrix.storage.lock import DatabaseInUse, exclusive
+
 
 class BackupError(ValueError):
     pass
@@ -21,6 +24,7 @@ def backup_sqlite(db_path: Path, dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".partial")
     tmp.unlink(missing_ok=True)
+    private_file(tmp)  # a backup holds every patient's record: 0600, like the database
     src = sqlite3.connect(db_path)
     try:
         out = sqlite3.connect(tmp)
@@ -36,20 +40,25 @@ def backup_sqlite(db_path: Path, dest: Path) -> None:
 
 
 def restore_sqlite(src_file: Path, db_path: Path) -> None:
-    """Replace the database with a backup; the server must be stopped first."""
+    """Replace the database with a backup. Refused while a server holds the database
+    (storage/lock.py): writes it acknowledged after the backup would silently vanish."""
     if not src_file.exists():
         raise BackupError(f"backup file {src_file} does not exist")
     _check(src_file)
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    src = sqlite3.connect(src_file)
     try:
-        out = sqlite3.connect(db_path)
-        try:
-            src.backup(out)
-        finally:
-            out.close()
-    finally:
-        src.close()
+        with exclusive(db_path):
+            private_database(db_path)
+            src = sqlite3.connect(src_file)
+            try:
+                out = sqlite3.connect(db_path)
+                try:
+                    src.backup(out)
+                finally:
+                    out.close()
+            finally:
+                src.close()
+    except DatabaseInUse as exc:
+        raise BackupError(str(exc)) from None
 
 
 def _check(path: Path) -> None:

@@ -61,7 +61,9 @@ def make_engine(settings: Settings) -> Engine:
     """Create the engine; parameters are hidden from error messages so no personal data leaks."""
     url = settings.url
     if url.startswith("sqlite"):
-        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        from cicatrix.storage.files import private_database
+
+        private_database(settings.sqlite_path)  # 0600 before SQLite creates it (and its WAL)
         engine = create_engine(
             url,
             hide_parameters=True,

@@ -37,10 +37,23 @@ class Settings:
     cookie_secure: bool = False
     session_max_age_s: int = 12 * 3600
     token_max_age_s: int = 30 * 24 * 3600
+    # Login throttle (service/auth.py): per account, this many failures are free, then the wait
+    # after each failure doubles from login_delay_s up to login_max_delay_s (failures counted
+    # over login_failure_memory_s); per address, login_max_failures_per_ip per login_window_s.
     login_max_failures: int = 5
+    login_delay_s: int = 30
+    login_max_delay_s: int = 15 * 60
+    login_failure_memory_s: int = 24 * 3600
     login_window_s: int = 15 * 60
-    login_max_failures_per_ip: int = 50
+    login_max_failures_per_ip: int = 100
     pool_size: int = 10
+    # Request bodies (api/intake.py): 1 MB, and 10 MB for the FHIR import.
+    max_body_bytes: int = 1_000_000
+    max_import_body_bytes: int = 10_000_000
+    # HTTP Strict-Transport-Security max-age in seconds; 0 sends no header (api/headers.py).
+    hsts_max_age_s: int = 0
+    # Addresses of reverse proxies whose X-Forwarded-For is believed (api/deps.client_ip).
+    trusted_proxies: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -53,9 +66,19 @@ class Settings:
             "secret_key": os.environ.get(SECRET_ENV) or None,
             "knowledge_dir": overrides_from_env(),
             "cookie_secure": os.environ.get("CICATRIX_COOKIE_SECURE", "") in ("1", "true", "yes"),
+            "trusted_proxies": tuple(p.strip() for p in os.environ.get("CICATRIX_TRUSTED_PROXIES", "").split(",")
+                                     if p.strip()),
         }
         if FHIR_MAX_ENTRIES_ENV in os.environ:
             values["fhir_max_entries"] = _positive_int(FHIR_MAX_ENTRIES_ENV)
+        for name, env in (("max_body_bytes", "CICATRIX_MAX_BODY_BYTES"),
+                          ("max_import_body_bytes", "CICATRIX_MAX_IMPORT_BODY_BYTES"),
+                          ("hsts_max_age_s", "CICATRIX_HSTS_MAX_AGE")):
+            raw = os.environ.get(env, "").strip()
+            if raw:
+                if not raw.isdigit():
+                    raise ValueError(f"{env} must be a whole number, got {raw!r}")
+                values[name] = int(raw)
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from cicatrix.params import Id
 from cicatrix.service import users
 from cicatrix.service.errors import Conflict, Invalid
 from cicatrix.service.policy import ROLES, roles_with
@@ -69,7 +70,7 @@ def user_create(request: Request, posted: Posted, page: Page = Depends(ADMIN)) -
 
 
 @router.post("/admin/users/{user_id}", response_class=HTMLResponse)
-def user_update(user_id: int, request: Request, posted: Posted, page: Page = Depends(ADMIN)) -> Response:
+def user_update(user_id: Id, request: Request, posted: Posted, page: Page = Depends(ADMIN)) -> Response:
     form = read_form(posted)
     role = form.value("role") or None
     try:

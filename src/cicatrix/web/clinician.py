@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from cicatrix.params import Id
 from cicatrix.service import assessments, dashboard, patients, plans, views
 from cicatrix.service.errors import Conflict, Invalid, NotFound
 from cicatrix.service.policy import ROLES, allowed, roles_with
@@ -158,7 +159,7 @@ def patient_create(request: Request, posted: Posted, page: Page = Depends(STAFF)
 
 
 @router.get("/patients/{patient_id}", response_class=HTMLResponse)
-def patient_page(patient_id: int, page: Page = Depends(STAFF)) -> Response:
+def patient_page(patient_id: Id, page: Page = Depends(STAFF)) -> Response:
     ctx = page.ctx
     ov = views.patient_overview(ctx, patient_id)
     p = ov.patient
@@ -226,7 +227,7 @@ def _assessment_page(page: Page, patient: Any, form: Any, scores: Any, status: i
 
 
 @router.get("/patients/{patient_id}/assessments/new", response_class=HTMLResponse)
-def assessment_new(patient_id: int, page: Page = Depends(CLINICIAN)) -> Response:
+def assessment_new(patient_id: Id, page: Page = Depends(CLINICIAN)) -> Response:
     p = patients.get(page.ctx, patient_id)
     form = parse_assessment_form({}, page.ctx.kb)
     form.errors.clear()
@@ -235,7 +236,7 @@ def assessment_new(patient_id: int, page: Page = Depends(CLINICIAN)) -> Response
 
 
 @router.post("/patients/{patient_id}/assessments/new", response_class=HTMLResponse)
-def assessment_create(patient_id: int, request: Request, posted: Posted, page: Page = Depends(CLINICIAN)) -> Response:
+def assessment_create(patient_id: Id, request: Request, posted: Posted, page: Page = Depends(CLINICIAN)) -> Response:
     p = patients.get(page.ctx, patient_id)
     data = {k: str(v) for k, v in posted.items() if k != "csrf_token" and isinstance(v, str)}
     form = parse_assessment_form(data, page.ctx.kb)
@@ -305,7 +306,7 @@ def _plan_page(
 
 
 @router.get("/plans/{plan_id}", response_class=HTMLResponse)
-def plan_page(plan_id: int, page: Page = Depends(CLINICIAN)) -> Response:
+def plan_page(plan_id: Id, page: Page = Depends(CLINICIAN)) -> Response:
     return _plan_page(page, plan_id)
 
 
@@ -317,14 +318,14 @@ def _version(form: FormState) -> int:
 
 
 @router.post("/plans/{plan_id}/approve", response_class=HTMLResponse)
-def plan_approve(plan_id: int, request: Request, posted: Posted, page: Page = Depends(CLINICIAN)) -> Response:
+def plan_approve(plan_id: Id, request: Request, posted: Posted, page: Page = Depends(CLINICIAN)) -> Response:
     form = read_form(posted)
     plans.approve(page.ctx, plan_id, _version(form))
     return _see(f"/plans/{plan_id}", "approved")
 
 
 @router.post("/plans/{plan_id}/edit", response_class=HTMLResponse)
-def plan_edit(plan_id: int, request: Request, posted: Posted, page: Page = Depends(CLINICIAN)) -> Response:
+def plan_edit(plan_id: Id, request: Request, posted: Posted, page: Page = Depends(CLINICIAN)) -> Response:
     form = read_form(posted, list_fields=("treatments",))
     reason = form.value("reason").strip()
     errors: list[str] = []
@@ -351,7 +352,7 @@ def plan_edit(plan_id: int, request: Request, posted: Posted, page: Page = Depen
 
 
 @router.post("/plans/{plan_id}/override", response_class=HTMLResponse)
-def plan_override(plan_id: int, request: Request, posted: Posted, page: Page = Depends(CLINICIAN)) -> Response:
+def plan_override(plan_id: Id, request: Request, posted: Posted, page: Page = Depends(CLINICIAN)) -> Response:
     form = read_form(posted)
     reason = form.value("reason").strip()
     treatment = form.value("treatment").strip()
@@ -398,7 +399,7 @@ def _course_page(page: Page, plan_id: int, errors: list[str] | None = None, stat
 
 
 @router.get("/plans/{plan_id}/course", response_class=HTMLResponse)
-def course_page(plan_id: int, page: Page = Depends(CLINICIAN)) -> Response:
+def course_page(plan_id: Id, page: Page = Depends(CLINICIAN)) -> Response:
     return _course_page(page, plan_id)
 
 
@@ -410,7 +411,7 @@ def _session_of(plan: PlanOut, session_id: int) -> Any:
 
 
 @router.post("/plans/{plan_id}/sessions/{session_id}/done", response_class=HTMLResponse)
-def session_done(plan_id: int, session_id: int, page: Page = Depends(CLINICIAN)) -> Response:
+def session_done(plan_id: Id, session_id: Id, page: Page = Depends(CLINICIAN)) -> Response:
     _session_of(views.plan_view(page.ctx, plan_id).plan, session_id)
     try:
         page.step(plans.record_done, session_id, SessionDoneIn())
@@ -443,7 +444,7 @@ def _missed_page(
 
 
 @router.get("/plans/{plan_id}/sessions/{session_id}/missed", response_class=HTMLResponse)
-def session_missed_form(plan_id: int, session_id: int, page: Page = Depends(CLINICIAN)) -> Response:
+def session_missed_form(plan_id: Id, session_id: Id, page: Page = Depends(CLINICIAN)) -> Response:
     view = views.plan_view(page.ctx, plan_id)
     s = _session_of(view.plan, session_id)
     default = max(page.ctx.today, s.date) + timedelta(days=1)
@@ -452,7 +453,7 @@ def session_missed_form(plan_id: int, session_id: int, page: Page = Depends(CLIN
 
 @router.post("/plans/{plan_id}/sessions/{session_id}/missed", response_class=HTMLResponse)
 def session_missed(
-    plan_id: int, session_id: int, request: Request, posted: Posted, page: Page = Depends(CLINICIAN)
+    plan_id: Id, session_id: Id, request: Request, posted: Posted, page: Page = Depends(CLINICIAN)
 ) -> Response:
     form = read_form(posted)
     view = views.plan_view(page.ctx, plan_id)
@@ -491,7 +492,7 @@ def session_missed(
 
 
 @router.get("/plans/{plan_id}/handout", response_class=HTMLResponse)
-def handout(plan_id: int, page: Page = Depends(CLINICIAN)) -> Response:
+def handout(plan_id: Id, page: Page = Depends(CLINICIAN)) -> Response:
     kb = page.ctx.kb
     view = views.plan_view(page.ctx, plan_id)
     plan, patient = view.plan, view.patient

@@ -18,12 +18,13 @@ import logging
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
+from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from cicatrix import credentials
@@ -222,6 +223,11 @@ class WebRoute(APIRoute):
                 )
             except RequestValidationError:
                 return error_page(request, 422, "Bad request", "The request was not understood.")
+            except ValidationError as exc:  # a page built a request schema from form values
+                err = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
+                field = ".".join(str(p) for p in err.get("loc", ())) or "form"
+                message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+                return error_page(request, 422, "Bad request", f"{field}: {message}.")
             except ServiceError as exc:
                 status = exc.status if exc.status != 400 else 403
                 if status == 404:
@@ -246,12 +252,25 @@ def home_for(role: str) -> str:
 
 
 def safe_next(target: str | None, role: str) -> str:
-    """Only follow same-site relative paths after login."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        if role == "patient" and not target.startswith("/me"):
-            return "/me"
-        return target
-    return home_for(role)
+    """Where to go after login: only a path on this site, parsed and rebuilt, never the text as
+    sent. Browsers drop tabs and line breaks inside URLs, so `/<TAB>/evil.example` would become
+    `//evil.example` (another site): any control character or space sends the caller home."""
+    home = home_for(role)
+    if not target or len(target) > 2000 or any(ch.isspace() or not ch.isprintable() for ch in target):
+        return home
+    parts = urlsplit(target)
+    path = parts.path
+    if parts.scheme or parts.netloc or not path.startswith("/") or path.startswith("//") or "\\" in target:
+        return home
+    if role == "patient" and not (path == "/me" or path.startswith("/me/")):
+        return "/me"
+    rebuilt = quote(path, safe=_URL_SAFE)
+    if parts.query:
+        rebuilt += "?" + quote(parts.query, safe=_URL_SAFE + "?")
+    return rebuilt
+
+
+_URL_SAFE = "/%-._~!$&'()*+,;=:@"
 
 
 @dataclass

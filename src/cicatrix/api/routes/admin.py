@@ -8,7 +8,9 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from cicatrix.api.deps import Call
+from cicatrix.params import Id
 from cicatrix.service import audit, users
+from cicatrix.service.bounds import MAX_ID
 from cicatrix.service.schemas import (
     AuditPage,
     ClinicOut,
@@ -43,7 +45,7 @@ async def create_user(body: UserIn, call: Call) -> UserOut:
 
 
 @router.patch("/users/{user_id}", response_model=UserOut, tags=["admin"], summary="Change")
-async def update_user(user_id: int, body: UserUpdate, call: Call) -> UserOut:
+async def update_user(user_id: Id, body: UserUpdate, call: Call) -> UserOut:
     return await call(users.update_user, user_id, body)
 
 
@@ -60,7 +62,7 @@ async def update_clinic(body: ClinicUpdate, call: Call) -> ClinicOut:
 @router.get("/audit", response_model=AuditPage, tags=["admin"], summary="Audit trail")
 async def audit_trail(
     call: Call,
-    patient_id: Annotated[int | None, Query(ge=1)] = None,
+    patient_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> AuditPage:

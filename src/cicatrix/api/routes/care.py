@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 
 from cicatrix.api.deps import Call
 from cicatrix.api.routes.patients import _if_match, json_response
+from cicatrix.params import DateParam, Id
 from cicatrix.service import calendar, outcomes, plans
 from cicatrix.service.schemas import (
     ApproveIn,
@@ -35,22 +35,22 @@ router = APIRouter(tags=["care"])
     status_code=201,
     summary="Propose a plan from an assessment (overrides need a reason)",
 )
-async def create_plan(assessment_id: int, body: PlanCreate, call: Call) -> Response:
+async def create_plan(assessment_id: Id, body: PlanCreate, call: Call) -> Response:
     return json_response(await call(plans.generate, assessment_id, body), 201)
 
 
 @router.get("/patients/{patient_id}/plan", response_model=PlanOut, summary="The current plan")
-async def current_plan(patient_id: int, call: Call) -> Response:
+async def current_plan(patient_id: Id, call: Call) -> Response:
     return Response(await call(plans.current_json, patient_id), media_type="application/json")
 
 
 @router.get("/patients/{patient_id}/plans", response_model=list[PlanSummary], summary="All plans")
-async def list_plans(patient_id: int, call: Call) -> list[PlanSummary]:
+async def list_plans(patient_id: Id, call: Call) -> list[PlanSummary]:
     return await call(plans.list_for_patient, patient_id)
 
 
 @router.get("/plans/{plan_id}", response_model=PlanOut, summary="A plan")
-async def get_plan(plan_id: int, call: Call) -> Response:
+async def get_plan(plan_id: Id, call: Call) -> Response:
     return json_response(await call(plans.get, plan_id))
 
 
@@ -61,7 +61,7 @@ async def get_plan(plan_id: int, call: Call) -> Response:
 )
 async def edit_plan(
     call: Call,
-    plan_id: int,
+    plan_id: Id,
     body: PlanEditIn,
     if_match: Annotated[str | None, Header(max_length=40)] = None,
 ) -> Response:
@@ -69,7 +69,7 @@ async def edit_plan(
 
 
 @router.post("/plans/{plan_id}/approve", response_model=PlanOut, summary="Approve (clinicians only)")
-async def approve_plan(plan_id: int, body: ApproveIn, call: Call) -> Response:
+async def approve_plan(plan_id: Id, body: ApproveIn, call: Call) -> Response:
     return json_response(await call(plans.approve, plan_id, body.version))
 
 
@@ -78,12 +78,12 @@ async def approve_plan(plan_id: int, body: ApproveIn, call: Call) -> Response:
     response_model=ScheduleOut,
     summary="The course's sessions (schedule; no clinical detail)",
 )
-async def schedule(patient_id: int, call: Call) -> ScheduleOut:
+async def schedule(patient_id: Id, call: Call) -> ScheduleOut:
     return await call(plans.schedule, patient_id)
 
 
 @router.post("/sessions/{session_id}/done", response_model=SessionOut, summary="Session given")
-async def session_done(session_id: int, body: SessionDoneIn, call: Call) -> SessionOut:
+async def session_done(session_id: Id, body: SessionDoneIn, call: Call) -> SessionOut:
     return await call(plans.record_done, session_id, body)
 
 
@@ -92,7 +92,7 @@ async def session_done(session_id: int, body: SessionDoneIn, call: Call) -> Sess
     response_model=PlanOut,
     summary="Session missed: re-flow the course keeping every interval (dry_run to preview)",
 )
-async def session_missed(session_id: int, body: SessionMissedIn, call: Call) -> Response:
+async def session_missed(session_id: Id, body: SessionMissedIn, call: Call) -> Response:
     return json_response(await call(plans.record_missed, session_id, body))
 
 
@@ -103,15 +103,15 @@ async def session_missed(session_id: int, body: SessionMissedIn, call: Call) -> 
 )
 async def today(
     call: Call,
-    patient_id: int,
-    on: Annotated[date | None, Query(alias="date")] = None,
+    patient_id: Id,
+    on: Annotated[DateParam | None, Query(alias="date")] = None,
     days: Annotated[int, Query(ge=1, le=31)] = 1,
 ) -> TodayOut:
     return await call(plans.today, patient_id, on, days)
 
 
 @router.get("/patients/{patient_id}/outcomes", response_model=OutcomesOut, summary="Trends")
-async def get_outcomes(patient_id: int, call: Call) -> OutcomesOut:
+async def get_outcomes(patient_id: Id, call: Call) -> OutcomesOut:
     return await call(outcomes.trends, patient_id)
 
 
@@ -121,7 +121,7 @@ async def get_outcomes(patient_id: int, call: Call) -> OutcomesOut:
     status_code=201,
     summary="Record an outcome measure (e.g. patient_global_improvement)",
 )
-async def add_outcome(patient_id: int, body: OutcomeIn, call: Call) -> OutcomesOut:
+async def add_outcome(patient_id: Id, body: OutcomeIn, call: Call) -> OutcomesOut:
     return await call(outcomes.record, patient_id, body)
 
 
@@ -130,7 +130,7 @@ async def add_outcome(patient_id: int, body: OutcomeIn, call: Call) -> OutcomesO
     response_model=list[CalendarTokenOut],
     summary="Private calendar links",
 )
-async def list_calendar_tokens(patient_id: int, call: Call) -> list[CalendarTokenOut]:
+async def list_calendar_tokens(patient_id: Id, call: Call) -> list[CalendarTokenOut]:
     return await call(calendar.list_for_patient, patient_id)
 
 
@@ -140,7 +140,7 @@ async def list_calendar_tokens(patient_id: int, call: Call) -> list[CalendarToke
     status_code=201,
     summary="Create a private calendar link (the token is shown once)",
 )
-async def create_calendar_token(patient_id: int, call: Call) -> CalendarTokenOut:
+async def create_calendar_token(patient_id: Id, call: Call) -> CalendarTokenOut:
     return await call(calendar.create, patient_id)
 
 
@@ -149,5 +149,5 @@ async def create_calendar_token(patient_id: int, call: Call) -> CalendarTokenOut
     response_model=CalendarTokenOut,
     summary="Revoke a calendar link",
 )
-async def revoke_calendar_token(patient_id: int, token_id: int, call: Call) -> CalendarTokenOut:
+async def revoke_calendar_token(patient_id: Id, token_id: Id, call: Call) -> CalendarTokenOut:
     return await call(calendar.revoke, patient_id, token_id)

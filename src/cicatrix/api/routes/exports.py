@@ -20,6 +20,7 @@ from cicatrix.exports.fhir import bundle_json, record_from_fhir, record_to_bundl
 from cicatrix.exports.ics import CalendarOptions, calendar_bytes, calendar_etag, plain_names
 from cicatrix.exports.outcomes import outcomes_csv as format_outcomes
 from cicatrix.exports.pdf import HandoutOptions, render_pdf
+from cicatrix.params import Id
 from cicatrix.service import calendar, imports, records, unit_of_work
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Invalid, NotFound
@@ -46,7 +47,7 @@ def _ics(source: records.CalendarSource, kb: KnowledgeBase) -> bytes:
 
 
 @router.get("/patients/{patient_id}/fhir", summary="The patient's record as a FHIR R4B Bundle")
-async def patient_fhir(patient_id: int, call: Call) -> Response:
+async def patient_fhir(patient_id: Id, call: Call) -> Response:
     record = await call(records.load_record, patient_id, "fhir")
     # Building the Bundle is pure and takes a while: a worker thread, not the event loop.
     body = await run_in_threadpool(lambda: bundle_json(record_to_bundle(record)))
@@ -86,7 +87,7 @@ async def import_fhir(request: Request, call: Call, body: Any = _IMPORT_BODY) ->
 
 
 @router.get("/patients/{patient_id}/calendar.ics", summary="The patient's plan as an iCalendar file")
-async def patient_calendar(patient_id: int, request: Request, call: Call) -> Response:
+async def patient_calendar(patient_id: Id, request: Request, call: Call) -> Response:
     return Response(_ics(await call(records.calendar_source, patient_id), request.app.state.kb), media_type=ICS)
 
 
@@ -115,7 +116,7 @@ async def calendar_subscription(token: str, request: Request) -> Response:
 
 
 @router.get("/patients/{patient_id}/handout.pdf", summary="The patient's printable handout (PDF)")
-async def patient_handout(patient_id: int, request: Request, call: Call) -> Response:
+async def patient_handout(patient_id: Id, request: Request, call: Call) -> Response:
     source = await call(records.handout_source, patient_id)
     opts = HandoutOptions(clinic_name=source.clinic_name, patient_name=source.patient_name)
     # Laying out the PDF is pure and takes long: a worker thread, not the event loop.

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic_core import to_json
 
 from cicatrix.api.deps import Call
+from cicatrix.params import Id
 from cicatrix.service import assessments, patients, plans
 from cicatrix.service.errors import Invalid
 from cicatrix.service.schemas import (
@@ -61,7 +62,7 @@ async def create_patient(body: PatientIn, call: Call) -> PatientOut:
 
 
 @router.get("/patients/{patient_id}", response_model=PatientOut, summary="Read a patient")
-async def get_patient(patient_id: int, call: Call) -> PatientOut:
+async def get_patient(patient_id: Id, call: Call) -> PatientOut:
     return await call(patients.get, patient_id)
 
 
@@ -72,7 +73,7 @@ async def get_patient(patient_id: int, call: Call) -> PatientOut:
 )
 async def update_patient(
     call: Call,
-    patient_id: int,
+    patient_id: Id,
     body: PatientUpdate,
     if_match: Annotated[str | None, Header(max_length=40)] = None,
 ) -> PatientOut:
@@ -80,12 +81,12 @@ async def update_patient(
 
 
 @router.post("/patients/{patient_id}/archive", response_model=PatientOut, summary="Archive")
-async def archive_patient(patient_id: int, call: Call) -> PatientOut:
+async def archive_patient(patient_id: Id, call: Call) -> PatientOut:
     return await call(patients.set_archived, patient_id, True)
 
 
 @router.post("/patients/{patient_id}/unarchive", response_model=PatientOut, summary="Unarchive")
-async def unarchive_patient(patient_id: int, call: Call) -> PatientOut:
+async def unarchive_patient(patient_id: Id, call: Call) -> PatientOut:
     return await call(patients.set_archived, patient_id, False)
 
 
@@ -95,7 +96,7 @@ async def unarchive_patient(patient_id: int, call: Call) -> PatientOut:
     summary="A patient's assessments, newest first",
 )
 async def list_assessments(
-    call: Call, patient_id: int, limit: Limit = 50, offset: Offset = 0
+    call: Call, patient_id: Id, limit: Limit = 50, offset: Offset = 0
 ) -> AssessmentPage:
     return await call(assessments.history, patient_id, limit, offset)
 
@@ -106,10 +107,10 @@ async def list_assessments(
     status_code=201,
     summary="Record an assessment: scores, and by default a proposed plan",
 )
-async def create_assessment(patient_id: int, body: AssessmentIn, call: Call) -> Response:
+async def create_assessment(patient_id: Id, body: AssessmentIn, call: Call) -> Response:
     return json_response(await call(plans.assess, patient_id, body), 201)
 
 
 @router.get("/assessments/{assessment_id}", response_model=AssessmentOut, summary="An assessment")
-async def get_assessment(assessment_id: int, call: Call) -> AssessmentOut:
+async def get_assessment(assessment_id: Id, call: Call) -> AssessmentOut:
     return await call(assessments.get, assessment_id)
