@@ -8,6 +8,7 @@ from operator import itemgetter
 
 from msgspec.structs import replace
 
+from cicatrix.engine.agents import pause_conflicts
 from cicatrix.engine.index import index_for, step_phase
 from cicatrix.engine.result import Course, TimelineEntry, TimelinePhase
 from cicatrix.knowledge.models import KnowledgeBase, Step, Treatment
@@ -31,12 +32,16 @@ def _step_entry(
     phase: TimelinePhase | None = None,
     extend_to: date | None = None,
 ) -> TimelineEntry:
-    """One step's dated entry; an ongoing step lasts until `extend_to` when that is later."""
+    """One step's dated entry. An ongoing step without an `until` of its own lasts until
+    `extend_to` (the follow-up); one with an `until` keeps it, so a limited course (hydroquinone,
+    reviewed at 8-12 weeks) is never stretched into months of daily use."""
     day = anchor + timedelta(days=step.offset)
     until = anchor + timedelta(days=step.until) if step.until is not None else None
+    if until is None and extend_to is not None and extend_to > day:
+        until = extend_to
     return TimelineEntry(
         date=day,
-        until=extend_to if extend_to and extend_to > day else until,
+        until=until,
         session=session,
         treatment=t.id,
         kind=step.kind,
@@ -44,6 +49,8 @@ def _step_entry(
         text=step.text,
         code=step.code,
         sources=step.sources,
+        uses=step.uses,
+        avoids=step.avoids,
     )
 
 
@@ -54,7 +61,11 @@ def build_timeline(
     continuous: Iterable[Treatment],
     start: date,
 ) -> tuple[TimelineEntry, ...]:
-    """Every dated instruction; `extra_steps` are the precautions screening added per treatment."""
+    """Every dated instruction; `extra_steps` are the precautions screening added per treatment.
+
+    Where a procedure's care avoids an agent that other care uses (a retinoid, a lightening
+    cream), the use is cut out of those days and daily care gets dated stop/resume entries
+    (engine/agents.py), so no day both prescribes and forbids it."""
     keyed: list[tuple[_SortKey, TimelineEntry]] = []
     add = keyed.append
     step_plans = index_for(kb).step_plans
@@ -114,6 +125,9 @@ def build_timeline(
         fu = kb.policy.follow_up
         e = TimelineEntry(date=course.follow_up, kind="follow_up", text=fu.text, code="follow_up", sources=fu.sources)
         add((_key(e), e))
+    entries = [e for _k, e in keyed]
+    if any(e.avoids for e in entries):
+        keyed = [(_key(e), e) for e in pause_conflicts(entries, kb)]
     keyed.sort(key=itemgetter(0))
     return tuple([e for _k, e in keyed])
 

@@ -284,6 +284,7 @@ def check_references(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> Non
         for t_id in agent.treatments:
             if t_id not in kb.treatments:
                 raise KnowledgeError(files["agents"][aid], aid, f"treatments: unknown treatment {t_id!r}")
+    _check_pause_texts(kb, files["agents"])
     for seq in kb.sequencing:
         for t_id in seq.first + seq.then:
             if t_id not in kb.treatments:
@@ -307,6 +308,33 @@ def check_references(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> Non
             raise KnowledgeError("scales.yaml", rid, f"unknown scar type {m.scar!r}")
         if m.mark is not None and m.mark not in kb.marks:
             raise KnowledgeError("scales.yaml", rid, f"unknown mark {m.mark!r}")
+
+
+def _check_pause_texts(kb: KnowledgeBase, agent_files: dict[str, str]) -> None:
+    """An agent that a continuous treatment's step uses and any step avoids is paused by the
+    timeline around procedures, which dates the agent's stop_text and resume_text: both needed."""
+
+    def agents_of(name: str) -> set[str]:
+        # a step names an agent, or a treatment that stands for the agents it prescribes
+        return {name} if name in kb.agents else {a for a, ag in kb.agents.items() if name in ag.treatments}
+
+    def steps_of(t: Treatment) -> tuple[Step, ...]:
+        return t.protocol.steps + tuple(st for r in t.rules() for st in r.add_steps)
+
+    avoided = {a for t in kb.treatments.values() for st in steps_of(t) for n in st.avoids for a in agents_of(n)}
+    for t in kb.treatments.values():
+        if t.schedule != "continuous":
+            continue
+        for st in steps_of(t):
+            for a in sorted({a for n in st.uses for a in agents_of(n)} & avoided):
+                agent = kb.agents[a]
+                if not (agent.stop_text and agent.resume_text):
+                    raise KnowledgeError(
+                        agent_files[a],
+                        a,
+                        f"stop_text and resume_text: required, because {t.id} uses {a} every day and a "
+                        "procedure's step avoids it, so the timeline pauses it",
+                    )
 
 
 def load_knowledge(overrides: Path | str | None = None, *, cache: bool = True) -> KnowledgeBase:

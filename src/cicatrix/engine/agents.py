@@ -1,0 +1,182 @@
+"""What care steps use and avoid: the pause that keeps them apart, and the check that proves it.
+
+A procedure's steps say on which days the patient keeps away from an agent (a retinoid, a
+lightening cream, makeup); a daily treatment's steps say the patient uses it. An avoid always
+wins, because it is the safety instruction: `pause_conflicts` cuts every entry that uses an
+agent out of the days on which any entry avoids it, and around each gap in daily (ongoing) care
+it dates a "stop" and a "resume" instruction in the agent's own words from the data.
+`contradictions` lists any day that still both prescribes and forbids an agent; the property
+tests prove it finds none in any plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
+
+import msgspec
+from msgspec.structs import replace
+
+from cicatrix.engine.index import index_for
+from cicatrix.engine.result import TimelineEntry
+from cicatrix.knowledge.models import KnowledgeBase
+
+_DAY = timedelta(days=1)
+Span = tuple[date, date]  # first and last day, inclusive
+
+
+class Contradiction(msgspec.Struct, frozen=True, kw_only=True):
+    """Days on which one entry prescribes an agent and another forbids it."""
+
+    agent: str
+    first: date
+    last: date
+    used_by: str  # "treatment/code" of the entry that tells the patient to use it
+    avoided_by: str  # ... and of the entry that tells the patient to keep away from it
+
+
+def _span(e: TimelineEntry) -> Span:
+    return (e.date, e.until or e.date)
+
+
+def _merge(spans: Iterable[Span]) -> list[Span]:
+    """Sorted spans, overlapping or back-to-back ones joined into one."""
+    out: list[Span] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1] + _DAY:
+            if b > out[-1][1]:
+                out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
+
+
+def _dated(e: TimelineEntry, first: date, last: date) -> TimelineEntry:
+    return replace(e, date=first, until=last if last > first else None)
+
+
+def _label(e: TimelineEntry) -> str:
+    return f"{e.treatment or ''}/{e.code or e.kind}"
+
+
+def pause_conflicts(entries: Sequence[TimelineEntry], kb: KnowledgeBase) -> list[TimelineEntry]:
+    """The entries with every use of an agent cut out of the days some entry avoids it, plus
+    dated stop/resume instructions around each gap in ongoing care. Order is kept; the caller sorts."""
+    keys = index_for(kb).agent_keys
+    avoided: dict[str, list[tuple[Span, TimelineEntry]]] = {}
+    for e in entries:
+        if e.avoids:
+            span = _span(e)
+            for name in e.avoids:
+                for k in keys.get(name, (name,)):
+                    avoided.setdefault(k, []).append((span, e))
+    if not avoided:
+        return list(entries)
+    out: list[TimelineEntry] = []
+    notices: dict[tuple[str, Span], None] = {}
+    added: list[TimelineEntry] = []
+    for e in entries:
+        if not e.uses:
+            out.append(e)
+            continue
+        first, last = _span(e)
+        hits = [
+            (span, by)
+            for name in e.uses
+            for k in keys.get(name, (name,))
+            for span, by in avoided.get(k, ())
+            if span[0] <= last and span[1] >= first
+        ]
+        if not hits:
+            out.append(e)
+            continue
+        cursor = first
+        for a, b in _merge(span for span, _by in hits):
+            if a > cursor:
+                out.append(_dated(e, cursor, a - _DAY))
+            cursor = max(cursor, b + _DAY)
+        if cursor <= last:
+            out.append(_dated(e, cursor, last))
+        if e.phase == "ongoing":
+            added += _notices(e, avoided, kb, notices)
+    return out + added
+
+
+def _notices(
+    e: TimelineEntry,
+    avoided: dict[str, list[tuple[Span, TimelineEntry]]],
+    kb: KnowledgeBase,
+    seen: dict[tuple[str, Span], None],
+) -> list[TimelineEntry]:
+    """Stop and resume instructions for each agent `e` uses, around each gap cut into it.
+
+    No stop when the gap starts before the care itself does (nothing to stop yet), no resume when
+    the care ends inside the gap (a later course is the clinician's decision)."""
+    keys = index_for(kb).agent_keys
+    first, last = _span(e)
+    out: list[TimelineEntry] = []
+    for aid in sorted({k for name in e.uses for k in keys.get(name, (name,)) if k in kb.agents}):
+        agent = kb.agents[aid]
+        if not (agent.stop_text and agent.resume_text):
+            continue  # the loader requires both for every agent that daily care uses and a step avoids
+        hits = [
+            (span, by) for k in keys[aid] for span, by in avoided.get(k, ()) if span[0] <= last and span[1] >= first
+        ]
+        for a, b in _merge(span for span, _by in hits):
+            if a <= first or (aid, (a, b)) in seen:
+                continue
+            seen[(aid, (a, b))] = None
+            sources = (
+                tuple(dict.fromkeys(s for span, by in hits if span[0] <= b and span[1] >= a for s in by.sources))
+                or agent.sources
+            )
+            stop_last = min(b, last)
+            out.append(
+                TimelineEntry(
+                    date=a,
+                    until=stop_last if stop_last > a else None,
+                    treatment=e.treatment,
+                    kind="avoid",
+                    phase="ongoing",
+                    text=agent.stop_text,
+                    code=f"stop_{aid}",
+                    sources=sources,
+                    avoids=(aid,),
+                )
+            )
+            if b < last:
+                out.append(
+                    TimelineEntry(
+                        date=b + _DAY,
+                        treatment=e.treatment,
+                        kind="do",
+                        phase="ongoing",
+                        text=agent.resume_text,
+                        code=f"resume_{aid}",
+                        sources=sources,
+                        uses=(aid,),
+                    )
+                )
+    return out
+
+
+def contradictions(timeline: Iterable[TimelineEntry], kb: KnowledgeBase) -> tuple[Contradiction, ...]:
+    """Every pair of entries where one prescribes and the other forbids the same agent on a shared day."""
+    keys = index_for(kb).agent_keys
+    entries = tuple(timeline)
+    users = [(e, frozenset(k for n in e.uses for k in keys.get(n, (n,)))) for e in entries if e.uses]
+    avoiders = [(e, frozenset(k for n in e.avoids for k in keys.get(n, (n,)))) for e in entries if e.avoids]
+    found: list[Contradiction] = []
+    for u, uk in users:
+        u0, u1 = _span(u)
+        for v, vk in avoiders:
+            shared = uk & vk
+            if not shared:
+                continue
+            v0, v1 = _span(v)
+            a, b = max(u0, v0), min(u1, v1)
+            if a > b:
+                continue
+            agent = min(k for k in shared if k in kb.agents) if any(k in kb.agents for k in shared) else min(shared)
+            found.append(Contradiction(agent=agent, first=a, last=b, used_by=_label(u), avoided_by=_label(v)))
+    return tuple(sorted(found, key=lambda c: (c.first, c.agent, c.used_by, c.avoided_by)))
