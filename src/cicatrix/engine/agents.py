@@ -11,7 +11,7 @@ tests prove it finds none in any plan.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 
 import msgspec
@@ -59,33 +59,47 @@ def _label(e: TimelineEntry) -> str:
     return f"{e.treatment or ''}/{e.code or e.kind}"
 
 
-def pause_conflicts(entries: Sequence[TimelineEntry], kb: KnowledgeBase) -> list[TimelineEntry]:
+def _key_sets(kb: KnowledgeBase) -> Callable[[tuple[str, ...]], frozenset[str]]:
+    """The names a step's `uses` or `avoids` stand for (see index.agent_keys), memoised per tuple."""
+    index = index_for(kb)
+    keys, memo = index.agent_keys, index.agent_key_sets
+
+    def of(names: tuple[str, ...]) -> frozenset[str]:
+        got = memo.get(names)
+        if got is None:
+            got = memo[names] = frozenset(k for n in names for k in keys.get(n, (n,)))
+        return got
+
+    return of
+
+
+def pause_conflicts(entries: list[TimelineEntry], kb: KnowledgeBase) -> list[TimelineEntry]:
     """The entries with every use of an agent cut out of the days some entry avoids it, plus
     dated stop/resume instructions around each gap in ongoing care. Order is kept; the caller sorts."""
-    keys = index_for(kb).agent_keys
+    of = _key_sets(kb)
+    # cheap first: the distinct uses/avoids of a plan are few, and most plans have no agent that
+    # is both used and avoided anywhere (sunscreen is used everywhere and avoided nowhere)
+    used = frozenset().union(*[of(u) for u in {e.uses for e in entries} if u])
+    clash = used & frozenset().union(*[of(a) for a in {e.avoids for e in entries} if a]) if used else used
+    if not clash:
+        return entries
     avoided: dict[str, list[tuple[Span, TimelineEntry]]] = {}
     for e in entries:
-        if e.avoids:
+        if e.avoids and not clash.isdisjoint(ks := of(e.avoids)):
             span = _span(e)
-            for name in e.avoids:
-                for k in keys.get(name, (name,)):
-                    avoided.setdefault(k, []).append((span, e))
-    if not avoided:
-        return list(entries)
+            for k in sorted(ks & clash):
+                avoided.setdefault(k, []).append((span, e))
     out: list[TimelineEntry] = []
     notices: dict[tuple[str, Span], None] = {}
     added: list[TimelineEntry] = []
     for e in entries:
-        if not e.uses:
+        if not e.uses or clash.isdisjoint(of(e.uses)):
             out.append(e)
             continue
+        ks = of(e.uses) & clash
         first, last = _span(e)
         hits = [
-            (span, by)
-            for name in e.uses
-            for k in keys.get(name, (name,))
-            for span, by in avoided.get(k, ())
-            if span[0] <= last and span[1] >= first
+            (span, by) for k in sorted(ks) for span, by in avoided.get(k, ()) if span[0] <= last and span[1] >= first
         ]
         if not hits:
             out.append(e)
@@ -120,7 +134,10 @@ def _notices(
         if not (agent.stop_text and agent.resume_text):
             continue  # the loader requires both for every agent that daily care uses and a step avoids
         hits = [
-            (span, by) for k in keys[aid] for span, by in avoided.get(k, ()) if span[0] <= last and span[1] >= first
+            (span, by)
+            for k in sorted(keys[aid])
+            for span, by in avoided.get(k, ())
+            if span[0] <= last and span[1] >= first
         ]
         for a, b in _merge(span for span, _by in hits):
             if a <= first or (aid, (a, b)) in seen:

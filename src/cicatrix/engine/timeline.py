@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
-from operator import itemgetter
 
 from msgspec.structs import replace
 
@@ -66,8 +65,8 @@ def build_timeline(
     Where a procedure's care avoids an agent that other care uses (a retinoid, a lightening
     cream), the use is cut out of those days and daily care gets dated stop/resume entries
     (engine/agents.py), so no day both prescribes and forbids it."""
-    keyed: list[tuple[_SortKey, TimelineEntry]] = []
-    add = keyed.append
+    entries: list[TimelineEntry] = []
+    add = entries.append
     step_plans = index_for(kb).step_plans
     totals: dict[str, int] = {}
     for s in course.sessions:
@@ -76,18 +75,15 @@ def build_timeline(
         t = kb.treatments[s.treatment]
         day, n = s.date, s.number
         add(
-            (
-                (day, 0, t.id, n, "session"),
-                TimelineEntry(
-                    date=day,
-                    session=n,
-                    treatment=t.id,
-                    kind="session",
-                    phase="day_of",
-                    text=f"{t.plain_name}: session {n} of {totals[t.id]}.",
-                    code="session",
-                    sources=t.protocol.sources,
-                ),
+            TimelineEntry(
+                date=day,
+                session=n,
+                treatment=t.id,
+                kind="session",
+                phase="day_of",
+                text=f"{t.plain_name}: session {n} of {totals[t.id]}.",
+                code="session",
+                sources=t.protocol.sources,
             )
         )
         for plan in step_plans[t.id]:
@@ -99,17 +95,24 @@ def build_timeline(
                 until=day + plan.until if plan.until is not None else None,
                 session=n,
             )
-            add((_key(e), e))
+            add(e)
         for step in extra_steps.get(t.id, ()):
             if step.first_session_only and n != 1:
                 continue
             e = _step_entry(step, day, t, n)
-            add((_key(e), e))
+            add(e)
     end = course.follow_up
+    ongoing = index_for(kb).ongoing_plans
     for t in continuous:
-        for step in (*t.protocol.steps, *extra_steps.get(t.id, ())):
-            e = _step_entry(step, start, t, None, "ongoing", extend_to=end)
-            add((_key(e), e))
+        for plan in ongoing[t.id]:  # as _step_entry below, from the entries prepared once
+            day = start + plan.offset
+            if plan.until is not None:
+                until: date | None = start + plan.until
+            else:
+                until = end if end is not None and end > day else None
+            add(replace(plan.entry, date=day, until=until))
+        for step in extra_steps.get(t.id, ()):
+            add(_step_entry(step, start, t, None, "ongoing", extend_to=end))
     for m in course.maintenance:
         t = kb.treatments[m.treatment]
         e = TimelineEntry(
@@ -120,16 +123,14 @@ def build_timeline(
             code="maintenance",
             sources=t.protocol.maintenance.sources if t.protocol.maintenance else (),
         )
-        add((_key(e), e))
+        add(e)
     if course.follow_up:
         fu = kb.policy.follow_up
         e = TimelineEntry(date=course.follow_up, kind="follow_up", text=fu.text, code="follow_up", sources=fu.sources)
-        add((_key(e), e))
-    entries = [e for _k, e in keyed]
-    if any(e.avoids for e in entries):
-        keyed = [(_key(e), e) for e in pause_conflicts(entries, kb)]
-    keyed.sort(key=itemgetter(0))
-    return tuple([e for _k, e in keyed])
+        add(e)
+    entries = pause_conflicts(entries, kb)
+    entries.sort(key=_key)
+    return tuple(entries)
 
 
 def instructions_for(timeline: Iterable[TimelineEntry], day: date) -> tuple[TimelineEntry, ...]:
