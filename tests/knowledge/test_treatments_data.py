@@ -269,3 +269,27 @@ def test_every_protocol_step_of_a_wounding_procedure_pauses_retinoids_and_lighte
 def test_agents_that_daily_care_uses_and_procedures_avoid_have_stop_and_resume_texts(kb: KnowledgeBase) -> None:
     for aid in ("retinoid", "hydroquinone", "silicone"):
         assert kb.agents[aid].stop_text and kb.agents[aid].resume_text, aid
+
+
+# words in a step's text and the agent they name; a step that tells the patient to keep away from
+# one of these (kind avoid) must say so in `avoids`, and one that tells them to apply sunscreen in
+# `uses`, or the timeline cannot keep the days coherent
+_AGENT_WORDS = {
+    "retinoid": "retinoid",
+    "hydroquinone": "hydroquinone",
+    "exfoliant": "exfoliant",
+    "benzoyl peroxide": "benzoyl_peroxide",
+    "topical antibiotic": "topical_antibiotic",
+    "makeup": "makeup",
+}
+
+
+def test_every_protocol_step_names_in_uses_or_avoids_the_agents_its_words_name(kb: KnowledgeBase) -> None:
+    for t in kb.treatments.values():
+        for s in t.protocol.steps:
+            text = s.text.lower()
+            if s.kind == "avoid":
+                named = {agent for word, agent in _AGENT_WORDS.items() if word in text}
+                assert named <= set(s.avoids), (t.id, s.code, named - set(s.avoids))
+            if s.kind == "do" and "sunscreen" in text:
+                assert "sunscreen" in s.uses, (t.id, s.code)
