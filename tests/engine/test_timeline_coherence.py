@@ -89,7 +89,10 @@ cases = st.dates(date(2025, 1, 1), date(2028, 12, 31)).flatmap(
             "patient": st.fixed_dictionaries(
                 {"phototype": st.sampled_from(["I", "II", "III", "IV", "V", "VI"])},
                 optional={
+                    "pregnant": st.booleans(),
+                    "breastfeeding": st.booleans(),
                     "recent_sunburn": st.booleans(),
+                    "isotretinoin_last_dose": st.dates(day - timedelta(days=400), day).map(date.isoformat),
                     "history": st.lists(st.sampled_from(HISTORY), max_size=2, unique=True),
                     "medications": st.lists(st.sampled_from(MEDS), max_size=2, unique=True),
                 },
