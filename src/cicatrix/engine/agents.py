@@ -77,48 +77,65 @@ def pause_conflicts(entries: list[TimelineEntry], kb: KnowledgeBase) -> list[Tim
     """The entries with every use of an agent cut out of the days some entry avoids it, plus
     dated stop/resume instructions around each gap in ongoing care. Order is kept; the caller sorts."""
     of = _key_sets(kb)
-    # cheap first: the distinct uses/avoids of a plan are few, and most plans have no agent that
-    # is both used and avoided anywhere (sunscreen is used everywhere and avoided nowhere)
-    used = frozenset().union(*[of(u) for u in {e.uses for e in entries} if u])
-    clash = used & frozenset().union(*[of(a) for a in {e.avoids for e in entries} if a]) if used else used
+    # cheap first: a plan has few distinct uses/avoids, and many plans use nothing that anything
+    # avoids (sunscreen is used everywhere and avoided nowhere)
+    uses = {e.uses for e in entries} - {()}
+    avoids = {e.avoids for e in entries} - {()}
+    if not uses or not avoids:
+        return entries
+    clash = frozenset().union(*map(of, uses)) & frozenset().union(*map(of, avoids))
     if not clash:
         return entries
+    clashing = {u: sorted(of(u) & clash) for u in uses}
     avoided: dict[str, list[tuple[Span, TimelineEntry]]] = {}
     for e in entries:
-        if e.avoids and not clash.isdisjoint(ks := of(e.avoids)):
-            span = _span(e)
-            for k in sorted(ks & clash):
-                avoided.setdefault(k, []).append((span, e))
+        if e.avoids:
+            ks = of(e.avoids) & clash
+            if ks:
+                span = _span(e)
+                for k in sorted(ks):
+                    avoided.setdefault(k, []).append((span, e))
     out: list[TimelineEntry] = []
+    gaps: dict[str, list[tuple[Span, tuple[str, ...]]]] = {}  # per agent, for stop/resume entries
     notices: dict[tuple[str, Span], None] = {}
     added: list[TimelineEntry] = []
     for e in entries:
-        if not e.uses or clash.isdisjoint(of(e.uses)):
+        names = clashing.get(e.uses)
+        if not names:
             out.append(e)
             continue
-        ks = of(e.uses) & clash
         first, last = _span(e)
-        hits = [
-            (span, by) for k in sorted(ks) for span, by in avoided.get(k, ()) if span[0] <= last and span[1] >= first
-        ]
-        if not hits:
+        cut = _merge(span for k in names for span, _by in avoided.get(k, ()) if span[0] <= last and span[1] >= first)
+        if not cut:
             out.append(e)
             continue
         cursor = first
-        for a, b in _merge(span for span, _by in hits):
+        for a, b in cut:
             if a > cursor:
                 out.append(_dated(e, cursor, a - _DAY))
             cursor = max(cursor, b + _DAY)
         if cursor <= last:
             out.append(_dated(e, cursor, last))
         if e.phase == "ongoing":
-            added += _notices(e, avoided, kb, notices)
+            added += _notices(e, avoided, gaps, kb, notices)
     return out + added
+
+
+def _agent_gaps(
+    aid: str, avoided: dict[str, list[tuple[Span, TimelineEntry]]], kb: KnowledgeBase
+) -> list[tuple[Span, tuple[str, ...]]]:
+    """The runs of days on which some entry avoids `aid`, each with the sources of those entries."""
+    spans = [(span, by) for k in sorted(index_for(kb).agent_keys[aid]) for span, by in avoided.get(k, ())]
+    return [
+        ((a, b), tuple(dict.fromkeys(s for span, by in spans if span[0] <= b and span[1] >= a for s in by.sources)))
+        for a, b in _merge(span for span, _by in spans)
+    ]
 
 
 def _notices(
     e: TimelineEntry,
     avoided: dict[str, list[tuple[Span, TimelineEntry]]],
+    gaps: dict[str, list[tuple[Span, tuple[str, ...]]]],
     kb: KnowledgeBase,
     seen: dict[tuple[str, Span], None],
 ) -> list[TimelineEntry]:
@@ -133,20 +150,12 @@ def _notices(
         agent = kb.agents[aid]
         if not (agent.stop_text and agent.resume_text):
             continue  # the loader requires both for every agent that daily care uses and a step avoids
-        hits = [
-            (span, by)
-            for k in sorted(keys[aid])
-            for span, by in avoided.get(k, ())
-            if span[0] <= last and span[1] >= first
-        ]
-        for a, b in _merge(span for span, _by in hits):
-            if a <= first or (aid, (a, b)) in seen:
+        if aid not in gaps:
+            gaps[aid] = _agent_gaps(aid, avoided, kb)
+        for (a, b), sources in gaps[aid]:
+            if a <= first or a > last or (aid, (a, b)) in seen:
                 continue
             seen[(aid, (a, b))] = None
-            sources = (
-                tuple(dict.fromkeys(s for span, by in hits if span[0] <= b and span[1] >= a for s in by.sources))
-                or agent.sources
-            )
             stop_last = min(b, last)
             out.append(
                 TimelineEntry(
@@ -157,7 +166,7 @@ def _notices(
                     phase="ongoing",
                     text=agent.stop_text,
                     code=f"stop_{aid}",
-                    sources=sources,
+                    sources=sources or agent.sources,
                     avoids=(aid,),
                 )
             )
@@ -170,7 +179,7 @@ def _notices(
                         phase="ongoing",
                         text=agent.resume_text,
                         code=f"resume_{aid}",
-                        sources=sources,
+                        sources=sources or agent.sources,
                         uses=(aid,),
                     )
                 )
