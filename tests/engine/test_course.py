@@ -72,14 +72,51 @@ def test_downtime_preference_leaves_long_downtime_unscheduled(kb: KnowledgeBase)
     assert any(n.code == "downtime_exceeds_preference" for n in plan.course.notes)
 
 
-def test_start_defaults_to_assessment_date(kb: KnowledgeBase) -> None:
+def test_without_a_start_the_first_session_is_the_first_day_its_pre_care_fits_after_the_assessment(
+    kb: KnowledgeBase,
+) -> None:
+    """Issue 10 pattern 6: booked on the assessment day, the 3-day pre-care fell before the visit."""
     case = make_case(
         scars=[{"type": "rolling", "count": 6}],
         assessment={"goodman_baron_qualitative": 3},
         preferences={"treatments": ["microneedling"]},
     )
     plan = plan_case(parse_case(case, kb), kb)
-    assert plan.course.sessions[0].date == date(2026, 11, 22)
+    assessed = date(2026, 11, 22)
+    assert plan.course.sessions[0].date == assessed + timedelta(days=3)
+    assert min(e.date for e in plan.timeline) == assessed
+    assert not any(n.code == "start_postponed" for n in plan.course.notes)  # nothing was asked, nothing moved
+
+
+def test_resurfacing_with_a_test_spot_waits_four_weeks_after_the_assessment(kb: KnowledgeBase) -> None:
+    """Phototype V adds a test spot 4 weeks before the first peel (a screening step): with no start
+    date the peel is booked 28 days after the assessment, the test spot on the assessment day."""
+    case = make_case(
+        scars=[{"type": "boxcar_shallow", "count": 12}],
+        patient={"phototype": "V"},
+        assessment={"goodman_baron_qualitative": 3},
+        preferences={"treatments": ["chemical_peel_superficial"]},
+    )
+    plan = plan_case(parse_case(case, kb), kb)
+    assessed = date(2026, 11, 22)
+    first = plan.course.sessions[0]
+    assert first.treatment == "chemical_peel_superficial" and first.date == assessed + timedelta(days=28)
+    (spot,) = [e for e in plan.timeline if e.code == "test_spot"]
+    assert spot.date == assessed
+
+
+def test_a_requested_start_too_early_for_the_pre_care_is_postponed_with_a_note(kb: KnowledgeBase) -> None:
+    case = make_case(
+        scars=[{"type": "boxcar_shallow", "count": 12}],
+        patient={"phototype": "V"},
+        assessment={"goodman_baron_qualitative": 3},
+        preferences={"start": "2026-11-29", "treatments": ["chemical_peel_superficial"]},
+    )
+    plan = plan_case(parse_case(case, kb), kb)
+    assert plan.course.sessions[0].date == date(2026, 12, 20)
+    (note,) = [n for n in plan.course.notes if n.code == "start_postponed"]
+    assert "2026-12-20" in note.message and "assessment" in note.message
+    assert min(e.date for e in plan.timeline) >= date(2026, 11, 22)
 
 
 def test_plan_is_deterministic_and_records_knowledge_version(kb: KnowledgeBase) -> None:

@@ -213,3 +213,20 @@ def test_cache_key_covers_the_model_code(tmp_path: Path, monkeypatch: pytest.Mon
 def test_fitzpatrick_phototypes_are_knowledge(kb: KnowledgeBase) -> None:
     assert list(kb.phototypes) == ["I", "II", "III", "IV", "V", "VI"]
     assert kb.phototypes["VI"].sun_response == "Never burns, deeply pigmented"
+
+
+def test_an_agent_daily_care_uses_and_a_procedure_avoids_needs_stop_and_resume_texts(tmp_path: Path) -> None:
+    """Without them the timeline could pause a daily cream around a procedure without telling the patient."""
+    (tmp_path / "agents.yaml").write_text("- id: retinoid\n  stop_text: null\n")
+    with pytest.raises(KnowledgeError, match=r"agents.yaml, entry 'retinoid': stop_text and resume_text: required"):
+        load_knowledge(tmp_path)
+
+
+def test_a_step_that_both_uses_and_avoids_an_agent_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "treatments").mkdir()
+    (tmp_path / "treatments" / "sun_protection.yaml").write_text(
+        "id: sun_protection\nprotocol:\n  steps:\n"
+        "    - {offset: 0, kind: do, code: daily_spf, text: x, uses: [sunscreen], avoids: [sunscreen]}\n"
+    )
+    with pytest.raises(KnowledgeError, match=r"entry 'sun_protection': step 'daily_spf' both uses and avoids 'sunscreen'"):
+        load_knowledge(tmp_path)

@@ -181,7 +181,8 @@ def test_continuous_treatments_have_no_interval(kb: KnowledgeBase) -> None:
         assert p.interval_days is None, tid
         assert (p.sessions.min, p.sessions.max) == (1, 1), tid
         assert (p.downtime_days.min, p.downtime_days.max) == (0, 0), tid
-        assert p.steps and all(s.offset == 0 for s in p.steps), tid
+        # daily care starts with the plan; a dated step within it (a review) comes later, never before
+        assert p.steps and any(s.offset == 0 for s in p.steps) and all(s.offset >= 0 for s in p.steps), tid
     sp = kb.treatments["sun_protection"].protocol
     assert any(s.kind == "do" and "SPF 30" in s.text for s in sp.steps)
 
@@ -268,3 +269,57 @@ def test_matrix_decisions_are_honest(kb: KnowledgeBase) -> None:
             for entry in (d, *d.add_steps):
                 if "cicatrix-default" in entry.sources:
                     assert entry.evidence_level == "U", f"{rules.id}: {entry!r}"[:200]
+
+
+def test_hydroquinone_course_is_limited_to_its_8_to_12_week_review(kb: KnowledgeBase) -> None:
+    """ref-12: reassess hydroquinone at 8-12 weeks; the daily step ends at the review, not at follow-up."""
+    steps = {s.code: s for s in kb.treatments["pih_lightening"].protocol.steps}
+    daily, review = steps["daily_lightening"], steps["review_8_12_weeks"]
+    assert "hydroquinone" in daily.uses and daily.until is not None and 56 <= daily.until <= 84
+    assert (review.offset, review.until) == (56, 84) and "ref-12" in review.sources
+
+
+def test_every_protocol_step_of_a_wounding_procedure_pauses_retinoids_and_lightening_through_recovery(
+    kb: KnowledgeBase,
+) -> None:
+    """The pause is data: each resurfacing or wounding procedure avoids the daily actives from the
+    procedure day through its downtime (micro-needling: through the day itself, as seed 002 says)."""
+    for tid in RESURFACING | {"rf_microneedling", "tca_cross", "microneedling"}:
+        t = kb.treatments[tid]
+        covered = {
+            d
+            for s in t.protocol.steps
+            if {"retinoid", "hydroquinone"} <= set(s.avoids)
+            for d in range(s.offset, (s.until if s.until is not None else s.offset) + 1)
+        }
+        last = 0 if tid == "microneedling" else t.protocol.downtime_days.max
+        assert set(range(0, last + 1)) <= covered, tid
+
+
+def test_agents_that_daily_care_uses_and_procedures_avoid_have_stop_and_resume_texts(kb: KnowledgeBase) -> None:
+    for aid in ("retinoid", "hydroquinone", "silicone"):
+        assert kb.agents[aid].stop_text and kb.agents[aid].resume_text, aid
+
+
+# words in a step's text and the agent they name; a step that tells the patient to keep away from
+# one of these (kind avoid) must say so in `avoids`, and one that tells them to apply sunscreen in
+# `uses`, or the timeline cannot keep the days coherent
+_AGENT_WORDS = {
+    "retinoid": "retinoid",
+    "hydroquinone": "hydroquinone",
+    "exfoliant": "exfoliant",
+    "benzoyl peroxide": "benzoyl_peroxide",
+    "topical antibiotic": "topical_antibiotic",
+    "makeup": "makeup",
+}
+
+
+def test_every_protocol_step_names_in_uses_or_avoids_the_agents_its_words_name(kb: KnowledgeBase) -> None:
+    for t in kb.treatments.values():
+        for s in t.protocol.steps:
+            text = s.text.lower()
+            if s.kind == "avoid":
+                named = {agent for word, agent in _AGENT_WORDS.items() if word in text}
+                assert named <= set(s.avoids), (t.id, s.code, named - set(s.avoids))
+            if s.kind == "do" and "sunscreen" in text:
+                assert "sunscreen" in s.uses, (t.id, s.code)

@@ -13,15 +13,18 @@ from datetime import date, timedelta
 import msgspec
 
 from cicatrix.engine.dates import add_months
+from cicatrix.engine.index import index_for, lead_days
 from cicatrix.engine.result import Course, Maintenance, Message, Session
-from cicatrix.knowledge.models import KnowledgeBase, Treatment
+from cicatrix.knowledge.models import KnowledgeBase, Step, Treatment
 
 
 class Scheduled(msgspec.Struct, frozen=True):
-    """A treatment to book; `not_before` is the first day screening allows its sessions."""
+    """A treatment to book; `not_before` is the first day screening allows its sessions, `steps`
+    the care steps screening added to them."""
 
     treatment: Treatment
     not_before: date | None = None
+    steps: tuple[Step, ...] = ()
 
 
 def _gap_after(prev: Treatment, nxt: Treatment, kb: KnowledgeBase) -> int:
@@ -39,23 +42,43 @@ def build_course(
     assessed: date,
     kb: KnowledgeBase,
     more_notes: Sequence[Message] = (),
+    *,
+    start_requested: bool = True,
 ) -> Course:
-    """`more_notes` (why treatments were left out) follow the course's own notes."""
+    """`more_notes` (why treatments were left out) follow the course's own notes.
+
+    Nothing is dated before the assessment: a treatment's first session is no earlier than the
+    day on which every care step before it (test spot, priming, antivirals, pre-care, including
+    the steps screening added) falls on or after the assessment date. A requested start that is
+    too early for that is postponed with a note (`start_requested`); a default start just is."""
     sessions: list[Session] = []
     maintenance: list[Maintenance] = []
     notes: list[Message] = []
     cursor = start
     prev: Treatment | None = None
+    leads = index_for(kb).lead_days
     for item in chosen:
         t = item.treatment
         if t.schedule != "sessions":
             continue
-        earliest = max(cursor, assessed, item.not_before or cursor)
+        lead = max(leads[t.id], lead_days(item.steps))
+        ready = assessed + timedelta(days=lead)
+        earliest = max(cursor, assessed, item.not_before or cursor, ready)
         if prev is not None:
             earliest = max(earliest, sessions[-1].date + timedelta(days=_gap_after(prev, t, kb)))
         if item.not_before is not None and earliest > cursor:
             notes.append(
                 Message(code="start_postponed", message=f"{t.name}: first session postponed to {earliest.isoformat()}.")
+            )
+        elif earliest == ready > cursor and (start_requested or prev is not None):
+            notes.append(
+                Message(
+                    code="start_postponed",
+                    message=(
+                        f"{t.name}: first session postponed to {earliest.isoformat()}, so that its care "
+                        f"{lead} days before it starts on or after the assessment date."
+                    ),
+                )
             )
         proto = t.protocol
         day = earliest

@@ -58,7 +58,7 @@ def step_phase(offset: int) -> TimelinePhase:
     return "pre" if offset < 0 else "day_of" if offset == 0 else "post"
 
 
-def _step_plan(step: Step, treatment_id: str) -> StepPlan:
+def _step_plan(step: Step, treatment_id: str, phase: TimelinePhase | None = None) -> StepPlan:
     return StepPlan(
         offset=timedelta(days=step.offset),
         until=timedelta(days=step.until) if step.until is not None else None,
@@ -68,12 +68,31 @@ def _step_plan(step: Step, treatment_id: str) -> StepPlan:
             date=date.min,
             treatment=treatment_id,
             kind=step.kind,
-            phase=step_phase(step.offset),
+            phase=phase or step_phase(step.offset),
             text=step.text,
             code=step.code,
             sources=step.sources,
+            uses=step.uses,
+            avoids=step.avoids,
         ),
     )
+
+
+def lead_days(steps: tuple[Step, ...]) -> int:
+    """How many days before its session the earliest of these steps begins (0 if none does)."""
+    return max((-s.offset for s in steps if s.offset < 0), default=0)
+
+
+def _agent_keys(kb: KnowledgeBase) -> dict[str, frozenset[str]]:
+    """Each agent or treatment name a step may use or avoid, with the names that mean the same
+    thing for it: an agent and the treatments that prescribe it. Two steps are about the same
+    agent when their key sets meet."""
+    keys: dict[str, set[str]] = {tid: {tid} for tid in kb.treatments}
+    for aid, agent in kb.agents.items():
+        keys[aid] = {aid, *agent.treatments}
+        for tid in agent.treatments:
+            keys[tid].add(aid)
+    return {name: frozenset(k) for name, k in keys.items()}
 
 
 class KnowledgeIndex(msgspec.Struct, frozen=True):
@@ -91,6 +110,10 @@ class KnowledgeIndex(msgspec.Struct, frozen=True):
     gb_area_rows: tuple[RowMatchers, ...]
     ecca_items: tuple[RowMatchers, ...]
     step_plans: dict[str, tuple[StepPlan, ...]]
+    ongoing_plans: dict[str, tuple[StepPlan, ...]]  # the same, phase "ongoing", for daily care
+    lead_days: dict[str, int]  # per treatment: how far before a session its protocol's care begins
+    agent_keys: dict[str, frozenset[str]]
+    agent_key_sets: dict[tuple[str, ...], frozenset[str]]  # memo of a step's uses/avoids as keys
     # screen_all's results by the conditions that applied, (code, detail) pairs: many patients share
     # them. Screening is a pure function of these and the knowledge base, so a hit is exactly the
     # result it would compute. Bounded by clearing (see screening.screen_all). The key () holds
@@ -155,6 +178,14 @@ def _build(kb: KnowledgeBase) -> KnowledgeIndex:
         gb_area_rows=tuple(_row_matchers(row.match) for row in gb.area_rows),
         ecca_items=tuple(_row_matchers(item.match) for item in kb.scales.ecca.items),
         step_plans={tid: tuple(_step_plan(step, tid) for step in t.protocol.steps) for tid, t in kb.treatments.items()},
+        ongoing_plans={
+            tid: tuple(_step_plan(step, tid, "ongoing") for step in t.protocol.steps)
+            for tid, t in kb.treatments.items()
+            if t.schedule == "continuous"
+        },
+        lead_days={tid: lead_days(t.protocol.steps) for tid, t in kb.treatments.items()},
+        agent_keys=_agent_keys(kb),
+        agent_key_sets={},
         screens={},
         terms=term_table(kb.vocabulary)[0],
     )

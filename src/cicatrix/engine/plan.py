@@ -12,13 +12,13 @@ from cicatrix.engine.case import Case
 from cicatrix.engine.conditions import active_conditions
 from cicatrix.engine.course import Scheduled, build_course
 from cicatrix.engine.index import index_for
-from cicatrix.engine.recommend import present_targets, rank
+from cicatrix.engine.recommend import matched_indications, present_targets, rank
 from cicatrix.engine.result import Course, Education, Exclusion, Message, Plan, Recommendation, Severity
 from cicatrix.engine.scores import score_assessment
 from cicatrix.engine.screening import Screen, date_delays, left_out_steps, screen_all, step_skips
 from cicatrix.engine.terms import FIELDS, unrecognised
 from cicatrix.engine.timeline import build_timeline
-from cicatrix.knowledge.models import Condition, EducationWhen, KnowledgeBase, Treatment
+from cicatrix.knowledge.models import Condition, EducationWhen, KnowledgeBase, Step, Treatment
 
 
 class ClinicianOverride(msgspec.Struct, frozen=True):
@@ -105,7 +105,10 @@ def _choose(
         return True
 
     if prefs.treatments is not None:
+        # the request chooses the sessions; the daily care the findings call for (sun protection,
+        # lightening, retinoid) stays, as in a default course, unless the request names it anyway
         ids = [tid for tid in prefs.treatments if tid in by_id and fits(tid)]
+        ids += [r.treatment for r in recommended if kb.treatments[r.treatment].schedule == "continuous"]
     else:
         ids = []
         weights = kb.policy.ranking.line_weights
@@ -202,6 +205,18 @@ def plan_case(case: Case, kb: KnowledgeBase, overrides: Iterable[ClinicianOverri
                     message=f"{s.treatment.name} was requested but is not indicated for the recorded findings.",
                 ),
             )
+        elif not matched_indications(s.treatment, targets, severity):
+            # indicated for these findings only at other severities: ranked and booked as asked,
+            # with the reason in view, instead of vanishing from the plan
+            extra[tid] = (
+                Message(
+                    code="not_indicated_at_severity",
+                    message=(
+                        f"{s.treatment.name} was requested; for the recorded findings it is indicated at other "
+                        f"severities than this one ({severity or 'not graded'})."
+                    ),
+                ),
+            )
     if overrides:  # only an override adds this warning; kept in the screens' order
         ids = {o.treatment for o in overrides}
         warnings += [
@@ -228,16 +243,27 @@ def plan_case(case: Case, kb: KnowledgeBase, overrides: Iterable[ClinicianOverri
     order = {r.treatment: r.rank for r in recommended}
     sessions_first = sorted((t for t in chosen if t.schedule == "sessions"), key=lambda t: (t.phase, order[t.id]))
     course = build_course(
-        [Scheduled(t, screens[t.id].not_before) for t in sessions_first],
+        [
+            Scheduled(t, screens[t.id].not_before, steps=_kept(screens[t.id].steps, skips.get(t.id)))
+            for t in sessions_first
+        ],
         start,
         a.date,
         kb,
         more_notes=(*skipped.values(), *choice_notes),
+        start_requested=prefs.start is not None,
     )
     continuous = [t for t in chosen if t.schedule == "continuous"]
     timeline = build_timeline(course, kb, {tid: s.steps for tid, s in screens.items()}, continuous, start, skips)
 
     chosen_ids = {t.id for t in chosen}
+    # every requested treatment is accounted for: booked, excluded (warned above), or said why not
+    for tid in dict.fromkeys(requested):
+        if tid in chosen_ids or screens[tid].excluded:
+            continue
+        t = kb.treatments[tid]
+        why = skipped[tid].message if tid in skipped else "not ranked for the recorded findings."
+        warnings.append(Message(code="requested_not_booked", message=f"{t.name} was requested but not booked: {why}"))
     return Plan(
         case_id=case.patient.id,
         knowledge_version=kb.label,
@@ -257,6 +283,11 @@ def plan_case(case: Case, kb: KnowledgeBase, overrides: Iterable[ClinicianOverri
         course=course,
         timeline=timeline,
     )
+
+
+def _kept(steps: tuple[Step, ...], skip: frozenset[str] | None) -> tuple[Step, ...]:
+    """The added steps that stay in the plan (none of their `uses` is banned for this patient)."""
+    return steps if not skip else tuple(st for st in steps if skip.isdisjoint(st.uses))
 
 
 def plan_start(case: Case) -> date:

@@ -97,7 +97,12 @@ TimelinePhase = Literal["pre", "day_of", "post", "ongoing"]
 
 
 class TimelineEntry(Frozen, frozen=True, kw_only=True):
-    """One instruction for the patient; `date` is the day it starts, `until` the last day."""
+    """One instruction for the patient; `date` is the day it starts, `until` the last day.
+
+    `uses` and `avoids` are the agents (or treatments) it tells the patient to apply or to keep
+    away from, copied from its care step, so a timeline can be checked on its own: no day both
+    prescribes and forbids the same agent (engine/agents.py).
+    """
 
     date: dt.date
     until: dt.date | None = None
@@ -108,6 +113,8 @@ class TimelineEntry(Frozen, frozen=True, kw_only=True):
     text: str
     code: str | None = None
     sources: tuple[str, ...] = ()
+    uses: tuple[str, ...] = ()
+    avoids: tuple[str, ...] = ()
 
     def applies_on(self, day: dt.date) -> bool:
         return self.date <= day <= (self.until or self.date)

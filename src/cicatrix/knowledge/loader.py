@@ -460,6 +460,7 @@ def check_references(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> Non
         for t_id in agent.treatments:
             if t_id not in kb.treatments:
                 raise KnowledgeError(files["agents"][aid], aid, f"treatments: unknown treatment {t_id!r}")
+    _check_pause_texts(kb, files["agents"], files["treatments"])
     for seq in kb.sequencing:
         for t_id in seq.first + seq.then:
             if t_id not in kb.treatments:
@@ -513,6 +514,52 @@ def check_vocabulary(kb: KnowledgeBase, files: dict[str, str]) -> None:
         raise KnowledgeError(
             files[second], second, f"synonyms: {word!r} already means {first!r} (synonyms must be unique across codes)"
         )
+
+
+def _steps_in(obj: object) -> Iterator[Step]:
+    """Every care step inside `obj`, at any depth of structs, tuples and mappings."""
+    if isinstance(obj, Step):
+        yield obj
+    elif isinstance(obj, msgspec.Struct):
+        for f in obj.__struct_fields__:
+            yield from _steps_in(getattr(obj, f))
+    elif isinstance(obj, tuple | list):
+        for v in obj:
+            yield from _steps_in(v)
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            yield from _steps_in(v)
+
+
+def _check_pause_texts(kb: KnowledgeBase, agent_files: dict[str, str], treatment_files: dict[str, str]) -> None:
+    """An agent that a continuous treatment's step uses and any step avoids is paused by the
+    timeline around procedures, which dates the agent's stop_text and resume_text: both needed."""
+
+    def agents_of(name: str) -> set[str]:
+        # a step names an agent, or a treatment that stands for the agents it prescribes
+        return {name} if name in kb.agents else {a for a, ag in kb.agents.items() if name in ag.treatments}
+
+    for tid, t in kb.treatments.items():
+        for st in _steps_in(t):
+            uses, avoids = {a for n in st.uses for a in agents_of(n)}, {a for n in st.avoids for a in agents_of(n)}
+            if both := sorted(uses & avoids):
+                msg = f"step {st.code or st.text[:30]!r} both uses and avoids {both[0]!r}"
+                raise KnowledgeError(treatment_files[tid], tid, msg)
+    # wherever the data keeps steps (protocols, rules, any other table), an avoid pauses daily care
+    avoided = {a for st in _steps_in(kb) for n in st.avoids for a in agents_of(n)}
+    for t in kb.treatments.values():
+        if t.schedule != "continuous":
+            continue
+        for st in _steps_in(t):
+            for a in sorted({a for n in st.uses for a in agents_of(n)} & avoided):
+                agent = kb.agents[a]
+                if not (agent.stop_text and agent.resume_text):
+                    raise KnowledgeError(
+                        agent_files[a],
+                        a,
+                        f"stop_text and resume_text: required, because {t.id} uses {a} every day and a "
+                        "procedure's step avoids it, so the timeline pauses it",
+                    )
 
 
 def load_knowledge(overrides: Path | str | None = None, *, cache: bool = True) -> KnowledgeBase:

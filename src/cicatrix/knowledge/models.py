@@ -144,12 +144,17 @@ class Agent(Sourced, frozen=True, kw_only=True):
     """Something a care step tells the patient to use or to keep away from (a cream, a medicine).
 
     `treatments` are the treatments that prescribe it: a step that uses the agent is dropped when
-    one of them is excluded or delayed for the patient.
+    one of them is excluded or delayed for the patient. `stop_text` and `resume_text` are what the
+    patient reads when the timeline pauses the agent's daily use around a procedure.
     """
 
     id: str
     name: str
     treatments: tuple[str, ...] = ()
+    # When a continuous treatment's step uses the agent and a procedure's step avoids it, the
+    # timeline pauses the daily use on those days and dates these two instructions (required then).
+    stop_text: str | None = None
+    resume_text: str | None = None
 
 
 class Step(Frozen, frozen=True, kw_only=True):
