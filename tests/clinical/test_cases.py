@@ -23,8 +23,13 @@ from cicatrix.knowledge.loader import load_knowledge
 CASES = yaml.safe_load((Path(__file__).with_name("cases.yaml")).read_text())["cases"]
 KB = load_knowledge()
 
-# words by which a patient recognises an agent in an instruction
-AGENT_WORDS = {"retinoid": ("retinoid",), "lightening": ("hydroquinone", "lightening cream")}
+# words by which a patient recognises an agent in an instruction to use it, and in one to avoid it
+# ("acids or scrubs" forbids an azelaic acid cream too)
+AGENT_WORDS = {
+    "retinoid": (("retinoid",), ("retinoid",)),
+    "lightening": (("hydroquinone", "lightening cream"), ("hydroquinone", "lightening cream")),
+    "azelaic acid": (("azelaic",), ("azelaic", "acids")),
+}
 HYDROQUINONE_MAX_DAYS = 12 * 7  # "reassess at 8-12 weeks" (Davis & Callender 2010)
 
 
@@ -127,14 +132,14 @@ def _check_invariants(
         assert tid in booked or tid in scheduled or tid in excluded or named, f"requested {tid} vanished without a word"
 
     # no day both prescribes and forbids the same agent
-    for agent, words in AGENT_WORDS.items():
-        dos = [_span(e) for e in plan["timeline"] if e["kind"] == "do" and _mentions(e, words)]
-        avoids = [_span(e) for e in plan["timeline"] if e["kind"] == "avoid" and _mentions(e, words)]
+    for agent, (use_words, avoid_words) in AGENT_WORDS.items():
+        dos = [_span(e) for e in plan["timeline"] if e["kind"] == "do" and _mentions(e, use_words)]
+        avoids = [_span(e) for e in plan["timeline"] if e["kind"] == "avoid" and _mentions(e, avoid_words)]
         clash = [(a, b) for a in dos for b in avoids if a[0] <= b[1] and b[0] <= a[1]]
         assert not clash, f"the same days tell the patient to use and to avoid {agent}: {clash[:2]}"
 
     # hydroquinone is a limited course with review, not months of daily use
     for e in plan["timeline"]:
-        if e["kind"] == "do" and _mentions(e, AGENT_WORDS["lightening"]):
+        if e["kind"] == "do" and _mentions(e, AGENT_WORDS["lightening"][0]):
             start, end = _span(e)
             assert (end - start).days <= HYDROQUINONE_MAX_DAYS, f"lightening cream for {(end - start).days} days"

@@ -121,6 +121,21 @@ def test_a_clinic_overrides_one_cell(tmp_path: Path, kb: KnowledgeBase) -> None:
     assert clinic.fingerprint != kb.fingerprint
 
 
+def test_a_clinic_group_rule_cannot_weaken_a_decision_made_by_name(tmp_path: Path, kb: KnowledgeBase) -> None:
+    """Keloid x micro-needling is excluded by name (ref-22). A clinic rule for the whole focal
+    group must not quietly turn it into a warning; naming the treatment is the only way."""
+    assert kb.matrix["keloid_history"]["microneedling"].via == "treatment"
+    (tmp_path / "safety").mkdir()
+    rule = "id: keloid_history\ndecisions:\n  - {which}\n    decision: warn\n    message: Our clinic warns.\n"
+    rule += "    sources: [cicatrix-default]\n    evidence_level: U\n"
+    (tmp_path / "safety" / "keloid_history.yaml").write_text(rule.format(which="groups: [focal_dermal]"))
+    clinic = load_knowledge(tmp_path, cache=False)
+    assert clinic.decision("keloid_history", "microneedling").decision == "exclude"
+    (tmp_path / "safety" / "keloid_history.yaml").write_text(rule.format(which="treatments: [microneedling]"))
+    clinic = load_knowledge(tmp_path, cache=False)
+    assert clinic.decision("keloid_history", "microneedling").decision == "warn"
+
+
 def test_a_treatment_a_clinic_adds_inherits_its_groups_decisions(tmp_path: Path) -> None:
     # the clinic adds a second fractional laser; it was never named in any safety file
     (tmp_path / "treatments").mkdir()

@@ -150,6 +150,8 @@ def test_an_excluded_daily_treatment_in_the_timeline_needs_an_override_too(world
 
 
 def test_dates_in_the_future_are_refused_naming_the_element(world) -> None:  # type: ignore[no-untyped-def]
+    """A birth date in the future, or an isotretinoin last dose more than a year ahead (a course in
+    progress is recorded with its planned last dose, which may lie ahead)."""
     from datetime import timedelta
 
     from tests.storage.world import TODAY
@@ -159,10 +161,26 @@ def test_dates_in_the_future_are_refused_naming_the_element(world) -> None:  # t
     record = record_for(world.kb, "EXT-D1", {"phototype": "II"})
     for patient, field in [
         (msgspec.structs.replace(record.patient, birth_date=later), "Patient.birthDate"),
-        (msgspec.structs.replace(record.patient, isotretinoin_last_dose=later), "Patient.isotretinoin_last_dose"),
+        (
+            msgspec.structs.replace(record.patient, isotretinoin_last_dose=TODAY + timedelta(days=400)),
+            "Patient.isotretinoin_last_dose",
+        ),
     ]:
         for r in (record, msgspec.structs.replace(record, assessments=(), plan=None)):  # full record, bare Patient
             with pytest.raises(Invalid) as exc:
                 _import(world, "clinician", msgspec.structs.replace(r, patient=patient))
             assert exc.value.field == field
     assert _counts(world) == before
+
+
+def test_a_course_of_isotretinoin_in_progress_is_recorded_with_its_planned_last_dose(world) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from tests.storage.world import TODAY
+
+    planned = TODAY + timedelta(days=60)
+    record = record_for(world.kb, "EXT-D2", {"phototype": "II"})
+    bare = msgspec.structs.replace(record, assessments=(), plan=None)
+    pid = _import(world, "clinician", msgspec.structs.replace(bare, patient=msgspec.structs.replace(bare.patient, isotretinoin_last_dose=planned)))
+    with world.database.session() as db:
+        assert db.get(Patient, pid).isotretinoin_last_dose == planned

@@ -110,3 +110,41 @@ def test_a_session_already_given_is_history_not_a_booking() -> None:
         screening.screen_plan(
             CTX, sunburn, CLEAR_PLAN, set(), sessions=[Row(first.treatment, 1, first.date), *done[1:]]
         )
+
+
+def _with_entry(plan, **entry):  # type: ignore[no-untyped-def]
+    from msgspec.structs import replace
+
+    from cicatrix.engine.result import TimelineEntry
+
+    first = next(e for e in plan.timeline if e.treatment == "microneedling" and e.kind == "session")
+    added = TimelineEntry(**{"date": first.date, "treatment": "microneedling", "kind": "do", "text": "…", **entry})
+    return replace(plan, timeline=(*plan.timeline, added))
+
+
+def test_the_gate_reads_the_instructions_too() -> None:
+    """A timeline stored as another system wrote it: an instruction that uses what is excluded for
+    this patient, one dated before the assessment, or one day that both prescribes and forbids
+    an agent is refused, though every treatment it names is allowed."""
+    pregnant = _case(pregnant=True)
+    allowed = plan_case(pregnant, KB)  # what the engine itself plans passes
+    screening.screen_plan(CTX, pregnant, allowed, set())
+    # hydroquinone for a pregnant patient, under the name of an allowed treatment
+    clear = _case()
+    session = next(e for e in CLEAR_PLAN.timeline if e.kind == "session")
+    bad = _with_entry(CLEAR_PLAN, date=session.date + timedelta(days=20), code="priming", uses=("hydroquinone",))
+    screening.screen_plan(CTX, clear, bad, {"microneedling"})  # allowed for this patient...
+    with pytest.raises(Invalid, match="hydroquinone") as exc:  # ...not for a pregnant one, override or not
+        screening.screen_plan(CTX, pregnant, bad, {"microneedling"})
+    assert exc.value.field == "plan"
+    # dated before the assessment
+    early = _with_entry(CLEAR_PLAN, date=clear.assessment.date - timedelta(days=1), code="test_spot")
+    with pytest.raises(Invalid, match="before the assessment"):
+        screening.screen_plan(CTX, clear, early, set())
+    # the day of pre-care that forbids retinoids also prescribes one
+    pre = next(e for e in CLEAR_PLAN.timeline if e.code == "pre_avoid_actives")
+    clash = _with_entry(
+        CLEAR_PLAN, date=pre.date, code="apply_retinoid", treatment="topical_retinoid", uses=("retinoid",)
+    )
+    with pytest.raises(Invalid, match="both to use and to avoid retinoid"):
+        screening.screen_plan(CTX, clear, clash, set())

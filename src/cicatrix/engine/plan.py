@@ -104,10 +104,20 @@ def _choose(
             return False
         return True
 
+    def indicated(tid: str) -> bool:
+        # a requested treatment with no indication for anything recorded is not booked (a steroid
+        # injection requested for atrophic scars would deepen them); the plan says why
+        if not index_for(kb).indication_targets[tid].isdisjoint(present_targets(case)):
+            return True
+        skipped[tid] = Message(
+            code="not_indicated", message="it is not indicated for any of the recorded findings; record them first."
+        )
+        return False
+
     if prefs.treatments is not None:
         # the request chooses the sessions; the daily care the findings call for (sun protection,
         # lightening, retinoid) stays, as in a default course, unless the request names it anyway
-        ids = [tid for tid in prefs.treatments if tid in by_id and fits(tid)]
+        ids = [tid for tid in prefs.treatments if tid in by_id and indicated(tid) and fits(tid)]
         ids += [r.treatment for r in recommended if kb.treatments[r.treatment].schedule == "continuous"]
     else:
         ids = []

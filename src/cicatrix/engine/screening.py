@@ -133,7 +133,7 @@ def date_delays(screens: dict[str, Screen], case: Case, start: date, policy: Del
     return out
 
 
-def _ban(kb: KnowledgeBase, screens: Mapping[str, Screen], use: str) -> str | None:
+def banned_use(kb: KnowledgeBase, screens: Mapping[str, Screen], use: str) -> str | None:
     """Why a step may not use `use` (a treatment or agent id) for this patient, or None."""
     if use in screens:
         s = screens[use]
@@ -145,7 +145,7 @@ def _ban(kb: KnowledgeBase, screens: Mapping[str, Screen], use: str) -> str | No
         return None
     agent = kb.agents.get(use)
     for tid in agent.treatments if agent is not None else ():
-        if (why := _ban(kb, screens, tid)) is not None:
+        if (why := banned_use(kb, screens, tid)) is not None:
             return why
     return None
 
@@ -169,7 +169,7 @@ def step_skips(
         hit = []
         for use in step_uses[tid]:
             if use not in checked:
-                checked[use] = _ban(kb, screens, use)
+                checked[use] = banned_use(kb, screens, use)
             reason = checked[use]
             if reason is not None:
                 why[use] = reason

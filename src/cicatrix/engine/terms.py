@@ -18,19 +18,22 @@ from cicatrix.knowledge.vocabulary import normal_form, without_dose
 FIELDS: dict[TermKind, Literal["history", "medications"]] = {"history": "history", "medication": "medications"}
 
 
-def lookup(term: str, kb: KnowledgeBase) -> Term | None:
-    """The vocabulary entry a typed term means, of either kind; None when no entry does."""
+def lookup(term: str, kb: KnowledgeBase, kind: TermKind | None = "medication") -> Term | None:
+    """The vocabulary entry a typed term means, of either kind; None when no entry does.
+
+    In a medication field a trailing dose is ignored ("aspirin 75 mg"); in the history field it
+    is not (`kind="history"`): "HSV-2" is not "HSV"."""
     table = index_for(kb).terms
     key = normal_form(term)
     code = table.get(key)
-    if code is None and (bare := without_dose(key)) is not None:
+    if code is None and kind != "history" and (bare := without_dose(key)) is not None:
         code = table.get(bare)
     return kb.vocabulary[code] if code is not None else None
 
 
 def read_term(kind: TermKind, term: str, kb: KnowledgeBase) -> tuple[str | None, str | None]:
     """(code, None) for a term of this kind, else (None, why it cannot be used here)."""
-    entry = lookup(term, kb)
+    entry = lookup(term, kb, kind)
     if entry is None:
         return None, None
     if entry.recorded_as is not None:

@@ -303,10 +303,12 @@ def _safety_rules(bundled: _Layer, clinic: _Layer) -> tuple[dict[str, SafetyRule
 def resolve_matrix(kb: KnowledgeBase, files: _DecisionFiles) -> dict[str, dict[str, MatrixCell]]:
     """One decision for every condition x treatment, or a KnowledgeError naming the cell.
 
-    Within a layer, a decision naming the treatment beats one naming a group it belongs to; two
-    decisions of equal specificity for one cell are ambiguous. A clinic's layer, where it covers a
-    cell at all, beats the bundled one, so a clinic can change one cell, and a treatment a clinic
-    adds inherits the decisions of its groups.
+    A decision naming the treatment beats one naming a group it belongs to, whichever layer each
+    is in; at equal specificity a clinic's layer beats the bundled one, and two decisions of one
+    layer for one cell are ambiguous. So a clinic changes a cell the bundled data decides by name
+    only by naming the treatment too (a group rule cannot quietly weaken, say, keloid x
+    micro-needling from exclude to warn), and a treatment a clinic adds inherits the decisions of
+    its groups.
     """
     matrix: dict[str, dict[str, MatrixCell]] = {}
     for cid in kb.conditions:
@@ -333,8 +335,8 @@ def _cell(
     if rules is None:
         return None
     groups = set(t.groups)
-    for layer in (0, 1):
-        for specific in (True, False):
+    for specific in (True, False):
+        for layer in (0, 1):
             hits = [
                 i
                 for i, d in enumerate(rules.decisions)

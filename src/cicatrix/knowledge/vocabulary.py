@@ -24,16 +24,70 @@ def normal_form(term: str) -> str:
     return "_".join(_WORD.findall(bare.casefold()))
 
 
-def without_dose(normal: str) -> str | None:
-    """The words before the first one that starts with a digit ('aspirin_75_mg' -> 'aspirin').
+# what may follow a medicine's name in a dose: amounts, units and how often ("1mg twice daily")
+_DOSE_WORDS = frozenset(
+    [
+        "mg",
+        "g",
+        "mcg",
+        "ug",
+        "microgram",
+        "micrograms",
+        "ml",
+        "iu",
+        "units",
+        "unit",
+        "tablet",
+        "tablets",
+        "tab",
+        "tabs",
+        "capsule",
+        "capsules",
+        "once",
+        "twice",
+        "three",
+        "times",
+        "daily",
+        "weekly",
+        "monthly",
+        "a",
+        "day",
+        "week",
+        "od",
+        "bd",
+        "bid",
+        "tds",
+        "tid",
+        "qds",
+        "qid",
+        "prn",
+        "nightly",
+        "morning",
+        "evening",
+        "at",
+        "night",
+        "every",
+        "other",
+    ]
+)
+_AMOUNT = re.compile(r"\d+(?:\.\d+)?(?:mg|g|mcg|ug|ml|iu)?")
 
-    Doses and strengths are often typed with a medicine; they never change its code. None when
-    there is nothing to drop or nothing would be left.
+
+def without_dose(normal: str) -> str | None:
+    """The words before a trailing dose ('aspirin_75_mg' -> 'aspirin'), else None.
+
+    A dose is an amount (a number, with its unit or not) and then only units and frequencies:
+    'prograf_1mg_twice_daily' -> 'prograf', 'aspirin_75' -> 'aspirin'. A leading number is no
+    dose ('5_fu'). None when there is nothing to drop or nothing would be left. Medicines only
+    (`engine.terms.lookup`): a history term has no dose, so 'HSV-2' is never read as 'HSV'.
     """
     words = normal.split("_")
     for i, w in enumerate(words):
-        if w[:1].isdigit():
-            return "_".join(words[:i]) or None
+        if _AMOUNT.fullmatch(w):
+            tail = words[i + 1 :]
+            if i and all(t in _DOSE_WORDS or _AMOUNT.fullmatch(t) for t in tail):
+                return "_".join(words[:i])
+            return None
     return None
 
 

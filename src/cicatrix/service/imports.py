@@ -96,8 +96,12 @@ def import_record(ctx: Context, record: PatientRecord, overrides: Sequence[Overr
     # The same date checks as a patient created by hand, naming the FHIR elements.
     if p.birth_date is not None and p.birth_date > ctx.today:
         raise Invalid("Patient.birthDate", "is in the future", value=p.birth_date.isoformat())
-    if p.isotretinoin_last_dose is not None and p.isotretinoin_last_dose > ctx.today:
-        raise Invalid("Patient.isotretinoin_last_dose", "is in the future", value=p.isotretinoin_last_dose.isoformat())
+    if p.isotretinoin_last_dose is not None and p.isotretinoin_last_dose > ctx.today + patients.ISOTRETINOIN_AHEAD:
+        raise Invalid(
+            "Patient.isotretinoin_last_dose",
+            "is more than a year ahead; for a course in progress record its planned last dose",
+            value=p.isotretinoin_last_dose.isoformat(),
+        )
     # Everything in one transaction, so nothing is stored half-written.
     now = utcnow()
     row = Patient(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -62,11 +64,20 @@ def out(ctx: Context, p: Patient) -> PatientOut:
     )
 
 
+ISOTRETINOIN_AHEAD = timedelta(days=366)
+
+
 def _check_dates(ctx: Context, birth_date: object, iso: object) -> None:
     if birth_date is not None and birth_date > ctx.today:  # type: ignore[operator]
         raise Invalid("birth_date", "is in the future", value=str(birth_date))
-    if iso is not None and iso > ctx.today:  # type: ignore[operator]
-        raise Invalid("clinical.isotretinoin_last_dose", "is in the future", value=str(iso))
+    # a patient still on isotretinoin is recorded with the planned last dose of the course, which
+    # may lie ahead (the wait is measured from it); a year ahead is beyond any course
+    if iso is not None and iso > ctx.today + ISOTRETINOIN_AHEAD:  # type: ignore[operator]
+        raise Invalid(
+            "clinical.isotretinoin_last_dose",
+            "is more than a year ahead; for a course in progress record its planned last dose",
+            value=str(iso),
+        )
 
 
 def checked_terms(ctx: Context, kind: TermKind, terms: list[str], field: str) -> list[str]:

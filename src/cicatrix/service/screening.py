@@ -20,12 +20,16 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
+from msgspec.structs import replace
+
+from cicatrix.engine.agents import contradictions
 from cicatrix.engine.case import Case
 from cicatrix.engine.conditions import active_conditions
 from cicatrix.engine.plan import plan_start
 from cicatrix.engine.plan import screen_case as engine_screen_case
 from cicatrix.engine.result import Message
 from cicatrix.engine.result import Plan as EnginePlan
+from cicatrix.engine.screening import Screen, banned_use
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Invalid
 
@@ -57,6 +61,7 @@ class Screened:
 
     excluded: dict[str, tuple[Message, ...]]
     not_before: dict[str, date]
+    screens: dict[str, Screen]  # the engine's screen of every treatment, before overrides
 
 
 def screen_case(ctx: Context, case: Case) -> Screened:
@@ -66,6 +71,7 @@ def screen_case(ctx: Context, case: Case) -> Screened:
     return Screened(
         excluded={tid: s.reasons for tid, s in screens.items() if s.excluded},
         not_before={tid: s.not_before for tid, s in screens.items() if s.not_before is not None},
+        screens=screens,
     )
 
 
@@ -145,4 +151,48 @@ def screen_plan(
                 value=tid,
                 treatment=tid,
             )
+    _check_instructions(ctx, case, plan, screened, overridden, field)
     return screened
+
+
+def _check_instructions(
+    ctx: Context, case: Case, plan: EnginePlan, screened: Screened, overridden: Collection[str], field: str
+) -> None:
+    """The day-by-day instructions themselves, as stored (an imported timeline comes as another
+    system wrote it): none tells the patient to use what is excluded or must wait for them (a
+    treatment's own steps may use it and its agents; an override lifts an exclusion), none is
+    dated before the assessment, and no day both prescribes and forbids an agent."""
+    kb = ctx.kb
+    screens = {tid: replace(s, reasons=()) if tid in overridden else s for tid, s in screened.screens.items()}
+    own: dict[str, set[str]] = {}
+    for e in plan.timeline:
+        if e.date < case.assessment.date:
+            raise Invalid(
+                field,
+                f"dates an instruction ({e.code or e.kind}) on {e.date.isoformat()}, before the assessment "
+                f"on {case.assessment.date.isoformat()}",
+                value=e.date.isoformat(),
+            )
+        if not e.uses:
+            continue
+        mine = own.get(e.treatment or "")
+        if mine is None:
+            tid = e.treatment or ""
+            mine = own[tid] = {tid} | {a for a, agent in kb.agents.items() if tid in agent.treatments}
+        for use in e.uses:
+            why = None if use in mine else banned_use(kb, screens, use)
+            if why is not None:
+                raise Invalid(
+                    field,
+                    f"tells the patient to use {use} ({e.treatment}/{e.code or e.kind}, {e.date.isoformat()}), "
+                    f"but {why}",
+                    value=use,
+                    treatment=e.treatment,
+                )
+    for c in contradictions(plan.timeline, kb)[:1]:
+        raise Invalid(
+            field,
+            f"tells the patient both to use and to avoid {c.agent} from {c.first.isoformat()} to "
+            f"{c.last.isoformat()} ({c.used_by} against {c.avoided_by})",
+            value=c.agent,
+        )
