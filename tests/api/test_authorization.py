@@ -1,10 +1,12 @@
 """Authorisation matrix over EVERY route of the clinic API.
 
 Each route of the service's routers must appear in `MATRIX` (a new route without an entry
-fails). For each, every role is tried: the roles listed get 2xx, the others 401/403/404; on
+fails); `VARIANTS` adds the calls of a route whose body changes what it does (the re-flow's
+dry run). For each, every role is tried: the roles listed get 2xx, the others 401/403/404; on
 patient-scoped routes a patient reading another patient's record and a clinician of another
 clinic both get 404. Routes added by other modules (web pages, exports) must at least refuse
-anonymous callers.
+anonymous callers. What the allowed roles' responses contain is checked against the policy's
+field table in `tests/api/test_role_views.py`.
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def _done(w: World, who: str) -> tuple[dict[str, Any], Any]:
     return {"session_id": made["session_id"]}, {}
 
 
-def _missed(w: World, who: str) -> tuple[dict[str, Any], Any]:
+def _missed(w: World, who: str, dry_run: bool = False) -> tuple[dict[str, Any], Any]:
     from cicatrix.storage.models import CourseSession
 
     made = _fresh_plan(True)(w, who)
@@ -89,7 +91,7 @@ def _missed(w: World, who: str) -> tuple[dict[str, Any], Any]:
         s = db.get(CourseSession, made["session_id"])
         assert s is not None
         new = (s.date + timedelta(days=4)).isoformat()
-    return {"session_id": made["session_id"]}, {"new_date": new}
+    return {"session_id": made["session_id"]}, {"new_date": new, "dry_run": dry_run}
 
 
 def _fhir_patient(w: World, who: str) -> tuple[dict[str, Any], Any]:
@@ -162,8 +164,9 @@ MATRIX: dict[tuple[str, str], Spec | None] = {
     ("GET", "/api/patients/{patient_id}/calendar-tokens"): Spec(
         {"clinician", "front_desk", "patient"}, lambda w, p: _plain(pid(w, p))
     ),
+    # a link serves the patient's view: only the roles that read it create one (issue 12 §1.3)
     ("POST", "/api/patients/{patient_id}/calendar-tokens"): Spec(
-        {"clinician", "front_desk", "patient"}, lambda w, p: _plain(pid(w, p))
+        {"clinician", "patient"}, lambda w, p: _plain(pid(w, p))
     ),
     ("DELETE", "/api/patients/{patient_id}/calendar-tokens/{token_id}"): Spec(
         {"clinician", "front_desk", "patient"}, _cal_token
@@ -196,6 +199,26 @@ MATRIX: dict[tuple[str, str], Spec | None] = {
 }
 
 
+# Calls of a route in MATRIX whose body changes what it does, by label: (method, path, spec).
+VARIANTS: dict[str, tuple[str, str, Spec]] = {
+    # front desk may preview a re-flow, and gets the moved dates only (issue 12 §1.2)
+    "missed, dry run": (
+        "POST",
+        "/api/sessions/{session_id}/missed",
+        Spec({"clinician", "front_desk"}, lambda w, p: _missed(w, p, dry_run=True)),
+    ),
+    "done, with a note": (
+        "POST",
+        "/api/sessions/{session_id}/done",
+        Spec({"clinician", "front_desk"}, lambda w, p: (_done(w, p)[0], {"note": "left early"})),
+    ),
+}
+
+
+def _calls() -> list[tuple[str, str, Spec | None]]:
+    return [(m, p, s) for (m, p), s in MATRIX.items()] + list(VARIANTS.values())
+
+
 def _call(client, method: str, path: str, params: dict[str, Any], body: Any, role: str | None):  # type: ignore[no-untyped-def]
     url = path.format(**params)
     headers = {} if role is None else {"Authorization": f"Bearer {client.world.tokens[role]}"}
@@ -213,7 +236,7 @@ def test_matrix_covers_every_service_route(client) -> None:  # type: ignore[no-u
 def test_every_role_gets_only_what_it_may(client) -> None:  # type: ignore[no-untyped-def]
     w: World = client.world
     failures: list[str] = []
-    for (method, path), spec in MATRIX.items():
+    for method, path, spec in _calls():
         if spec is None:
             continue
         for role in ROLES:
@@ -237,7 +260,7 @@ def test_no_one_reaches_another_patients_or_clinics_data(client) -> None:  # typ
     """Patient P2 on P1's records, and clinic B's clinician on clinic A's: always 404."""
     w: World = client.world
     failures: list[str] = []
-    for (method, path), spec in MATRIX.items():
+    for method, path, spec in _calls():
         if spec is None or not spec.scoped:
             continue
         for role in ("patient2", "clinician_b"):
@@ -254,7 +277,9 @@ def test_no_one_reaches_another_patients_or_clinics_data(client) -> None:  # typ
 def test_patient_gets_own_record_but_front_desk_gets_no_clinical_notes(client) -> None:  # type: ignore[no-untyped-def]
     w: World = client.world
     own = _call(client, "GET", "/api/patients/{patient_id}", pid(w, "P1"), None, "patient")
-    assert own.status_code == 200 and own.json()["clinical"]["notes"] == "private note"
+    # the clinical block, without the clinicians' notes (issue 12 §1.4)
+    assert own.status_code == 200 and own.json()["clinical"]["phototype"] == "III"
+    assert own.json()["clinical"]["notes"] is None and "private note" not in own.text
     fd = _call(client, "GET", "/api/patients/{patient_id}", pid(w, "P1"), None, "front_desk")
     assert fd.status_code == 200 and fd.json()["clinical"] is None
     assert "private note" not in fd.text

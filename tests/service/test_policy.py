@@ -32,3 +32,39 @@ def test_current_plan_statuses_are_in_force_and_seen() -> None:
     assert plan_statuses(patient) == ("approved",)
     assert may_see_plan(clinician, "superseded") and not may_see_plan(patient, "superseded")
     assert not may_see_plan(patient, "proposed")
+
+
+# The record each field of FIELDS_SEEN belongs to, by the permission that reads the record.
+FIELD_RECORD = {
+    "patient.clinical": "patient.read",
+    "patient.clinical.notes": "patient.clinical.read",
+    "assessment.notes": "assessment.read",
+    "session.note": "schedule.read",
+    "plan": "plan.read",
+}
+
+
+def test_a_field_is_seen_only_by_roles_that_read_its_record() -> None:
+    """A field rule can only take away: a role that may not read a record sees none of its fields."""
+    from cicatrix.service.policy import FIELDS_SEEN
+
+    assert set(FIELD_RECORD) == set(FIELDS_SEEN)
+    for field, roles in FIELDS_SEEN.items():
+        assert roles <= PERMISSIONS[FIELD_RECORD[field]], field
+        assert roles <= set(ROLES), field
+
+
+def test_field_rules_of_issue_12() -> None:
+    """Patients see their clinical block but not the clinicians' notes; front desk no clinical
+    field, no note and no plan; calendar links are created by clinicians and the patient."""
+    from cicatrix.service.context import Actor
+    from cicatrix.service.policy import allowed, may_see_field, visible
+
+    clinician, front, patient = Actor(1, 1, "clinician"), Actor(2, 1, "front_desk"), Actor(3, 1, "patient", 4)
+    assert may_see_field(patient, "patient.clinical") and not may_see_field(patient, "patient.clinical.notes")
+    assert visible(patient, "session.note", "n") is None and visible(clinician, "session.note", "n") == "n"
+    for field in ("patient.clinical", "patient.clinical.notes", "assessment.notes", "session.note", "plan"):
+        assert not may_see_field(front, field), field
+        assert may_see_field(clinician, field), field
+    assert not allowed(front, "calendar.create") and allowed(front, "calendar.manage")
+    assert allowed(patient, "calendar.create") and allowed(clinician, "calendar.create")

@@ -13,7 +13,7 @@ from cicatrix.knowledge.frozen import to_data
 from cicatrix.service import audit, patients
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Invalid, NotFound, jsonable
-from cicatrix.service.policy import require_patient_access
+from cicatrix.service.policy import may_see_field, require_patient_access
 from cicatrix.service.schemas import AssessmentIn, AssessmentOut, AssessmentPage
 from cicatrix.storage.db import utcnow
 from cicatrix.storage.models import Assessment, Patient
@@ -58,8 +58,14 @@ def parse(ctx: Context, data: dict[str, Any]) -> Case:
         raise Invalid(exc.field, exc.message, value=jsonable(exc.as_dict()["value"])) from None
 
 
-def out(a: Assessment) -> AssessmentOut:
-    return AssessmentOut.model_validate(a, from_attributes=True)
+def out(ctx: Context, a: Assessment) -> AssessmentOut:
+    """The assessment as the actor's role may see it: the clinician's `notes` only for
+    clinicians (`policy.FIELDS_SEEN`)."""
+    result = AssessmentOut.model_validate(a, from_attributes=True)
+    seen = result.input.get("assessment")
+    if isinstance(seen, dict) and seen.get("notes") is not None and not may_see_field(ctx.actor, "assessment.notes"):
+        return result.model_copy(update={"input": {**result.input, "assessment": {**seen, "notes": None}}})
+    return result
 
 
 def build_case(ctx: Context, p: Patient, body: AssessmentIn) -> tuple[dict[str, Any], Case]:
@@ -116,7 +122,7 @@ def load(ctx: Context, assessment_id: int, permission: str) -> Assessment:
 def get(ctx: Context, assessment_id: int) -> AssessmentOut:
     a = load(ctx, assessment_id, "assessment.read")
     audit.record(ctx, "read", "assessment", a.id, patient_id=a.patient_id)
-    result = out(a)
+    result = out(ctx, a)
     return result
 
 
@@ -137,7 +143,7 @@ def history(ctx: Context, patient_id: int, limit: int = 50, offset: int = 0) -> 
         .offset(offset)
     ).all()
     audit.record(ctx, "list", "assessment", None, patient_id=p.id, detail=f"results={len(rows)}")
-    items = [out(a) for a in rows]
+    items = [out(ctx, a) for a in rows]
     return AssessmentPage(items=items, total=total, limit=limit, offset=offset)
 
 

@@ -23,8 +23,10 @@ def _out(t: CalendarToken, raw: str | None = None) -> CalendarTokenOut:
 
 
 def create(ctx: Context, patient_id: int) -> CalendarTokenOut:
-    """A new secret; it is shown once and only its hash is kept."""
-    p = patients.load(ctx, patient_id, "calendar.manage")
+    """A new secret; it is shown once and only its hash is kept. The link serves the patient's
+    own view (the approved plan with its day-by-day care) whoever created it, so only the roles
+    that read that view may create one (`calendar.create`)."""
+    p = patients.load(ctx, patient_id, "calendar.create")
     raw = secrets.token_urlsafe(32)
     t = CalendarToken(
         clinic_id=p.clinic_id,

@@ -11,9 +11,9 @@ from cicatrix.engine.case import CaseError, coded_terms
 from cicatrix.engine.terms import FIELDS
 from cicatrix.knowledge.models import TermKind
 from cicatrix.service import audit
-from cicatrix.service.context import Context
+from cicatrix.service.context import Actor, Context
 from cicatrix.service.errors import Conflict, Forbidden, Invalid, NotFound
-from cicatrix.service.policy import allowed, require, require_patient_access
+from cicatrix.service.policy import allowed, may_see_field, require, require_patient_access, visible
 from cicatrix.service.schemas import (
     PatientClinical,
     PatientIn,
@@ -34,7 +34,8 @@ def load(ctx: Context, patient_id: int, permission: str) -> Patient:
     return p
 
 
-def clinical_of(p: Patient) -> PatientClinical:
+def clinical_of(p: Patient, actor: Actor) -> PatientClinical:
+    """The clinical block as the actor's role may see it (`policy.FIELDS_SEEN`)."""
     return PatientClinical(
         phototype=p.phototype,  # type: ignore[arg-type]
         pregnant=p.pregnant,
@@ -43,7 +44,7 @@ def clinical_of(p: Patient) -> PatientClinical:
         history=list(p.history or []),
         medications=list(p.medications or []),
         recent_sunburn=p.recent_sunburn,
-        notes=p.notes,
+        notes=visible(actor, "patient.clinical.notes", p.notes),
     )
 
 
@@ -60,7 +61,7 @@ def out(ctx: Context, p: Patient) -> PatientOut:
         version=p.version,
         created_at=p.created_at,
         updated_at=p.updated_at,
-        clinical=clinical_of(p) if allowed(ctx.actor, "patient.clinical.read") else None,
+        clinical=clinical_of(p, ctx.actor) if may_see_field(ctx.actor, "patient.clinical") else None,
     )
 
 

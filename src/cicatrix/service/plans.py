@@ -26,7 +26,13 @@ from cicatrix.knowledge.frozen import to_data
 from cicatrix.service import assessments, audit, patients, queries, screening
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Conflict, Invalid, NotFound
-from cicatrix.service.policy import PLAN_STATUSES_SEEN, may_see_plan, plan_statuses, require_patient_access
+from cicatrix.service.policy import (
+    PLAN_STATUSES_SEEN,
+    may_see_field,
+    may_see_plan,
+    plan_statuses,
+    require_patient_access,
+)
 from cicatrix.service.schemas import (
     AssessmentCreated,
     AssessmentIn,
@@ -50,8 +56,15 @@ from cicatrix.storage.models import Assessment, CourseSession, Plan, PlanEdit
 # ---------- shaping ----------
 
 
-def session_out(s: CourseSession) -> SessionOut:
-    return SessionOut.model_validate(s, from_attributes=True)
+def session_out(ctx: Context, s: CourseSession) -> SessionOut:
+    return _seen(ctx, SessionOut.model_validate(s, from_attributes=True))
+
+
+def _seen(ctx: Context, s: SessionOut) -> SessionOut:
+    """The session as the actor's role may see it: its note only for clinicians (`policy.FIELDS_SEEN`)."""
+    if s.note is None or may_see_field(ctx.actor, "session.note"):
+        return s
+    return s.model_copy(update={"note": None})
 
 
 # The hot reads are built once: SQLAlchemy memoises a statement's cache key on the object, so
@@ -102,7 +115,7 @@ def out(
     return PlanOut(
         **_plan_fields(p),
         plan=p.proposal,
-        sessions=[session_out(s) for s in sessions],
+        sessions=[session_out(ctx, s) for s in sessions],
         edits=[
             PlanEditOut(
                 id=e.id,
@@ -266,7 +279,7 @@ def assess(ctx: Context, patient_id: int, body: AssessmentIn) -> AssessmentCreat
     if body.generate_plan:
         require_patient_access(ctx.actor, "plan.create", patient_id)
         plan_out = _new_plan(ctx, a, case, body.preferences or {}, [])
-    result = AssessmentCreated(assessment=assessments.out(a), plan=plan_out)
+    result = AssessmentCreated(assessment=assessments.out(ctx, a), plan=plan_out)
     return result
 
 
@@ -361,7 +374,7 @@ def current_json(ctx: Context, patient_id: int) -> bytes:
     result = PlanOut(
         **_plan_fields(row),
         plan={},
-        sessions=_SESSION_LIST.validate_json(row.sessions or "[]"),
+        sessions=[_seen(ctx, s) for s in _SESSION_LIST.validate_json(row.sessions or "[]")],
         edits=_EDIT_LIST.validate_json(row.edits or "[]"),
     )
     # The body in the model's field order, with the stored plan JSON spliced in verbatim.
@@ -520,7 +533,7 @@ def record_done(ctx: Context, session_id: int, body: SessionDoneIn) -> SessionOu
     s.note = body.note
     audit.record(ctx, "session_done", "course_session", s.id, patient_id=s.patient_id)
     ctx.db.flush()
-    result = session_out(s)
+    result = session_out(ctx, s)
     return result
 
 
@@ -595,7 +608,7 @@ def schedule(ctx: Context, patient_id: int) -> ScheduleOut:
     p = queries.current_plan(ctx, pt.id)
     rows = _sessions(ctx, p.id) if p is not None else []
     audit.record(ctx, "read", "schedule", p.id if p else None, patient_id=pt.id)
-    result = ScheduleOut(patient_id=pt.id, plan_id=p.id if p else None, sessions=[session_out(s) for s in rows])
+    result = ScheduleOut(patient_id=pt.id, plan_id=p.id if p else None, sessions=[session_out(ctx, s) for s in rows])
     return result
 
 
@@ -625,6 +638,6 @@ def today(ctx: Context, patient_id: int, day: date | None = None, days: int = 1)
         patient_id=pt.id,
         plan_id=p.id,
         days=out_days,
-        next_session=session_out(nxt) if nxt else None,
+        next_session=session_out(ctx, nxt) if nxt else None,
     )
     return result

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from cicatrix.service.context import Actor
 from cicatrix.service.errors import Forbidden, NotFound
+
+T = TypeVar("T")
 
 ROLES: tuple[str, ...] = ("admin", "clinician", "front_desk", "patient")
 
@@ -45,12 +49,43 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "outcome.create": frozenset({"clinician"}),
     # the clinic's de-identified outcomes: admins audit results, clinicians review their own
     "outcomes.export": frozenset({"admin", "clinician"}),
+    # A calendar link serves the patient's own view (the approved plan with its day-by-day
+    # care) to whoever holds the URL, so only the roles that may read that view create one.
+    # Front desk may list and revoke links (a lost phone), which shows no clinical content.
+    "calendar.create": frozenset({"clinician", "patient"}),
     "calendar.manage": frozenset({"clinician", "front_desk", "patient"}),
     "user.manage": frozenset({"admin"}),
     "clinic.manage": frozenset({"admin"}),
     "audit.read": frozenset({"admin"}),
     "knowledge.read": frozenset({"admin", "clinician"}),
 }
+
+
+# Which role sees which field of a record it may read: a response carries the field as null
+# (or without the value) for every other role. Fields not listed go with their record. The API
+# serialisation, the web pages (which render the same models) and the exports read records
+# through the service's serialisers, and these apply this table: `patients.out`,
+# `assessments.out`, `plans.session_out`, `views.session_missed`.
+FIELDS_SEEN: dict[str, frozenset[str]] = {
+    # phototype, pregnancy, breast-feeding, isotretinoin, history, medications, sunburn, notes
+    "patient.clinical": PERMISSIONS["patient.clinical.read"],
+    # the clinicians' own notes: their working record, not the patient's (nor front desk's)
+    "patient.clinical.notes": frozenset({"clinician"}),
+    "assessment.notes": frozenset({"clinician"}),
+    "session.note": frozenset({"clinician"}),
+    # the engine's plan (treatments, timeline, the screening's reasons) in any response: a
+    # re-flow answers front desk with the moved sessions' dates instead
+    "plan": PERMISSIONS["plan.read"],
+}
+
+
+def may_see_field(actor: Actor, field: str) -> bool:
+    return actor.role in FIELDS_SEEN[field]
+
+
+def visible(actor: Actor, field: str, value: T) -> T | None:
+    """The value when the actor's role may see `field`, else None."""
+    return value if actor.role in FIELDS_SEEN[field] else None
 
 
 def may_see_plan(actor: Actor, status: str) -> bool:

@@ -26,7 +26,7 @@ from cicatrix.service import audit, patients
 from cicatrix.service.assessments import case_patient
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Invalid, NotFound
-from cicatrix.service.policy import require
+from cicatrix.service.policy import may_see_field, require
 from cicatrix.service.queries import current_plan
 from cicatrix.storage.models import Assessment, Clinic, CourseSession, Patient, Plan
 
@@ -46,6 +46,14 @@ def _assessment_keys(rows: list[Assessment]) -> dict[int, str]:
     return keys
 
 
+def _assessment_seen(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+    """The assessment as the actor's role may see it: the FHIR panel carries the exact input,
+    whose clinician's `notes` only clinicians see (`policy.FIELDS_SEEN`)."""
+    if data.get("notes") is None or may_see_field(ctx.actor, "assessment.notes"):
+        return data
+    return {**data, "notes": None}
+
+
 def _load(ctx: Context, patient_id: int, what: str) -> tuple[PatientRecord, Patient, Plan | None]:
     p = patients.load(ctx, patient_id, "patient.clinical.read")
     require(ctx.actor, "plan.read")
@@ -58,7 +66,7 @@ def _load(ctx: Context, patient_id: int, what: str) -> tuple[PatientRecord, Pati
     assessments = tuple(
         AssessmentRecord(
             id=keys[a.id],
-            assessment=msgspec.convert(a.input["assessment"], EngineAssessment),
+            assessment=msgspec.convert(_assessment_seen(ctx, a.input["assessment"]), EngineAssessment),
             scores=msgspec.convert(a.scores, Scores),
         )
         for a in rows

@@ -283,6 +283,24 @@ class ScheduleOut(BaseModel):
     sessions: list[SessionOut]
 
 
+class MovedSessionOut(BaseModel):
+    treatment: str
+    number: int
+    old_date: date
+    new_date: date | None = Field(description="null when the re-flow cancelled the session")
+
+
+class RescheduleOut(BaseModel):
+    """A missed session's re-flow as a role that may not read plans (front desk) sees it: which
+    sessions move to which dates, and the schedule after; no plan, no clinical content."""
+
+    patient_id: int
+    plan_id: int
+    preview: bool
+    moved: list[MovedSessionOut]
+    sessions: list[SessionOut]
+
+
 class DayOut(BaseModel):
     date: date
     entries: list[dict[str, Any]]

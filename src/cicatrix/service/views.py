@@ -8,6 +8,7 @@ the caller's unit of work does, once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from sqlalchemy import select
 
@@ -15,10 +16,19 @@ from cicatrix.engine.case import CaseError, parse_case
 from cicatrix.engine.conditions import active_conditions
 from cicatrix.service import assessments, audit, patients, plans
 from cicatrix.service.context import Context
-from cicatrix.service.policy import allowed
+from cicatrix.service.policy import allowed, may_see_field
 from cicatrix.service.queries import current_plan
-from cicatrix.service.schemas import AssessmentOut, PatientOut, PlanOut, PlanSummary, ScheduleOut
-from cicatrix.storage.models import Assessment
+from cicatrix.service.schemas import (
+    AssessmentOut,
+    MovedSessionOut,
+    PatientOut,
+    PlanOut,
+    PlanSummary,
+    RescheduleOut,
+    ScheduleOut,
+    SessionMissedIn,
+)
+from cicatrix.storage.models import Assessment, CourseSession
 
 HISTORY_LIMIT = 200
 
@@ -53,7 +63,7 @@ def patient_overview(ctx: Context, patient_id: int) -> PatientOverview:
         .limit(HISTORY_LIMIT)
     ).all()
     audit.record(ctx, "list", "assessment", None, patient_id=p.id, detail=f"results={len(rows)}")
-    history = [assessments.out(a) for a in rows]
+    history = [assessments.out(ctx, a) for a in rows]
     summaries = plans.list_for_patient(ctx, p.id)
     current = current_plan(ctx, p.id)
     current_out = None
@@ -84,3 +94,34 @@ def plan_view(ctx: Context, plan_id: int) -> PlanView:
     """A plan with its patient (the plan, course, missed-session and handout pages)."""
     plan = plans.get(ctx, plan_id)
     return PlanView(plan, patients.get(ctx, plan.patient_id))
+
+
+def session_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanOut | RescheduleOut:
+    """Record a missed session and re-flow the course (or preview it, `dry_run`), answered in
+    the shape the role may see: the plan for those who read plans, otherwise only the dates of
+    the sessions that move (`policy.FIELDS_SEEN["plan"]`). Front desk books the new dates; the
+    re-flowed plan (treatments, care, the screening's reasons) is clinical content."""
+    before = _planned_dates(ctx, session_id)  # read before the re-flow; shown only if it is allowed
+    result = plans.record_missed(ctx, session_id, body)
+    if may_see_field(ctx.actor, "plan"):
+        return result
+    after = {(s.treatment, s.number): s.date for s in result.sessions if s.status == "planned"}
+    moved = [
+        MovedSessionOut(treatment=t, number=n, old_date=old, new_date=after.get((t, n)))
+        for (t, n), old in before.items()
+        if after.get((t, n)) != old
+    ]
+    moved.sort(key=lambda m: (m.old_date, m.treatment, m.number))
+    return RescheduleOut(
+        patient_id=result.patient_id, plan_id=result.id, preview=result.preview, moved=moved, sessions=result.sessions
+    )
+
+
+def _planned_dates(ctx: Context, session_id: int) -> dict[tuple[str, int], date]:
+    s = ctx.db.get(CourseSession, session_id)
+    if s is None:
+        return {}
+    rows = ctx.db.scalars(
+        select(CourseSession).where(CourseSession.plan_id == s.plan_id, CourseSession.status == "planned")
+    )
+    return {(r.treatment, r.number): r.date for r in rows}

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from cicatrix.params import Id
 from cicatrix.service import assessments, dashboard, patients, plans, views
 from cicatrix.service.errors import Conflict, Invalid, NotFound
-from cicatrix.service.policy import ROLES, allowed, roles_with
+from cicatrix.service.policy import ROLES, allowed, may_see_field, roles_with
 from cicatrix.service.schemas import (
     AssessmentIn,
     OverrideIn,
@@ -73,6 +73,7 @@ def patient_list(q: str = "", offset: int = 0, page: Page = Depends(STAFF)) -> R
         "clinician/patients.html",
         title="Patients",
         q=q,
+        show_clinical=may_see_field(page.actor, "patient.clinical"),
         items=result.items,
         total=result.total,
         offset=result.offset,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Response
 from cicatrix.api.deps import Call
 from cicatrix.api.routes.patients import _if_match, json_response
 from cicatrix.params import DateParam, Id
-from cicatrix.service import calendar, outcomes, plans
+from cicatrix.service import calendar, outcomes, plans, views
 from cicatrix.service.schemas import (
     ApproveIn,
     CalendarTokenOut,
@@ -19,6 +19,7 @@ from cicatrix.service.schemas import (
     PlanEditIn,
     PlanOut,
     PlanSummary,
+    RescheduleOut,
     ScheduleOut,
     SessionDoneIn,
     SessionMissedIn,
@@ -89,11 +90,15 @@ async def session_done(session_id: Id, body: SessionDoneIn, call: Call) -> Sessi
 
 @router.post(
     "/sessions/{session_id}/missed",
-    response_model=PlanOut,
+    response_model=PlanOut | RescheduleOut,
     summary="Session missed: re-flow the course keeping every interval (dry_run to preview)",
+    description=(
+        "Answers the re-flowed plan (`PlanOut`) to roles that read plans; to front desk, only which "
+        "sessions move to which dates and the schedule after (`RescheduleOut`)."
+    ),
 )
 async def session_missed(session_id: Id, body: SessionMissedIn, call: Call) -> Response:
-    return json_response(await call(plans.record_missed, session_id, body))
+    return json_response(await call(views.session_missed, session_id, body))
 
 
 @router.get(
