@@ -32,6 +32,8 @@ ActorOption = Annotated[
 def run_as(username: str, use_case: Callable[..., T], *args: Any, knowledge_dir: str | None = None) -> T:
     """Run `use_case(ctx, *args)` as `username` in one unit of work; a refusal or bad input
     is one line on standard error and exit 2."""
+    from sqlalchemy.exc import DBAPIError
+
     from cicatrix.service import unit_of_work
     from cicatrix.service.clock import utc_now
     from cicatrix.service.errors import ServiceError
@@ -45,7 +47,11 @@ def run_as(username: str, use_case: Callable[..., T], *args: Any, knowledge_dir:
     def work(db: Session) -> T:
         found = actor_named(db, username)
         if found is None:
-            fail(f"--actor: no active account {username!r} (cicatrix user create)")
+            fail(
+                f"--actor: no active account {username!r}; create one with "
+                f"`cicatrix user create --username {username} --role clinician` "
+                "(the first account also creates the clinic)"
+            )
         actor, _clinic = found
         return use_case(unit_of_work.context(db, actor, kb, utc_now()), *args)
 
@@ -53,5 +59,20 @@ def run_as(username: str, use_case: Callable[..., T], *args: Any, knowledge_dir:
         return database.run_sync(work)
     except ServiceError as exc:
         fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)
+    except DBAPIError:
+        if _schema_missing(database):  # a database that `cicatrix db upgrade` never ran on
+            fail("database: has no cicatrix tables yet; run `cicatrix db upgrade`, then `cicatrix user create`")
+        raise
     finally:
         database.dispose()
+
+
+def _schema_missing(database: Any) -> bool:
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        with database.engine.connect() as conn:
+            return not inspect(conn).has_table("user_account")
+    except DBAPIError:
+        return False

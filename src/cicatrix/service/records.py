@@ -21,7 +21,16 @@ from cicatrix.engine.case import Assessment as EngineAssessment
 from cicatrix.engine.case import Patient as EnginePatient
 from cicatrix.engine.result import Plan as EnginePlan
 from cicatrix.engine.result import Scores
-from cicatrix.exports.record import AssessmentRecord, PatientRecord, PersonName, PlanRecord, SessionRecord
+from cicatrix.exports.ids import stable_uuid
+from cicatrix.exports.record import (
+    AssessmentRecord,
+    ExternalId,
+    PatientRecord,
+    PersonName,
+    PlanRecord,
+    SessionRecord,
+    Telecom,
+)
 from cicatrix.service import audit, patients
 from cicatrix.service.assessments import case_patient
 from cicatrix.service.context import Context
@@ -34,6 +43,13 @@ from cicatrix.storage.models import Assessment, Clinic, CourseSession, Patient, 
 def _record_id(p: Patient) -> str:
     # The record number survives an export/import; the row id does not.
     return p.mrn or f"cicatrix-{p.id}"
+
+
+def clinic_key(c: Clinic) -> str:
+    """A key of the clinic that no other clinic, in this database or another, shares: the scope
+    of its record numbers in every FHIR id and identifier system. Derived, never stored, from
+    what does not change (row id and creation time), so it needs no migration and no write."""
+    return str(stable_uuid("clinic", c.id, int(c.created_at.timestamp())))
 
 
 def _assessment_keys(rows: list[Assessment]) -> dict[int, str]:
@@ -78,15 +94,32 @@ def _load(ctx: Context, patient_id: int, what: str) -> tuple[PatientRecord, Pati
             .where(CourseSession.plan_id == plan_row.id)
             .order_by(CourseSession.treatment, CourseSession.number, CourseSession.id)
         ).all()
-        sessions = tuple(
-            SessionRecord(treatment=s.treatment, number=s.number, date=s.date, status=s.status) for s in srows
-        )
+        # A missed session and its replacement share treatment and number: the occurrence, in
+        # booking order (row id), tells the instances apart in every export.
+        booked: dict[tuple[str, int], int] = {}
+        session_list = []
+        for s in srows:
+            booked[(s.treatment, s.number)] = booked.get((s.treatment, s.number), 0) + 1
+            session_list.append(
+                SessionRecord(
+                    treatment=s.treatment,
+                    number=s.number,
+                    date=s.date,
+                    status=s.status,
+                    occurrence=booked[(s.treatment, s.number)],
+                    sequence=s.sequence,
+                )
+            )
+        sessions = tuple(session_list)
     engine_patient = case_patient(p)
     engine_patient["id"] = _record_id(p)
 
     record = PatientRecord(
         id=_record_id(p),
+        clinic=clinic_key(_clinic(ctx)),
         name=PersonName(text=p.name) if p.name else None,
+        telecom=Telecom(phone=p.phone, email=p.email),
+        identifiers=tuple(msgspec.convert(x, ExternalId) for x in p.identifiers or ()),
         patient=msgspec.convert(engine_patient, EnginePatient),
         assessments=assessments,
         plan=plan_rec,
