@@ -481,8 +481,10 @@ def patient_from_fhir(data: Any, where: str = "Patient") -> PatientRecord:
         if ours and ident.value:
             pid, clinic = ident.value, scope
         elif ident.value:
+            # Record numbers only: a social security or licence number is not cicatrix's to keep.
             kind = next((c.code for c in (ident.type.coding if ident.type else None) or () if c.system == V2_0203), None)
-            others.append(ExternalId(system=ident.system, value=ident.value, type=kind))
+            if kind == "MR":
+                others.append(ExternalId(system=ident.system, value=ident.value, type=kind))
     name = None
     if res.name:
         n = next((n for n in res.name if n.use == "official"), res.name[0])
