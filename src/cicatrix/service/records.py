@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import random
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import msgspec
@@ -22,6 +23,7 @@ from cicatrix.engine.case import Patient as EnginePatient
 from cicatrix.engine.result import Plan as EnginePlan
 from cicatrix.engine.result import Scores
 from cicatrix.exports.ids import stable_uuid
+from cicatrix.exports.outcomes import k_anonymise
 from cicatrix.exports.record import (
     AssessmentRecord,
     ExternalId,
@@ -200,11 +202,25 @@ def _shift_days(secret: bytes, patient_id: int) -> int:
 
 
 def _subject(secret: bytes, patient_id: int) -> str:
-    return hmac.new(secret, f"subject:{patient_id}".encode(), hashlib.sha256).hexdigest()[:12]
+    # A letter first: "12e345678901" would be read as a number by R, pandas and spreadsheets.
+    return "s" + hmac.new(secret, f"subject:{patient_id}".encode(), hashlib.sha256).hexdigest()[:12]
+
+
+def _age_band(birth: date | None, on: date) -> str:
+    """Ten-year bands ("20-29"), the finest an outcomes table shows; "" when unknown."""
+    if birth is None:
+        return ""
+    age = on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+    low = max(0, age) // 10 * 10
+    return f"{low}-{low + 9}"
 
 
 def outcomes_rows(ctx: Context, secret: bytes | None = None) -> list[dict[str, Any]]:
-    """One row per assessment of the actor's clinic; no names, contacts, birth dates or real dates."""
+    """One row per assessment of the actor's clinic; no names, contacts, birth dates or real dates.
+
+    Rows are shuffled with the export's secret (row k is not the same patient in every export),
+    and rows whose phototype, sex, age band and treatment set fewer than K_ANONYMITY patients
+    share have those four suppressed (`exports.outcomes.k_anonymise`)."""
     require(ctx.actor, "outcomes.export")
     secret = secret or secrets.token_bytes(32)
     clinic = ctx.actor.clinic_id
@@ -238,6 +254,7 @@ def outcomes_rows(ctx: Context, secret: bytes | None = None) -> list[dict[str, A
                 "days_from_first_assessment": (a.date - first[p.id]).days,
                 "phototype": p.phototype or "",
                 "sex": p.sex or "",
+                "age_band": _age_band(p.birth_date, a.date),
                 "goodman_baron_quantitative": a.goodman_baron_quantitative,
                 "ecca": a.ecca,
                 "goodman_baron_qualitative": "" if a.goodman_baron_qualitative is None else a.goodman_baron_qualitative,
@@ -247,5 +264,8 @@ def outcomes_rows(ctx: Context, secret: bytes | None = None) -> list[dict[str, A
                 "knowledge_version": a.knowledge_version,
             }
         )
+    out = k_anonymise(out)
+    # A shuffle drawn from the secret: the same export repeats, another export orders differently.
+    random.Random(hmac.new(secret, b"order", hashlib.sha256).digest()).shuffle(out)
     audit.record(ctx, "export", "outcomes", None, detail=f"rows:{len(out)}")
     return out
