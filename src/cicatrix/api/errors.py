@@ -64,7 +64,9 @@ def _wants_fhir(request: Request) -> bool:
     return FHIR_JSON in request.headers.get("accept", "") or FHIR_JSON in request.headers.get("content-type", "")
 
 
-def _respond(request: Request, body: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> JSONResponse:
+def _respond(
+    request: Request, body: dict[str, Any], status: int, headers: dict[str, str] | None = None
+) -> JSONResponse:
     """The error body; for a FHIR client on a FHIR route, the same as an OperationOutcome (the
     field in `expression`, the message in `diagnostics`), which is what FHIR clients read."""
     if not _wants_fhir(request):

@@ -32,8 +32,6 @@ ActorOption = Annotated[
 def run_as(username: str, use_case: Callable[..., T], *args: Any, knowledge_dir: str | None = None) -> T:
     """Run `use_case(ctx, *args)` as `username` in one unit of work; a refusal or bad input
     is one line on standard error and exit 2."""
-    from sqlalchemy.exc import DBAPIError
-
     from cicatrix.service import unit_of_work
     from cicatrix.service.clock import utc_now
     from cicatrix.service.errors import ServiceError
@@ -56,23 +54,10 @@ def run_as(username: str, use_case: Callable[..., T], *args: Any, knowledge_dir:
         return use_case(unit_of_work.context(db, actor, kb, utc_now()), *args)
 
     try:
+        if not database.migrated():  # a database that `cicatrix db upgrade` never ran on
+            fail("database: has no cicatrix tables yet; run `cicatrix db upgrade`, then `cicatrix user create`")
         return database.run_sync(work)
     except ServiceError as exc:
         fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)
-    except DBAPIError:
-        if _schema_missing(database):  # a database that `cicatrix db upgrade` never ran on
-            fail("database: has no cicatrix tables yet; run `cicatrix db upgrade`, then `cicatrix user create`")
-        raise
     finally:
         database.dispose()
-
-
-def _schema_missing(database: Any) -> bool:
-    from sqlalchemy import inspect
-    from sqlalchemy.exc import DBAPIError
-
-    try:
-        with database.engine.connect() as conn:
-            return not inspect(conn).has_table("user_account")
-    except DBAPIError:
-        return False

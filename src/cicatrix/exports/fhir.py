@@ -16,10 +16,10 @@ are scoped by clinic, so the same record number in two clinics is two patients.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
 import hashlib
+import json
 import re
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -480,11 +480,9 @@ def patient_from_fhir(data: Any, where: str = "Patient") -> PatientRecord:
         ours, scope = _split_system(ident.system, PATIENT_ID_SYSTEM)
         if ours and ident.value:
             pid, clinic = ident.value, scope
-        elif ident.value:
-            # Record numbers only: a social security or licence number is not cicatrix's to keep.
-            kind = next((c.code for c in (ident.type.coding if ident.type else None) or () if c.system == V2_0203), None)
-            if kind == "MR":
-                others.append(ExternalId(system=ident.system, value=ident.value, type=kind))
+        # Record numbers only: a social security or licence number is not cicatrix's to keep.
+        elif ident.value and "MR" in _codes(ident.type, V2_0203):
+            others.append(ExternalId(system=ident.system, value=ident.value, type="MR"))
     name = None
     if res.name:
         n = next((n for n in res.name if n.use == "official"), res.name[0])
@@ -815,7 +813,7 @@ def comparable(bundle: Bundle | dict[str, Any], *, across_clinics: bool = False)
         text,
     )
     text = re.sub(r'(https://cicatrix\.org/fhir/sid/[a-z-]+)/[0-9a-f-]{36}"', r'\1"', text)
-    text = re.sub(r'"id": "[0-9a-f-]{36}"', lambda m: '"id": "' + seen.get("urn:uuid:" + m.group(0)[7:-1], "?") + '"', text)
+    text = re.sub(r'"id": "([0-9a-f-]{36})"', lambda m: f'"id": "{seen.get("urn:uuid:" + m.group(1), "?")}"', text)
     return dict(json.loads(text))
 
 
