@@ -47,6 +47,7 @@ from cicatrix.exports.record import (
     PersonName,
     PlanRecord,
     SessionRecord,
+    SessionStatus,
     Telecom,
 )
 from cicatrix.knowledge.frozen import describe, non_defaults, to_data
@@ -486,7 +487,7 @@ def patient_from_fhir(data: Any, where: str = "Patient") -> PatientRecord:
     name = None
     if res.name:
         n = next((n for n in res.name if n.use == "official"), res.name[0])
-        name = PersonName(text=n.text, given=tuple(n.given or ()), family=n.family)
+        name = PersonName(text=n.text, given=tuple(g for g in n.given or () if g), family=n.family)
     phone = next((t.value for t in res.telecom or () if t.system == "phone" and t.value), None)
     email = next((t.value for t in res.telecom or () if t.system == "email" and t.value), None)
     if res.gender not in (None, "female", "male", "other", "unknown"):
@@ -720,7 +721,7 @@ def bundle_to_record(
             procedures[b.reference or ""] = proc.status or ""
     course = {(s.treatment, s.number) for s in plan_record.plan.course.sessions} if plan_record else set()
     sessions: list[SessionRecord] = []
-    seen: dict[tuple[str, int, int], str] = {}
+    booked: dict[tuple[str, int, int], str] = {}
     occurrences: dict[tuple[str, int], int] = {}
     for where, url, raw in by_type.get("ServiceRequest", []):
         sr: ServiceRequest = _validate(ServiceRequest, raw, where)
@@ -745,6 +746,7 @@ def bundle_to_record(
             occurrence = occurrences.get((treatment, number), 0) + 1
         occurrences[(treatment, number)] = max(occurrence, occurrences.get((treatment, number), 0))
         proc_status = next((procedures[r] for r in _reference_of(url, raw) if r in procedures), None)
+        status: SessionStatus
         if proc_status == "completed":
             status = "done"
         elif proc_status == "not-done":
@@ -753,13 +755,13 @@ def bundle_to_record(
             status = "cancelled"
         else:
             status = "planned"
-        if (treatment, number, occurrence) in seen:
+        if (treatment, number, occurrence) in booked:
             raise ExportError(where, f"repeats {treatment} session {number} of an earlier ServiceRequest")
         if status in ("planned", "done") and any(
-            st in ("planned", "done") and (t, n) == (treatment, number) for (t, n, _o), st in seen.items()
+            st in ("planned", "done") and (t, n) == (treatment, number) for (t, n, _o), st in booked.items()
         ):
             raise ExportError(where, f"books {treatment} session {number} twice (neither was missed or cancelled)")
-        seen[(treatment, number, occurrence)] = status
+        booked[(treatment, number, occurrence)] = status
         if status == "planned" and (treatment, number) not in course:
             raise ExportError(where, f"plans {treatment} session {number}, which is not in the CarePlan's course")
         sessions.append(

@@ -76,7 +76,7 @@ def _patient_in(record: PatientRecord) -> PatientIn:
             name=name,
             mrn=record.id or None,
             birth_date=p.birth_date if p else record.birth_date,
-            sex=p.sex if p else record.sex,  # type: ignore[arg-type]
+            sex=p.sex if p else record.sex,
             phone=record.telecom.phone,
             email=record.telecom.email,
             clinical=clinical or PatientClinical(),
