@@ -241,7 +241,8 @@ def _import_plan(
             )
         )
         audit.record(ctx, "override", "plan", prow.id, patient_id=row.id, detail=o.treatment)
-    for cs in sessions:
+    # Booking order is what tells a missed session from its replacement (their occurrence): keep it.
+    for cs in sorted(sessions, key=lambda x: (x.treatment, x.number, x.occurrence)):
         ctx.db.add(
             CourseSession(
                 clinic_id=row.clinic_id,
