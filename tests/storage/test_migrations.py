@@ -12,6 +12,14 @@ from cicatrix.storage.models import Base
 from cicatrix.storage.settings import Settings
 
 
+def _columns(settings: Settings, table: str) -> set[str]:
+    engine = make_engine(settings)
+    try:
+        return {c["name"] for c in inspect(engine).get_columns(table)}
+    finally:
+        engine.dispose()
+
+
 def _tables(settings: Settings) -> set[str]:
     engine = make_engine(settings)
     try:
@@ -27,7 +35,11 @@ def test_upgrade_from_empty_then_downgrade_one_step(settings: Settings) -> None:
     assert migrate.current_revision(settings) == head
     tables = _tables(settings)
     assert set(Base.metadata.tables) <= tables
-    migrate.downgrade(settings)  # one step
+    migrate.downgrade(settings)  # one step: 0003 added patient.identifiers
+    assert migrate.current_revision(settings) == "0002"
+    assert "calendar_token" in _tables(settings)
+    assert "identifiers" not in _columns(settings, "patient")
+    migrate.downgrade(settings)  # and one more: 0002 added the calendar tokens
     assert migrate.current_revision(settings) == "0001"
     assert "calendar_token" not in _tables(settings)
     assert "patient" in _tables(settings)

@@ -50,17 +50,51 @@ def _field(loc: tuple[Any, ...]) -> str:
     return out or "body"
 
 
-async def _service_error(_request: Request, exc: Exception) -> JSONResponse:
+# OperationOutcome.issue.code (FHIR's issue-type value set) for each status.
+_ISSUE_TYPES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
+                409: "conflict", 413: "too-costly", 415: "not-supported", 422: "invalid",
+                429: "throttled"}  # fmt: skip
+FHIR_JSON = "application/fhir+json"
+
+
+def _wants_fhir(request: Request) -> bool:
+    """A FHIR client on a FHIR route (`.../fhir`): it asks for, or sends, application/fhir+json."""
+    if not request.url.path.rstrip("/").endswith("/fhir"):
+        return False
+    return FHIR_JSON in request.headers.get("accept", "") or FHIR_JSON in request.headers.get("content-type", "")
+
+
+def _respond(
+    request: Request, body: dict[str, Any], status: int, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The error body; for a FHIR client on a FHIR route, the same as an OperationOutcome (the
+    field in `expression`, the message in `diagnostics`), which is what FHIR clients read."""
+    if not _wants_fhir(request):
+        return JSONResponse(body, status_code=status, headers=headers)
+    issue: dict[str, Any] = {
+        "severity": "error",
+        "code": _ISSUE_TYPES.get(status, "exception"),
+        "details": {"coding": [{"system": "https://cicatrix.org/fhir/CodeSystem/error", "code": str(body.get("code"))}],
+                    "text": str(body.get("message"))},
+        "diagnostics": str(body.get("message")),
+    }  # fmt: skip
+    if body.get("field"):
+        issue["expression"] = [str(body["field"])]
+    outcome = {"resourceType": "OperationOutcome", "issue": [issue]}
+    return JSONResponse(outcome, status_code=status, headers=headers, media_type=FHIR_JSON)
+
+
+async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
     headers = {}
     if exc.status == 429:
         headers["Retry-After"] = str(exc.extra.get("retry_after", 60))
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    return JSONResponse(exc.as_dict(), status_code=exc.status, headers=headers)
+    return _respond(request, exc.as_dict(), exc.status, headers)
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
@@ -76,14 +110,14 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
             for e in errors[:20]
         ],
     }
-    return JSONResponse(body, status_code=422)
+    return _respond(request, body, 422)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     field = "path" if exc.status_code in (404, 405) else None
     body = {"code": _CODES.get(exc.status_code, "error"), "field": field, "message": str(exc.detail)}
-    return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    return _respond(request, body, exc.status_code, getattr(exc, "headers", None))
 
 
 def install(app: FastAPI) -> None:

@@ -220,12 +220,17 @@ def import_fhir(
 
     overrides = _overrides(override or [])
     label, text = read_text(file)
+    skipped: dict[str, int] = {}
     try:
-        record = record_from_fhir(parse_json(label, text), max_entries=Settings.from_env().fhir_max_entries)
+        max_entries = Settings.from_env().fhir_max_entries
+        record = record_from_fhir(parse_json(label, text), max_entries=max_entries, skipped=skipped)
     except (ExportError, SettingsError) as exc:
         fail(str(exc))
     patient_id = run_as(actor, imports.import_record, record, overrides, knowledge_dir=knowledge_dir)
     typer.echo(f"imported patient {patient_id}")
+    if skipped:  # another system's resources that cicatrix does not use: said, never fatal
+        listed = ", ".join(f"{n} {kind}" for kind, n in sorted(skipped.items()))
+        typer.echo(f"skipped (not used by cicatrix): {listed}")
 
 
 def _overrides(given: list[str]) -> list[Any]:

@@ -45,11 +45,17 @@ def run_as(username: str, use_case: Callable[..., T], *args: Any, knowledge_dir:
     def work(db: Session) -> T:
         found = actor_named(db, username)
         if found is None:
-            fail(f"--actor: no active account {username!r} (cicatrix user create)")
+            fail(
+                f"--actor: no active account {username!r}; create one with "
+                f"`cicatrix user create --username {username} --role clinician` "
+                "(the first account also creates the clinic)"
+            )
         actor, _clinic = found
         return use_case(unit_of_work.context(db, actor, kb, utc_now()), *args)
 
     try:
+        if not database.migrated():  # a database that `cicatrix db upgrade` never ran on
+            fail("database: has no cicatrix tables yet; run `cicatrix db upgrade`, then `cicatrix user create`")
         return database.run_sync(work)
     except ServiceError as exc:
         fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)

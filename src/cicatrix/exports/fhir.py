@@ -7,15 +7,20 @@ Procedure per session given or missed. cicatrix-to-cicatrix fidelity (the exact 
 input and engine plan, which FHIR has no elements for) travels in cicatrix extensions, so
 import then export gives an equivalent Bundle.
 
-References are `urn:uuid:` UUIDs derived from stable keys (patient id, assessment id,
-treatment, session number), never from dates or database row ids.
+References are `urn:uuid:` UUIDs derived from stable keys (the clinic's key, the patient's
+record number, assessment id, plan id, treatment, session number and occurrence), never from
+dates or database row ids: one id per resource instance (a missed session and its replacement
+differ, FHIR's bdl-7), the same id for the same instance in every export. Identifier systems
+are scoped by clinic, so the same record number in two clinics is two patients.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import msgspec
@@ -33,14 +38,17 @@ from cicatrix.engine.case import Assessment, Patient, Phototype
 from cicatrix.engine.result import Plan, ScoreRow, Scores
 from cicatrix.exports.care import care_steps, step_title, treatment_names
 from cicatrix.exports.errors import ExportError
-from cicatrix.exports.ids import PATIENT_ID_SYSTEM, STRUCTURE, urn
+from cicatrix.exports.ids import PATIENT_ID_SYSTEM, STRUCTURE, stable_uuid, urn
 from cicatrix.exports.plandefinition import plan_definition_url
 from cicatrix.exports.record import (
     AssessmentRecord,
+    ExternalId,
     PatientRecord,
     PersonName,
     PlanRecord,
     SessionRecord,
+    SessionStatus,
+    Telecom,
 )
 from cicatrix.knowledge.frozen import describe, non_defaults, to_data
 
@@ -61,6 +69,10 @@ EXT_ASSESSMENT = f"{STRUCTURE}/assessment-input"
 EXT_SCORES = f"{STRUCTURE}/scores"
 EXT_PLAN = f"{STRUCTURE}/engine-plan"
 EXT_ROW_COUNT = f"{STRUCTURE}/score-row-count"
+EXT_SESSION_NUMBER = f"{STRUCTURE}/session-number"
+EXT_SESSION_OCCURRENCE = f"{STRUCTURE}/session-occurrence"
+EXT_SESSION_SEQUENCE = f"{STRUCTURE}/session-sequence"
+V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 
 # The most entries an imported Bundle may hold (Settings.fhir_max_entries, CICATRIX_FHIR_MAX_ENTRIES).
 # A cicatrix record is a Patient, a Condition, four Observations per assessment, a CarePlan and
@@ -95,29 +107,45 @@ def _json_ext(url: str, value: Any) -> dict[str, Any]:
     return {"url": url, "valueString": json.dumps(value, sort_keys=True, separators=(",", ":"))}
 
 
-class _Keys:
-    """Every fullUrl in one patient's Bundle, from stable keys."""
+def scoped_system(base: str, clinic: str | None) -> str:
+    """An identifier system of one clinic (`base/clinic-key`); the bare base for a record of no
+    clinic (a CASE.json export)."""
+    return f"{base}/{clinic}" if clinic else base
 
-    def __init__(self, patient_id: str) -> None:
-        self.pid = patient_id
+
+def _split_system(system: str | None, base: str) -> tuple[bool, str | None]:
+    """Whether `system` is `base` or one clinic's scope of it, and that clinic's key."""
+    if system == base:
+        return True, None
+    if system and system.startswith(base + "/") and len(system) > len(base) + 1:
+        return True, system[len(base) + 1 :]
+    return False, None
+
+
+class _Keys:
+    """Every fullUrl in one patient's Bundle, from stable keys scoped by the clinic."""
+
+    def __init__(self, patient_id: str, clinic: str | None = None) -> None:
+        self.clinic = clinic
+        self.scope: tuple[str, ...] = (clinic, patient_id) if clinic else (patient_id,)
 
     def patient(self) -> str:
-        return urn("fhir", "Patient", self.pid)
+        return urn("fhir", "Patient", *self.scope)
 
     def condition(self) -> str:
-        return urn("fhir", "Condition", self.pid, "acne-scarring")
+        return urn("fhir", "Condition", *self.scope, "acne-scarring")
 
     def obs(self, assessment_id: str, code: str) -> str:
-        return urn("fhir", "Observation", self.pid, assessment_id, code)
+        return urn("fhir", "Observation", *self.scope, assessment_id, code)
 
     def careplan(self, plan_id: str) -> str:
-        return urn("fhir", "CarePlan", self.pid, plan_id)
+        return urn("fhir", "CarePlan", *self.scope, plan_id)
 
-    def request(self, treatment: str, number: int) -> str:
-        return urn("fhir", "ServiceRequest", self.pid, treatment, number)
+    def request(self, plan_id: str, s: SessionRecord) -> str:
+        return urn("fhir", "ServiceRequest", *self.scope, plan_id, s.treatment, s.number, s.occurrence)
 
-    def procedure(self, treatment: str, number: int) -> str:
-        return urn("fhir", "Procedure", self.pid, treatment, number)
+    def procedure(self, plan_id: str, s: SessionRecord) -> str:
+        return urn("fhir", "Procedure", *self.scope, plan_id, s.treatment, s.number, s.occurrence)
 
 
 # --- export ------------------------------------------------------------------------------
@@ -125,9 +153,26 @@ class _Keys:
 
 def patient_resource(record: PatientRecord, full_url: str) -> FhirPatient:
     p = record.patient
+    if p is None:
+        raise ExportError("clinical.phototype", "the patient's Fitzpatrick phototype is not recorded; record it first")
+    identifiers: list[dict[str, Any]] = [
+        {
+            "use": "usual",
+            "type": _cc(V2_0203, "MR", "Medical record number"),
+            "system": scoped_system(PATIENT_ID_SYSTEM, record.clinic),
+            "value": record.id,
+        }
+    ]
+    for x in record.identifiers:
+        ident: dict[str, Any] = {"value": x.value}
+        if x.system:
+            ident["system"] = x.system
+        if x.type:
+            ident["type"] = _cc(V2_0203, x.type)
+        identifiers.append(ident)
     data: dict[str, Any] = {
         "id": full_url.removeprefix("urn:uuid:"),
-        "identifier": [{"system": PATIENT_ID_SYSTEM, "value": record.id}],
+        "identifier": identifiers,
         "extension": [
             {
                 "url": EXT_PHOTOTYPE,
@@ -146,6 +191,13 @@ def patient_resource(record: PatientRecord, full_url: str) -> FhirPatient:
         if record.name.family:
             name["family"] = record.name.family
         data["name"] = [name]
+    telecom = []
+    if record.telecom.phone:
+        telecom.append({"system": "phone", "value": record.telecom.phone})
+    if record.telecom.email:
+        telecom.append({"system": "email", "value": record.telecom.email})
+    if telecom:
+        data["telecom"] = telecom
     if p.sex:
         data["gender"] = p.sex
     if p.birth_date:
@@ -200,7 +252,7 @@ def assessment_observations(keys: _Keys, a: AssessmentRecord) -> list[tuple[str,
     panel_url = keys.obs(a.id, "assessment")
     panel = Observation(
         id=panel_url.removeprefix("urn:uuid:"),
-        identifier=[{"system": ASSESSMENT_ID_SYSTEM, "value": a.id}],
+        identifier=[{"system": scoped_system(ASSESSMENT_ID_SYSTEM, keys.clinic), "value": a.id}],
         status="final",
         category=[_cc(OBS_CATEGORY, "exam", "Exam")],
         code=_cc(SCORES, "assessment", "Acne scar assessment"),
@@ -259,7 +311,7 @@ def careplan_resource(keys: _Keys, record: PatientRecord, pr: PlanRecord) -> Car
     plan = pr.plan
     names = treatment_names(plan)
     activities: list[dict[str, Any]] = [
-        {"reference": _ref(keys.request(s.treatment, s.number))} for s in record.course_sessions()
+        {"reference": _ref(keys.request(pr.id, s))} for s in record.course_sessions()
     ]
     for step in care_steps(plan):
         for e in step.entries:
@@ -276,7 +328,7 @@ def careplan_resource(keys: _Keys, record: PatientRecord, pr: PlanRecord) -> Car
     recommended = "; ".join(f"{r.rank}. {r.name}" for r in plan.recommended)
     data: dict[str, Any] = {
         "id": keys.careplan(pr.id).removeprefix("urn:uuid:"),
-        "identifier": [{"system": PLAN_ID_SYSTEM, "value": pr.id}],
+        "identifier": [{"system": scoped_system(PLAN_ID_SYSTEM, keys.clinic), "value": pr.id}],
         "status": "active" if pr.status == "approved" else "draft",
         "intent": "plan",
         "title": "Acne scar treatment plan",
@@ -307,7 +359,7 @@ def session_resources(keys: _Keys, record: PatientRecord, pr: PlanRecord) -> lis
     for s in record.course_sessions():
         name = names.get(s.treatment, s.treatment)
         code = _cc(TREATMENTS, s.treatment, name)
-        req_url = keys.request(s.treatment, s.number)
+        req_url = keys.request(pr.id, s)
         out.append(
             (
                 req_url,
@@ -321,12 +373,16 @@ def session_resources(keys: _Keys, record: PatientRecord, pr: PlanRecord) -> lis
                     reasonReference=[_ref(keys.condition())],
                     occurrenceDateTime=s.date,
                     patientInstruction=f"{name}, session {s.number}",
-                    extension=[{"url": f"{STRUCTURE}/session-number", "valuePositiveInt": s.number}],
+                    extension=[
+                        {"url": EXT_SESSION_NUMBER, "valuePositiveInt": s.number},
+                        {"url": EXT_SESSION_OCCURRENCE, "valuePositiveInt": s.occurrence},
+                        {"url": EXT_SESSION_SEQUENCE, "valueUnsignedInt": s.sequence},
+                    ],
                 ),
             )
         )
         if s.status in ("done", "missed"):
-            proc_url = keys.procedure(s.treatment, s.number)
+            proc_url = keys.procedure(pr.id, s)
             proc: dict[str, Any] = {
                 "id": proc_url.removeprefix("urn:uuid:"),
                 "status": "completed" if s.status == "done" else "not-done",
@@ -343,9 +399,11 @@ def session_resources(keys: _Keys, record: PatientRecord, pr: PlanRecord) -> lis
     return out
 
 
-def record_to_bundle(record: PatientRecord) -> Bundle:
-    """The patient's whole record as one FHIR R4B collection Bundle."""
-    keys = _Keys(record.id)
+def record_to_bundle(record: PatientRecord, timestamp: datetime | None = None) -> Bundle:
+    """The patient's whole record as one FHIR R4B collection Bundle, stamped `timestamp` (now
+    by default). Its id is a hash of its content: the same record gives the same id, any change
+    a new one, so a receiver can tell a re-send from an update."""
+    keys = _Keys(record.id, record.clinic)
     entries: list[tuple[str, Resource]] = [(keys.patient(), patient_resource(record, keys.patient()))]
     if record.assessments or record.plan:
         entries.append((keys.condition(), condition_resource(keys, record)))
@@ -354,11 +412,11 @@ def record_to_bundle(record: PatientRecord) -> Bundle:
     if record.plan:
         entries.append((keys.careplan(record.plan.id), careplan_resource(keys, record, record.plan)))
         entries.extend(session_resources(keys, record, record.plan))
-    return Bundle(
-        id=urn("fhir", "Bundle", record.id).removeprefix("urn:uuid:"),
-        type="collection",
-        entry=[{"fullUrl": url, "resource": res} for url, res in entries],
-    )
+    bundle = Bundle(type="collection", entry=[{"fullUrl": url, "resource": res} for url, res in entries])
+    digest = hashlib.sha256(bundle.model_dump_json(exclude_none=True).encode()).hexdigest()
+    bundle.id = str(stable_uuid("fhir", "Bundle", *keys.scope, digest))
+    bundle.timestamp = (timestamp or datetime.now(UTC)).replace(microsecond=0)
+    return bundle
 
 
 def bundle_json(bundle: Bundle) -> str:
@@ -408,28 +466,50 @@ def _json_from_ext(resource: Any, url: str, where: str) -> Any:
         raise ExportError(f"{where}.extension({url})", "is not valid JSON") from None
 
 
-def patient_from_fhir(data: Any, where: str = "Patient") -> tuple[str | None, PersonName | None, Patient]:
-    """A FHIR Patient as (cicatrix id or None, name, engine patient); errors name the element."""
+def patient_from_fhir(data: Any, where: str = "Patient") -> PatientRecord:
+    """A FHIR Patient as a record without clinical history; errors name the element.
+
+    A standard Patient from another system is accepted: its names, telecom and identifiers are
+    kept, and without cicatrix's phototype extension the phototype is "not yet recorded"
+    (`patient` None), which planning and the exports then ask for. Its record id is cicatrix's
+    identifier when it has one, else "" (the importing clinic assigns one)."""
     res: FhirPatient = _validate(FhirPatient, data, where)
-    pid = None
+    pid = ""
+    clinic = None
+    others: list[ExternalId] = []
     for ident in res.identifier or ():
-        if ident.system == PATIENT_ID_SYSTEM and ident.value:
-            pid = ident.value
+        ours, scope = _split_system(ident.system, PATIENT_ID_SYSTEM)
+        if ours and ident.value:
+            pid, clinic = ident.value, scope
+        # Record numbers only: a social security or licence number is not cicatrix's to keep.
+        elif ident.value and "MR" in _codes(ident.type, V2_0203):
+            others.append(ExternalId(system=ident.system, value=ident.value, type="MR"))
     name = None
     if res.name:
         n = next((n for n in res.name if n.use == "official"), res.name[0])
-        name = PersonName(text=n.text, given=tuple(n.given or ()), family=n.family)
+        name = PersonName(text=n.text, given=tuple(g for g in n.given or () if g), family=n.family)
+    phone = next((t.value for t in res.telecom or () if t.system == "phone" and t.value), None)
+    email = next((t.value for t in res.telecom or () if t.system == "email" and t.value), None)
+    if res.gender not in (None, "female", "male", "other", "unknown"):
+        raise ExportError(f"{where}.gender", f"unknown gender {res.gender!r}")
+    common: dict[str, Any] = {
+        "id": pid,
+        "clinic": clinic,
+        "name": name,
+        "telecom": Telecom(phone=phone, email=email),
+        "identifiers": tuple(others),
+    }
     ext = _ext(res, EXT_PHOTOTYPE)
     if ext is None or ext.valueCodeableConcept is None:
-        raise ExportError(f"{where}.extension", f"needs the Fitzpatrick phototype extension ({EXT_PHOTOTYPE})")
+        if _ext(res, EXT_SCREENING) is not None:
+            raise ExportError(f"{where}.extension", f"screening facts need the phototype extension ({EXT_PHOTOTYPE})")
+        return PatientRecord(**common, patient=None, sex=res.gender, birth_date=res.birthDate)
     codes = [c.code for c in ext.valueCodeableConcept.coding or () if c.system == PHOTOTYPE]
     if not codes or codes[0] not in Phototype.__members__:
         raise ExportError(
             f"{where}.extension.valueCodeableConcept.coding",
             f"phototype must be one of I-VI in {PHOTOTYPE}",
         )
-    if res.gender not in (None, "female", "male", "other", "unknown"):
-        raise ExportError(f"{where}.gender", f"unknown gender {res.gender!r}")
     screening = _json_from_ext(res, EXT_SCREENING, where) or {}
     if not isinstance(screening, dict):
         raise ExportError(f"{where}.extension({EXT_SCREENING})", "must be a JSON object")
@@ -437,7 +517,7 @@ def patient_from_fhir(data: Any, where: str = "Patient") -> tuple[str | None, Pe
         patient = msgspec.convert(
             {
                 **screening,
-                "id": pid,
+                "id": pid or None,
                 "phototype": codes[0],
                 "sex": res.gender,
                 "birth_date": res.birthDate,
@@ -447,18 +527,22 @@ def patient_from_fhir(data: Any, where: str = "Patient") -> tuple[str | None, Pe
     except msgspec.ValidationError as exc:
         loc, message = describe(exc)
         raise ExportError(f"{where}.extension({EXT_SCREENING}).{loc}", message) from None
-    return pid, name, patient
+    return PatientRecord(**common, patient=patient)
 
 
-def _entries_by_type(entries: list[Any], max_entries: int) -> dict[str, list[tuple[str, dict[str, Any]]]]:
-    """The Bundle's resources by type, each with its element path; refuses an oversized Bundle and
-    one that holds a resource twice (the same fullUrl, or the same type and id: FHIR's bdl-7)."""
+Entry = tuple[str, str | None, dict[str, Any]]  # (element path, fullUrl, resource)
+
+
+def _entries_by_type(entries: list[Any], max_entries: int) -> dict[str, list[Entry]]:
+    """The Bundle's resources by type, each with its element path and fullUrl; refuses an
+    oversized Bundle and one that holds a resource twice (the same fullUrl, or the same type and
+    id: FHIR's bdl-7)."""
     if len(entries) > max_entries:
         raise ExportError(
             "Bundle.entry",
             f"holds {len(entries)} entries; an import takes at most {max_entries} (CICATRIX_FHIR_MAX_ENTRIES)",
         )
-    by_type: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    by_type: dict[str, list[Entry]] = {}
     urls: dict[str, int] = {}
     ids: dict[tuple[str, str], int] = {}
     for i, entry in enumerate(entries):
@@ -483,14 +567,46 @@ def _entries_by_type(entries: list[Any], max_entries: int) -> dict[str, list[tup
                     f"repeats the {key[0]} id of entry {ids[key]}: a Bundle holds each resource once",
                 )
             ids[key] = i
-        by_type.setdefault(str(res["resourceType"]), []).append((f"Bundle.entry[{i}].resource", res))
+        by_type.setdefault(str(res["resourceType"]), []).append((f"Bundle.entry[{i}].resource", url, res))
     return by_type
 
 
+def _codes(concept: Any, system: str) -> list[str]:
+    return [c.code for c in (concept.coding if concept else None) or () if c.system == system and c.code]
+
+
+def _reference_of(url: str | None, res: dict[str, Any]) -> set[str]:
+    """How other entries may point at this one: its fullUrl, or `Type/id`."""
+    out = {url} if url else set()
+    if res.get("id"):
+        out.add(f"{res['resourceType']}/{res['id']}")
+    return out
+
+
+class _Skipped:
+    """What an import read but does not use (an outside system's Conditions, Encounters, ...):
+    counted by resource type for the report, never a reason to refuse the Bundle."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def add(self, kind: str, n: int = 1) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + n
+
+
+_READ = {"Patient", "Observation", "CarePlan", "ServiceRequest", "Procedure"}
+
+
 def bundle_to_record(
-    data: Any, patient_id: str | None = None, *, max_entries: int = DEFAULT_MAX_ENTRIES
+    data: Any,
+    patient_id: str | None = None,
+    *,
+    max_entries: int = DEFAULT_MAX_ENTRIES,
+    skipped: dict[str, int] | None = None,
 ) -> PatientRecord:
-    """Read a Bundle written by `record_to_bundle` (or any Bundle with one Patient)."""
+    """Read a Bundle written by `record_to_bundle`, or any collection or transaction Bundle with
+    one Patient (a Synthea export): resources cicatrix does not use are counted into `skipped`
+    by type and otherwise ignored."""
     if not isinstance(data, dict):
         raise ExportError("Bundle", "must be a JSON object")
     if data.get("resourceType") != "Bundle":
@@ -499,22 +615,34 @@ def bundle_to_record(
     if not isinstance(entries, list):
         raise ExportError("Bundle.entry", "must be a list")
     by_type = _entries_by_type(entries, max_entries)
+    skip = _Skipped()
+    for kind, found in by_type.items():
+        if kind not in _READ and kind != "Condition":
+            skip.add(kind, len(found))
+    # cicatrix writes one Condition (acne scarring) and rebuilds it from the assessments
+    for _where, _url, raw in by_type.get("Condition", []):
+        if "acne-scarring" not in json.dumps(raw.get("code", {})):
+            skip.add("Condition")
     patients = by_type.get("Patient", [])
     if len(patients) != 1:
         raise ExportError("Bundle.entry", f"needs exactly one Patient, found {len(patients)}")
-    where, raw = patients[0]
-    pid, name, patient = patient_from_fhir(raw, where)
-    pid = patient_id or pid
-    if not pid:
-        raise ExportError(f"{where}.identifier", f"needs an identifier with system {PATIENT_ID_SYSTEM}")
+    where, _url, raw = patients[0]
+    person = patient_from_fhir(raw, where)
+    pid = patient_id or person.id
+    clinic = person.clinic
+    keys = _Keys(pid, clinic)
 
     assessments: list[AssessmentRecord] = []
     scores_seen: dict[str, dict[str, int]] = {}
-    for where, raw in by_type.get("Observation", []):
+    panel_refs: dict[str, str] = {}  # every way to point at an assessment panel -> its id
+    for where, url, raw in by_type.get("Observation", []):
         obs: Observation = _validate(Observation, raw, where)
-        codes = {c.code for c in obs.code.coding or () if c.system == SCORES and c.code}
+        codes = set(_codes(obs.code, SCORES))
         if "assessment" in codes:
-            aid = next((i.value for i in obs.identifier or () if i.system == ASSESSMENT_ID_SYSTEM), None)
+            aid = next(
+                (i.value for i in obs.identifier or () if _split_system(i.system, ASSESSMENT_ID_SYSTEM)[0]),
+                None,
+            )
             if not aid:
                 raise ExportError(f"{where}.identifier", "an assessment needs its assessment id")
             if any(a.id == aid for a in assessments):
@@ -526,10 +654,13 @@ def bundle_to_record(
                 loc, message = describe(exc)
                 raise ExportError(f"{where}.extension.{loc}", message) from None
             assessments.append(AssessmentRecord(id=aid, assessment=assessment, scores=scores))
-        else:
+            for ref in _reference_of(url, raw):
+                panel_refs[ref] = aid
+        elif codes & set(_SCORE_TITLES):
             for code in codes & set(_SCORE_TITLES):
                 scores_seen.setdefault(obs.id or "", {})[code] = int(obs.valueInteger or 0)
-    keys = _Keys(pid)
+        else:
+            skip.add("Observation")
     # The structured scores are what other systems read; refuse a Bundle where they disagree.
     for a in assessments:
         expected = {
@@ -546,65 +677,76 @@ def bundle_to_record(
                 )
 
     plan_record = None
-    careplans = by_type.get("CarePlan", [])
-    if len(careplans) > 1:
-        raise ExportError("Bundle.entry", "holds more than one CarePlan")
-    for where, raw in careplans:
+    plan_refs: set[str] = set()
+    ours = [(w, u, r) for w, u, r in by_type.get("CarePlan", []) if _has_ext(r, EXT_PLAN)]
+    skip.add("CarePlan", len(by_type.get("CarePlan", [])) - len(ours))
+    if len(ours) > 1:
+        raise ExportError("Bundle.entry", "holds more than one cicatrix CarePlan")
+    for where, url, raw in ours:
         cp: CarePlan = _validate(CarePlan, raw, where)
-        plan_json = _json_from_ext(cp, EXT_PLAN, where)
-        if plan_json is None:
-            raise ExportError(f"{where}.extension", f"needs the engine plan extension ({EXT_PLAN})")
         try:
-            plan = msgspec.convert(plan_json, Plan)
+            plan = msgspec.convert(_json_from_ext(cp, EXT_PLAN, where), Plan)
         except msgspec.ValidationError as exc:
             loc, message = describe(exc)
             raise ExportError(f"{where}.extension({EXT_PLAN}).{loc}", message) from None
-        plan_id = next((i.value for i in cp.identifier or () if i.system == PLAN_ID_SYSTEM), None)
+        plan_id = next(
+            (i.value for i in cp.identifier or () if _split_system(i.system, PLAN_ID_SYSTEM)[0]),
+            None,
+        )
         if not plan_id:
             raise ExportError(f"{where}.identifier", "a plan needs its plan id")
         if cp.status not in ("active", "draft"):
             raise ExportError(f"{where}.status", f"must be active or draft, got {cp.status!r}")
         aid = None
         for info in cp.supportingInfo or ():
-            for a in assessments:
-                if info.reference == keys.obs(a.id, "assessment"):
-                    aid = a.id
+            aid = panel_refs.get(info.reference or "", aid)
         plan_record = PlanRecord(
             id=plan_id,
             status="approved" if cp.status == "active" else "proposed",
             plan=plan,
             assessment_id=aid,
         )
+        plan_refs = _reference_of(url, raw)
 
+    # which session each Procedure records, by every way it may point at its ServiceRequest
     procedures: dict[str, str] = {}
-    for where, raw in by_type.get("Procedure", []):
+    for where, _url, raw in by_type.get("Procedure", []):
         proc: Procedure = _validate(Procedure, raw, where)
+        if not _codes(proc.code, TREATMENTS):
+            skip.add("Procedure")
+            continue
         for b in proc.basedOn or ():
             if (b.reference or "") in procedures:
                 raise ExportError(f"{where}.basedOn", "records a session that an earlier Procedure already records")
             procedures[b.reference or ""] = proc.status or ""
     course = {(s.treatment, s.number) for s in plan_record.plan.course.sessions} if plan_record else set()
     sessions: list[SessionRecord] = []
-    seen: set[tuple[str, int]] = set()
-    for where, raw in by_type.get("ServiceRequest", []):
+    booked: dict[tuple[str, int, int], str] = {}
+    occurrences: dict[tuple[str, int], int] = {}
+    for where, url, raw in by_type.get("ServiceRequest", []):
         sr: ServiceRequest = _validate(ServiceRequest, raw, where)
-        number_ext = _ext(sr, f"{STRUCTURE}/session-number")
-        treatment = next(
-            (c.code for c in (sr.code.coding if sr.code else None) or () if c.system == TREATMENTS),
-            None,
-        )
+        number_ext = _ext(sr, EXT_SESSION_NUMBER)
+        treatment = next(iter(_codes(sr.code, TREATMENTS)), None)
+        if number_ext is None and treatment is None:
+            skip.add("ServiceRequest")  # another system's order
+            continue
         if number_ext is None or treatment is None or number_ext.valuePositiveInt is None:
             raise ExportError(f"{where}.code", "a session needs a cicatrix treatment code and number")
         if not isinstance(sr.occurrenceDateTime, date):
             raise ExportError(f"{where}.occurrenceDateTime", "must be a date (YYYY-MM-DD)")
         if plan_record is None:
             raise ExportError(where, "is a session, but the Bundle holds no CarePlan")
+        if plan_refs and not any((b.reference or "") in plan_refs for b in sr.basedOn or ()):
+            raise ExportError(f"{where}.basedOn", "a session must point at the Bundle's CarePlan")
         number = number_ext.valuePositiveInt
-        if (treatment, number) in seen:
-            raise ExportError(where, f"repeats {treatment} session {number} of an earlier ServiceRequest")
-        seen.add((treatment, number))
-        url = keys.request(treatment, number)
-        proc_status = procedures.get(url)
+        occ_ext = _ext(sr, EXT_SESSION_OCCURRENCE)
+        seq_ext = _ext(sr, EXT_SESSION_SEQUENCE)
+        occurrence = occ_ext.valuePositiveInt if occ_ext and occ_ext.valuePositiveInt else None
+        if occurrence is None:  # an older export: occurrences in Bundle order
+            occurrence = occurrences.get((treatment, number), 0) + 1
+        occurrences[(treatment, number)] = max(occurrence, occurrences.get((treatment, number), 0))
+        proc_status = next((procedures[r] for r in _reference_of(url, raw) if r in procedures), None)
+        status: SessionStatus
         if proc_status == "completed":
             status = "done"
         elif proc_status == "not-done":
@@ -613,44 +755,78 @@ def bundle_to_record(
             status = "cancelled"
         else:
             status = "planned"
+        if (treatment, number, occurrence) in booked:
+            raise ExportError(where, f"repeats {treatment} session {number} of an earlier ServiceRequest")
+        if status in ("planned", "done") and any(
+            st in ("planned", "done") and (t, n) == (treatment, number) for (t, n, _o), st in booked.items()
+        ):
+            raise ExportError(where, f"books {treatment} session {number} twice (neither was missed or cancelled)")
+        booked[(treatment, number, occurrence)] = status
         if status == "planned" and (treatment, number) not in course:
             raise ExportError(where, f"plans {treatment} session {number}, which is not in the CarePlan's course")
         sessions.append(
             SessionRecord(
                 treatment=treatment,
-                number=number_ext.valuePositiveInt,
+                number=number,
                 date=sr.occurrenceDateTime,
                 status=status,
+                occurrence=occurrence,
+                sequence=int(seq_ext.valueUnsignedInt or 0) if seq_ext else 0,
             )
         )
-    return PatientRecord(
+    if skipped is not None:
+        for kind, n in skip.counts.items():
+            if n:
+                skipped[kind] = skipped.get(kind, 0) + n
+    patient = msgspec.structs.replace(person.patient, id=pid) if person.patient is not None else None
+    return msgspec.structs.replace(
+        person,
         id=pid,
-        name=name,
-        patient=msgspec.structs.replace(patient, id=pid),
+        patient=patient,
         assessments=tuple(assessments),
         plan=plan_record,
         sessions=tuple(sessions),
     )
 
 
-def comparable(bundle: Bundle | dict[str, Any]) -> dict[str, Any]:
-    """A Bundle as plain JSON without the parts that legitimately differ between exports."""
+def _has_ext(raw: dict[str, Any], url: str) -> bool:
+    return any(isinstance(e, dict) and e.get("url") == url for e in raw.get("extension") or ())
+
+
+def comparable(bundle: Bundle | dict[str, Any], *, across_clinics: bool = False) -> dict[str, Any]:
+    """A Bundle as plain JSON without the parts that legitimately differ between exports.
+
+    `across_clinics`: also without what names the exporting clinic (a record imported into
+    another clinic is that clinic's record): every `urn:uuid` is renumbered in order of first
+    appearance, identifier systems lose their clinic scope, and the Bundle id (a hash of the
+    content) goes."""
     data = bundle if isinstance(bundle, dict) else json.loads(bundle_json(bundle))
     data = dict(data)
     data.pop("timestamp", None)
     data.pop("meta", None)
-    return data
+    if not across_clinics:
+        return data
+    data.pop("id", None)
+    text = json.dumps(data)
+    seen: dict[str, str] = {}
+    text = re.sub(
+        r"urn:uuid:[0-9a-f-]{36}",
+        lambda m: seen.setdefault(m.group(0), f"urn:uuid:#{len(seen) + 1}"),
+        text,
+    )
+    text = re.sub(r'(https://cicatrix\.org/fhir/sid/[a-z-]+)/[0-9a-f-]{36}"', r'\1"', text)
+    text = re.sub(r'"id": "([0-9a-f-]{36})"', lambda m: f'"id": "{seen.get("urn:uuid:" + m.group(1), "?")}"', text)
+    return dict(json.loads(text))
 
 
-def record_from_fhir(data: Any, *, max_entries: int = DEFAULT_MAX_ENTRIES) -> PatientRecord:
-    """A FHIR Patient (a new patient) or a cicatrix Bundle (a whole record) of at most
-    `max_entries` entries."""
+def record_from_fhir(
+    data: Any, *, max_entries: int = DEFAULT_MAX_ENTRIES, skipped: dict[str, int] | None = None
+) -> PatientRecord:
+    """A FHIR Patient (a new patient) or a Bundle (a whole record, cicatrix's or another
+    system's) of at most `max_entries` entries; what it does not use is counted into `skipped`."""
     if isinstance(data, dict) and data.get("resourceType") == "Patient":
-        pid, name, patient = patient_from_fhir(data)
-        if not pid:
-            raise ExportError("Patient.identifier", f"needs an identifier with system {PATIENT_ID_SYSTEM}")
-        return PatientRecord(id=pid, name=name, patient=patient)
+        return patient_from_fhir(data)
     if isinstance(data, dict) and data.get("resourceType") == "Bundle":
-        return bundle_to_record(data, max_entries=max_entries)
+        return bundle_to_record(data, max_entries=max_entries, skipped=skipped)
     got = data.get("resourceType") if isinstance(data, dict) else type(data).__name__
     raise ExportError("resourceType", f"must be 'Patient' or 'Bundle', got {got!r}")

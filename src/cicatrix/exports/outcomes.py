@@ -1,5 +1,5 @@
 """The clinic's de-identified outcomes as CSV: rows in (`service.records.outcomes_rows`),
-text out."""
+text out, and the k-anonymity rule those rows pass before they leave the clinic."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ OUTCOME_COLUMNS = (
     "days_from_first_assessment",
     "phototype",
     "sex",
+    "age_band",
     "goodman_baron_quantitative",
     "ecca",
     "goodman_baron_qualitative",
@@ -21,7 +22,44 @@ OUTCOME_COLUMNS = (
     "treatments_planned",
     "sessions_done",
     "knowledge_version",
+    "suppressed",
 )
+
+# Fewer patients than this sharing phototype, sex, age band and treatment set could be picked out
+# by someone who knows those four facts about a patient (a colleague, a relative): the common
+# threshold for released health data (k-anonymity, k = 5).
+K_ANONYMITY = 5
+QUASI_IDENTIFIERS = ("phototype", "sex", "age_band", "treatments_planned")
+SUPPRESSED = "*"
+
+
+def k_anonymise(rows: list[dict[str, Any]], k: int = K_ANONYMITY) -> list[dict[str, Any]]:
+    """Rows whose combination of QUASI_IDENTIFIERS fewer than `k` distinct subjects share get
+    those columns replaced by "*" and `suppressed` = 1, and so do the other rows of the same
+    subjects; every other row keeps them, with `suppressed` = 0. Scores, date offsets and counts
+    are kept: they are what the table is for."""
+    # The subject code links a patient's rows: one rare row suppresses all of that patient's,
+    # or the kept ones would give away what the suppressed one hides. That can leave another
+    # combination with fewer than k patients, so repeat until none is left.
+    rare_subjects: set[Any] = set()
+    while True:
+        subjects: dict[tuple[Any, ...], set[Any]] = {}
+        for r in rows:
+            if r["subject"] not in rare_subjects:
+                subjects.setdefault(tuple(r[q] for q in QUASI_IDENTIFIERS), set()).add(r["subject"])
+        newly = {s for members in subjects.values() if len(members) < k for s in members}
+        if not newly:
+            break
+        rare_subjects |= newly
+    out = []
+    for r in rows:
+        rare = r["subject"] in rare_subjects
+        row = dict(r)
+        if rare:
+            row.update({q: SUPPRESSED for q in QUASI_IDENTIFIERS})
+        row["suppressed"] = int(rare)
+        out.append(row)
+    return out
 
 
 def outcomes_csv(rows: Iterable[Mapping[str, Any]]) -> str:

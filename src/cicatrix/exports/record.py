@@ -42,18 +42,47 @@ class PlanRecord(Frozen, frozen=True, kw_only=True):
 
 
 class SessionRecord(Frozen, frozen=True, kw_only=True):
+    """One session *instance*. A missed session and its replacement share treatment and number,
+    so `occurrence` (1, 2, ... in the order they were booked) tells them apart; `sequence` is
+    how often this instance was re-dated (the calendar's SEQUENCE floor)."""
+
     treatment: str
     number: int
     date: dt.date
     status: SessionStatus = "planned"
+    occurrence: int = 1
+    sequence: int = 0
+
+
+class ExternalId(Frozen, frozen=True, kw_only=True):
+    """An identifier another system gave the patient (a hospital's record number), kept as sent."""
+
+    system: str | None = None
+    value: str
+    type: str | None = None  # the v2-0203 code, e.g. "MR"
+
+
+class Telecom(Frozen, frozen=True, kw_only=True):
+    phone: str | None = None
+    email: str | None = None
 
 
 class PatientRecord(Frozen, frozen=True, kw_only=True):
-    """Who the patient is, what was assessed, what was approved and what was given."""
+    """Who the patient is, what was assessed, what was approved and what was given.
+
+    `clinic` is a stable key of the clinic whose record number `id` is: the same record number
+    in two clinics is two patients, so every FHIR id and identifier system is scoped by it."""
 
     id: str
+    clinic: str | None = None
     name: PersonName | None = None
-    patient: Patient  # the engine's clinical fields: phototype, birth date, sex, history...
+    telecom: Telecom = Telecom()
+    identifiers: tuple[ExternalId, ...] = ()
+    # the engine's clinical fields: phototype, birth date, sex, history... None when the sending
+    # system recorded no phototype (a standard Patient): then only `sex` and `birth_date` are known
+    patient: Patient | None = None
+    sex: str | None = None
+    birth_date: dt.date | None = None
     assessments: tuple[AssessmentRecord, ...] = ()
     plan: PlanRecord | None = None
     sessions: tuple[SessionRecord, ...] = ()

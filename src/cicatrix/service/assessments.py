@@ -74,6 +74,12 @@ def build_case(ctx: Context, p: Patient, body: AssessmentIn) -> tuple[dict[str, 
         if k not in _CASE_PATIENT:
             raise Invalid(f"patient.{k}", "is not a field that can be set per assessment")
         patient[k] = v
+    if patient.get("phototype") is None:  # e.g. a patient imported from a system that has none
+        raise Invalid(
+            "patient.phototype",
+            "the patient's Fitzpatrick phototype is not recorded yet; record it (clinical.phototype) first: "
+            "screening and planning depend on it",
+        )
     data = {"patient": patient, "assessment": body.assessment, "preferences": body.preferences or {}}
     case = parse(ctx, data)
     if case.assessment.date > ctx.today:

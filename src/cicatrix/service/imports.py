@@ -57,26 +57,56 @@ def read_request(body: Any) -> tuple[Any, list[OverrideIn]]:
 
 def _patient_in(record: PatientRecord) -> PatientIn:
     p = record.patient
-    name = (record.name.text if record.name else "") or record.id
+    name = (record.name.display if record.name else "") or record.id or _hospital_number(record)
+    if not name:
+        raise Invalid("Patient.name", "the patient needs a name or a record number")
+    clinical = None
+    if p is not None:
+        clinical = PatientClinical(
+            phototype=p.phototype,
+            pregnant=p.pregnant,
+            breastfeeding=p.breastfeeding,
+            isotretinoin_last_dose=p.isotretinoin_last_dose,
+            history=list(p.history),
+            medications=list(p.medications),
+            recent_sunburn=p.recent_sunburn,
+        )
     try:
         return PatientIn(
             name=name,
-            mrn=record.id,
-            birth_date=p.birth_date,
-            sex=p.sex,
-            clinical=PatientClinical(
-                phototype=p.phototype,
-                pregnant=p.pregnant,
-                breastfeeding=p.breastfeeding,
-                isotretinoin_last_dose=p.isotretinoin_last_dose,
-                history=list(p.history),
-                medications=list(p.medications),
-                recent_sunburn=p.recent_sunburn,
-            ),
+            mrn=record.id or None,
+            birth_date=p.birth_date if p else record.birth_date,
+            sex=p.sex if p else record.sex,
+            phone=record.telecom.phone,
+            email=record.telecom.email,
+            clinical=clinical or PatientClinical(),
         )
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         raise Invalid(f"Patient.{'.'.join(map(str, err['loc']))}", str(err["msg"])) from None
+
+
+def _hospital_number(record: PatientRecord) -> str:
+    return next((x.value for x in record.identifiers if x.type == "MR"), "")
+
+
+def _refuse_known_identifiers(ctx: Context, record: PatientRecord) -> None:
+    """The same outside identifier (system and value) imported twice is the same patient twice."""
+    wanted = {(x.system, x.value) for x in record.identifiers}
+    if not wanted:
+        return
+    rows = ctx.db.execute(
+        select(Patient.id, Patient.identifiers).where(
+            Patient.clinic_id == ctx.actor.clinic_id, Patient.identifiers.is_not(None)
+        )
+    )
+    for _pid, known in rows:
+        for x in known or ():
+            if (x.get("system"), x.get("value")) in wanted:
+                raise Invalid(
+                    "Patient.identifier",
+                    f"a patient with identifier {x.get('value')!r} of {x.get('system')} already exists",
+                )
 
 
 def import_record(ctx: Context, record: PatientRecord, overrides: Sequence[OverrideIn] = ()) -> int:
@@ -84,23 +114,30 @@ def import_record(ctx: Context, record: PatientRecord, overrides: Sequence[Overr
     and its sessions; returns the new patient's id. Clinicians only."""
     require(ctx.actor, "record.import")
     data = _patient_in(record)
-    existing = ctx.db.scalar(select(Patient).where(Patient.clinic_id == ctx.actor.clinic_id, Patient.mrn == record.id))
-    if existing is not None:
-        raise Invalid("Patient.identifier", f"a patient with record number {record.id!r} already exists")
+    if record.id:
+        existing = ctx.db.scalar(
+            select(Patient.id).where(Patient.clinic_id == ctx.actor.clinic_id, Patient.mrn == record.id)
+        )
+        if existing is not None:
+            raise Invalid("Patient.identifier", f"a patient with record number {record.id!r} already exists")
+    _refuse_known_identifiers(ctx, record)
     if record.plan is None and overrides:
         raise Invalid("overrides", "the record has no plan: there is nothing to override")
+    if record.patient is None and (record.assessments or record.plan):
+        raise Invalid("Patient.extension", "a record with assessments or a plan needs the patient's phototype")
     p = record.patient
     where = f"Patient.extension({EXT_SCREENING})"  # named as fhir.patient_from_fhir names its errors
-    history = patients.checked_terms(ctx, "history", list(p.history), f"{where}.history")
-    medications = patients.checked_terms(ctx, "medication", list(p.medications), f"{where}.medications")
+    history = patients.checked_terms(ctx, "history", list(p.history), f"{where}.history") if p else []
+    medications = patients.checked_terms(ctx, "medication", list(p.medications), f"{where}.medications") if p else []
     # The same date checks as a patient created by hand, naming the FHIR elements.
-    if p.birth_date is not None and p.birth_date > ctx.today:
-        raise Invalid("Patient.birthDate", "is in the future", value=p.birth_date.isoformat())
-    if p.isotretinoin_last_dose is not None and p.isotretinoin_last_dose > ctx.today + patients.ISOTRETINOIN_AHEAD:
+    if data.birth_date is not None and data.birth_date > ctx.today:
+        raise Invalid("Patient.birthDate", "is in the future", value=data.birth_date.isoformat())
+    iso = p.isotretinoin_last_dose if p is not None else None
+    if iso is not None and iso > ctx.today + patients.ISOTRETINOIN_AHEAD:
         raise Invalid(
             "Patient.isotretinoin_last_dose",
             "is more than a year ahead; for a course in progress record its planned last dose",
-            value=p.isotretinoin_last_dose.isoformat(),
+            value=iso.isoformat(),
         )
     # Everything in one transaction, so nothing is stored half-written.
     now = utcnow()
@@ -111,13 +148,16 @@ def import_record(ctx: Context, record: PatientRecord, overrides: Sequence[Overr
         mrn=data.mrn,
         birth_date=data.birth_date,
         sex=data.sex,
-        phototype=p.phototype.value,
-        pregnant=p.pregnant,
-        breastfeeding=p.breastfeeding,
-        isotretinoin_last_dose=p.isotretinoin_last_dose,
+        phone=data.phone,
+        email=data.email,
+        identifiers=[to_data(x) for x in record.identifiers],
+        phototype=p.phototype.value if p else None,  # None: "not yet recorded", planning asks for it
+        pregnant=p.pregnant if p else False,
+        breastfeeding=p.breastfeeding if p else False,
+        isotretinoin_last_dose=p.isotretinoin_last_dose if p else None,
         history=history,
         medications=medications,
-        recent_sunburn=p.recent_sunburn,
+        recent_sunburn=p.recent_sunburn if p else False,
         archived=False,
         created_at=now,
         updated_at=now,
@@ -206,7 +246,8 @@ def _import_plan(
             )
         )
         audit.record(ctx, "override", "plan", prow.id, patient_id=row.id, detail=o.treatment)
-    for cs in sessions:
+    # Booking order is what tells a missed session from its replacement (their occurrence): keep it.
+    for cs in sorted(sessions, key=lambda x: (x.treatment, x.number, x.occurrence)):
         ctx.db.add(
             CourseSession(
                 clinic_id=row.clinic_id,
@@ -216,7 +257,7 @@ def _import_plan(
                 number=cs.number,
                 date=cs.date,
                 status=cs.status,
-                sequence=0,
+                sequence=cs.sequence,  # how often it was re-dated there: calendars keep counting
             )
         )
     audit.record(ctx, "create", "plan", prow.id, patient_id=row.id, detail="import:fhir")

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import random
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import msgspec
@@ -21,7 +22,17 @@ from cicatrix.engine.case import Assessment as EngineAssessment
 from cicatrix.engine.case import Patient as EnginePatient
 from cicatrix.engine.result import Plan as EnginePlan
 from cicatrix.engine.result import Scores
-from cicatrix.exports.record import AssessmentRecord, PatientRecord, PersonName, PlanRecord, SessionRecord
+from cicatrix.exports.ids import stable_uuid
+from cicatrix.exports.outcomes import k_anonymise
+from cicatrix.exports.record import (
+    AssessmentRecord,
+    ExternalId,
+    PatientRecord,
+    PersonName,
+    PlanRecord,
+    SessionRecord,
+    Telecom,
+)
 from cicatrix.service import audit, patients
 from cicatrix.service.assessments import case_patient
 from cicatrix.service.context import Context
@@ -34,6 +45,13 @@ from cicatrix.storage.models import Assessment, Clinic, CourseSession, Patient, 
 def _record_id(p: Patient) -> str:
     # The record number survives an export/import; the row id does not.
     return p.mrn or f"cicatrix-{p.id}"
+
+
+def clinic_key(c: Clinic) -> str:
+    """A key of the clinic that no other clinic, in this database or another, shares: the scope
+    of its record numbers in every FHIR id and identifier system. Derived, never stored, from
+    what does not change (row id and creation time), so it needs no migration and no write."""
+    return str(stable_uuid("clinic", c.id, int(c.created_at.timestamp())))
 
 
 def _assessment_keys(rows: list[Assessment]) -> dict[int, str]:
@@ -86,15 +104,32 @@ def _load(ctx: Context, patient_id: int, what: str) -> tuple[PatientRecord, Pati
             .where(CourseSession.plan_id == plan_row.id)
             .order_by(CourseSession.treatment, CourseSession.number, CourseSession.id)
         ).all()
-        sessions = tuple(
-            SessionRecord(treatment=s.treatment, number=s.number, date=s.date, status=s.status) for s in srows
-        )
+        # A missed session and its replacement share treatment and number: the occurrence, in
+        # booking order (row id), tells the instances apart in every export.
+        booked: dict[tuple[str, int], int] = {}
+        session_list = []
+        for s in srows:
+            booked[(s.treatment, s.number)] = booked.get((s.treatment, s.number), 0) + 1
+            session_list.append(
+                SessionRecord(
+                    treatment=s.treatment,
+                    number=s.number,
+                    date=s.date,
+                    status=s.status,
+                    occurrence=booked[(s.treatment, s.number)],
+                    sequence=s.sequence,
+                )
+            )
+        sessions = tuple(session_list)
     engine_patient = case_patient(p)
     engine_patient["id"] = _record_id(p)
 
     record = PatientRecord(
         id=_record_id(p),
+        clinic=clinic_key(_clinic(ctx)),
         name=PersonName(text=p.name) if p.name else None,
+        telecom=Telecom(phone=p.phone, email=p.email),
+        identifiers=tuple(msgspec.convert(x, ExternalId) for x in p.identifiers or ()),
         patient=msgspec.convert(engine_patient, EnginePatient),
         assessments=assessments,
         plan=plan_rec,
@@ -175,11 +210,25 @@ def _shift_days(secret: bytes, patient_id: int) -> int:
 
 
 def _subject(secret: bytes, patient_id: int) -> str:
-    return hmac.new(secret, f"subject:{patient_id}".encode(), hashlib.sha256).hexdigest()[:12]
+    # A letter first: "12e345678901" would be read as a number by R, pandas and spreadsheets.
+    return "s" + hmac.new(secret, f"subject:{patient_id}".encode(), hashlib.sha256).hexdigest()[:12]
+
+
+def _age_band(birth: date | None, on: date) -> str:
+    """Ten-year bands ("20-29"), the finest an outcomes table shows; "" when unknown."""
+    if birth is None:
+        return ""
+    age = on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+    low = max(0, age) // 10 * 10
+    return f"{low}-{low + 9}"
 
 
 def outcomes_rows(ctx: Context, secret: bytes | None = None) -> list[dict[str, Any]]:
-    """One row per assessment of the actor's clinic; no names, contacts, birth dates or real dates."""
+    """One row per assessment of the actor's clinic; no names, contacts, birth dates or real dates.
+
+    Rows are shuffled with the export's secret (row k is not the same patient in every export),
+    and rows whose phototype, sex, age band and treatment set fewer than K_ANONYMITY patients
+    share have those four suppressed (`exports.outcomes.k_anonymise`)."""
     require(ctx.actor, "outcomes.export")
     secret = secret or secrets.token_bytes(32)
     clinic = ctx.actor.clinic_id
@@ -213,6 +262,7 @@ def outcomes_rows(ctx: Context, secret: bytes | None = None) -> list[dict[str, A
                 "days_from_first_assessment": (a.date - first[p.id]).days,
                 "phototype": p.phototype or "",
                 "sex": p.sex or "",
+                "age_band": _age_band(p.birth_date, a.date),
                 "goodman_baron_quantitative": a.goodman_baron_quantitative,
                 "ecca": a.ecca,
                 "goodman_baron_qualitative": "" if a.goodman_baron_qualitative is None else a.goodman_baron_qualitative,
@@ -222,5 +272,8 @@ def outcomes_rows(ctx: Context, secret: bytes | None = None) -> list[dict[str, A
                 "knowledge_version": a.knowledge_version,
             }
         )
+    out = k_anonymise(out)
+    # A shuffle drawn from the secret: the same export repeats, another export orders differently.
+    random.Random(hmac.new(secret, b"order", hashlib.sha256).digest()).shuffle(out)
     audit.record(ctx, "export", "outcomes", None, detail=f"rows:{len(out)}")
     return out

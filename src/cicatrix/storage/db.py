@@ -142,3 +142,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def migrated(self) -> bool:
+        """Whether `cicatrix db upgrade` ever ran here (the accounts table exists), so a command
+        on an empty database can say so instead of failing on a missing table."""
+        from sqlalchemy import inspect
+
+        with self.engine.connect() as conn:
+            return bool(inspect(conn).has_table("user_account"))

@@ -90,6 +90,8 @@ class Patient(Base):
     sex: Mapped[str | None] = mapped_column(String(16))
     phone: Mapped[str | None] = mapped_column(String(64))
     email: Mapped[str | None] = mapped_column(String(200))
+    # identifiers other systems gave the patient: [{"system", "value", "type"}], from a FHIR import
+    identifiers: Mapped[list[Any] | None] = mapped_column(JSON, default=list)
     # clinical record (not shown to front desk)
     phototype: Mapped[str | None] = mapped_column(String(4))
     pregnant: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -47,10 +47,11 @@ def _ics(source: records.CalendarSource, kb: KnowledgeBase) -> bytes:
 
 
 @router.get("/patients/{patient_id}/fhir", summary="The patient's record as a FHIR R4B Bundle")
-async def patient_fhir(patient_id: Id, call: Call) -> Response:
+async def patient_fhir(patient_id: Id, request: Request, call: Call) -> Response:
     record = await call(records.load_record, patient_id, "fhir")
     # Building the Bundle is pure and takes a while: a worker thread, not the event loop.
-    body = await run_in_threadpool(lambda: bundle_json(record_to_bundle(record)))
+    now = request.app.state.clock()
+    body = await run_in_threadpool(lambda: bundle_json(record_to_bundle(record, now)))
     return Response(body, media_type="application/fhir+json")
 
 
@@ -69,7 +70,7 @@ _IMPORT_BODY = Body(
     status_code=201,
     summary="Create a patient from a FHIR Patient (or a whole record, its plan proposed, from a cicatrix Bundle)",
 )
-async def import_fhir(request: Request, call: Call, body: Any = _IMPORT_BODY) -> dict[str, int]:
+async def import_fhir(request: Request, call: Call, body: Any = _IMPORT_BODY) -> dict[str, Any]:
     def may_import(ctx: Context) -> None:
         require(ctx.actor, "record.import")
 
@@ -77,13 +78,17 @@ async def import_fhir(request: Request, call: Call, body: Any = _IMPORT_BODY) ->
     # limit takes about half a second, which must not hold SQLite's write lock), then stored.
     await call(may_import)
     resource, overrides = imports.read_request(body)
+    skipped: dict[str, int] = {}  # what another system's Bundle held that cicatrix does not use
     try:
         record = await run_in_threadpool(
-            lambda: record_from_fhir(resource, max_entries=request.app.state.settings.fhir_max_entries)
+            lambda: record_from_fhir(
+                resource, max_entries=request.app.state.settings.fhir_max_entries, skipped=skipped
+            )
         )
     except ExportError as exc:
         raise Invalid(exc.field, exc.message) from None
-    return {"id": await call(imports.import_record, record, overrides)}  # all or nothing
+    new_id = await call(imports.import_record, record, overrides)  # all or nothing
+    return {"id": new_id, "skipped": skipped}
 
 
 @router.get("/patients/{patient_id}/calendar.ics", summary="The patient's plan as an iCalendar file")

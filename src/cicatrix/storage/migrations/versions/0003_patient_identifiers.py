@@ -1,0 +1,25 @@
+"""identifiers other systems gave a patient (a hospital's MR number), kept from a FHIR import
+
+Revision ID: 0003
+Revises: 0002
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("patient") as batch:
+        batch.add_column(sa.Column("identifiers", sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("patient") as batch:
+        batch.drop_column("identifiers")
