@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import date
 from functools import partial
 from typing import Any
 
 from sqlalchemy import func, select
 
+from cicatrix.service import patients, plans
+from cicatrix.service.schemas import AssessmentIn, PatientClinical, PatientIn, PlanCreate
 from cicatrix.storage.models import CourseSession, Plan, User
 from tests.api.fixtures import bearer
+from tests.storage.world import ASSESSMENT, PREFS
 
 ROUNDS = 4
 
@@ -39,21 +43,39 @@ def together(*calls: Callable[[], Any]) -> list[Any]:
     return results
 
 
-def _approved(client: Any, patient: str) -> int:
+def _approved(client: Any, patient: str | int) -> int:
     world = client.world
+    patient_id = world.patients[patient] if isinstance(patient, str) else patient
     with world.database.transaction() as db:
         n: int = db.scalar(
-            select(func.count())
-            .select_from(Plan)
-            .where(Plan.patient_id == world.patients[patient], Plan.status == "approved")
+            select(func.count()).select_from(Plan).where(Plan.patient_id == patient_id, Plan.status == "approved")
         )
         return n
 
 
+def _new_patient_with_two_proposals(world: Any, n: int) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    """A patient with no approved plan yet (the race needs nothing to supersede) and two
+    proposals from one assessment."""
+    with world.database.transaction() as db:
+        ctx = world.ctx("clinician", db)
+        p = patients.create(
+            ctx,
+            PatientIn(name=f"Race patient {n}", birth_date=date(1990, 1, 2), clinical=PatientClinical(phototype="III")),
+        )
+        made = plans.assess(ctx, p.id, AssessmentIn(assessment=ASSESSMENT, preferences=PREFS))
+        assert made.plan is not None
+        other = plans.generate(ctx, made.assessment.id, PlanCreate(preferences=PREFS))
+        return (
+            p.id,
+            {"plan_id": made.plan.id, "version": made.plan.version},
+            {"plan_id": other.id, "version": other.version},
+        )
+
+
 def test_two_proposals_approved_at_once_leave_one_approved_plan(client: Any) -> None:
     h = bearer(client, "clinician")
-    for _ in range(ROUNDS):
-        a, b = client.world.new_plan("P1"), client.world.new_plan("P1")
+    for n in range(ROUNDS):
+        patient, a, b = _new_patient_with_two_proposals(client.world, n)
         answers = together(
             partial(client.post, f"/api/plans/{a['plan_id']}/approve", json={"version": a["version"]}, headers=h),
             partial(client.post, f"/api/plans/{b['plan_id']}/approve", json={"version": b["version"]}, headers=h),
@@ -64,7 +86,7 @@ def test_two_proposals_approved_at_once_leave_one_approved_plan(client: Any) -> 
         for r in answers:
             if r.status_code == 409:
                 assert r.json()["code"] == "conflict" and r.json()["message"]
-        assert _approved(client, "P1") == 1
+        assert _approved(client, patient) == 1
 
 
 def test_the_same_plan_approved_twice_at_once_is_one_200_and_one_409(client: Any) -> None:
@@ -86,9 +108,7 @@ def test_the_same_plan_edited_twice_at_once_is_one_200_and_one_409(client: Any) 
         edits = [
             {"version": a["version"], "reason": f"round {i} edit {k}", "start": f"2026-12-0{k + 1}"} for k in range(2)
         ]
-        answers = together(
-            *[partial(client.patch, f"/api/plans/{a['plan_id']}", json=e, headers=h) for e in edits]
-        )
+        answers = together(*[partial(client.patch, f"/api/plans/{a['plan_id']}", json=e, headers=h) for e in edits])
         assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
         won = next(r for r in answers if r.status_code == 200).json()
         stored = client.get(f"/api/plans/{a['plan_id']}", headers=h).json()

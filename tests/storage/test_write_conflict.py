@@ -70,5 +70,7 @@ def test_migration_0003_keeps_the_newest_approval_and_audits_the_repair(world: A
             .where(CourseSession.plan_id == old, CourseSession.status == "planned")
         )
         assert planned == 0
-        event = db.scalars(select(AuditEvent).where(AuditEvent.entity_id == str(old), AuditEvent.action == "supersede")).one()
+        event = db.scalars(
+            select(AuditEvent).where(AuditEvent.entity_id == str(old), AuditEvent.action == "supersede")
+        ).one()
         assert event.patient_id == world.patients["P1"] and "migration 0003" in (event.detail or "")
