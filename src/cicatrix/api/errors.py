@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cicatrix.service.errors import ServiceError, jsonable
+from cicatrix.service.errors import REFUSALS, ServiceError, WriteConflict, jsonable
 from cicatrix.service.schemas import ErrorBody
 
 log = logging.getLogger("cicatrix.api")
@@ -85,7 +85,7 @@ def _respond(
 
 
 async def _service_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ServiceError)
+    assert isinstance(exc, REFUSALS)
     headers = {}
     if exc.status == 429:
         headers["Retry-After"] = str(exc.extra.get("retry_after", 60))
@@ -122,6 +122,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(WriteConflict, _service_error)  # a concurrent write won: 409
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
 

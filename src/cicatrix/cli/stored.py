@@ -34,7 +34,7 @@ def run_as(username: str, use_case: Callable[..., T], *args: Any, knowledge_dir:
     is one line on standard error and exit 2."""
     from cicatrix.service import unit_of_work
     from cicatrix.service.clock import utc_now
-    from cicatrix.service.errors import ServiceError
+    from cicatrix.service.errors import REFUSALS, ServiceError, WriteConflict
     from cicatrix.service.users import actor_named
     from cicatrix.storage.db import Database
     from cicatrix.storage.settings import Settings
@@ -57,7 +57,8 @@ def run_as(username: str, use_case: Callable[..., T], *args: Any, knowledge_dir:
         if not database.migrated():  # a database that `cicatrix db upgrade` never ran on
             fail("database: has no cicatrix tables yet; run `cicatrix db upgrade`, then `cicatrix user create`")
         return database.run_sync(work)
-    except ServiceError as exc:
+    except REFUSALS as exc:  # a use case's refusal, or a concurrent write that won
+        assert isinstance(exc, (ServiceError, WriteConflict))
         fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)
     finally:
         database.dispose()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from cicatrix.storage.db import WriteConflict
+
 
 class ServiceError(Exception):
     status = 400
@@ -38,6 +40,11 @@ class NotFound(ServiceError):
 class Conflict(ServiceError):
     status = 409
     code = "conflict"
+
+
+# What every entry point answers as a refusal (a 4xx, or exit 2), never as a crash: the use
+# cases' own errors, and the unit of work's `WriteConflict` (a concurrent write won; 409).
+REFUSALS: tuple[type[Exception], ...] = (ServiceError, WriteConflict)
 
 
 class Invalid(ServiceError):

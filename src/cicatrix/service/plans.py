@@ -51,7 +51,7 @@ from cicatrix.service.schemas import (
     TodayOut,
 )
 from cicatrix.storage.db import utcnow
-from cicatrix.storage.models import Assessment, CourseSession, Plan, PlanEdit
+from cicatrix.storage.models import Assessment, CourseSession, Patient, Plan, PlanEdit
 
 # ---------- shaping ----------
 
@@ -212,6 +212,23 @@ def _stale(p: Plan, version: int | None) -> None:
             "the plan changed since you read it; reload it and apply your change again",
             current_version=p.version,
         )
+
+
+def _stale_session(s: CourseSession, version: int | None) -> None:
+    if version is not None and s.version != version:
+        raise Conflict(
+            "session_version",
+            "the session changed since you read it; reload the course and record it again",
+            current_version=s.version,
+        )
+
+
+def _lock_patient(ctx: Context, patient_id: int) -> None:
+    """Serialise approvals of one patient's plans: on PostgreSQL the patient row is locked
+    (`FOR NO KEY UPDATE`, which still lets rows referencing the patient be written) until the
+    unit of work ends, so a concurrent approval waits and then sees this one. SQLite's
+    `BEGIN IMMEDIATE` already runs writers one at a time and the clause is left out there."""
+    ctx.db.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update(key_share=True))
 
 
 def _flush(ctx: Context) -> None:
@@ -396,6 +413,7 @@ def list_for_patient(ctx: Context, patient_id: int) -> list[PlanSummary]:
 def approve(ctx: Context, plan_id: int, version: int) -> PlanOut:
     """A clinician takes responsibility for the plan; any earlier approved plan is superseded."""
     p = _load(ctx, plan_id, "plan.approve")
+    _lock_patient(ctx, p.patient_id)
     _stale(p, version)
     if p.status != "proposed":
         raise Conflict("status", f"only a proposed plan can be approved (this one is {p.status})")
@@ -407,8 +425,9 @@ def approve(ctx: Context, plan_id: int, version: int) -> PlanOut:
         ctx.db.execute(
             update(CourseSession)
             .where(CourseSession.plan_id == old.id, CourseSession.status == "planned")
-            .values(status="cancelled", sequence=CourseSession.sequence + 1)
+            .values(status="cancelled", sequence=CourseSession.sequence + 1, version=CourseSession.version + 1)
         )
+    _flush(ctx)  # the old plan leaves "approved" before this one enters it (one approved per patient)
     p.status = "approved"
     p.approved_by = ctx.actor.user_id
     p.approved_at = now
@@ -527,6 +546,7 @@ def _session(ctx: Context, session_id: int) -> tuple[CourseSession, Plan]:
 def record_done(ctx: Context, session_id: int, body: SessionDoneIn) -> SessionOut:
     s, p = _session(ctx, session_id)
     _stale(p, body.version)
+    _stale_session(s, body.session_version)
     s.status = "done"
     s.recorded_by = ctx.actor.user_id
     s.recorded_at = utcnow()
@@ -541,6 +561,7 @@ def record_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanO
     """Mark a session missed and re-flow the rest of the course through the engine."""
     s, p = _session(ctx, session_id)
     _stale(p, body.version)
+    _stale_session(s, body.session_version)
     new_date = body.new_date or max(ctx.today, s.date) + timedelta(days=1)
     a = ctx.db.get(Assessment, p.assessment_id)
     assert a is not None

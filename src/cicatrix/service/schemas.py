@@ -219,6 +219,7 @@ class SessionOut(BaseModel):
     recorded_by: int | None
     recorded_at: datetime | None
     note: str | None
+    version: int = Field(description="the session's own version: send it back as session_version")
 
 
 class PlanEditOut(BaseModel):
@@ -265,6 +266,9 @@ class SessionDoneIn(BaseModel):
     model_config = _IN
 
     version: Version | None = Field(default=None, description="plan version, if checked")
+    session_version: Version | None = Field(
+        default=None, description="the session's version as read (SessionOut.version), if checked; stale is 409"
+    )
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -272,6 +276,9 @@ class SessionMissedIn(BaseModel):
     model_config = _IN
 
     version: Version | None = Field(default=None, description="plan version, if checked")
+    session_version: Version | None = Field(
+        default=None, description="the session's version as read (SessionOut.version), if checked; stale is 409"
+    )
     new_date: Day | None = Field(default=None, description="when to give it instead; default the next day")
     note: str | None = Field(default=None, max_length=2000)
     dry_run: bool = Field(default=False, description="show the re-flowed course, save nothing")

@@ -123,9 +123,15 @@ def update_user(ctx: Context, user_id: int, data: UserUpdate) -> UserOut:
 
 def _keep_an_admin(ctx: Context, u: User, field: str) -> None:
     """Refuse to demote or disable a clinic's last active administrator: nobody could manage
-    its accounts afterwards."""
+    its accounts afterwards.
+
+    The count is taken with the clinic row locked (`FOR NO KEY UPDATE` on PostgreSQL, until the
+    unit of work ends): two admins demoting each other at once are checked one after the
+    other, so the second sees the first's change and is refused. SQLite's `BEGIN IMMEDIATE`
+    already runs writers one at a time."""
     if u.role != "admin" or not u.active:
         return
+    ctx.db.execute(select(Clinic.id).where(Clinic.id == u.clinic_id).with_for_update(key_share=True))
     others = ctx.db.scalar(
         select(func.count()).select_from(User).where(
             User.clinic_id == u.clinic_id, User.role == "admin", User.active.is_(True), User.id != u.id

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
@@ -12,9 +12,12 @@ from weakref import WeakKeyDictionary
 import anyio.to_thread
 import msgspec
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
+from cicatrix.storage.models import ONE_APPROVED_PLAN
 from cicatrix.storage.settings import Settings
 
 
@@ -34,6 +37,64 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 T = TypeVar("T")
+
+
+class WriteConflict(Exception):
+    """Another transaction changed or claimed the same rows first, so nothing was written.
+
+    The unit of work raises it for the two ways the database refuses a concurrent write: a
+    row whose version moved on since it was read (SQLAlchemy's `StaleDataError` from a
+    `version_id_col`), and a guard index that only one transaction may satisfy (one approved
+    plan per patient). Every entry point answers it as a service `Conflict`: 409 on the API and
+    the web pages, exit 2 on the command line; never a 500."""
+
+    status = 409
+    code = "conflict"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.extra: dict[str, object] = {}
+
+    def as_dict(self) -> dict[str, object]:
+        return {"code": self.code, "field": self.field, "message": self.message}
+
+
+_STALE = WriteConflict("version", "this record changed since you read it; reload it and apply your change again")
+# SQLite names the columns of a failed unique index, PostgreSQL names the index.
+_GUARDS = {
+    (ONE_APPROVED_PLAN, "plan.patient_id"): WriteConflict(
+        "status",
+        "another plan of this patient was approved at the same moment; reload the patient to see "
+        "which plan is in force, and approve this one again if it should replace it",
+    ),
+}
+
+
+def _conflict(exc: Exception) -> WriteConflict | None:
+    """The `WriteConflict` a concurrent-write failure stands for; None for any other error."""
+    if isinstance(exc, StaleDataError):
+        return WriteConflict(_STALE.field, _STALE.message)
+    if isinstance(exc, IntegrityError):
+        orig = exc.orig
+        diag = getattr(orig, "diag", None)
+        said = {getattr(diag, "constraint_name", None), str(orig).rpartition(": ")[2]}
+        for names, guard in _GUARDS.items():
+            if said & set(names):
+                return WriteConflict(guard.field, guard.message)
+    return None
+
+
+@contextmanager
+def _conflicts() -> Iterator[None]:
+    try:
+        yield
+    except (StaleDataError, IntegrityError) as exc:
+        conflict = _conflict(exc)
+        if conflict is None:
+            raise
+        raise conflict from exc
 
 
 def _json_text(value: Any) -> str:
@@ -107,19 +168,25 @@ class Database:
         costs no thread hand-offs and the worker's other requests run while it waits. SQLite
         has no asyncio driver, so there `work` runs in one worker thread."""
         if self.runs_on_event_loop:
-            async with AsyncSession(self._async_engine(), expire_on_commit=False) as session, session.begin():
-                return await session.run_sync(work)
+            with _conflicts():
+                async with AsyncSession(self._async_engine(), expire_on_commit=False) as session, session.begin():
+                    return await session.run_sync(work)
         return await anyio.to_thread.run_sync(self.run_sync, work)
 
     def run_sync(self, work: Callable[[Session], T]) -> T:
         """`run` for synchronous callers (the web pages' worker threads, the command line)."""
-        with self.sessions.begin() as session:
+        with _conflicts(), self.sessions.begin() as session:
             return work(session)
 
     def transaction(self) -> AbstractContextManager[Session]:
         """`with database.transaction() as db:` one unit of work as a block (seeding, tests):
         commits at the end of the block, rolls back if it raises."""
-        return self.sessions.begin()
+        return self._transaction()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        with _conflicts(), self.sessions.begin() as session:
+            yield session
 
     def ping(self) -> None:
         """One round trip to the database (the health check), outside any unit of work."""

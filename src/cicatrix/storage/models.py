@@ -1,6 +1,6 @@
 """The clinic's tables.
 
-Rows that people edit concurrently (patients, plans) carry a ``version`` column used
+Rows that people edit concurrently (patients, plans, course sessions) carry a ``version`` column used
 for optimistic concurrency: an UPDATE only succeeds against the version the editor saw.
 Audit events deliberately hold ids only, never names or dates of birth.
 """
@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -142,9 +143,18 @@ class Assessment(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+# At most one approved plan per patient, held by the database itself: two approvals that race
+# cannot both commit (the loser's INSERT/UPDATE fails on this index and is answered 409).
+ONE_APPROVED_PLAN = "uq_plan_one_approved"
+_APPROVED = text("status = 'approved'")
+
+
 class Plan(Base):
     __tablename__ = "plan"
-    __table_args__ = (Index("ix_plan_patient", "patient_id", "id"),)
+    __table_args__ = (
+        Index("ix_plan_patient", "patient_id", "id"),
+        Index(ONE_APPROVED_PLAN, "patient_id", unique=True, sqlite_where=_APPROVED, postgresql_where=_APPROVED),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
@@ -199,6 +209,11 @@ class CourseSession(Base):
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     note: Mapped[str | None] = mapped_column(Text)
+    # Optimistic concurrency as for plans: marking a session done or missed only succeeds
+    # against the version read, so of two clinicians recording it at once one gets a 409.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
 
 
 class Outcome(Base):

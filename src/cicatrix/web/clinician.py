@@ -411,11 +411,22 @@ def _session_of(plan: PlanOut, session_id: int) -> Any:
     raise NotFound("session_id", "no such session")
 
 
+def _session_version(form: FormState) -> int | None:
+    """The session version the page showed (a hidden field), so a stale page gets a 409."""
+    raw = form.value("session_version").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 9:
+        raise Invalid("session_version", "the form is damaged; reload the page", value=raw)
+    return int(raw)
+
+
 @router.post("/plans/{plan_id}/sessions/{session_id}/done", response_class=HTMLResponse)
-def session_done(plan_id: Id, session_id: Id, page: Page = Depends(CLINICIAN)) -> Response:
+def session_done(plan_id: Id, session_id: Id, posted: Posted, page: Page = Depends(CLINICIAN)) -> Response:
     _session_of(views.plan_view(page.ctx, plan_id).plan, session_id)
+    body = SessionDoneIn(session_version=_session_version(read_form(posted)))
     try:
-        page.step(plans.record_done, session_id, SessionDoneIn())
+        page.step(plans.record_done, session_id, body)
     except Conflict as exc:
         return _course_page(page, plan_id, [exc.message], status=409)
     return _see(f"/plans/{plan_id}/course", "done")
@@ -470,7 +481,13 @@ def session_missed(
     if form.errors:
         return _missed_page(page, view, s, form, status=422)
     saving = form.value("action") == "save" and form.value("confirmed_date") == form.value("new_date")
-    body = SessionMissedIn(version=plan.version, new_date=new_date, note=form.value("note") or None, dry_run=not saving)
+    body = SessionMissedIn(
+        version=plan.version,
+        session_version=_session_version(form),
+        new_date=new_date,
+        note=form.value("note") or None,
+        dry_run=not saving,
+    )
     try:
         result = page.step(plans.record_missed, session_id, body)
     except (Invalid, Conflict) as exc:

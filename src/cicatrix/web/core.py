@@ -30,7 +30,7 @@ from starlette.datastructures import FormData
 from cicatrix import credentials
 from cicatrix.service import auth, unit_of_work, users
 from cicatrix.service.context import Actor, Context
-from cicatrix.service.errors import Forbidden, ServiceError
+from cicatrix.service.errors import REFUSALS, Forbidden, ServiceError, WriteConflict
 from cicatrix.web import render
 
 if TYPE_CHECKING:
@@ -228,7 +228,8 @@ class WebRoute(APIRoute):
                 field = ".".join(str(p) for p in err.get("loc", ())) or "form"
                 message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
                 return error_page(request, 422, "Bad request", f"{field}: {message}.")
-            except ServiceError as exc:
+            except REFUSALS as exc:  # a use case's refusal, or a concurrent write that won (409)
+                assert isinstance(exc, (ServiceError, WriteConflict))
                 status = exc.status if exc.status != 400 else 403
                 if status == 404:
                     return error_page(
