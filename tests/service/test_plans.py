@@ -55,6 +55,25 @@ def test_only_clinicians_approve(world) -> None:
         assert old is not None and old.status == "superseded"
 
 
+def test_approval_screens_the_proposal_against_the_patient_as_recorded_now(world) -> None:
+    """A micro-needling proposal made before the patient said she is pregnant must not become the
+    running course: approval runs the same gate, with today's clinical facts."""
+    from cicatrix.service.schemas import PatientClinicalUpdate, PatientUpdate
+
+    made = world.new_plan()
+    pid = world.patients["P1"]
+    with world.database.transaction() as db:
+        ctx = world.ctx("clinician", db)
+        p = patients.get(ctx, pid)
+        patients.update(ctx, pid, PatientUpdate(version=p.version, clinical=PatientClinicalUpdate(pregnant=True)))
+    with world.database.transaction() as db, pytest.raises(Invalid) as exc:
+        plans.approve(world.ctx("clinician", db), made["plan_id"], made["version"])
+    assert exc.value.field == "plan" and "microneedling" in exc.value.message
+    with world.database.transaction() as db:
+        stored = db.get(Plan, made["plan_id"])
+        assert stored is not None and stored.status == "proposed"  # nothing changed
+
+
 def test_stale_version_is_409_and_nothing_is_lost(world) -> None:
     made = world.new_plan()
     with world.database.transaction() as db:

@@ -417,6 +417,7 @@ def approve(ctx: Context, plan_id: int, version: int) -> PlanOut:
     _stale(p, version)
     if p.status != "proposed":
         raise Conflict("status", f"only a proposed plan can be approved (this one is {p.status})")
+    _screen_against_current_facts(ctx, p)
     now = utcnow()
     for old in ctx.db.scalars(
         select(Plan).where(Plan.patient_id == p.patient_id, Plan.status == "approved", Plan.id != p.id)
@@ -447,6 +448,18 @@ def approve(ctx: Context, plan_id: int, version: int) -> PlanOut:
     _flush(ctx)
     result = out(ctx, p)
     return result
+
+
+def _screen_against_current_facts(ctx: Context, p: Plan) -> None:
+    """The gate once more at approval, with the patient as recorded now: a proposal made before
+    the patient became pregnant, or started tacrolimus, must not become the running course."""
+    a = ctx.db.get(Assessment, p.assessment_id)
+    patient = ctx.db.get(Patient, p.patient_id)
+    assert a is not None and patient is not None
+    now_case = {**a.input, "patient": assessments.case_patient(patient), "preferences": p.preferences or {}}
+    overridden = {o["treatment"] for o in p.overrides or [] if str(o.get("reason", "")).strip()}
+    proposal = msgspec.convert(p.proposal, EnginePlan)
+    screening.screen_plan(ctx, assessments.parse(ctx, now_case), proposal, overridden, field="plan")
 
 
 def edit(ctx: Context, plan_id: int, body: PlanEditIn, if_match: int | None = None) -> PlanOut:
