@@ -84,6 +84,17 @@ def test_azelaic_acid_waits_while_hydroquinone_is_booked(kb: KnowledgeBase) -> N
     assert not any(e.treatment == "azelaic_acid" for e in plan.timeline)
 
 
+def test_with_treatments_requested_azelaic_acid_still_waits_unless_it_is_requested(kb: KnowledgeBase) -> None:
+    """Requested sessions keep the daily care, and the same standing-in rule: no azelaic acid beside
+    the hydroquinone and retinoid it replaces; requested by name, it is booked."""
+    findings = {"marks": [{"type": "pih", "count": 10}], "lesions": [{"type": "comedone", "count": 6}]}
+    plan = plan_for(kb, **findings, patient={"phototype": "IV"}, preferences={"treatments": ["microneedling"]})
+    booked = {r.treatment for r in plan.recommended if r.scheduled}
+    assert {"pih_lightening", "topical_retinoid"} <= booked and "azelaic_acid" not in booked
+    asked = plan_for(kb, **findings, patient={"phototype": "IV"}, preferences={"treatments": ["azelaic_acid"]})
+    assert "azelaic_acid" in {r.treatment for r in asked.recommended if r.scheduled}
+
+
 def test_azelaic_acid_when_requested_is_booked(kb: KnowledgeBase) -> None:
     plan = plan_for(kb, marks=[{"type": "pih", "count": 10}], preferences={"treatments": ["azelaic_acid"]})
     assert "azelaic_acid" in {r.treatment for r in plan.recommended if r.scheduled}

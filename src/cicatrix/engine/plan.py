@@ -117,8 +117,11 @@ def _choose(
     if prefs.treatments is not None:
         # the request chooses the sessions; the daily care the findings call for (sun protection,
         # lightening, retinoid) stays, as in a default course, unless the request names it anyway
-        ids = [tid for tid in prefs.treatments if tid in by_id and indicated(tid) and fits(tid)]
-        ids += [r.treatment for r in recommended if kb.treatments[r.treatment].schedule == "continuous"]
+        asked = [tid for tid in prefs.treatments if tid in by_id and indicated(tid) and fits(tid)]
+        daily_care = [r.treatment for r in recommended if kb.treatments[r.treatment].schedule == "continuous"]
+        # an alternative (azelaic acid) the request did not name stands in only where nothing it
+        # replaces is booked, as in a default course; a requested one is booked as asked
+        ids = _standing_in([*asked, *daily_care], kb, skipped, keep=frozenset(asked))
     else:
         ids = []
         weights = kb.policy.ranking.line_weights
@@ -163,13 +166,16 @@ def _choose(
     return [kb.treatments[tid] for tid in dict.fromkeys(ids)], skipped, notes
 
 
-def _standing_in(ids: list[str], kb: KnowledgeBase, skipped: dict[str, Message]) -> list[str]:
-    """Drop an alternative (azelaic acid) while a treatment it stands in for is booked; say why."""
+def _standing_in(
+    ids: list[str], kb: KnowledgeBase, skipped: dict[str, Message], keep: frozenset[str] = frozenset()
+) -> list[str]:
+    """Drop an alternative (azelaic acid) while a treatment it stands in for is booked, unless it
+    is in `keep` (requested); say why."""
     booked = set(ids)
     kept = []
     for tid in ids:
         alt = kb.treatments[tid].alternative
-        if alt is not None and not booked.isdisjoint(alt.to):
+        if alt is not None and tid not in keep and not booked.isdisjoint(alt.to):
             skipped[tid] = Message(code="alternative_not_scheduled", message=alt.note)
             continue
         kept.append(tid)
