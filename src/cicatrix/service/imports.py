@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from cicatrix.exports.fhir import EXT_SCREENING
 from cicatrix.knowledge.frozen import to_data
-from cicatrix.service import assessments, audit, patients, screening
+from cicatrix.service import assessments, audit, patients, plans, screening
 from cicatrix.service.assessments import case_patient
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Invalid
@@ -231,21 +231,7 @@ def _import_plan(
     ctx.db.add(
         PlanEdit(plan_id=prow.id, user_id=by, at=now, kind="import", reason=reason, change=source, from_version=0)
     )
-    for o in overrides:
-        change = {"treatment": o.treatment}
-        ctx.db.add(
-            PlanEdit(
-                plan_id=prow.id,
-                user_id=by,
-                at=now,
-                kind="override",
-                reason=o.reason,
-                override=True,
-                change=change,
-                from_version=0,
-            )
-        )
-        audit.record(ctx, "override", "plan", prow.id, patient_id=row.id, detail=o.treatment)
+    plans.record_overrides(ctx, prow, overrides, now, from_version=0)
     # Booking order is what tells a missed session from its replacement (their occurrence): keep it.
     for cs in sorted(sessions, key=lambda x: (x.treatment, x.number, x.occurrence)):
         ctx.db.add(

@@ -7,7 +7,8 @@ reason, and that override is stored with the plan and audited.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -266,22 +267,7 @@ def _new_plan(ctx: Context, a: Assessment, case: Case, preferences: dict[str, An
     )
     ctx.db.add(p)
     ctx.db.flush()
-    edits = []
-    for o in given:
-        edits.append(
-            PlanEdit(
-                plan_id=p.id,
-                user_id=ctx.actor.user_id,
-                at=now,
-                kind="override",
-                reason=o.reason,
-                override=True,
-                change={"treatment": o.treatment},
-                from_version=0,
-            )
-        )
-        ctx.db.add(edits[-1])
-        audit.record(ctx, "override", "plan", p.id, patient_id=p.patient_id, detail=o.treatment)
+    edits = record_overrides(ctx, p, given, now, from_version=0)
     added = _sync_sessions(ctx, p, plan, existing=[])
     audit.record(ctx, "create", "plan", p.id, patient_id=p.patient_id)
     ctx.db.flush()
@@ -450,6 +436,28 @@ def approve(ctx: Context, plan_id: int, version: int) -> PlanOut:
     return result
 
 
+def record_overrides(
+    ctx: Context, p: Plan, overrides: Iterable[OverrideIn], at: datetime, from_version: int
+) -> list[PlanEdit]:
+    """Each clinician override of a plan, as an edit in its history and an audit event."""
+    edits = []
+    for o in overrides:
+        edit = PlanEdit(
+            plan_id=p.id,
+            user_id=ctx.actor.user_id,
+            at=at,
+            kind="override",
+            reason=o.reason,
+            override=True,
+            change={"treatment": o.treatment},
+            from_version=from_version,
+        )
+        ctx.db.add(edit)
+        edits.append(edit)
+        audit.record(ctx, "override", "plan", p.id, patient_id=p.patient_id, detail=o.treatment)
+    return edits
+
+
 def _screen_against_current_facts(ctx: Context, p: Plan) -> None:
     """The gate once more at approval, with the patient as recorded now: a proposal made before
     the patient became pregnant, or started tacrolimus, must not become the running course."""
@@ -518,20 +526,7 @@ def edit(ctx: Context, plan_id: int, body: PlanEditIn, if_match: int | None = No
                 from_version=version,
             )
         )
-    for o in body.overrides:
-        ctx.db.add(
-            PlanEdit(
-                plan_id=p.id,
-                user_id=ctx.actor.user_id,
-                at=now,
-                kind="override",
-                reason=o.reason,
-                override=True,
-                change={"treatment": o.treatment},
-                from_version=version,
-            )
-        )
-        audit.record(ctx, "override", "plan", p.id, patient_id=p.patient_id, detail=o.treatment)
+    record_overrides(ctx, p, body.overrides, now, from_version=version)
     _sync_sessions(ctx, p, plan)
     audit.record(ctx, "update", "plan", p.id, patient_id=p.patient_id)
     _flush(ctx)
