@@ -19,74 +19,21 @@ from cicatrix.engine.plan import ClinicianOverride, plan_case
 from cicatrix.engine.reschedule import reschedule_plan
 from cicatrix.engine.result import Plan
 from cicatrix.knowledge.loader import load_knowledge
+from tests import strategies
 from tests.safety_oracle import Verdict, verdict
 
 KB = load_knowledge()
-SCARS = sorted(KB.scar_types)
-MARKS = sorted(KB.marks)
-LESIONS = sorted(KB.lesions)
 TREATMENTS = sorted(KB.treatments)
 # codes and synonyms as typed (an unknown term is refused by parse_case: tests/engine/test_terms.py)
 HISTORY = ["keloid", "herpes_simplex", "immunosuppression", "bleeding_disorder", "cardiac_disease", "Cold sores", "kidney transplant"]
 MEDS = ["anticoagulant", "antiplatelet", "apixaban", "immunosuppressant", "Prograf", "aspirin 75 mg", "prednisolone"]
-
-
-def _scar(t: str) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries(
-        {"type": st.just(t), "count": st.integers(0, 40)},
-        optional={
-            "depth": st.sampled_from(["shallow", "deep"]),
-            "area_cm2": st.floats(0, 40, allow_nan=False),
-            "age_months": st.integers(0, 120),
-        },
-    )
-
-
-def _counted(types: list[str]) -> st.SearchStrategy[list[dict[str, Any]]]:
-    return st.lists(
-        st.sampled_from(types).flatmap(
-            lambda t: st.fixed_dictionaries({"type": st.just(t), "count": st.integers(0, 30)})
-        ),
-        max_size=4,
-    )
-
-
-assessed = st.dates(date(2025, 1, 1), date(2028, 12, 31))
-cases = assessed.flatmap(
-    lambda day: st.fixed_dictionaries(
-        {
-            "patient": st.fixed_dictionaries(
-                {"phototype": st.sampled_from(["I", "II", "III", "IV", "V", "VI"])},
-                optional={
-                    "pregnant": st.booleans(),
-                    "breastfeeding": st.booleans(),
-                    "recent_sunburn": st.booleans(),
-                    "isotretinoin_last_dose": st.dates(day - timedelta(days=400), day + timedelta(days=30)).map(
-                        date.isoformat
-                    ),
-                    "history": st.lists(st.sampled_from(HISTORY), max_size=3, unique=True),
-                    "medications": st.lists(st.sampled_from(MEDS), max_size=3, unique=True),
-                },
-            ),
-            "assessment": st.fixed_dictionaries(
-                {
-                    "date": st.just(day.isoformat()),
-                    "scars": st.lists(st.sampled_from(SCARS).flatmap(_scar), max_size=5),
-                    "marks": _counted(MARKS),
-                    "active_lesions": _counted(LESIONS),
-                },
-                optional={"goodman_baron_qualitative": st.integers(1, 4)},
-            ),
-            "preferences": st.fixed_dictionaries(
-                {},
-                optional={
-                    "start": st.dates(day - timedelta(days=30), day + timedelta(days=120)).map(date.isoformat),
-                    "treatments": st.lists(st.sampled_from(TREATMENTS), max_size=4, unique=True),
-                    "max_downtime_days": st.integers(0, 30),
-                },
-            ),
-        }
-    )
+cases = strategies.cases(
+    st.dates(date(2025, 1, 1), date(2028, 12, 31)),
+    history=HISTORY,
+    medications=MEDS,
+    isotretinoin_after=30,
+    max_scars=5,
+    scar_age=True,
 )
 
 

@@ -25,6 +25,7 @@ from cicatrix.engine.reschedule import reschedule_plan
 from cicatrix.engine.result import Plan, TimelineEntry
 from cicatrix.knowledge.loader import load_knowledge
 from cicatrix.knowledge.models import KnowledgeBase, Step
+from tests import strategies
 from tests.conftest import make_case
 
 KB = load_knowledge()
@@ -59,64 +60,15 @@ KB_SCREEN_USES: KnowledgeBase = replace(
     _annotated(KB, {"pigment_priming": ("hydroquinone",), "hsv_prophylaxis": ("antiviral",)}),
     fingerprint=KB.fingerprint[::-1],
 )
-SCARS = sorted(KB.scar_types)
-MARKS = sorted(KB.marks)
-LESIONS = sorted(KB.lesions)
 TREATMENTS = sorted(KB.treatments)
-HISTORY = ["keloid", "herpes_simplex", "immunosuppression", "bleeding_disorder", "cardiac_disease"]
-MEDS = ["anticoagulant", "warfarin", "Prograf"]
-
-
-def _counted(types: list[str], most: int = 30) -> st.SearchStrategy[list[dict[str, Any]]]:
-    return st.lists(
-        st.sampled_from(types).flatmap(
-            lambda t: st.fixed_dictionaries({"type": st.just(t), "count": st.integers(0, most)})
-        ),
-        max_size=4,
-    )
-
-
-def _scar(t: str) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries(
-        {"type": st.just(t), "count": st.integers(0, 40)},
-        optional={"depth": st.sampled_from(["shallow", "deep"]), "area_cm2": st.floats(0, 40, allow_nan=False)},
-    )
-
-
-cases = st.dates(date(2025, 1, 1), date(2028, 12, 31)).flatmap(
-    lambda day: st.fixed_dictionaries(
-        {
-            "patient": st.fixed_dictionaries(
-                {"phototype": st.sampled_from(["I", "II", "III", "IV", "V", "VI"])},
-                optional={
-                    "pregnant": st.booleans(),
-                    "breastfeeding": st.booleans(),
-                    "recent_sunburn": st.booleans(),
-                    "isotretinoin_last_dose": st.dates(day - timedelta(days=400), day).map(date.isoformat),
-                    "history": st.lists(st.sampled_from(HISTORY), max_size=2, unique=True),
-                    "medications": st.lists(st.sampled_from(MEDS), max_size=2, unique=True),
-                },
-            ),
-            "assessment": st.fixed_dictionaries(
-                {
-                    "date": st.just(day.isoformat()),
-                    "scars": st.lists(st.sampled_from(SCARS).flatmap(_scar), max_size=4),
-                    "marks": _counted(MARKS),
-                    # mostly non-inflamed, so that procedures are not all held back for active acne
-                    "active_lesions": _counted(LESIONS, most=3),
-                },
-                optional={"goodman_baron_qualitative": st.integers(1, 4)},
-            ),
-            "preferences": st.fixed_dictionaries(
-                {},
-                optional={
-                    "start": st.dates(day - timedelta(days=30), day + timedelta(days=60)).map(date.isoformat),
-                    "treatments": st.lists(st.sampled_from(TREATMENTS), max_size=4, unique=True),
-                    "max_downtime_days": st.integers(0, 30),
-                },
-            ),
-        }
-    )
+cases = strategies.cases(
+    st.dates(date(2025, 1, 1), date(2028, 12, 31)),
+    history=["keloid", "herpes_simplex", "immunosuppression", "bleeding_disorder", "cardiac_disease"],
+    medications=["anticoagulant", "warfarin", "Prograf"],
+    max_facts=2,
+    start_span=(-30, 60),
+    # mostly non-inflamed, so that procedures are not all held back for active acne
+    most_active=3,
 )
 
 

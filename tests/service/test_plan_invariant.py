@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, event, given, settings
@@ -28,60 +28,26 @@ from cicatrix.service import imports, patients, plans
 from cicatrix.service.errors import Invalid
 from cicatrix.service.schemas import AssessmentIn, OverrideIn, PatientClinical, PatientIn, PlanCreate, PlanEditIn
 from cicatrix.storage.models import CourseSession, Patient, Plan
+from tests import strategies
 from tests.safety_oracle import Verdict, verdict
 from tests.storage.world import TODAY
 
 # The generators may use the knowledge base; only the oracle that judges must not.
 KB = load_knowledge(None)
-TREATMENTS, SCARS, MARKS, LESIONS = (sorted(getattr(KB, n)) for n in ("treatments", "scar_types", "marks", "lesions"))
+TREATMENTS, SCARS = strategies.TREATMENTS, strategies.SCARS
 _names = itertools.count()
 REASON = "discussed the risks with the patient, who consents"
 
 
 HISTORY = ["keloid", "herpes_simplex", "immunosuppression", "bleeding_disorder"]
-MEDS = ["anticoagulant", "apixaban", "aspirin", "immunosuppressant"]
-
-
-def _counted(types: list[str], most: int = 30) -> st.SearchStrategy[list[dict[str, Any]]]:
-    entry = st.sampled_from(types).flatmap(
-        lambda t: st.fixed_dictionaries({"type": st.just(t), "count": st.integers(0, most)})
-    )
-    return st.lists(entry, max_size=4)
-
-
-_assessed = st.dates(TODAY - timedelta(days=400), TODAY)
-cases = _assessed.flatmap(
-    lambda day: st.fixed_dictionaries(
-        {
-            "patient": st.fixed_dictionaries(
-                {"phototype": st.sampled_from(["I", "II", "III", "IV", "V", "VI"])},
-                optional={
-                    "pregnant": st.booleans(),
-                    "breastfeeding": st.booleans(),
-                    "recent_sunburn": st.booleans(),
-                    "isotretinoin_last_dose": st.dates(day - timedelta(days=400), day).map(date.isoformat),
-                    "history": st.lists(st.sampled_from(HISTORY), max_size=3, unique=True),
-                    "medications": st.lists(st.sampled_from(MEDS), max_size=2, unique=True),
-                },
-            ),
-            "assessment": st.fixed_dictionaries(
-                {
-                    "date": st.just(day.isoformat()),
-                    "scars": _counted(SCARS, 40),
-                    "marks": _counted(MARKS),
-                    "active_lesions": _counted(LESIONS),
-                },
-                optional={"goodman_baron_qualitative": st.integers(1, 4)},
-            ),
-            "preferences": st.fixed_dictionaries(
-                {},
-                optional={
-                    "start": st.dates(day, day + timedelta(days=60)).map(date.isoformat),
-                    "treatments": st.lists(st.sampled_from(TREATMENTS), max_size=3, unique=True),
-                },
-            ),
-        }
-    )
+cases = strategies.cases(
+    st.dates(TODAY - timedelta(days=400), TODAY),
+    history=HISTORY,
+    medications=["anticoagulant", "apixaban", "aspirin", "immunosuppressant"],
+    start_span=(0, 60),
+    max_treatments=3,
+    scar_detail=False,
+    downtime=False,
 )
 picks = st.lists(st.sampled_from(TREATMENTS), max_size=3, unique=True)
 
