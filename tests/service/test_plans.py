@@ -167,6 +167,33 @@ def test_missed_session_reflows_keeping_intervals(world) -> None:
     assert done.status == "done"
 
 
+def test_a_reflow_passes_the_gate_with_the_patient_as_recorded_now(world) -> None:
+    """A missed session re-flows the course, which writes the plan anew: after the patient says
+    she is pregnant, the micro-needling course cannot be re-dated as if nothing had changed; the
+    refusal names the session and leaves everything as it was."""
+    from cicatrix.service.schemas import PatientClinicalUpdate, PatientUpdate
+
+    made = world.new_plan(approve=True)
+    pid = world.patients["P1"]
+    with world.database.transaction() as db:
+        before = plans.get(world.ctx("clinician", db), made["plan_id"])
+        ctx = world.ctx("clinician", db)
+        p = patients.get(ctx, pid)
+        patients.update(ctx, pid, PatientUpdate(version=p.version, clinical=PatientClinicalUpdate(pregnant=True)))
+    first = min(before.sessions, key=lambda s: s.number)
+    with world.database.transaction() as db, pytest.raises(Invalid) as exc:
+        plans.record_missed(world.ctx("clinician", db), first.id, SessionMissedIn(new_date=first.date + timedelta(days=5)))
+    assert exc.value.field == "session_id" and "microneedling" in exc.value.message
+    # front desk may record a missed session, but is not told the clinical reason it is refused
+    with world.database.transaction() as db, pytest.raises(Invalid) as exc:
+        plans.record_missed(world.ctx("front_desk", db), first.id, SessionMissedIn(dry_run=True))
+    assert exc.value.field == "session_id" and "clinician" in exc.value.message
+    assert "pregnan" not in exc.value.message and "microneedling" not in exc.value.message
+    with world.database.transaction() as db:
+        after = plans.get(world.ctx("clinician", db), made["plan_id"])
+    assert after.version == before.version and [s.status for s in after.sessions] == [s.status for s in before.sessions]
+
+
 def test_sessions_need_an_approved_plan(world) -> None:
     made = world.new_plan()
     with world.database.transaction() as db, pytest.raises(Conflict) as exc:

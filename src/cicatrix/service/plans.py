@@ -24,7 +24,7 @@ from cicatrix.engine.reschedule import reschedule_plan
 from cicatrix.engine.result import Plan as EnginePlan
 from cicatrix.engine.timeline import instructions_for
 from cicatrix.knowledge.frozen import to_data
-from cicatrix.service import assessments, audit, patients, queries, screening
+from cicatrix.service import assessments, audit, patients, policy, queries, screening
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Conflict, Invalid, NotFound
 from cicatrix.service.policy import (
@@ -458,16 +458,20 @@ def record_overrides(
     return edits
 
 
-def _screen_against_current_facts(ctx: Context, p: Plan) -> None:
-    """The gate once more at approval, with the patient as recorded now: a proposal made before
-    the patient became pregnant, or started tacrolimus, must not become the running course."""
+def _screen_against_current_facts(
+    ctx: Context, p: Plan, proposal: EnginePlan | None = None, field: str = "plan"
+) -> None:
+    """The gate once more, with the patient as recorded now: a proposal made before the patient
+    became pregnant, or started tacrolimus, must not become the running course at approval, and
+    a re-flowed course (`proposal`, a missed session's) must not be written over such a change."""
     a = ctx.db.get(Assessment, p.assessment_id)
     patient = ctx.db.get(Patient, p.patient_id)
     assert a is not None and patient is not None
     now_case = {**a.input, "patient": assessments.case_patient(patient), "preferences": p.preferences or {}}
     overridden = {o["treatment"] for o in p.overrides or [] if str(o.get("reason", "")).strip()}
-    proposal = msgspec.convert(p.proposal, EnginePlan)
-    screening.screen_plan(ctx, assessments.parse(ctx, now_case), proposal, overridden, field="plan")
+    if proposal is None:
+        proposal = msgspec.convert(p.proposal, EnginePlan)
+    screening.screen_plan(ctx, assessments.parse(ctx, now_case), proposal, overridden, field=field)
 
 
 def edit(ctx: Context, plan_id: int, body: PlanEditIn, if_match: int | None = None) -> PlanOut:
@@ -581,6 +585,18 @@ def record_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanO
     except CaseError as exc:
         field = "new_date" if exc.field == "new_date" else "session_id"
         raise Invalid(field, exc.message, value=str(exc.value)) from None
+    # Re-flowing writes the plan anew: it passes the gate, with the patient's facts as they are now.
+    # Why it fails is clinical: a role that may not see the plan is told only that it needs a
+    # clinician.
+    try:
+        _screen_against_current_facts(ctx, p, plan, field="session_id")
+    except Invalid as exc:
+        if policy.may_see_field(ctx.actor, "plan"):
+            raise
+        raise Invalid(
+            "session_id",
+            "this course cannot be re-dated until a clinician has reviewed it; please ask a clinician",
+        ) from exc
     now = utcnow()
     version = p.version
     # A preview changes nothing: its writes happen in a savepoint that is rolled back.
