@@ -157,7 +157,9 @@ def change_password(ctx: Context, data: PasswordChange) -> UserOut:
         raise NotFound("user_id", "no such user")
     if not verify_password(u.password_hash, data.current_password):
         raise Invalid("current_password", "the current password is wrong")
-    passwords.check(data.new_password, u.username)
+    why = passwords.problem(data.new_password, u.username)
+    if why is not None:
+        raise Invalid("new_password", why)
     u.password_hash = hash_password(data.new_password)
     ended = revoke_user_tokens(ctx.db, u.id, keep=ctx.actor.token_id)
     audit.record(ctx, "password_change", "user", u.id, patient_id=u.patient_id, detail=f"{ended} other sessions ended")

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from cicatrix.params import Id
-from cicatrix.service import audit_trail, users
+from cicatrix.service import audit_trail, patients, second_factor, users
 from cicatrix.service.errors import Conflict, Invalid
 from cicatrix.service.policy import ROLES, roles_with
 from cicatrix.service.schemas import AuditFilter, ClinicUpdate, UserIn, UserUpdate
@@ -26,6 +26,7 @@ LOGO_TYPES = {"image/png", "image/jpeg", "image/svg+xml"}
 
 
 def _users_page(page: Page, form: FormState, errors: list[str] | None = None, status: int = 200) -> Response:
+    q = (form.value("patient_q") or page.request.query_params.get("patient_q", "")).strip()[:200]
     return page.render(
         "admin/users.html",
         title="Users and roles",
@@ -34,13 +35,39 @@ def _users_page(page: Page, form: FormState, errors: list[str] | None = None, st
         roles_options=[(r, r.replace("_", " ")) for r in ROLES],
         form=form,
         errors=errors or [],
+        patient_q=q,
+        candidates=patients.link_candidates(page.ctx, q) if q else None,
         status_code=status,
     )
 
 
 @router.get("/admin/users", response_class=HTMLResponse)
 def users_page(page: Page = Depends(ADMIN)) -> Response:
-    return _users_page(page, empty_form(role="clinician"))
+    q = page.request.query_params.get("patient_q", "").strip()
+    return _users_page(page, empty_form(role="patient" if q else "clinician"))
+
+
+@router.post("/admin/users/{user_id}/password", response_class=HTMLResponse)
+def user_password_reset(user_id: Id, posted: Posted, page: Page = Depends(ADMIN)) -> Response:
+    """Set a new password for a user (who forgot theirs): every session of theirs ends."""
+    try:
+        body = UserUpdate.model_validate({"password": str(posted.get("password", ""))})
+        page.step(users.update_user, user_id, body)
+    except ValidationError:
+        return _users_page(page, empty_form(role="clinician"), ["The new password must be 12 characters or more."], 422)
+    except Invalid as exc:
+        return _users_page(page, empty_form(role="clinician"), [exc.message.capitalize() + "."], 422)
+    return RedirectResponse("/admin/users?done=password_reset", status_code=303)
+
+
+@router.post("/admin/users/{user_id}/second-factor/reset", response_class=HTMLResponse)
+def user_factor_reset(user_id: Id, page: Page = Depends(ADMIN)) -> Response:
+    """Remove a user's second factor (a lost phone): their sessions end; they enrol again."""
+    try:
+        page.step(second_factor.reset, user_id)
+    except Invalid as exc:
+        return _users_page(page, empty_form(role="clinician"), [exc.message.capitalize() + "."], 422)
+    return RedirectResponse("/admin/users?done=second_factor_reset", status_code=303)
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
@@ -94,7 +121,8 @@ def _settings_page(page: Page, form: FormState, status: int = 200) -> Response:
 @router.get("/admin/settings", response_class=HTMLResponse)
 def settings_page(page: Page = Depends(ADMIN)) -> Response:
     c = users.get_clinic(page.ctx)
-    return _settings_page(page, empty_form(name=c.name, timezone=c.timezone))
+    factor = "1" if c.second_factor_for_clinicians else ""
+    return _settings_page(page, empty_form(name=c.name, timezone=c.timezone, second_factor_for_clinicians=factor))
 
 
 @router.post("/admin/settings", response_class=HTMLResponse)
@@ -116,7 +144,12 @@ def settings_save(request: Request, posted: Posted, page: Page = Depends(ADMIN))
         try:
             page.step(
                 users.update_clinic,
-                ClinicUpdate(name=form.value("name"), timezone=form.value("timezone") or None, logo=logo),
+                ClinicUpdate(
+                    name=form.value("name"),
+                    timezone=form.value("timezone") or None,
+                    logo=logo,
+                    second_factor_for_clinicians=bool(form.value("second_factor_for_clinicians")),
+                ),
             )
         except Invalid as exc:
             form.errors[exc.field or "name"] = exc.message.capitalize() + "."
