@@ -31,7 +31,6 @@ def test_pages_show_no_field_the_role_may_not_see(client, role: str) -> None:  #
     assert r.status_code == 303, r.text
     if role in w.totp:  # the admin has a second factor: the code comes next
         import pyotp
-
         from tests.today import NOW
 
         r = client.post("/login/code", data={"code": pyotp.TOTP(w.totp[role]).at(NOW)}, follow_redirects=False)
