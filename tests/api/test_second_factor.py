@@ -166,8 +166,12 @@ def test_password_and_code_together_pass_the_password_throttle(client) -> None: 
     for _ in range(client.app.state.settings.login_max_failures + 2):
         _token(client, "admin@test", "attacker guess")
     assert _token(client, "admin@test", "correct horse battery").status_code == 429
-    assert _token(client, "admin@test", "another guess", _code(secret)).status_code == 401  # still checked
+    # the code is checked first: a guesser learns nothing about the password through this door
+    before = _actions(client).count("login_failed")
+    assert _token(client, "admin@test", "correct horse battery", _code(secret, 7)).status_code == 401
+    assert _actions(client).count("login_failed") == before  # the password was not even checked
     assert _token(client, "admin@test", "correct horse battery", _code(secret)).status_code == 200
+    assert _token(client, "admin@test", "another guess", _code(secret, 1)).status_code == 401  # both halves count
     # an account without a second factor has no such way past: it waits
     for _ in range(client.app.state.settings.login_max_failures + 1):
         _token(client, "front_desk@test", "attacker guess")

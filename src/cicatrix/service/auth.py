@@ -143,10 +143,10 @@ def login(
 
     A throttled attempt is answered 429 with `Retry-After` without checking the password,
     unless it comes from an address the account has logged in from before, or it carries a
-    code (`otp`) and the account has a second factor: the password and the code are then
-    checked together, so the real user still gets in while someone guesses the password
-    elsewhere (a wrong pair says nothing about which half was wrong). Codes have their own
-    throttle (`_check_code`), which only someone who knows the password can move.
+    code (`otp`) and the account has a second factor: then the code is checked first, and
+    the password only when the code is right, so the real user still gets in while someone
+    guesses the password elsewhere, and this door tells a guesser nothing about passwords.
+    Codes have their own throttle (`_check_code`).
 
     None: the password or code was wrong. The failure is recorded in this unit of work, which
     must commit it (so the count holds) before the caller answers with `login_failed()`. `key`
@@ -161,13 +161,18 @@ def login(
     user = db.scalar(select(User).where(User.username == name))
     wait = _wait_s(db, settings, ukey, ikey, now)
     has_factor = user is not None and totp.enrolled(user)
-    if wait and not (user is not None and _known_address(db, user, ip, now)) and not (has_factor and otp):
-        # the unit of work rolls back on the way out, which also releases the advisory locks
-        raise RateLimited(
-            "username",
-            "too many failed logins; try again later (with a second factor, enter your password and a code)",
-            retry_after=wait,
-        )
+    code_first = False
+    if wait and not (user is not None and _known_address(db, user, ip, now)):
+        if user is None or not has_factor or not otp:
+            # the unit of work rolls back on the way out, which also releases the advisory locks
+            raise RateLimited(
+                "username",
+                "too many failed logins; try again later (with a second factor, enter your password and a code)",
+                retry_after=wait,
+            )
+        if not _check_code(db, settings, user, otp, ip, key, code_time or now):
+            return None  # the password is not checked: nothing about it is learnt here
+        code_first = True
     ok = verify_password(user.password_hash if user else _dummy_hash(), password)
     if not (user and ok and user.active):
         _record_failure(db, settings, (ukey, ikey), now)
@@ -190,7 +195,7 @@ def login(
         return SignIn(user, second_factor=False)
     if not otp:
         return SignIn(user, second_factor=False, code_needed=True)
-    ok = _check_code(db, settings, user, otp, ip, key, code_time or now)
+    ok = code_first or _check_code(db, settings, user, otp, ip, key, code_time or now)
     return SignIn(user, second_factor=True) if ok else None
 
 
