@@ -19,7 +19,7 @@ from cicatrix.storage.models import Clinic, Patient, User
 
 def user_out(u: User) -> UserOut:
     return UserOut(
-        id=u.id, clinic_id=u.clinic_id, username=u.username, display_name=u.display_name, role=u.role,  # type: ignore[arg-type]
+        id=u.id, clinic_id=u.clinic_id, username=u.username, display_name=u.display_name, role=u.role,
         patient_id=u.patient_id, active=u.active, created_at=u.created_at, second_factor=totp.enrolled(u),
     )  # fmt: skip
 

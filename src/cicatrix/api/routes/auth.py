@@ -47,7 +47,8 @@ def token(body: LoginIn, request: Request) -> TokenOut:
         raw, tok = auth.issue_token(db, user, "bearer", settings.token_max_age_s, ip, signed.second_factor)
         return TokenOut(access_token=raw, expires_at=tok.expires_at, user=users.user_out(user))
 
-    return _answer(request.app.state.db.run_sync(work))
+    out: TokenOut | auth.SignIn | None = request.app.state.db.run_sync(work)
+    return _answer(out)
 
 
 def _sign_in(request: Request, db: Session, body: LoginIn) -> auth.SignIn | None:
@@ -75,7 +76,8 @@ def login(body: LoginIn, request: Request, response: Response) -> SessionOut:
         csrf = start_session(request, response, db, signed.user, signed.second_factor)
         return SessionOut(user=users.user_out(signed.user), csrf_token=csrf)
 
-    return _answer(request.app.state.db.run_sync(work))
+    out: SessionOut | auth.SignIn | None = request.app.state.db.run_sync(work)
+    return _answer(out)
 
 
 @router.post("/auth/logout", status_code=204, summary="Revoke the current token or session")
