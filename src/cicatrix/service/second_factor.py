@@ -9,6 +9,7 @@ from datetime import datetime
 
 import pyotp
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
 from cicatrix.service import audit, totp
 from cicatrix.service.auth import revoke_user_tokens
@@ -124,10 +125,29 @@ def reset(ctx: Context, user_id: int) -> None:
         raise NotFound("user_id", "no such user")
     if user.id == ctx.actor.user_id:
         raise Invalid("user_id", "you cannot reset your own second factor; ask another administrator")
+    ended = _clear(ctx.db, user)
+    audit.record(ctx, "second_factor_reset", "user", user.id, patient_id=user.patient_id,
+                 detail=f"{ended} sessions ended")  # fmt: skip
+
+
+def _clear(db: Session, user: User) -> int:
+    """Remove the account's secret and recovery codes and end its sessions; how many ended."""
     user.totp_secret = None
     user.totp_confirmed_at = None
     user.totp_last_step = None
-    ctx.db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-    ended = revoke_user_tokens(ctx.db, user.id)
-    audit.record(ctx, "second_factor_reset", "user", user.id, patient_id=user.patient_id,
-                 detail=f"{ended} sessions ended")  # fmt: skip
+    db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    return revoke_user_tokens(db, user.id)
+
+
+def reset_from_host(db: Session, username: str) -> User:
+    """The command line's reset (`cicatrix user reset-second-factor`), for a clinic whose only
+    admin lost both the phone and the recovery codes: whoever runs it holds the server (and
+    its database) already. Audited as done from the command line."""
+    user = db.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None:
+        raise NotFound("username", "no such account")
+    ended = _clear(db, user)
+    detail = f"from the command line; {ended} sessions ended"
+    audit.record_anonymous(db, "second_factor_reset", "user", user.id, clinic_id=user.clinic_id,
+                           patient_id=user.patient_id, detail=detail)  # fmt: skip
+    return user
