@@ -150,11 +150,14 @@ def actor_for(db: Session, secret: str, creds: Credentials) -> Actor | None:
     return actor
 
 
-def start_session(request: Request, response: Response, db: Session, user: User) -> str:
-    """Issue a session token for a user whose password was checked and set the cookie on
-    `response`; returns the session's CSRF token. Runs inside the request's unit of work."""
+def start_session(request: Request, response: Response, db: Session, user: User, second_factor: bool = False) -> str:
+    """Issue a session token for a user whose password (and `second_factor`, when true) was
+    checked and set the cookie on `response`; returns the session's CSRF token. Runs inside
+    the request's unit of work."""
     settings = request.app.state.settings
-    raw, _tok = auth.issue_token(db, user, "session", settings.session_max_age_s, client_ip(request))
+    raw, _tok = auth.issue_token(
+        db, user, "session", settings.session_max_age_s, client_ip(request), second_factor
+    )
     response.set_cookie(
         SESSION_COOKIE,
         _serializer(request).dumps(raw),
@@ -166,6 +169,32 @@ def start_session(request: Request, response: Response, db: Session, user: User)
     )
     request.state.session_raw = raw
     return csrf_for(request.app.state.secret, raw)
+
+
+PENDING_COOKIE = "cicatrix_pending"
+
+
+def start_pending(request: Request, response: Response, raw: str, max_age_s: int) -> None:
+    """Remember a half-done login (password right, code to come) in a signed, short-lived
+    cookie; what it stands for is held server-side (`auth.pending_login`)."""
+    signer = URLSafeTimedSerializer(request.app.state.secret, salt="cicatrix-pending")
+    response.set_cookie(PENDING_COOKIE, signer.dumps(raw), max_age=max_age_s, httponly=True, samesite="strict",
+                        secure=request.app.state.settings.cookie_secure, path="/login")  # fmt: skip
+
+
+def pending_login(request: Request, max_age_s: int) -> str | None:
+    cookie = request.cookies.get(PENDING_COOKIE)
+    if not cookie:
+        return None
+    try:
+        raw = URLSafeTimedSerializer(request.app.state.secret, salt="cicatrix-pending").loads(cookie, max_age=max_age_s)
+    except BadSignature:
+        return None
+    return raw if isinstance(raw, str) else None
+
+
+def end_pending(response: Response) -> None:
+    response.delete_cookie(PENDING_COOKIE, path="/login")
 
 
 def end_session(response: Response, db: Session, actor: Actor | None) -> None:

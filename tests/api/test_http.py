@@ -76,7 +76,7 @@ def test_login_is_rate_limited_in_the_database(client) -> None:  # type: ignore[
     assert r.status_code == 429 and r.json()["code"] == "rate_limited"
     assert int(r.headers["Retry-After"]) > 0
     # another account is not locked out by this one
-    ok = client.post("/api/auth/token", json={"username": "admin@test", "password": PASSWORD})
+    ok = client.post("/api/auth/token", json={"username": "front_desk@test", "password": PASSWORD})
     assert ok.status_code == 200
     # the state is in the database: a second app (another worker) sees it too
     from fastapi.testclient import TestClient

@@ -8,7 +8,7 @@ service layer so the tests exercise the real code paths.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -49,6 +49,7 @@ class World:
     patients: dict[str, int] = field(default_factory=dict)  # P1, P2, P3 -> id
     plans: dict[str, int] = field(default_factory=dict)  # P1 -> approved plan id
     assessments: dict[str, int] = field(default_factory=dict)
+    totp: dict[str, str] = field(default_factory=dict)  # role name -> TOTP secret (the admin enrols)
 
     def ctx(self, who: str, db: Session) -> Context:
         return Context(db=db, actor=self.actors[who], kb=self.kb, ip="127.0.0.1", today=TODAY)
@@ -121,10 +122,27 @@ def build_world(settings: Settings, kb: KnowledgeBase) -> World:
 
         from cicatrix.storage.models import User
 
+        # Admins must have a second factor (issue 12 §3): the world's admin enrols, as the
+        # service does it, and its token records a login with the factor.
+        w.totp["admin"] = enrol(db, w.ctx("admin", db), settings.resolved_secret())
+        db.commit()
         for role, uid in w.users.items():
             user = db.scalar(select(User).where(User.id == uid))
             assert user is not None
-            raw, _ = auth.issue_token(db, user, "bearer", 3600, "127.0.0.1")
+            raw, _ = auth.issue_token(db, user, "bearer", 3600, "127.0.0.1", second_factor=role in w.totp)
             w.tokens[role] = raw
         db.commit()
     return w
+
+
+def enrol(db: Session, ctx: Context, key: str) -> str:
+    """Set up the acting account's second factor through the service; returns its secret."""
+    import pyotp
+
+    from cicatrix.service import second_factor
+    from tests.today import NOW
+
+    made = second_factor.start(ctx, key)
+    now = NOW - timedelta(minutes=10)  # the app's clock in tests is NOW: its codes are fresh
+    second_factor.confirm(ctx, key, pyotp.TOTP(made.secret).at(now), now)
+    return made.secret

@@ -19,6 +19,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,15 +45,56 @@ DEMO_PASSWORD = "cicatrix-demo"
 # ---------- fast tests: TestClient on a seeded demo clinic ----------
 
 
+SECRET_KEY_RE = re.compile(r'class="code secret-key">([A-Z2-7]+)<')
+ENROL_START = 'action="/account/second-factor/start"'
+
+
+def totp_code(secret: str, now: datetime, last: int | None) -> tuple[str, int]:
+    """The code of the earliest time step the service accepts after `last` (it refuses a
+    step twice): this step or the next. Callers past both wait for the clock."""
+    import pyotp
+
+    step = int(now.timestamp()) // 30
+    for candidate in (step - 1, step, step + 1):
+        if last is None or candidate > last:
+            return pyotp.TOTP(secret).at(candidate * 30), candidate
+    raise AssertionError("no fresh TOTP step left; wait 30 s")
+
+
 @dataclass
 class Demo:
+    """The demo clinic through TestClient. Logging in as an admin enrols the second factor
+    the first time (the admin must have one) and enters its code after that."""
+
     client: Any
     app: Any
+    secrets: dict[str, str] = field(default_factory=dict)
+    last_step: dict[str, int] = field(default_factory=dict)
 
     def login(self, username: str, password: str = DEMO_PASSWORD) -> None:
         self.client.cookies.clear()
         r = self.client.post("/login", data={"username": username, "password": password}, follow_redirects=False)
         assert r.status_code == 303, r.text
+        if r.headers["location"].startswith("/login/code"):
+            code, self.last_step[username] = totp_code(
+                self.secrets[username], self.app.state.clock(), self.last_step.get(username)
+            )
+            r = self.client.post("/login/code", data={"code": code}, follow_redirects=False)
+            assert r.status_code == 303, r.text
+        elif username == "admin":
+            self.enrol(username)
+
+    def enrol(self, username: str) -> list[str]:
+        """Set up the logged-in user's second factor through its pages; the recovery codes."""
+        token = self.csrf("/account/second-factor")
+        html = self.client.post("/account/second-factor/start", data={"csrf_token": token}).text
+        m = SECRET_KEY_RE.search(html)
+        assert m, html
+        self.secrets[username] = m.group(1)
+        code, self.last_step[username] = totp_code(m.group(1), self.app.state.clock(), None)
+        r = self.client.post("/account/second-factor/confirm", data={"csrf_token": token, "code": code})
+        assert r.status_code == 200 and "Your recovery codes" in r.text, r.text
+        return re.findall(r"<li>([a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4})</li>", r.text)
 
     def csrf(self, path: str = "/") -> str:
         html = self.client.get(path).text
@@ -224,10 +266,36 @@ class Web:
         self.settle()
 
     def login(self, username: str, password: str = DEMO_PASSWORD) -> None:
+        """Log in; an admin enrols its second factor the first time (the server lives for the
+        session, so the secret is kept in `BROWSER_TOTP`) and enters a fresh code after."""
         self.goto("/login")
         self.page.get_by_label("Username").fill(username)
         self.page.get_by_label("Password").fill(password)
         self.submit(self.page.get_by_role("button", name="Log in"))
+        path = self.page.evaluate("location.pathname")
+        key = (self.base, username)
+        if path == "/login/code":
+            secret, last = BROWSER_TOTP[key]
+            while True:
+                try:
+                    code, step = totp_code(secret, datetime.now(UTC), last)
+                    break
+                except AssertionError:
+                    time.sleep(1)  # both fresh steps used: wait for the next one
+            BROWSER_TOTP[key] = (secret, step)
+            self.page.get_by_label("Code").fill(code)
+            self.submit(self.page.get_by_role("button", name="Log in"))
+        elif path == "/account/second-factor" and self.page.locator(f"form[{ENROL_START}]").count():
+            self.submit(self.page.get_by_role("button", name="Set up a second factor"))
+            secret = self.page.locator(".secret-key").inner_text().strip()
+            code, step = totp_code(secret, datetime.now(UTC), None)
+            BROWSER_TOTP[key] = (secret, step)
+            self.page.get_by_label("The 6-digit code the app shows now").fill(code)
+            self.submit(self.page.get_by_role("button", name="Turn on the second factor"))
+
+
+# (server address, username) -> (TOTP secret, last time step used), for the session's server
+BROWSER_TOTP: dict[tuple[str, str], tuple[str, int]] = {}
 
 
 @pytest.fixture

@@ -50,7 +50,7 @@ def test_login_page_shows_demo_accounts_and_refuses_a_wrong_password(demo: Demo)
     assert "clinician" in page and "cicatrix-demo" in page
     r = demo.client.post("/login", data={"username": "clinician", "password": "nope"})
     assert r.status_code == 401
-    assert "Unknown username or wrong password" in r.text
+    assert "Unknown username, wrong password or wrong code" in r.text
     assert 'value="clinician"' in r.text  # the username is kept
 
 

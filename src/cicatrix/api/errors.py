@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -113,8 +113,34 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return _respond(request, body, 422)
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+def wants_html(scope: Scope) -> bool:
+    """A browser asking for a page, not an API client: it accepts HTML and the path is not
+    under /api/ (the API answers JSON whatever the Accept header says)."""
+    if str(scope.get("path", "")).startswith("/api/"):
+        return False
+    accept = next((v for k, v in scope.get("headers", ()) if k == b"accept"), b"").decode("latin-1")
+    return "text/html" in accept
+
+
+_PAGES = {
+    404: ("Not found", "There is no such page or record, or you may not see it."),
+    405: ("Not allowed", "This page cannot be used that way. Go back and use its links and buttons."),
+    500: ("Something went wrong", "The server could not show this page. Nothing you sent was half-saved; "
+          "try again, and if it happens again, tell your administrator the reference below."),
+}  # fmt: skip
+
+
+def _html_error(request: Request, status: int, extra: str = "") -> Response:
+    from cicatrix.web.core import error_page
+
+    heading, message = _PAGES.get(status, ("Cannot do that", "The request could not be handled."))
+    return error_page(request, status, heading, message + extra)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if wants_html(request.scope):
+        return _html_error(request, exc.status_code)
     field = "path" if exc.status_code in (404, 405) else None
     body = {"code": _CODES.get(exc.status_code, "error"), "field": field, "message": str(exc.detail)}
     return _respond(request, body, exc.status_code, getattr(exc, "headers", None))
@@ -156,11 +182,13 @@ class GuardMiddleware:
             log.error("unhandled %s (ref %s) on %s %s", type(exc).__name__, ref,
                       scope.get("method"), _route(scope))  # fmt: skip
             if not started:
-                resp = JSONResponse(
+                resp: Response = JSONResponse(
                     {"code": "internal", "field": None,
                      "message": f"internal error; reference {ref}"},
                     status_code=500,
                 )  # fmt: skip
+                if wants_html(scope):
+                    resp = _html_error(Request(scope), 500, f" Reference: {ref}.")
                 await resp(scope, receive, send)
         finally:
             if log.isEnabledFor(logging.INFO):

@@ -1,4 +1,6 @@
-"""`cicatrix user create`: bootstrap the first admin (and add accounts without the web)."""
+"""`cicatrix user create`: bootstrap the first admin (and add accounts without the web);
+`cicatrix user reset-second-factor`: the way back in for a clinic whose only admin lost the
+second factor and its recovery codes."""
 
 from __future__ import annotations
 
@@ -57,6 +59,31 @@ def create(
         field = ".".join(str(p) for p in err["loc"]) or "input"
         typer.echo(f"error: {field}: {err['msg']}", err=True)
         raise typer.Exit(2) from None
+    except ServiceError as exc:
+        typer.echo(f"error: {exc.field}: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        database.dispose()
+
+
+@user_app.command("reset-second-factor")
+def reset_second_factor(username: str = typer.Argument(..., help="the account's username")) -> None:
+    """Remove an account's second factor and end its sessions; it enrols again at its next
+    login. For the host's operator (whoever runs it holds the database); audited."""
+    from cicatrix.service.errors import ServiceError
+    from cicatrix.service.second_factor import reset_from_host
+    from cicatrix.storage import migrate
+    from cicatrix.storage.db import Database
+    from cicatrix.storage.settings import Settings
+
+    settings = Settings.from_env()
+    migrate.upgrade(settings)
+    database = Database(settings)
+    try:
+        with database.transaction() as db:
+            user = reset_from_host(db, username)
+            done = f"second factor of {user.username!r} reset; its sessions ended"
+        typer.echo(done)
     except ServiceError as exc:
         typer.echo(f"error: {exc.field}: {exc.message}", err=True)
         raise typer.Exit(2) from None

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, event, func, insert, or_, select
+from sqlalchemy import event, insert
 from sqlalchemy.orm import Session, SessionTransaction
 
 from cicatrix.service.context import Context
-from cicatrix.service.errors import Invalid
-from cicatrix.service.policy import require
-from cicatrix.service.schemas import AuditOut, AuditPage
 from cicatrix.storage.db import utcnow
 from cicatrix.storage.models import AuditEvent
 
@@ -95,25 +92,6 @@ def record_anonymous(
             "detail": detail,
         },
     )
-
-
-def page(ctx: Context, patient_id: int | None = None, limit: int = 100, offset: int = 0) -> AuditPage:
-    """The clinic's audit trail, newest first (admins only)."""
-    require(ctx.actor, "audit.read")
-    if not 1 <= limit <= 500:
-        raise Invalid("limit", "must be between 1 and 500", value=limit)
-    if offset < 0:
-        raise Invalid("offset", "must be 0 or more", value=offset)
-    # The clinic's events, and failed logins for usernames that exist nowhere (no clinic):
-    # attacks on the service show in every clinic's trail.
-    unknown_user = and_(AuditEvent.clinic_id.is_(None), AuditEvent.action == "login_failed")
-    where = [or_(AuditEvent.clinic_id == ctx.actor.clinic_id, unknown_user)]
-    if patient_id is not None:
-        where.append(AuditEvent.patient_id == patient_id)
-    total = ctx.db.scalar(select(func.count()).select_from(AuditEvent).where(*where)) or 0
-    rows = ctx.db.scalars(select(AuditEvent).where(*where).order_by(AuditEvent.id.desc()).limit(limit).offset(offset))
-    items = [AuditOut.model_validate(e, from_attributes=True) for e in rows]
-    return AuditPage(items=items, total=total, limit=limit, offset=offset)
 
 
 def mark(db: Session) -> int:

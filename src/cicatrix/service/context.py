@@ -19,6 +19,8 @@ class Actor:
     token_id: int | None = None
     via: str = "bearer"  # bearer | session | cli | calendar
     timezone: str = "UTC"  # the clinic's, for the clinic's "today" (service.clock)
+    # logged in without the second factor the account needs: may only set it up (service/totp.py)
+    enrol_only: bool = False
 
 
 @dataclass

@@ -27,6 +27,12 @@ class Unauthenticated(ServiceError):
     code = "unauthenticated"
 
 
+class SecondFactorRequired(Unauthenticated):
+    """The password was right; the account has a second factor and no code came with it."""
+
+    code = "second_factor_required"
+
+
 class Forbidden(ServiceError):
     status = 403
     code = "forbidden"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from cicatrix.engine.case import CaseError, coded_terms
@@ -19,6 +19,7 @@ from cicatrix.service.schemas import (
     PatientIn,
     PatientOut,
     PatientPage,
+    PatientPick,
     PatientUpdate,
 )
 from cicatrix.storage.db import utcnow
@@ -185,6 +186,30 @@ def set_archived(ctx: Context, patient_id: int, archived: bool = True) -> Patien
     return result
 
 
+def _matches(q: str) -> ColumnElement[bool]:
+    """A name fragment or an exact record number (the one search every list uses)."""
+    frag = q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return or_(Patient.name_key.like(f"%{frag}%", escape="\\"), Patient.mrn == q.strip())
+
+
+def link_candidates(ctx: Context, q: str, limit: int = 20) -> list[PatientPick]:
+    """Patients an admin may link a login to, found by name or record number: the name, the
+    record number and the birth date, nothing clinical (admins read no patient records).
+    Each shown is audited as a read."""
+    require(ctx.actor, "user.manage")
+    if not q.strip():
+        return []
+    rows = ctx.db.scalars(
+        select(Patient)
+        .where(Patient.clinic_id == ctx.actor.clinic_id, Patient.archived.is_(False), _matches(q))
+        .order_by(Patient.name_key, Patient.id)
+        .limit(limit)
+    ).all()
+    for p in rows:
+        audit.record(ctx, "list", "patient", p.id, patient_id=p.id, detail="login link search")
+    return [PatientPick(id=p.id, name=p.name, mrn=p.mrn, birth_date=p.birth_date) for p in rows]
+
+
 def search(
     ctx: Context,
     q: str | None = None,
@@ -202,8 +227,7 @@ def search(
     if not include_archived:
         where.append(Patient.archived.is_(False))
     if q and q.strip():
-        frag = q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where.append(or_(Patient.name_key.like(f"%{frag}%", escape="\\"), Patient.mrn == q.strip()))
+        where.append(_matches(q))
     total = ctx.db.scalar(select(func.count()).select_from(Patient).where(*where)) or 0
     rows = ctx.db.scalars(
         select(Patient).where(*where).order_by(Patient.name_key, Patient.id).limit(limit).offset(offset)

@@ -55,6 +55,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "calendar.create": frozenset({"clinician", "patient"}),
     "calendar.manage": frozenset({"clinician", "front_desk", "patient"}),
     "user.manage": frozenset({"admin"}),
+    # every account changes its own password; staff set up their own second factor (patients
+    # need none: they read only their own record)
+    "account.password": frozenset(ROLES),
+    "account.second_factor": frozenset({"admin", "clinician", "front_desk"}),
     "clinic.manage": frozenset({"admin"}),
     "audit.read": frozenset({"admin"}),
     "knowledge.read": frozenset({"admin", "clinician"}),
@@ -103,7 +107,13 @@ def allowed(actor: Actor, permission: str) -> bool:
     return actor.role in PERMISSIONS[permission]
 
 
+# What an account that logged in without the second factor it needs may still do.
+ENROL_ONLY = frozenset({"account.second_factor"})
+
+
 def require(actor: Actor, permission: str) -> None:
+    if actor.enrol_only and permission not in ENROL_ONLY:
+        raise Forbidden("second_factor", "set up your second factor (TOTP) first: Account, Second factor")
     if not allowed(actor, permission):
         raise Forbidden("role", f"the role {actor.role!r} may not do {permission!r}")
 

@@ -384,6 +384,63 @@ class UserOut(BaseModel):
     patient_id: int | None
     active: bool
     created_at: datetime
+    second_factor: bool = Field(default=False, description="a TOTP second factor is set up")
+
+
+class PatientPick(BaseModel):
+    """A patient as an admin sees one when linking a login: who, not anything clinical."""
+
+    id: int
+    name: str
+    mrn: str | None
+    birth_date: date | None
+
+
+class AuditFilter(BaseModel):
+    """Which events of the clinic's audit trail to show; every field optional."""
+
+    model_config = _IN
+
+    patient_id: RecordId | None = None
+    user_id: RecordId | None = None
+    action: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = None
+    since: Day | None = Field(default=None, description="first day, in the clinic's time zone")
+    until: Day | None = Field(default=None, description="last day, in the clinic's time zone")
+
+
+class PasswordChange(BaseModel):
+    """A user changes their own password: the current one proves it is them."""
+
+    model_config = _IN
+
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+    new_password: Annotated[str, StringConstraints(min_length=12, max_length=1000)]
+
+
+class SecondFactorStatus(BaseModel):
+    enrolled: bool
+    required: bool = Field(description="the account's role (and clinic) require a second factor")
+    enrolling: bool = Field(description="a secret was issued and awaits confirmation with a code")
+    recovery_codes_left: int
+    this_login_verified: bool = Field(description="this session or token was opened with the second factor")
+
+
+class Enrolment(BaseModel):
+    """Shown once, while enrolling: never again after the code is confirmed."""
+
+    secret: str = Field(description="base32 TOTP secret, to type into an authenticator app")
+    provisioning_uri: str = Field(description="otpauth:// URI, as encoded in the QR code")
+    qr_svg: str = Field(description="the QR code as an SVG document")
+
+
+class CodeIn(BaseModel):
+    model_config = _IN
+
+    code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class RecoveryCodes(BaseModel):
+    codes: list[str] = Field(description="ten one-time codes, shown once; each replaces a TOTP code once")
 
 
 class ClinicOut(BaseModel):
@@ -391,6 +448,7 @@ class ClinicOut(BaseModel):
     name: str
     timezone: str
     logo: str | None = None
+    second_factor_for_clinicians: bool = False
 
 
 class ClinicUpdate(BaseModel):
@@ -401,12 +459,16 @@ class ClinicUpdate(BaseModel):
     logo: Annotated[str, StringConstraints(max_length=300_000)] | None = Field(
         default=None, description="data: URL of a PNG/SVG/JPEG logo"
     )
+    second_factor_for_clinicians: bool | None = Field(
+        default=None, description="require a second factor of the clinic's clinicians (admins always need one)"
+    )
 
 
 class AuditOut(BaseModel):
     id: int
     at: datetime
     user_id: int | None
+    username: str | None = Field(default=None, description="the acting account, when it is in this clinic")
     role: str | None
     action: str
     entity: str
@@ -425,6 +487,9 @@ class LoginIn(BaseModel):
 
     username: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+    otp: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None = Field(
+        default=None, description="the second factor: a 6-digit TOTP code or a recovery code"
+    )
 
 
 class TokenOut(BaseModel):

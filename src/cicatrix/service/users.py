@@ -7,22 +7,28 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cicatrix.service import audit, passwords
-from cicatrix.service.auth import hash_password, revoke_user_tokens
+from cicatrix.service import audit, passwords, totp
+from cicatrix.service.auth import hash_password, revoke_user_tokens, verify_password
 from cicatrix.service.context import Actor, Context
 from cicatrix.service.errors import Conflict, Invalid, NotFound
 from cicatrix.service.policy import require
-from cicatrix.service.schemas import ClinicOut, ClinicUpdate, UserIn, UserOut, UserUpdate
+from cicatrix.service.schemas import ClinicOut, ClinicUpdate, PasswordChange, UserIn, UserOut, UserUpdate
 from cicatrix.storage.db import utcnow
 from cicatrix.storage.models import Clinic, Patient, User
 
 
 def user_out(u: User) -> UserOut:
-    return UserOut.model_validate(u, from_attributes=True)
+    return UserOut(
+        id=u.id, clinic_id=u.clinic_id, username=u.username, display_name=u.display_name, role=u.role,
+        patient_id=u.patient_id, active=u.active, created_at=u.created_at, second_factor=totp.enrolled(u),
+    )  # fmt: skip
 
 
 def clinic_out(c: Clinic) -> ClinicOut:
-    return ClinicOut(id=c.id, name=c.name, timezone=c.timezone, logo=(c.settings or {}).get("logo"))
+    return ClinicOut(
+        id=c.id, name=c.name, timezone=c.timezone, logo=(c.settings or {}).get("logo"),
+        second_factor_for_clinicians=bool(c.second_factor_clinicians),
+    )  # fmt: skip
 
 
 def create_clinic(db: Session, name: str, timezone: str = "UTC") -> Clinic:
@@ -133,12 +139,31 @@ def _keep_an_admin(ctx: Context, u: User, field: str) -> None:
         return
     ctx.db.execute(select(Clinic.id).where(Clinic.id == u.clinic_id).with_for_update(key_share=True))
     others = ctx.db.scalar(
-        select(func.count()).select_from(User).where(
-            User.clinic_id == u.clinic_id, User.role == "admin", User.active.is_(True), User.id != u.id
-        )
+        select(func.count())
+        .select_from(User)
+        .where(User.clinic_id == u.clinic_id, User.role == "admin", User.active.is_(True), User.id != u.id)
     )
     if not others:
         raise Conflict(field, "this is the clinic's last active administrator; make another user an admin first")
+
+
+def change_password(ctx: Context, data: PasswordChange) -> UserOut:
+    """A user changes their own password: the current one is checked (a borrowed, unlocked
+    session is not enough), the new one meets the policy (`passwords.check`), and every other
+    session and token of the account ends; this one stays."""
+    require(ctx.actor, "account.password")
+    u = ctx.db.get(User, ctx.actor.user_id)
+    if u is None:
+        raise NotFound("user_id", "no such user")
+    if not verify_password(u.password_hash, data.current_password):
+        raise Invalid("current_password", "the current password is wrong")
+    why = passwords.problem(data.new_password, u.username)
+    if why is not None:
+        raise Invalid("new_password", why)
+    u.password_hash = hash_password(data.new_password)
+    ended = revoke_user_tokens(ctx.db, u.id, keep=ctx.actor.token_id)
+    audit.record(ctx, "password_change", "user", u.id, patient_id=u.patient_id, detail=f"{ended} other sessions ended")
+    return user_out(u)
 
 
 def me(ctx: Context) -> UserOut:
@@ -169,7 +194,14 @@ def update_clinic(ctx: Context, data: ClinicUpdate) -> ClinicOut:
         if data.logo and not data.logo.startswith(("data:image/png;", "data:image/svg+xml;", "data:image/jpeg;")):
             raise Invalid("logo", "must be a data: URL of a PNG, SVG or JPEG image")
         c.settings = {**(c.settings or {}), "logo": data.logo or None}
-    audit.record(ctx, "update", "clinic", c.id)
+    detail = None
+    if (
+        data.second_factor_for_clinicians is not None
+        and data.second_factor_for_clinicians != c.second_factor_clinicians
+    ):
+        c.second_factor_clinicians = data.second_factor_for_clinicians
+        detail = "second factor for clinicians " + ("required" if data.second_factor_for_clinicians else "optional")
+    audit.record(ctx, "update", "clinic", c.id, detail=detail)
     return clinic_out(c)
 
 

@@ -73,6 +73,8 @@ class Clinic(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Whether the clinic's clinicians must log in with a second factor (admins always must).
+    second_factor_clinicians: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class Patient(Base):
@@ -122,6 +124,12 @@ class User(Base):
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patient.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The TOTP second factor (service/second_factor.py): the shared secret, encrypted; when it
+    # was confirmed with a code (None: enrolment started, not active); the last time step a
+    # code was accepted for, so a code is never accepted twice.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Assessment(Base):
@@ -262,10 +270,25 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    kind: Mapped[str] = mapped_column(String(16))  # bearer | session
+    kind: Mapped[str] = mapped_column(String(16))  # bearer | session | pending (a login waiting for its code)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Whether the login that issued it presented a second factor (or enrolled one).
+    second_factor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+
+
+class RecoveryCode(Base):
+    """One-time codes that stand in for the second factor (a lost phone); SHA-256 of a
+    high-entropy code, each used once."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class LoginAttempt(Base):

@@ -57,6 +57,9 @@ FLASH = {
     "user_added": "User added.",
     "user_updated": "User updated.",
     "settings_saved": "Settings saved.",
+    "password_changed": "Password changed; your other sessions were logged out.",
+    "password_reset": "Password reset; that user's sessions were logged out.",
+    "second_factor_reset": "Second factor reset; that user's sessions were logged out.",
 }
 
 
@@ -66,6 +69,14 @@ class LoginRequired(Exception):
 
 class CsrfFailed(Exception):
     pass
+
+
+class EnrolFirst(Exception):
+    """The account needs a second factor and this session was opened without one: the only
+    page it may open is the set-up (`ENROL_PAGE`)."""
+
+
+ENROL_PAGE = "/account/second-factor"
 
 
 @dataclass
@@ -78,6 +89,7 @@ class Page:
     session_raw: str | None
     csrf_sent: str | None
     roles: frozenset[str]
+    enrolment: bool = False  # the second-factor set-up: open to a session that may only enrol
     ctx: Context = field(init=False)
     user: User = field(init=False)
     clinic: Clinic = field(init=False)
@@ -103,6 +115,8 @@ class Page:
         user, clinic = found
         if actor.role not in self.roles:
             raise Forbidden("role", "This page is not available to your role.")
+        if actor.enrol_only and not self.enrolment:
+            raise EnrolFirst
         self.user, self.clinic = user, clinic
         self.csrf = credentials.csrf_for(state.secret, raw)
         self.ctx = unit_of_work.context(db, actor, state.kb, state.clock(), credentials.client_ip(self.request))
@@ -158,14 +172,15 @@ async def posted_form(request: Request) -> FormData:
 Posted = Annotated[FormData, Depends(posted_form)]
 
 
-def roles(*allowed: str) -> Callable[..., Coroutine[Any, Any, Page]]:
+def roles(*allowed: str, enrolment: bool = False) -> Callable[..., Coroutine[Any, Any, Page]]:
     """A dependency for a page that admits only these roles (others get a 403 page). It reads
     the cookie and the CSRF token sent, without touching the database: the page's unit of
-    work checks them (`Page.open`)."""
+    work checks them (`Page.open`). `enrolment`: the page also opens for a session that may
+    only set up its second factor (every other page redirects it there)."""
     admitted = frozenset(allowed)
 
     async def page_caller(request: Request, csrf_sent: str | None = Depends(credentials.submitted_csrf)) -> Page:
-        return Page(request, credentials.cookie_session(request), csrf_sent, admitted)
+        return Page(request, credentials.cookie_session(request), csrf_sent, admitted, enrolment)
 
     return page_caller
 
@@ -214,6 +229,8 @@ class WebRoute(APIRoute):
                 if request.method != "GET":
                     target = "/"
                 return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+            except EnrolFirst:
+                return RedirectResponse(ENROL_PAGE, status_code=303)
             except CsrfFailed:
                 return error_page(
                     request,

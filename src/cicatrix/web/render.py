@@ -31,7 +31,9 @@ STAFF_NAV: tuple[tuple[str, str, str], ...] = (
     ("/patients", "Patients", "patient.list"),
     ("/admin/users", "Users", "user.manage"),
     ("/admin/settings", "Clinic settings", "clinic.manage"),
+    ("/admin/audit", "Audit trail", "audit.read"),
     ("/knowledge", "Knowledge base", "knowledge.read"),
+    ("/account", "Account", "account.password"),
 )
 # Patients get their own short list, in plain words.
 PATIENT_NAV: tuple[tuple[str, str], ...] = (
@@ -39,6 +41,7 @@ PATIENT_NAV: tuple[tuple[str, str], ...] = (
     ("/me/timeline", "My calendar"),
     ("/me/plan", "My plan"),
     ("/me/learn", "Learn"),
+    ("/account", "My account"),
 )
 
 

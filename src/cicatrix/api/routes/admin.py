@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from cicatrix.api.deps import Call
 from cicatrix.params import Id
-from cicatrix.service import audit, users
-from cicatrix.service.bounds import MAX_ID
+from cicatrix.service import audit_trail, second_factor, users
+from cicatrix.service.bounds import MAX_ID, Day
 from cicatrix.service.schemas import (
+    AuditFilter,
     AuditPage,
     ClinicOut,
     ClinicUpdate,
@@ -49,6 +50,14 @@ async def update_user(user_id: Id, body: UserUpdate, call: Call) -> UserOut:
     return await call(users.update_user, user_id, body)
 
 
+@router.delete("/users/{user_id}/second-factor", status_code=204, tags=["admin"], summary="Reset a second factor")
+async def reset_second_factor(user_id: Id, call: Call) -> Response:
+    """Remove another account's second factor (a lost phone): its sessions and tokens end, and
+    its next login by password enrols again where one is required. Audited."""
+    await call(second_factor.reset, user_id)
+    return Response(status_code=204)
+
+
 @router.get("/clinic", response_model=ClinicOut, tags=["admin"], summary="Clinic settings")
 async def get_clinic(call: Call) -> ClinicOut:
     return await call(users.get_clinic)
@@ -60,10 +69,16 @@ async def update_clinic(body: ClinicUpdate, call: Call) -> ClinicOut:
 
 
 @router.get("/audit", response_model=AuditPage, tags=["admin"], summary="Audit trail")
-async def audit_trail(
+async def read_audit_trail(
     call: Call,
     patient_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    user_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    action: Annotated[str | None, Query(max_length=32)] = None,
+    since: Annotated[Day | None, Query(description="first day, in the clinic's time zone")] = None,
+    until: Annotated[Day | None, Query(description="last day, in the clinic's time zone")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> AuditPage:
-    return await call(audit.page, patient_id, limit, offset)
+    """The clinic's audit trail, newest first, filtered; reading it is itself audited."""
+    f = AuditFilter(patient_id=patient_id, user_id=user_id, action=action, since=since, until=until)
+    return await call(audit_trail.search, f, limit, offset)
