@@ -154,27 +154,28 @@ def _clinic(ctx: Context) -> Clinic:
 @dataclass(frozen=True)
 class CalendarSource:
     """What the iCalendar export formats: the plan, its record id, the clinic, and how often
-    each session was re-scheduled (the calendar's SEQUENCE floor)."""
+    each session instance was re-dated (the calendar's SEQUENCE floor), keyed by (treatment,
+    number, occurrence) as the FHIR export numbers the instances: a missed session and its
+    replacement each keep their own count."""
 
     plan: EnginePlan
     record_id: str
     clinic_name: str
     timezone: str
-    sequences: dict[tuple[str, int], int]
+    sequences: dict[tuple[str, int, int], int]
 
 
 def calendar_source(ctx: Context, patient_id: int) -> CalendarSource:
     record, _p, plan_row = _load(ctx, patient_id, "ics")
     if record.plan is None or plan_row is None:
         raise NotFound("plan", "this patient has no plan yet")
-    rows = ctx.db.scalars(select(CourseSession).where(CourseSession.plan_id == plan_row.id)).all()
     clinic = _clinic(ctx)
     return CalendarSource(
         plan=record.plan.plan,
         record_id=record.id,
         clinic_name=_one_line(clinic.name),
         timezone=clinic.timezone,
-        sequences={(s.treatment, s.number): s.sequence for s in rows},
+        sequences={(s.treatment, s.number, s.occurrence): s.sequence for s in record.sessions},
     )
 
 
