@@ -139,7 +139,7 @@ def export_fhir(
     if source == "-" or source.endswith(".json") or Path(source).is_file():
         from cicatrix.exports.record import AssessmentRecord, PatientRecord, PlanRecord
 
-        case, plan, _kb = _plan_from_case(source, knowledge_dir)
+        case, plan, kb = _plan_from_case(source, knowledge_dir)
         pid = case.patient.id or "case"
         record = PatientRecord(
             id=pid,

@@ -51,7 +51,8 @@ async def patient_fhir(patient_id: Id, request: Request, call: Call) -> Response
     record = await call(records.load_record, patient_id, "fhir")
     # Building the Bundle is pure and takes a while: a worker thread, not the event loop.
     now = request.app.state.clock()
-    body = await run_in_threadpool(lambda: bundle_json(record_to_bundle(record, now)))
+    kb = request.app.state.kb
+    body = await run_in_threadpool(lambda: bundle_json(record_to_bundle(record, now, kb)))
     return Response(body, media_type="application/fhir+json")
 
 
