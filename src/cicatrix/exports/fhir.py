@@ -51,7 +51,14 @@ from cicatrix.exports.record import (
     SessionStatus,
     Telecom,
 )
-from cicatrix.exports.safety_facts import PHOTOTYPE, PHOTOTYPE_FACT, SAFETY_FACTS, Facts, fact_resources
+from cicatrix.exports.safety_facts import (
+    PHOTOTYPE,
+    PHOTOTYPE_FACT,
+    SAFETY_FACTS,
+    STANDARD_URIS,
+    Facts,
+    fact_resources,
+)
 from cicatrix.knowledge.frozen import describe, to_data
 from cicatrix.knowledge.models import KnowledgeBase, StandardCoding
 
@@ -60,9 +67,7 @@ SCORES = f"{CS}/scores"
 TREATMENTS = f"{CS}/treatments"
 CARE_STEPS = f"{CS}/care-steps"
 REGIONS = f"{CS}/body-regions"
-ICD10 = "http://hl7.org/fhir/sid/icd-10"
-# the canonical URIs of the standard terminologies codes.yaml names
-STANDARD_SYSTEMS = {"snomed": "http://snomed.info/sct", "icd10": ICD10, "cpt": "http://www.ama-assn.org/go/cpt"}
+ICD10 = STANDARD_URIS["icd10"]
 OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 ASSESSMENT_ID_SYSTEM = "https://cicatrix.org/fhir/sid/assessment-id"
 PLAN_ID_SYSTEM = "https://cicatrix.org/fhir/sid/plan-id"
@@ -156,7 +161,7 @@ class _Keys:
 
 
 def standard_codings(codings: Iterable[StandardCoding]) -> list[dict[str, Any]]:
-    return [{"system": STANDARD_SYSTEMS[c.system], "code": c.code, "display": c.display} for c in codings]
+    return [{"system": STANDARD_URIS[c.system], "code": c.code, "display": c.display} for c in codings]
 
 
 def _with_standard(cc: dict[str, Any], kb: KnowledgeBase, of: str, concept: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.codesystem import CodeSystem
 from fhir.resources.R4B.plandefinition import PlanDefinition
 
+from cicatrix.exports.safety_facts import condition_expression
 from cicatrix.knowledge.models import KnowledgeBase, Step, Treatment
 
 BASE = "https://cicatrix.org/fhir"
@@ -163,9 +164,57 @@ def activity_definitions(kb: KnowledgeBase, t: Treatment) -> list[ActivityDefini
     return out
 
 
+# the decisions of the safety matrix that keep a treatment from being given now
+_NOT_APPLIED = {"exclude": "not given", "delay": "waits"}
+
+
+def applicability(kb: KnowledgeBase, t: Treatment) -> list[dict[str, Any]]:
+    """The treatment's contraindications and waits (the safety matrix in force, clinic layer
+    included) as `action.condition`s: one applicability condition per safety condition, a
+    FHIRPath expression over the patient's record Bundle (`%context`, as `cicatrix export fhir`
+    writes it) that is true when the condition does *not* hold. All must be true for an action
+    to apply. Precautions (`warn`) keep the treatment and are not conditions; a condition that
+    no resource of the record can show (a finding of the assessment with no standard code) is
+    named in the PlanDefinition's `usage` instead."""
+    out = []
+    for cid, row in kb.matrix.items():
+        if t.id not in row:
+            continue
+        decision = kb.decision(cid, t.id)
+        if decision.decision not in _NOT_APPLIED:
+            continue
+        cond = kb.conditions[cid]
+        expr = condition_expression(cond, kb)
+        if expr is None:
+            continue
+        what = _NOT_APPLIED[decision.decision]
+        out.append(
+            {
+                "kind": "applicability",
+                "expression": {
+                    "language": "text/fhirpath",
+                    "expression": f"({expr}).not()",
+                    "description": f"Not when: {cond.name} ({what}). {' '.join((decision.message or '').split())}",
+                },
+            }
+        )
+    return out
+
+
+def _unexpressed(kb: KnowledgeBase, t: Treatment) -> list[str]:
+    return [
+        kb.conditions[cid].name
+        for cid, row in kb.matrix.items()
+        if t.id in row
+        and kb.decision(cid, t.id).decision in _NOT_APPLIED
+        and condition_expression(kb.conditions[cid], kb) is None
+    ]
+
+
 def plan_definition(kb: KnowledgeBase, t: Treatment) -> PlanDefinition:
     p = t.protocol
     actions: list[dict[str, Any]] = []
+    conditions = applicability(kb, t)
     n_sessions = p.sessions.max if t.schedule == "sessions" else 1
     for k in range(1, n_sessions + 1):
         aid = f"session-{k}"
@@ -176,6 +225,8 @@ def plan_definition(kb: KnowledgeBase, t: Treatment) -> PlanDefinition:
             "definitionCanonical": _activity_url(t, "session"),
             "requiredBehavior": "must" if k <= p.sessions.min else "could",
         }
+        if conditions:
+            action["condition"] = conditions
         if k > 1 and p.interval_days is not None:
             action["relatedAction"] = [
                 {
@@ -198,6 +249,7 @@ def plan_definition(kb: KnowledgeBase, t: Treatment) -> PlanDefinition:
                     "code": [_cc(CARE_STEPS, code, step_title(step))],
                     "definitionCanonical": _activity_url(t, code),
                     **_step_timing(step, aid),
+                    **({"condition": conditions} if conditions else {}),
                 }
             )
     if p.maintenance:
@@ -207,6 +259,7 @@ def plan_definition(kb: KnowledgeBase, t: Treatment) -> PlanDefinition:
                 "title": f"{t.name}: maintenance",
                 "description": p.maintenance.text,
                 "definitionCanonical": _activity_url(t, "session"),
+                **({"condition": conditions} if conditions else {}),
                 "relatedAction": [
                     {
                         "actionId": f"session-{n_sessions}",
@@ -239,11 +292,21 @@ def plan_definition(kb: KnowledgeBase, t: Treatment) -> PlanDefinition:
         status="active",
         publisher="cicatrix",
         description=t.summary,
-        usage=p.notes,
+        usage=_usage(p.notes, _unexpressed(kb, t)),
         topic=[_cc(EVIDENCE, p.evidence_level, f"Evidence level {p.evidence_level}")],
         relatedArtifact=_citations(kb, sources),
         action=actions,
     )
+
+
+def _usage(notes: str | None, unexpressed: list[str]) -> str | None:
+    if not unexpressed:
+        return notes
+    check = (
+        f"Before applying, a clinician checks: {', '.join(unexpressed)} "
+        "(seen at the assessment; no condition expresses it)."
+    )
+    return f"{notes} {check}" if notes else check
 
 
 def code_systems(kb: KnowledgeBase) -> list[CodeSystem]:

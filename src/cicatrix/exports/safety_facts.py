@@ -35,6 +35,7 @@ from cicatrix.engine.case import Patient
 from cicatrix.engine.terms import read_term
 from cicatrix.exports.errors import ExportError
 from cicatrix.exports.ids import CODE_SYSTEM
+from cicatrix.knowledge.models import Condition as KbCondition
 from cicatrix.knowledge.models import KnowledgeBase, Trigger
 
 SAFETY_FACTS = f"{CODE_SYSTEM}/safety-facts"
@@ -54,6 +55,9 @@ _FLAG_CATEGORY = {"pregnant": "social-history", "breastfeeding": "social-history
 _NOT_TAKEN = {"not-taken", "entered-in-error", "stopped", "completed"}
 _REFUTED = {"refuted", "entered-in-error"}
 _OBS_VOID = {"cancelled", "entered-in-error", "registered", "preliminary"}
+
+# the canonical URIs of the standard terminologies codes.yaml names
+STANDARD_URIS = {"snomed": "http://snomed.info/sct", "icd10": "http://hl7.org/fhir/sid/icd-10", "cpt": "http://www.ama-assn.org/go/cpt"}
 
 Url = Callable[..., str]  # the fullUrl of a fact's resource, from stable parts
 
@@ -280,13 +284,35 @@ def _coded(element: str, system: str, codes: Iterable[str]) -> str:
     return f"{element}.coding.where(system = {_q(system)} and code in ({listed})).exists()"
 
 
-def trigger_expression(trigger: Trigger, kb: KnowledgeBase) -> str | None:
+def condition_expression(condition: KbCondition, kb: KnowledgeBase) -> str | None:
     """A FHIRPath expression, over the patient's record Bundle as `%context`, that is true when
-    the trigger fires on the facts this module writes; None when the trigger reads the
-    assessment instead (active lesions, scars present), which a Bundle of facts does not hold.
+    the safety condition's trigger fires on the facts this module writes; None when nothing in
+    such a Bundle can tell (active lesions or scars seen at an assessment, with no standard code).
 
     The expressions test presence; what each fact's resource means is as `fact_resources`
-    writes it (and as an import reads it): a medicine not stopped, a history not refuted."""
+    writes it (and as an import reads it): a medicine not stopped, a history not refuted.
+    Findings of the assessment (active acne, keloid scars present) are matched by their
+    standard codes (codes.yaml) on any Condition, which is how another system records them; a
+    code wider than the finding (ICD-10 L91.0 also holds hypertrophic scars) errs on the side
+    of not applying the protocol unreviewed."""
+    trigger = condition.triggers
+    parts = _trigger_parts(trigger)
+    standard: list[tuple[str, str]] = []
+    for of, concept in (
+        *(("condition", condition.id) for _ in trigger.active_lesions_any[:1]),
+        *(("scar_type", s) for s in trigger.scars_any),
+    ):
+        m = kb.standard_codes(of, concept)
+        for c in m.codings if m else ():
+            if c.site is None and (STANDARD_URIS[c.system], c.code) not in standard:
+                standard.append((STANDARD_URIS[c.system], c.code))
+    for system in dict.fromkeys(sys for sys, _code in standard):
+        codes = [code for sys, code in standard if sys == system]
+        parts.append(_resources("Condition", _coded("code", system, codes)))
+    return " or ".join(f"({p})" for p in parts) if parts else None
+
+
+def _trigger_parts(trigger: Trigger) -> list[str]:
     parts: list[str] = []
     for flag in trigger.flags:
         parts.append(
@@ -317,4 +343,4 @@ def trigger_expression(trigger: Trigger, kb: KnowledgeBase) -> str | None:
                 f"(effective.end + {months} months) > today()",
             )
         )
-    return " or ".join(f"({p})" for p in parts) if parts else None
+    return parts
