@@ -33,7 +33,7 @@ from cicatrix.exports.record import (
     SessionRecord,
     Telecom,
 )
-from cicatrix.service import audit, patients
+from cicatrix.service import audit, contact, patients
 from cicatrix.service.assessments import case_patient
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Invalid, NotFound
@@ -163,6 +163,7 @@ class CalendarSource:
     clinic_name: str
     timezone: str
     sequences: dict[tuple[str, int, int], int]
+    location: str | None = None  # the clinic's address on one line (the events' LOCATION)
 
 
 def calendar_source(ctx: Context, patient_id: int) -> CalendarSource:
@@ -175,6 +176,7 @@ def calendar_source(ctx: Context, patient_id: int) -> CalendarSource:
         record_id=record.id,
         clinic_name=_one_line(clinic.name),
         timezone=clinic.timezone,
+        location=contact.one_line((clinic.settings or {}).get("address")),
         sequences={(s.treatment, s.number, s.occurrence): s.sequence for s in record.sessions},
     )
 
@@ -186,13 +188,23 @@ class HandoutSource:
     plan: EnginePlan
     clinic_name: str
     patient_name: str
+    clinic_phone: str | None = None  # as people read it (+44 20 7946 0000)
+    clinic_address: tuple[str, ...] = ()  # its lines
 
 
 def handout_source(ctx: Context, patient_id: int) -> HandoutSource:
     record, p, _plan_row = _load(ctx, patient_id, "pdf")
     if record.plan is None:
         raise NotFound("plan", "this patient has no plan yet")
-    return HandoutSource(plan=record.plan.plan, clinic_name=_one_line(_clinic(ctx).name), patient_name=p.name)
+    clinic = _clinic(ctx)
+    settings = clinic.settings or {}
+    return HandoutSource(
+        plan=record.plan.plan,
+        clinic_name=_one_line(clinic.name),
+        patient_name=p.name,
+        clinic_phone=contact.phone_display(settings.get("phone")),
+        clinic_address=tuple((settings.get("address") or "").split("\n")) if settings.get("address") else (),
+    )
 
 
 def _one_line(name: str) -> str:

@@ -391,6 +391,8 @@ class ClinicOut(BaseModel):
     name: str
     timezone: str
     logo: str | None = None
+    address: str | None = Field(default=None, description="postal address, lines separated by a line feed")
+    phone: str | None = Field(default=None, description="phone number in E.164, e.g. +442079460000")
 
 
 class ClinicUpdate(BaseModel):
@@ -400,6 +402,12 @@ class ClinicUpdate(BaseModel):
     timezone: Annotated[str, StringConstraints(max_length=64)] | None = None
     logo: Annotated[str, StringConstraints(max_length=300_000)] | None = Field(
         default=None, description="data: URL of a PNG/SVG/JPEG logo"
+    )
+    address: Annotated[str, StringConstraints(max_length=1000)] | None = Field(
+        default=None, description="postal address (up to 6 lines, 300 characters); empty clears it"
+    )
+    phone: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="phone number with its country code (+44 20 7946 0000); empty clears it"
     )
 
 
