@@ -122,3 +122,40 @@ def test_another_systems_acne_condition_stops_needling(kb: KnowledgeBase) -> Non
     assert [False] in row
     (clean,) = _fhirpath([(_bundle(BASE, kb), exprs)])
     assert all(r == [True] for r in clean)
+
+
+def test_the_latest_assessments_findings_are_conditions_the_expressions_read(kb: KnowledgeBase) -> None:
+    """Active acne and keloid scars seen at the latest assessment travel as Conditions (cicatrix
+    and standard codes), rebuilt on import, and stop the treatments screening stops."""
+    from cicatrix.engine import parse_case, plan_case
+    from cicatrix.exports.fhir import bundle_to_record, comparable
+    from cicatrix.exports.record import AssessmentRecord
+
+    data = {"patient": {"phototype": "II"}, "assessment": {"date": TODAY.isoformat(), "scars": [
+        {"type": "rolling", "count": 6}, {"type": "keloid", "count": 1}], "marks": [],
+        "active_lesions": [{"type": "papule", "count": 4}]}}  # fmt: skip
+    case = parse_case(data, kb)
+    plan = plan_case(case, kb)
+    record = PatientRecord(
+        id="p", patient=case.patient,
+        assessments=(AssessmentRecord(id="a-1", assessment=case.assessment, scores=plan.scores),),
+    )  # fmt: skip
+    bundle: dict[str, Any] = json.loads(bundle_json(record_to_bundle(record, kb=kb)))
+    codes = {c["code"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Condition"
+             for c in e["resource"]["code"]["coding"]}  # fmt: skip
+    assert {"active_inflammatory_acne", "11381005", "L70.0", "keloid", "L91.0"} <= codes
+    skipped: dict[str, int] = {}
+    again = record_to_bundle(bundle_to_record(bundle, skipped=skipped), kb=kb)
+    assert skipped == {} and comparable(json.loads(bundle_json(again))) == comparable(bundle)
+    active = active_conditions(case, kb)
+    assert {"active_inflammatory_acne", "keloid_history"} <= set(active)
+    treatments = sorted(kb.treatments)
+    exprs = {tid: [c["expression"]["expression"] for c in applicability(kb, kb.treatments[tid])] for tid in treatments}
+    (row,) = _fhirpath([(bundle, [e for tid in treatments for e in exprs[tid]])])
+    i = 0
+    for tid in treatments:
+        applies = all(r == [True] for r in row[i : i + len(exprs[tid])])
+        i += len(exprs[tid])
+        stopped = any(kb.decision(cid, tid).decision in ("exclude", "delay") for cid in active if tid in kb.matrix[cid])
+        assert applies == (not stopped), tid
+    assert not all(r == [True] for r in row)

@@ -68,6 +68,8 @@ TREATMENTS = f"{CS}/treatments"
 CARE_STEPS = f"{CS}/care-steps"
 REGIONS = f"{CS}/body-regions"
 ICD10 = STANDARD_URIS["icd10"]
+SAFETY_CONDITIONS = f"{CS}/safety-conditions"
+SCAR_TYPES = f"{CS}/scar-types"
 OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 ASSESSMENT_ID_SYSTEM = "https://cicatrix.org/fhir/sid/assessment-id"
 PLAN_ID_SYSTEM = "https://cicatrix.org/fhir/sid/plan-id"
@@ -324,6 +326,51 @@ def condition_resource(keys: _Keys, record: PatientRecord, kb: KnowledgeBase) ->
     return Condition(**data)
 
 
+def finding_conditions(keys: _Keys, record: PatientRecord, kb: KnowledgeBase) -> list[tuple[str, Condition]]:
+    """What the latest assessment saw that screening reads (active inflammatory acne, keloid
+    scars), as Conditions coded in cicatrix's systems and in the standard codes codes.yaml gives:
+    how another system, and the PlanDefinitions' applicability conditions, see them. Rebuilt
+    from the assessments on import, like the acne-scarring Condition."""
+    if not record.assessments:
+        return []
+    latest = max(record.assessments, key=lambda a: a.assessment.date).assessment
+    lesions = {e.type for e in latest.active_lesions if e.count > 0}
+    scars = {e.type for e in latest.scars if e.count > 0}
+    found: list[tuple[str, dict[str, Any]]] = []
+    for cid, cond in sorted(kb.conditions.items()):
+        if lesions & set(cond.triggers.active_lesions_any):
+            found.append((cid, _with_standard(_cc(SAFETY_CONDITIONS, cid, cond.name), kb, "condition", cid)))
+    for sid in sorted(scars):
+        if any(sid in c.triggers.scars_any for c in kb.conditions.values()) and sid in kb.scar_types:
+            cc = _cc(SCAR_TYPES, sid, kb.scar_types[sid].name)
+            found.append((f"scar:{sid}", _with_standard(cc, kb, "scar_type", sid)))
+    evidence = [_ref(keys.obs(a.id, "assessment")) for a in record.assessments if a.assessment.date == latest.date]
+    out = []
+    for key, code in found:
+        full = urn("fhir", "Condition", *keys.scope, "finding", key)
+        out.append(
+            (
+                full,
+                Condition(
+                    id=full.removeprefix("urn:uuid:"),
+                    clinicalStatus=_cc("http://terminology.hl7.org/CodeSystem/condition-clinical", "active", "Active"),
+                    category=[
+                        _cc(
+                            "http://terminology.hl7.org/CodeSystem/condition-category",
+                            "encounter-diagnosis",
+                            "Encounter Diagnosis",
+                        )
+                    ],
+                    code=code,
+                    subject=_ref(keys.patient()),
+                    recordedDate=latest.date,
+                    evidence=[{"detail": evidence}],
+                ),
+            )
+        )
+    return out
+
+
 def careplan_resource(keys: _Keys, record: PatientRecord, pr: PlanRecord) -> CarePlan:
     plan = pr.plan
     names = treatment_names(plan)
@@ -436,6 +483,7 @@ def record_to_bundle(
         entries.extend(fact_resources(record.patient, kb, stamp.date(), keys.fact, keys.patient()))
     if record.assessments or record.plan:
         entries.append((keys.condition(), condition_resource(keys, record, kb)))
+        entries.extend(finding_conditions(keys, record, kb))
     for a in record.assessments:
         entries.extend(assessment_observations(keys, a))
     if record.plan:
@@ -672,7 +720,10 @@ def bundle_to_record(
     # history term (a safety fact)
     for where, _url, raw in by_type.get("Condition", []):
         cond: Condition = _validate(Condition, raw, where)
-        if not facts.read_condition(cond) and "acne-scarring" not in _codes(cond.code, f"{CS}/conditions"):
+        rebuilt = _codes(cond.code, f"{CS}/conditions") + _codes(cond.code, SAFETY_CONDITIONS) + _codes(
+            cond.code, SCAR_TYPES
+        )  # from the assessments
+        if not facts.read_condition(cond) and not rebuilt:
             skip.add("Condition")
     for where, _url, raw in by_type.get("MedicationStatement", []):
         if not facts.read_medication(_validate(MedicationStatement, raw, where), where):

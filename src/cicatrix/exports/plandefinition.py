@@ -185,9 +185,7 @@ def applicability(kb: KnowledgeBase, t: Treatment) -> list[dict[str, Any]]:
     included) as `action.condition`s: one applicability condition per safety condition, a
     FHIRPath expression over the patient's record Bundle (`%context`, as `cicatrix export fhir`
     writes it) that is true when the condition does *not* hold. All must be true for an action
-    to apply. Precautions (`warn`) keep the treatment and are not conditions; a condition that
-    no resource of the record can show (a finding of the assessment with no standard code) is
-    named in the PlanDefinition's `usage` instead."""
+    to apply. Precautions (`warn`) keep the treatment and are not conditions."""
     out = []
     for cid, row in kb.matrix.items():
         if t.id not in row:
@@ -197,8 +195,6 @@ def applicability(kb: KnowledgeBase, t: Treatment) -> list[dict[str, Any]]:
             continue
         cond = kb.conditions[cid]
         expr = condition_expression(cond, kb)
-        if expr is None:
-            continue
         what = _NOT_APPLIED[decision.decision]
         out.append(
             {
@@ -211,16 +207,6 @@ def applicability(kb: KnowledgeBase, t: Treatment) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-def _unexpressed(kb: KnowledgeBase, t: Treatment) -> list[str]:
-    return [
-        kb.conditions[cid].name
-        for cid, row in kb.matrix.items()
-        if t.id in row
-        and kb.decision(cid, t.id).decision in _NOT_APPLIED
-        and condition_expression(kb.conditions[cid], kb) is None
-    ]
 
 
 def plan_definition(kb: KnowledgeBase, t: Treatment) -> PlanDefinition:
@@ -304,21 +290,11 @@ def plan_definition(kb: KnowledgeBase, t: Treatment) -> PlanDefinition:
         status="active",
         publisher="cicatrix",
         description=t.summary,
-        usage=_usage(p.notes, _unexpressed(kb, t)),
+        usage=p.notes,
         topic=[_cc(EVIDENCE, p.evidence_level, f"Evidence level {p.evidence_level}")],
         relatedArtifact=_citations(kb, sources),
         action=actions,
     )
-
-
-def _usage(notes: str | None, unexpressed: list[str]) -> str | None:
-    if not unexpressed:
-        return notes
-    check = (
-        f"Before applying, a clinician checks: {', '.join(unexpressed)} "
-        "(seen at the assessment; no condition expresses it)."
-    )
-    return f"{notes} {check}" if notes else check
 
 
 def code_systems(kb: KnowledgeBase) -> list[CodeSystem]:

@@ -284,10 +284,10 @@ def _coded(element: str, system: str, codes: Iterable[str]) -> str:
     return f"{element}.coding.where(system = {_q(system)} and code in ({listed})).exists()"
 
 
-def condition_expression(condition: KbCondition, kb: KnowledgeBase) -> str | None:
+def condition_expression(condition: KbCondition, kb: KnowledgeBase) -> str:
     """A FHIRPath expression, over the patient's record Bundle as `%context`, that is true when
-    the safety condition's trigger fires on the facts this module writes; None when nothing in
-    such a Bundle can tell (active lesions or scars seen at an assessment, with no standard code).
+    the safety condition's trigger fires on the facts this module writes (and on the findings
+    of the latest assessment that `fhir.finding_conditions` writes).
 
     The expressions test presence; what each fact's resource means is as `fact_resources`
     writes it (and as an import reads it): a medicine not stopped, a history not refuted.
@@ -297,6 +297,11 @@ def condition_expression(condition: KbCondition, kb: KnowledgeBase) -> str | Non
     of not applying the protocol unreviewed."""
     trigger = condition.triggers
     parts = _trigger_parts(trigger)
+    # cicatrix's own records name the finding in its own systems (fhir.finding_conditions)
+    if trigger.active_lesions_any:
+        parts.append(_resources("Condition", _coded("code", f"{CODE_SYSTEM}/safety-conditions", [condition.id])))
+    if trigger.scars_any:
+        parts.append(_resources("Condition", _coded("code", f"{CODE_SYSTEM}/scar-types", trigger.scars_any)))
     standard: list[tuple[str, str]] = []
     for of, concept in (
         *(("condition", condition.id) for _ in trigger.active_lesions_any[:1]),
@@ -309,7 +314,7 @@ def condition_expression(condition: KbCondition, kb: KnowledgeBase) -> str | Non
     for system in dict.fromkeys(sys for sys, _code in standard):
         codes = [code for sys, code in standard if sys == system]
         parts.append(_resources("Condition", _coded("code", system, codes)))
-    return " or ".join(f"({p})" for p in parts) if parts else None
+    return " or ".join(f"({p})" for p in parts)
 
 
 def _trigger_parts(trigger: Trigger) -> list[str]:
