@@ -5,8 +5,9 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh dev
 scripts/system-deps.sh test
 scripts/ensure-postgres.sh
-# Mozilla's ical.js, to read the calendars as Thunderbird does (pinned in its package-lock.json)
-if [ ! -d tests/exports/js/node_modules/ical.js ]; then
+# Mozilla's ical.js, to read the calendars as Thunderbird does, and fhirpath.js, to evaluate the
+# PlanDefinitions' conditions (pinned in its package-lock.json)
+if [ ! -d tests/exports/js/node_modules/ical.js ] || [ ! -d tests/exports/js/node_modules/fhirpath ]; then
   npm ci --prefix tests/exports/js --no-audit --no-fund --silent
 fi
 if [ -z "${CICATRIX_TEST_POSTGRES_URL:-}" ]; then

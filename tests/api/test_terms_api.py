@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from cicatrix.exports.fhir import EXT_SCREENING
+from cicatrix.exports.safety_facts import MEDICATIONS
 from tests.api.fixtures import bearer
 
 ROLLING = {"date": "2026-11-22", "goodman_baron_qualitative": 3, "scars": [{"type": "rolling", "count": 8}],
@@ -77,5 +78,14 @@ def test_fhir_import_with_an_unknown_term_is_422_naming_it(client) -> None:  # t
     patient["extension"] = [*others, {"url": EXT_SCREENING, "valueString": json.dumps(screening)}]
     r = client.post("/api/patients/import/fhir", json=bundle, headers=bearer(client, "clinician_b"))
     assert r.status_code == 422
-    assert r.json()["field"] == f"Patient.extension({EXT_SCREENING}).medications[1]"
+    assert r.json()["field"] == f"Bundle.entry[0].resource.extension({EXT_SCREENING}).medications[1]"
+    assert "'foo'" in r.json()["message"]
+    # today's exports carry the terms as MedicationStatements: the message names that element
+    patient["extension"] = others
+    subject = {"reference": bundle["entry"][0]["fullUrl"]}
+    bundle["entry"].append({"resource": {"resourceType": "MedicationStatement", "status": "active", "subject": subject,
+        "medicationCodeableConcept": {"coding": [{"system": MEDICATIONS, "code": "foo"}], "text": "foo"}}})  # fmt: skip
+    r = client.post("/api/patients/import/fhir", json=bundle, headers=bearer(client, "clinician_b"))
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == "MedicationStatement.medicationCodeableConcept[0]"
     assert "'foo'" in r.json()["message"]

@@ -13,6 +13,7 @@ from cicatrix.engine.result import Plan
 from cicatrix.exports.errors import ExportError
 from cicatrix.exports.fhir import (
     DEFAULT_MAX_ENTRIES,
+    EXT_SCREENING,
     bundle_json,
     bundle_to_record,
     comparable,
@@ -38,14 +39,14 @@ def test_bundle_has_every_resource_and_validates_against_r4b(plan: Plan) -> None
     kinds = Counter(e.resource.get_resource_type() for e in again.entry)
     assert kinds == {
         "Patient": 1,
-        "Condition": 1,
-        "Observation": 4,  # panel + quantitative + ECCA + qualitative
+        "Condition": 2,  # acne scarring; the herpes simplex history (a safety fact)
+        "Observation": 5,  # panel + quantitative + ECCA + qualitative; the phototype
         "CarePlan": 1,
         "ServiceRequest": 3,
         "Procedure": 2,  # session 1 done, session 2 missed (not-done)
     }
     res = _by_type(again)
-    (cond,) = res["Condition"]
+    (cond,) = [c for c in res["Condition"] if c.bodySite]
     assert (cond.code.coding[0].system, cond.code.coding[0].code) == (
         "http://hl7.org/fhir/sid/icd-10",
         "L90.5",
@@ -103,7 +104,10 @@ def test_patient_import_reads_identity_and_phototype(plan: Plan) -> None:
     record = patient_from_fhir(raw)
     name, patient = record.name, record.patient
     assert record.id == "p-1" and name is not None and name.family == "Lovelace"
-    assert patient is not None and patient.phototype == "IV" and patient.history == ("herpes_simplex",)
+    # a Patient alone carries no screening facts: they are resources of their own in the Bundle
+    assert patient is not None and patient.phototype == "IV" and patient.history == ()
+    whole = bundle_to_record(data).patient
+    assert whole is not None and whole.history == ("herpes_simplex",)
 
 
 @pytest.mark.parametrize(
@@ -113,8 +117,11 @@ def test_patient_import_reads_identity_and_phototype(plan: Plan) -> None:
         (lambda r: r.update(gender="robot"), "Patient.gender"),
         (lambda r: r.update(colour="blue"), "Patient.colour"),
         (lambda r: r.update(resourceType="Person"), "Patient.resourceType"),
-        # screening facts without the phototype they are screened with
-        (lambda r: r.update(extension=r["extension"][1:]), "Patient.extension"),
+        # an older export's screening facts without the phototype they are screened with
+        (
+            lambda r: r.update(extension=[{"url": EXT_SCREENING, "valueString": '{"pregnant": true}'}]),
+            "Patient.extension",
+        ),
         (
             lambda r: r["extension"][0]["valueCodeableConcept"]["coding"][0].update(code="VII"),
             "Patient.extension.valueCodeableConcept.coding",

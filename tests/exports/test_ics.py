@@ -100,7 +100,7 @@ def test_rescheduling_keeps_uids_and_bumps_sequence(plan: Plan) -> None:
 def test_sequence_floor_from_a_reschedule_count(plan: Plan) -> None:
     """A re-scheduled session raises its own events, and the follow-up and maintenance visits that
     move with it; nothing else."""
-    opts = CalendarOptions(sequences={("microneedling", 2): 3, ("microneedling", 3): 1})
+    opts = CalendarOptions(sequences={("microneedling", 2, 1): 3, ("microneedling", 3, 1): 1})
     cal = build_calendar(plan, "p-1", opts, stamp=STAMP)
     seen = {}
     for ev in cal.walk("VEVENT"):
@@ -199,3 +199,26 @@ def test_real_engine_plan_has_every_session_with_an_alarm_and_the_micro_needling
     (refresher,) = [m for m in plan.course.maintenance if m.treatment == "microneedling"]
     maint = one("Medical micro-needling: maintenance")
     assert maint.decoded("DTSTART") == refresher.date
+
+
+def test_a_missed_session_and_its_replacement_keep_their_own_counts(plan: Plan) -> None:
+    """Issue 13 §4: the replacement is booked one above the missed instance; whichever order the
+    instances come in, the session's events take the higher count, and the others stay."""
+    for order in ((1, 2), (2, 1)):
+        counts = {1: 0, 2: 1}
+        opts = CalendarOptions(sequences={("microneedling", 2, occ): counts[occ] for occ in order})
+        seqs = {str(e["SUMMARY"]): int(e["SEQUENCE"]) for e in build_calendar(plan, "p-1", opts, stamp=STAMP).walk("VEVENT")}
+        assert seqs["Medical micro-needling 2/3"] == 1, order
+        assert seqs["Medical micro-needling 1/3"] == seqs["Medical micro-needling 3/3"] == 0, order
+        assert seqs["Follow-up assessment"] == 1, order
+
+
+def test_a_booked_start_wins_over_the_appointment_time(plan: Plan) -> None:
+    """What the appointments feed in: one aware start per session."""
+    from zoneinfo import ZoneInfo
+
+    booked = datetime(2027, 4, 12, 16, 45, tzinfo=ZoneInfo("Europe/London"))
+    opts = CalendarOptions(appointment_time=time(9, 0), starts={("microneedling", 2): booked})
+    starts = {str(e["SUMMARY"]): e.decoded("DTSTART") for e in build_calendar(plan, "p-1", opts, stamp=STAMP).walk("VEVENT")}
+    assert starts["Medical micro-needling 2/3"] == booked
+    assert starts["Medical micro-needling 1/3"].time() == time(9, 0)

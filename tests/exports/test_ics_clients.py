@@ -78,7 +78,7 @@ def test_vobject_places_every_session_at_its_local_time(tz: str) -> None:
 def test_ical_js_sees_sequence_rise_on_every_moved_event() -> None:
     first = calendar_bytes(make_plan(SESSIONS[:3]), "p-1", stamp=STAMP)
     moved = make_plan([SESSIONS[0], SESSIONS[1] + timedelta(days=7), SESSIONS[2] + timedelta(days=7)])
-    opts = CalendarOptions(sequences={("microneedling", 2): 1, ("microneedling", 3): 1})
+    opts = CalendarOptions(sequences={("microneedling", 2, 1): 1, ("microneedling", 3, 1): 1})
     second = calendar_bytes(moved, "p-1", opts, previous=first, stamp=STAMP)
     before = {e["uid"]: e for e in _ical_js(first)}
     after = {e["uid"]: e for e in _ical_js(second)}

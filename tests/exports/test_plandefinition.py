@@ -91,7 +91,22 @@ def test_receiving_systems_get_identifiers_words_and_the_code_systems(kb: Knowle
         for action in res.get("action", []):
             assert "_" not in action["title"], action["title"]  # titles in words, not codes
     systems = {r["url"]: r for r in resources if r["resourceType"] == "CodeSystem"}
-    assert {"treatments", "care-steps", "evidence-level"} == {r["id"] for r in systems.values()}
+    assert {"treatments", "care-steps", "evidence-level", "safety-facts", "history", "medications",
+            "fitzpatrick-phototype", "conditions", "safety-conditions", "marks", "scar-types"} == {
+        r["id"] for r in systems.values()
+    }  # fmt: skip
+    # every cicatrix code the protocols' conditions look for is published, and so is the ConceptMap
+    found = re.findall(r"system = '(https://cicatrix\.org/[^']+)' and code in \('([^']+)'", text)
+    assert len(set(found)) > 5
+    for system, code in found:
+        assert code in {c["code"] for c in systems[system]["concept"]}, (system, code)
+    (cmap,) = [r for r in resources if r["resourceType"] == "ConceptMap"]
+    mapped = {(g["source"].rsplit("/", 1)[1], e["code"], t["code"]) for g in cmap["group"] for e in g["element"]
+              for t in e["target"]}  # fmt: skip
+    assert ("conditions", "acne-scarring", "L90.5") in mapped and ("treatments", "dermabrasion", "15780") in mapped
+    for g in cmap["group"]:  # its sources are published CodeSystems
+        assert g["source"] in systems and all(e["code"] in {c["code"] for c in systems[g["source"]]["concept"]}
+                                              for e in g["element"])  # fmt: skip
     listed = {c["code"] for c in systems[CARE_STEPS]["concept"]}
     used = set(re.findall(r'"system":"' + re.escape(CARE_STEPS) + r'","code":"([^"]+)"', text))
     assert used and used <= listed

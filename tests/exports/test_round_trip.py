@@ -45,10 +45,23 @@ def _sessions(bundle: dict[str, Any]) -> list[tuple[str, int, int, str, str, int
     return out
 
 
+FACTS = {
+    "history": ["cold sores", "bleeding_disorder"],
+    "medications": ["aspirin"],
+    "isotretinoin_last_dose": date(2024, 3, 1),  # long before: nothing waits for it
+}
+
+
 def _course_with_history(client) -> int:  # type: ignore[no-untyped-def]
     """P1's approved course with session 1 given and session 2 missed and moved a week on (which
-    re-dates the sessions after it)."""
+    re-dates the sessions after it); P1 has a history, a medicine and a past isotretinoin course."""
+    from cicatrix.storage.models import Patient
+
     p1 = client.world.patients["P1"]
+    with client.world.database.transaction() as db:
+        row = db.get(Patient, p1)
+        for k, v in FACTS.items():
+            setattr(row, k, v)
     h = bearer(client, "clinician")
     sessions = client.get(f"/api/patients/{p1}/sessions", headers=h).json()["sessions"]
     assert len(sessions) >= 3, sessions
@@ -84,6 +97,14 @@ def test_round_trip_keeps_every_status_date_and_count(client) -> None:  # type: 
     b = client.get(f"/api/patients/{r.json()['id']}/sessions", headers=bearer(client, "clinician_b")).json()
     keys = ("treatment", "number", "date", "status", "sequence")
     assert [tuple(s[k] for k in keys) for s in b["sessions"]] == [tuple(s[k] for k in keys) for s in a]
+    # and the safety facts, carried as resources of their own
+    kinds = Counter(e["resource"]["resourceType"] for e in first["entry"])
+    assert kinds["MedicationStatement"] == 2 and kinds["Condition"] == 3
+    pa = client.get(f"/api/patients/{p1}", headers=bearer(client, "clinician")).json()["clinical"]
+    pb = client.get(f"/api/patients/{r.json()['id']}", headers=bearer(client, "clinician_b")).json()["clinical"]
+    pa.pop("notes")  # the clinician's private note stays in the clinic (not in the Bundle)
+    pb.pop("notes")
+    assert pb == pa and pa["history"] == FACTS["history"] and pa["isotretinoin_last_dose"] == "2024-03-01"
 
 
 def test_missed_session_and_its_replacement_have_their_own_ids(client) -> None:  # type: ignore[no-untyped-def]

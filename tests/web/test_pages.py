@@ -533,3 +533,19 @@ def test_an_async_page_cannot_take_a_page_outside_the_unit_of_work() -> None:
 
     with pytest.raises(TypeError, match="plain def"):
         router.add_api_route("/broken", broken)
+
+
+def test_clinic_address_and_phone_are_set_on_the_settings_page(demo: Demo) -> None:
+    """Issue 13 §4: the admin sets them here; a bad number is explained and the input kept."""
+    demo.login("admin")
+    token = demo.csrf("/admin/settings")
+    form = {"csrf_token": token, "name": "Skin Clinic", "timezone": "Europe/London",
+            "address": "12 High Street\nLondon NW1 7AA", "phone": "020 7946 0000"}  # fmt: skip
+    r = demo.client.post("/admin/settings", data=form)
+    assert r.status_code == 422
+    assert "The phone number is not a valid phone number" in r.text and "country code" in r.text
+    assert 'value="020 7946 0000"' in r.text and "12 High Street\nLondon NW1 7AA</textarea>" in r.text
+    r = demo.client.post("/admin/settings", data={**form, "phone": "+44 20 7946 0000"}, follow_redirects=False)
+    assert r.status_code == 303
+    page = demo.client.get("/admin/settings").text
+    assert 'value="+44 20 7946 0000"' in page and "12 High Street\nLondon NW1 7AA</textarea>" in page

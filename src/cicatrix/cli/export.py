@@ -139,7 +139,7 @@ def export_fhir(
     if source == "-" or source.endswith(".json") or Path(source).is_file():
         from cicatrix.exports.record import AssessmentRecord, PatientRecord, PlanRecord
 
-        case, plan, _kb = _plan_from_case(source, knowledge_dir)
+        case, plan, kb = _plan_from_case(source, knowledge_dir)
         pid = case.patient.id or "case"
         record = PatientRecord(
             id=pid,
@@ -155,7 +155,10 @@ def export_fhir(
         if actor is None:
             fail("--actor: is required to read a stored patient (the username to act as)")
         record = run_as(actor, load_record, int(source), "fhir", knowledge_dir=knowledge_dir)
-    _write(out, bundle_json(record_to_bundle(record)) + "\n")
+        from cicatrix.cli.io import knowledge
+
+        kb = knowledge(knowledge_dir)
+    _write(out, bundle_json(record_to_bundle(record, kb=kb)) + "\n")
 
 
 @export_app.command("plandefinition")

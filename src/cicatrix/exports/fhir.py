@@ -27,6 +27,7 @@ import msgspec
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.careplan import CarePlan
 from fhir.resources.R4B.condition import Condition
+from fhir.resources.R4B.medicationstatement import MedicationStatement
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient as FhirPatient
 from fhir.resources.R4B.procedure import Procedure
@@ -38,7 +39,7 @@ from cicatrix.engine.case import Assessment, Patient, Phototype
 from cicatrix.engine.result import Plan, ScoreRow, Scores
 from cicatrix.exports.care import care_steps, step_title, treatment_names
 from cicatrix.exports.errors import ExportError
-from cicatrix.exports.ids import PATIENT_ID_SYSTEM, STRUCTURE, stable_uuid, urn
+from cicatrix.exports.ids import CODE_SYSTEM, PATIENT_ID_SYSTEM, STRUCTURE, stable_uuid, urn
 from cicatrix.exports.plandefinition import plan_definition_url
 from cicatrix.exports.record import (
     AssessmentRecord,
@@ -50,15 +51,25 @@ from cicatrix.exports.record import (
     SessionStatus,
     Telecom,
 )
-from cicatrix.knowledge.frozen import describe, non_defaults, to_data
+from cicatrix.exports.safety_facts import (
+    PHOTOTYPE,
+    PHOTOTYPE_FACT,
+    SAFETY_FACTS,
+    STANDARD_URIS,
+    Facts,
+    fact_resources,
+)
+from cicatrix.knowledge.frozen import describe, to_data
+from cicatrix.knowledge.models import KnowledgeBase, StandardCoding
 
-CS = "https://cicatrix.org/fhir/CodeSystem"
+CS = CODE_SYSTEM
 SCORES = f"{CS}/scores"
 TREATMENTS = f"{CS}/treatments"
 CARE_STEPS = f"{CS}/care-steps"
 REGIONS = f"{CS}/body-regions"
-PHOTOTYPE = f"{CS}/fitzpatrick-phototype"
-ICD10 = "http://hl7.org/fhir/sid/icd-10"
+ICD10 = STANDARD_URIS["icd10"]
+SAFETY_CONDITIONS = f"{CS}/safety-conditions"
+SCAR_TYPES = f"{CS}/scar-types"
 OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 ASSESSMENT_ID_SYSTEM = "https://cicatrix.org/fhir/sid/assessment-id"
 PLAN_ID_SYSTEM = "https://cicatrix.org/fhir/sid/plan-id"
@@ -147,6 +158,21 @@ class _Keys:
     def procedure(self, plan_id: str, s: SessionRecord) -> str:
         return urn("fhir", "Procedure", *self.scope, plan_id, s.treatment, s.number, s.occurrence)
 
+    def fact(self, kind: str, *parts: object) -> str:
+        return urn("fhir", kind, *self.scope, "fact", *parts)
+
+
+def standard_codings(codings: Iterable[StandardCoding]) -> list[dict[str, Any]]:
+    return [{"system": STANDARD_URIS[c.system], "code": c.code, "display": c.display} for c in codings]
+
+
+def _with_standard(cc: dict[str, Any], kb: KnowledgeBase, of: str, concept: str) -> dict[str, Any]:
+    """A cicatrix concept with the standard codes that hold for it wherever used (codes.yaml)."""
+    m = kb.standard_codes(of, concept)
+    if m is None or not m.on_records():
+        return cc
+    return {**cc, "coding": [*standard_codings(m.on_records()), *cc["coding"]]}
+
 
 # --- export ------------------------------------------------------------------------------
 
@@ -180,10 +206,7 @@ def patient_resource(record: PatientRecord, full_url: str) -> FhirPatient:
             }
         ],
     }
-    shown_elsewhere = {"id", "birth_date", "sex", "phototype"}
-    screening = {k: v for k, v in non_defaults(p).items() if k not in shown_elsewhere}
-    if screening:
-        data["extension"].append(_json_ext(EXT_SCREENING, screening))
+    # the screening facts are resources of their own (safety_facts.py), not a JSON extension
     if record.name and record.name.display:
         name: dict[str, Any] = {"use": "official", "text": record.name.display}
         if record.name.given:
@@ -273,7 +296,7 @@ def _regions_cc(regions: Iterable[str]) -> list[dict[str, Any]]:
     return [_cc(REGIONS, r, r.replace("_", " ")) for r in regions]
 
 
-def condition_resource(keys: _Keys, record: PatientRecord) -> Condition:
+def condition_resource(keys: _Keys, record: PatientRecord, kb: KnowledgeBase) -> Condition:
     regions: list[str] = []
     for a in record.assessments:
         for r in a.assessment.regions:
@@ -289,13 +312,9 @@ def condition_resource(keys: _Keys, record: PatientRecord) -> Condition:
                 "Problem List Item",
             )
         ],
-        "code": {
-            "coding": [
-                {"system": ICD10, "code": "L90.5", "display": "Scar conditions and fibrosis of skin"},
-                {"system": f"{CS}/conditions", "code": "acne-scarring", "display": "Acne scarring"},
-            ],
-            "text": "Acne scarring",
-        },
+        "code": _with_standard(
+            _cc(f"{CS}/conditions", "acne-scarring", "Acne scarring"), kb, "problem", "acne-scarring"
+        ),
         "subject": _ref(keys.patient()),
     }
     if regions:
@@ -305,6 +324,51 @@ def condition_resource(keys: _Keys, record: PatientRecord) -> Condition:
         data["recordedDate"] = first
         data["evidence"] = [{"detail": [_ref(keys.obs(a.id, "assessment")) for a in record.assessments]}]
     return Condition(**data)
+
+
+def finding_conditions(keys: _Keys, record: PatientRecord, kb: KnowledgeBase) -> list[tuple[str, Condition]]:
+    """What the latest assessment saw that screening reads (active inflammatory acne, keloid
+    scars), as Conditions coded in cicatrix's systems and in the standard codes codes.yaml gives:
+    how another system, and the PlanDefinitions' applicability conditions, see them. Rebuilt
+    from the assessments on import, like the acne-scarring Condition."""
+    if not record.assessments:
+        return []
+    latest = max(record.assessments, key=lambda a: a.assessment.date).assessment
+    lesions = {e.type for e in latest.active_lesions if e.count > 0}
+    scars = {e.type for e in latest.scars if e.count > 0}
+    found: list[tuple[str, dict[str, Any]]] = []
+    for cid, cond in sorted(kb.conditions.items()):
+        if lesions & set(cond.triggers.active_lesions_any):
+            found.append((cid, _with_standard(_cc(SAFETY_CONDITIONS, cid, cond.name), kb, "condition", cid)))
+    for sid in sorted(scars):
+        if any(sid in c.triggers.scars_any for c in kb.conditions.values()) and sid in kb.scar_types:
+            cc = _cc(SCAR_TYPES, sid, kb.scar_types[sid].name)
+            found.append((f"scar:{sid}", _with_standard(cc, kb, "scar_type", sid)))
+    evidence = [_ref(keys.obs(a.id, "assessment")) for a in record.assessments if a.assessment.date == latest.date]
+    out = []
+    for key, code in found:
+        full = urn("fhir", "Condition", *keys.scope, "finding", key)
+        out.append(
+            (
+                full,
+                Condition(
+                    id=full.removeprefix("urn:uuid:"),
+                    clinicalStatus=_cc("http://terminology.hl7.org/CodeSystem/condition-clinical", "active", "Active"),
+                    category=[
+                        _cc(
+                            "http://terminology.hl7.org/CodeSystem/condition-category",
+                            "encounter-diagnosis",
+                            "Encounter Diagnosis",
+                        )
+                    ],
+                    code=code,
+                    subject=_ref(keys.patient()),
+                    recordedDate=latest.date,
+                    evidence=[{"detail": evidence}],
+                ),
+            )
+        )
+    return out
 
 
 def careplan_resource(keys: _Keys, record: PatientRecord, pr: PlanRecord) -> CarePlan:
@@ -353,12 +417,14 @@ def careplan_resource(keys: _Keys, record: PatientRecord, pr: PlanRecord) -> Car
     return CarePlan(**data)
 
 
-def session_resources(keys: _Keys, record: PatientRecord, pr: PlanRecord) -> list[tuple[str, Resource]]:
+def session_resources(
+    keys: _Keys, record: PatientRecord, pr: PlanRecord, kb: KnowledgeBase
+) -> list[tuple[str, Resource]]:
     names = treatment_names(pr.plan)
     out: list[tuple[str, Resource]] = []
     for s in record.course_sessions():
         name = names.get(s.treatment, s.treatment)
-        code = _cc(TREATMENTS, s.treatment, name)
+        code = _with_standard(_cc(TREATMENTS, s.treatment, name), kb, "treatment", s.treatment)
         req_url = keys.request(pr.id, s)
         out.append(
             (
@@ -399,23 +465,34 @@ def session_resources(keys: _Keys, record: PatientRecord, pr: PlanRecord) -> lis
     return out
 
 
-def record_to_bundle(record: PatientRecord, timestamp: datetime | None = None) -> Bundle:
+def record_to_bundle(
+    record: PatientRecord, timestamp: datetime | None = None, kb: KnowledgeBase | None = None
+) -> Bundle:
     """The patient's whole record as one FHIR R4B collection Bundle, stamped `timestamp` (now
     by default). Its id is a hash of its content: the same record gives the same id, any change
-    a new one, so a receiver can tell a re-send from an update."""
+    a new one, so a receiver can tell a re-send from an update. `kb` (the bundled knowledge by
+    default) gives the labels of recorded terms and the standard codes (codes.yaml)."""
+    if kb is None:
+        from cicatrix.knowledge.loader import load_knowledge
+
+        kb = load_knowledge()
+    stamp = (timestamp or datetime.now(UTC)).replace(microsecond=0)
     keys = _Keys(record.id, record.clinic)
     entries: list[tuple[str, Resource]] = [(keys.patient(), patient_resource(record, keys.patient()))]
+    if record.patient is not None:
+        entries.extend(fact_resources(record.patient, kb, stamp.date(), keys.fact, keys.patient()))
     if record.assessments or record.plan:
-        entries.append((keys.condition(), condition_resource(keys, record)))
+        entries.append((keys.condition(), condition_resource(keys, record, kb)))
+        entries.extend(finding_conditions(keys, record, kb))
     for a in record.assessments:
         entries.extend(assessment_observations(keys, a))
     if record.plan:
         entries.append((keys.careplan(record.plan.id), careplan_resource(keys, record, record.plan)))
-        entries.extend(session_resources(keys, record, record.plan))
+        entries.extend(session_resources(keys, record, record.plan, kb))
     bundle = Bundle(type="collection", entry=[{"fullUrl": url, "resource": res} for url, res in entries])
     digest = hashlib.sha256(bundle.model_dump_json(exclude_none=True).encode()).hexdigest()
     bundle.id = str(stable_uuid("fhir", "Bundle", *keys.scope, digest))
-    bundle.timestamp = (timestamp or datetime.now(UTC)).replace(microsecond=0)
+    bundle.timestamp = stamp
     return bundle
 
 
@@ -466,13 +543,16 @@ def _json_from_ext(resource: Any, url: str, where: str) -> Any:
         raise ExportError(f"{where}.extension({url})", "is not valid JSON") from None
 
 
-def patient_from_fhir(data: Any, where: str = "Patient") -> PatientRecord:
+def patient_from_fhir(data: Any, where: str = "Patient", facts: Facts | None = None) -> PatientRecord:
     """A FHIR Patient as a record without clinical history; errors name the element.
 
     A standard Patient from another system is accepted: its names, telecom and identifiers are
-    kept, and without cicatrix's phototype extension the phototype is "not yet recorded"
-    (`patient` None), which planning and the exports then ask for. Its record id is cicatrix's
-    identifier when it has one, else "" (the importing clinic assigns one)."""
+    kept, and without a phototype (cicatrix's extension, or the phototype Observation among
+    `facts`) the phototype is "not yet recorded" (`patient` None), which planning and the
+    exports then ask for. Its record id is cicatrix's identifier when it has one, else "" (the
+    importing clinic assigns one). `facts`: the safety facts the Bundle's resources carry
+    (safety_facts.py); an older export's screening extension is read too."""
+    facts = facts or Facts()
     res: FhirPatient = _validate(FhirPatient, data, where)
     pid = ""
     clinic = None
@@ -500,25 +580,41 @@ def patient_from_fhir(data: Any, where: str = "Patient") -> PatientRecord:
         "identifiers": tuple(others),
     }
     ext = _ext(res, EXT_PHOTOTYPE)
-    if ext is None or ext.valueCodeableConcept is None:
-        if _ext(res, EXT_SCREENING) is not None:
-            raise ExportError(f"{where}.extension", f"screening facts need the phototype extension ({EXT_PHOTOTYPE})")
+    phototype = facts.phototype
+    if ext is not None and ext.valueCodeableConcept is not None:
+        codes = [c.code for c in ext.valueCodeableConcept.coding or () if c.system == PHOTOTYPE]
+        if not codes or codes[0] not in Phototype.__members__:
+            raise ExportError(
+                f"{where}.extension.valueCodeableConcept.coding",
+                f"phototype must be one of I-VI in {PHOTOTYPE}",
+            )
+        if phototype not in (None, codes[0]):
+            raise ExportError(
+                f"{where}.extension({EXT_PHOTOTYPE})",
+                f"says phototype {codes[0]}, the phototype Observation says {phototype}",
+            )
+        phototype = codes[0]
+    if phototype is None:
+        if _ext(res, EXT_SCREENING) is not None or facts.found:
+            raise ExportError(
+                f"{where}.extension",
+                f"screening facts need the phototype (an Observation coded {SAFETY_FACTS}#{PHOTOTYPE_FACT}, "
+                f"or the extension {EXT_PHOTOTYPE})",
+            )
         return PatientRecord(**common, patient=None, sex=res.gender, birth_date=res.birthDate)
-    codes = [c.code for c in ext.valueCodeableConcept.coding or () if c.system == PHOTOTYPE]
-    if not codes or codes[0] not in Phototype.__members__:
-        raise ExportError(
-            f"{where}.extension.valueCodeableConcept.coding",
-            f"phototype must be one of I-VI in {PHOTOTYPE}",
-        )
     screening = _json_from_ext(res, EXT_SCREENING, where) or {}
     if not isinstance(screening, dict):
         raise ExportError(f"{where}.extension({EXT_SCREENING})", "must be a JSON object")
+    for key in ("history", "medications"):
+        if screening.get(key):
+            common[f"{key}_element"] = f"{where}.extension({EXT_SCREENING}).{key}"
+    screening = facts.merge_into(screening)
     try:
         patient = msgspec.convert(
             {
                 **screening,
                 "id": pid or None,
-                "phototype": codes[0],
+                "phototype": phototype,
                 "sex": res.gender,
                 "birth_date": res.birthDate,
             },
@@ -594,7 +690,7 @@ class _Skipped:
         self.counts[kind] = self.counts.get(kind, 0) + n
 
 
-_READ = {"Patient", "Observation", "CarePlan", "ServiceRequest", "Procedure"}
+_READ = {"Patient", "Observation", "CarePlan", "ServiceRequest", "Procedure", "Condition", "MedicationStatement"}
 
 
 def bundle_to_record(
@@ -617,17 +713,31 @@ def bundle_to_record(
     by_type = _entries_by_type(entries, max_entries)
     skip = _Skipped()
     for kind, found in by_type.items():
-        if kind not in _READ and kind != "Condition":
+        if kind not in _READ:
             skip.add(kind, len(found))
-    # cicatrix writes one Condition (acne scarring) and rebuilds it from the assessments
-    for _where, _url, raw in by_type.get("Condition", []):
-        if "acne-scarring" not in json.dumps(raw.get("code", {})):
+    facts = Facts()
+    # cicatrix writes one Condition (acne scarring), rebuilt from the assessments, and one per
+    # history term (a safety fact)
+    for where, _url, raw in by_type.get("Condition", []):
+        cond: Condition = _validate(Condition, raw, where)
+        rebuilt = _codes(cond.code, f"{CS}/conditions") + _codes(cond.code, SAFETY_CONDITIONS) + _codes(
+            cond.code, SCAR_TYPES
+        )  # from the assessments
+        if not facts.read_condition(cond) and not rebuilt:
             skip.add("Condition")
+    for where, _url, raw in by_type.get("MedicationStatement", []):
+        if not facts.read_medication(_validate(MedicationStatement, raw, where), where):
+            skip.add("MedicationStatement")
+    observations: list[tuple[str, str | None, dict[str, Any], Observation]] = []
+    for where, url, raw in by_type.get("Observation", []):
+        obs: Observation = _validate(Observation, raw, where)
+        if not facts.read_observation(obs, where):
+            observations.append((where, url, raw, obs))
     patients = by_type.get("Patient", [])
     if len(patients) != 1:
         raise ExportError("Bundle.entry", f"needs exactly one Patient, found {len(patients)}")
     where, _url, raw = patients[0]
-    person = patient_from_fhir(raw, where)
+    person = patient_from_fhir(raw, where, facts)
     pid = patient_id or person.id
     clinic = person.clinic
     keys = _Keys(pid, clinic)
@@ -635,8 +745,7 @@ def bundle_to_record(
     assessments: list[AssessmentRecord] = []
     scores_seen: dict[str, dict[str, int]] = {}
     panel_refs: dict[str, str] = {}  # every way to point at an assessment panel -> its id
-    for where, url, raw in by_type.get("Observation", []):
-        obs: Observation = _validate(Observation, raw, where)
+    for where, url, raw, obs in observations:
         codes = set(_codes(obs.code, SCORES))
         if "assessment" in codes:
             aid = next(

@@ -3,9 +3,10 @@
 UIDs come from patient, treatment, session number and step key (never dates), so a
 calendar app that re-imports or re-fetches the feed updates events in place. SEQUENCE
 rises when an event's time or content changes, which is what makes clients accept the
-update (RFC 5545 3.8.7.4): a session's own count of re-schedules is the floor for the session
-and its care blocks, and the follow-up and maintenance visits, which move with any session,
-take the sum of the counts they depend on.
+update (RFC 5545 3.8.7.4). Re-date counts are kept per session *instance* (a missed session
+and its replacement are two instances of one numbered session): the highest count of a
+session's instances is the floor for its event and its care blocks, and the follow-up and
+maintenance visits, which move with any session, take the sum of the counts they depend on.
 
 What a calendar user lives with: summaries short enough for a phone's month view, the treatment
 named as the handout names it; a daily routine that lasts months is one short event on the day
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -43,13 +44,37 @@ class CalendarOptions:
     appointment_time: time = time(9, 0)
     # (treatment, session number) -> local start time, for sessions booked at another time
     appointment_times: Mapping[tuple[str, int], time] = field(default_factory=dict)
+    # (treatment, session number) -> the booked start (an aware datetime, e.g. an appointment's);
+    # wins over the times above
+    starts: Mapping[tuple[str, int], datetime] = field(default_factory=dict)
     duration: timedelta = timedelta(hours=1)
     clinic_name: str = "Your clinic"
     location: str | None = None
-    # (treatment, session number) -> how many times that session was re-scheduled
-    sequences: Mapping[tuple[str, int], int] = field(default_factory=dict)
+    # (treatment, session number, occurrence) -> how many times that session *instance* was
+    # re-dated. A missed session and its replacement are two instances of one numbered session
+    # (occurrence 1, 2, ... in booking order, as in the FHIR export), each with its own count.
+    sequences: Mapping[tuple[str, int, int], int] = field(default_factory=dict)
     # treatment id -> the name the handout uses (the knowledge base's plain name)
     names: Mapping[str, str] = field(default_factory=dict)
+
+    def session_floor(self, treatment: str, number: int) -> int:
+        """The SEQUENCE floor of a numbered session's event: the highest count of any of its
+        instances. The replacement of a missed session is booked one above the missed one, so the
+        event rises when it moves; the lower count of the missed instance never pulls it back."""
+        return max((n for (t, num, _occ), n in self.sequences.items() if (t, num) == (treatment, number)), default=0)
+
+    def moved_total(self, treatment: str | None = None) -> int:
+        """All re-dates (of one treatment's instances, or of every instance): never falls, and
+        rises with any moved session, which is what the follow-up and maintenance visits follow."""
+        return sum(n for (t, _num, _occ), n in self.sequences.items() if treatment is None or t == treatment)
+
+    def session_start(self, treatment: str, number: int, day: date) -> datetime:
+        """When a session starts: its booked start, else the day at the clinic's appointment time."""
+        booked = self.starts.get((treatment, number))
+        if booked is not None:
+            return booked
+        local = self.appointment_times.get((treatment, number), self.appointment_time)
+        return datetime.combine(day, local, tzinfo=self.zone())
 
     def zone(self) -> ZoneInfo:
         try:
@@ -100,7 +125,7 @@ def build_calendar(
     session, for callers that count re-schedules instead of keeping old calendars.
     """
     opts = options or CalendarOptions()
-    zone = opts.zone()
+    opts.zone()  # an unknown zone is refused before anything is built
     stamp = stamp or datetime.now(UTC)
     names = {**treatment_names(plan), **opts.names}
     steps = care_steps(plan)
@@ -120,8 +145,7 @@ def build_calendar(
     day_of = {(s.treatment, s.session): s for s in steps if s.offset == 0 and s.until == 0}
     for s in plan.course.sessions:
         name = names.get(s.treatment, s.treatment)
-        local = opts.appointment_times.get((s.treatment, s.number), opts.appointment_time)
-        start = datetime.combine(s.date, local, tzinfo=zone)
+        start = opts.session_start(s.treatment, s.number, s.date)
         ev = Event()
         ev.add("uid", _uid(patient_id, s.treatment, s.number, "session"))
         count = f" {s.number}/{totals[s.treatment]}" if totals[s.treatment] > 1 else ""
@@ -136,9 +160,8 @@ def build_calendar(
         ev.add("description", "\n".join(desc))
         ev.add("categories", ["cicatrix", "session"])
         ev.add_component(_alarm(timedelta(days=-1), f"Tomorrow: {name} at {opts.clinic_name}"))
-        events.append((ev, opts.sequences.get((s.treatment, s.number), 0)))
+        events.append((ev, opts.session_floor(s.treatment, s.number)))
 
-    moved_total = sum(opts.sequences.values())
     for step in steps:
         if step.offset == 0 and step.until == 0 and step.session is not None:
             continue  # the day itself: already in the session's description
@@ -163,13 +186,17 @@ def build_calendar(
         if step.kind == "follow_up":
             ev.add_component(_alarm(timedelta(days=-7), "In a week: your follow-up assessment"))
         if step.treatment and step.session:
-            floor = opts.sequences.get((step.treatment, step.session), 0)
+            floor = opts.session_floor(step.treatment, step.session)
         elif step.kind == "follow_up":
-            floor = moved_total
+            floor = opts.moved_total()
         elif step.kind == "maintenance":
-            floor = sum(n for (tid, _num), n in opts.sequences.items() if tid == step.treatment)
+            floor = opts.moved_total(step.treatment or "")
         else:
-            floor = 0
+            # a daily routine and its pauses around procedures: their dates follow the whole
+            # course, so any moved session may move them. The total never falls and rises with
+            # every move; without `previous` it may also raise a routine that did not move,
+            # which a client only re-reads.
+            floor = opts.moved_total()
         events.append((ev, floor))
 
     for ev, floor in events:

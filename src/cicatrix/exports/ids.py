@@ -13,6 +13,7 @@ import uuid
 NAMESPACE = uuid.UUID("6e9a1109-df75-503f-9680-7cbaff67a461")
 
 STRUCTURE = "https://cicatrix.org/fhir/StructureDefinition"
+CODE_SYSTEM = "https://cicatrix.org/fhir/CodeSystem"
 PATIENT_ID_SYSTEM = "https://cicatrix.org/fhir/sid/patient-id"
 
 

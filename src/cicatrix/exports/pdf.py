@@ -30,6 +30,7 @@ _CALL = re.compile(r"\b(call|contact|phone)\b[^.]*\b(clinic|clinician|doctor|us)
 class HandoutOptions:
     clinic_name: str = "Your clinic"
     clinic_phone: str | None = None
+    clinic_address: Sequence[str] = ()  # the address's lines, from the clinic's settings
     logo: Path | bytes | None = None  # PNG/SVG/JPEG; None uses the cicatrix logo
     patient_name: str | None = None
     call_when: Sequence[str] = field(default_factory=tuple)  # the clinic's own reasons to call
@@ -130,6 +131,7 @@ def handout_context(plan: Plan, options: HandoutOptions, kb: KnowledgeBase | Non
     return {
         "clinic_name": options.clinic_name,
         "clinic_phone": options.clinic_phone,
+        "clinic_address": ", ".join(line for line in options.clinic_address if line.strip()),
         "logo_uri": _logo_uri(options.logo),
         "patient_name": options.patient_name,
         "treatments": treatments,

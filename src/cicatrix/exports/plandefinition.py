@@ -20,8 +20,21 @@ from typing import Any
 from fhir.resources.R4B.activitydefinition import ActivityDefinition
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.codesystem import CodeSystem
+from fhir.resources.R4B.conceptmap import ConceptMap
 from fhir.resources.R4B.plandefinition import PlanDefinition
 
+from cicatrix.exports.safety_facts import (
+    FLAGS,
+    HISTORY,
+    ISOTRETINOIN,
+    MEDICATIONS,
+    PHOTOTYPE,
+    PHOTOTYPE_FACT,
+    SAFETY_FACTS,
+    STANDARD_URIS,
+    condition_expression,
+    flag_label,
+)
 from cicatrix.knowledge.models import KnowledgeBase, Step, Treatment
 
 BASE = "https://cicatrix.org/fhir"
@@ -163,9 +176,43 @@ def activity_definitions(kb: KnowledgeBase, t: Treatment) -> list[ActivityDefini
     return out
 
 
+# the decisions of the safety matrix that keep a treatment from being given now
+_NOT_APPLIED = {"exclude": "not given", "delay": "waits"}
+
+
+def applicability(kb: KnowledgeBase, t: Treatment) -> list[dict[str, Any]]:
+    """The treatment's contraindications and waits (the safety matrix in force, clinic layer
+    included) as `action.condition`s: one applicability condition per safety condition, a
+    FHIRPath expression over the patient's record Bundle (`%context`, as `cicatrix export fhir`
+    writes it) that is true when the condition does *not* hold. All must be true for an action
+    to apply. Precautions (`warn`) keep the treatment and are not conditions."""
+    out = []
+    for cid, row in kb.matrix.items():
+        if t.id not in row:
+            continue
+        decision = kb.decision(cid, t.id)
+        if decision.decision not in _NOT_APPLIED:
+            continue
+        cond = kb.conditions[cid]
+        expr = condition_expression(cond, kb)
+        what = _NOT_APPLIED[decision.decision]
+        out.append(
+            {
+                "kind": "applicability",
+                "expression": {
+                    "language": "text/fhirpath",
+                    "expression": f"({expr}).not()",
+                    "description": f"Not when: {cond.name} ({what}). {' '.join((decision.message or '').split())}",
+                },
+            }
+        )
+    return out
+
+
 def plan_definition(kb: KnowledgeBase, t: Treatment) -> PlanDefinition:
     p = t.protocol
     actions: list[dict[str, Any]] = []
+    conditions = applicability(kb, t)
     n_sessions = p.sessions.max if t.schedule == "sessions" else 1
     for k in range(1, n_sessions + 1):
         aid = f"session-{k}"
@@ -176,6 +223,8 @@ def plan_definition(kb: KnowledgeBase, t: Treatment) -> PlanDefinition:
             "definitionCanonical": _activity_url(t, "session"),
             "requiredBehavior": "must" if k <= p.sessions.min else "could",
         }
+        if conditions:
+            action["condition"] = conditions
         if k > 1 and p.interval_days is not None:
             action["relatedAction"] = [
                 {
@@ -198,6 +247,7 @@ def plan_definition(kb: KnowledgeBase, t: Treatment) -> PlanDefinition:
                     "code": [_cc(CARE_STEPS, code, step_title(step))],
                     "definitionCanonical": _activity_url(t, code),
                     **_step_timing(step, aid),
+                    **({"condition": conditions} if conditions else {}),
                 }
             )
     if p.maintenance:
@@ -207,6 +257,7 @@ def plan_definition(kb: KnowledgeBase, t: Treatment) -> PlanDefinition:
                 "title": f"{t.name}: maintenance",
                 "description": p.maintenance.text,
                 "definitionCanonical": _activity_url(t, "session"),
+                **({"condition": conditions} if conditions else {}),
                 "relatedAction": [
                     {
                         "actionId": f"session-{n_sessions}",
@@ -258,6 +309,23 @@ def code_systems(kb: KnowledgeBase) -> list[CodeSystem]:
     for kind, words in _KIND_WORDS.items():  # entries without a code of their own carry their kind
         steps.setdefault(kind, {"display": words, "definition": f"A care instruction: {words.lower()}."})
     levels = [{"code": lv.id, "display": lv.label, "definition": lv.meaning} for lv in kb.evidence_levels.values()]
+    facts = [{"code": PHOTOTYPE_FACT, "display": "Fitzpatrick skin phototype"}]
+    facts += [{"code": f, "display": flag_label(kb, f)} for f in FLAGS]
+    terms: dict[str, list[dict[str, str]]] = {"history": [], "medication": []}
+    for code, term in sorted(kb.vocabulary.items()):
+        if term.recorded_as is None or code == ISOTRETINOIN:
+            terms[term.kind].append({"code": code, "display": term.label.split(" (")[0]})
+    phototypes = [
+        {"code": pid, "display": f"Type {pid}", "definition": ph.sun_response} for pid, ph in kb.phototypes.items()
+    ]
+    findings = {
+        "conditions": [{"code": "acne-scarring", "display": "Acne scarring"}],
+        "safety-conditions": [
+            {"code": cid, "display": c.name, "definition": c.description} for cid, c in sorted(kb.conditions.items())
+        ],
+        "marks": [{"code": mid, "display": m.name} for mid, m in sorted(kb.marks.items())],
+        "scar-types": [{"code": sid, "display": st.name} for sid, st in sorted(kb.scar_types.items())],
+    }
     care_steps = [{"code": c, **v} for c, v in sorted(steps.items())]
     return [
         CodeSystem(
@@ -266,6 +334,40 @@ def code_systems(kb: KnowledgeBase) -> list[CodeSystem]:
         # "fragment": a clinic's protocols and precautions may add steps of their own
         CodeSystem(
             id="care-steps", url=CARE_STEPS, name="CicatrixCareSteps", content="fragment", concept=care_steps, **common
+        ),
+        # the patient's safety facts (exports/safety_facts.py): no standard code found for these
+        CodeSystem(
+            id="safety-facts", url=SAFETY_FACTS, name="CicatrixSafetyFacts", content="complete", concept=facts, **common
+        ),
+        CodeSystem(
+            id="history", url=HISTORY, name="CicatrixHistory", content="complete", concept=terms["history"], **common
+        ),
+        CodeSystem(
+            id="medications",
+            url=MEDICATIONS,
+            name="CicatrixMedications",
+            content="complete",
+            concept=terms["medication"],
+            **common,
+        ),
+        CodeSystem(
+            id="fitzpatrick-phototype",
+            url=PHOTOTYPE,
+            name="CicatrixFitzpatrickPhototype",
+            content="complete",
+            concept=phototypes,
+            **common,
+        ),
+        *(
+            CodeSystem(
+                id=key,
+                url=f"{BASE}/CodeSystem/{key}",
+                name=identifier_name(f"cicatrix_{key}"),
+                content="complete",
+                concept=concepts,
+                **common,
+            )
+            for key, concepts in findings.items()
         ),
         CodeSystem(
             id="evidence-level",
@@ -278,6 +380,49 @@ def code_systems(kb: KnowledgeBase) -> list[CodeSystem]:
     ]
 
 
+# the cicatrix CodeSystem of each kind of concept codes.yaml maps
+_SOURCE_SYSTEMS = {
+    "problem": f"{BASE}/CodeSystem/conditions",
+    "condition": f"{BASE}/CodeSystem/safety-conditions",
+    "treatment": TREATMENTS,
+    "mark": f"{BASE}/CodeSystem/marks",
+    "scar_type": f"{BASE}/CodeSystem/scar-types",
+}
+CONCEPT_MAP = f"{BASE}/ConceptMap/standard-codes"
+
+
+def concept_map(kb: KnowledgeBase) -> ConceptMap:
+    """codes.yaml as a FHIR ConceptMap: each cicatrix concept a source gives a standard code for,
+    with how the two relate, and the site a code holds for (a CPT facial or non-facial peel)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for m in kb.codes.values():
+        for c in m.codings:
+            target: dict[str, Any] = {"code": c.code, "display": c.display, "equivalence": c.equivalence}
+            comments = [x for x in (f"site: {c.site}" if c.site else None, m.note) if x]
+            if comments:
+                target["comment"] = "; ".join(" ".join(x.split()) for x in comments)
+            elements = groups.setdefault((_SOURCE_SYSTEMS[m.of], STANDARD_URIS[c.system]), [])
+            element = next((e for e in elements if e["code"] == m.concept), None)
+            if element is None:
+                element = {"code": m.concept, "target": []}
+                elements.append(element)
+            element["target"].append(target)
+    return ConceptMap(
+        id="standard-codes",
+        url=CONCEPT_MAP,
+        version=kb.label,
+        name="CicatrixStandardCodes",
+        title="cicatrix concepts with a sourced standard code",
+        status="active",
+        publisher="cicatrix",
+        description=(
+            "Only codes a source gives (codes.yaml). Concepts not listed have no sourced standard code; "
+            "map them with a terminology server ($translate, $lookup)."
+        ),
+        group=[{"source": src, "target": tgt, "element": el} for (src, tgt), el in groups.items()],
+    )
+
+
 def protocol_bundle(kb: KnowledgeBase, treatments: list[str] | None = None) -> Bundle:
     """Every protocol (or the named ones) with its ActivityDefinitions and the cicatrix CodeSystems, as one Bundle."""
     entries: list[dict[str, Any]] = []
@@ -288,4 +433,6 @@ def protocol_bundle(kb: KnowledgeBase, treatments: list[str] | None = None) -> B
             entries.append({"fullUrl": res.url, "resource": res})
     for cs in code_systems(kb):
         entries.append({"fullUrl": cs.url, "resource": cs})
+    cm = concept_map(kb)
+    entries.append({"fullUrl": cm.url, "resource": cm})
     return Bundle(type="collection", entry=entries)

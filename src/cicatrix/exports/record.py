@@ -83,6 +83,10 @@ class PatientRecord(Frozen, frozen=True, kw_only=True):
     patient: Patient | None = None
     sex: str | None = None
     birth_date: dt.date | None = None
+    # the elements the history and medication terms were read from, for messages that name them
+    # (an older export carried them in a screening extension)
+    history_element: str = "Condition.code"
+    medications_element: str = "MedicationStatement.medicationCodeableConcept"
     assessments: tuple[AssessmentRecord, ...] = ()
     plan: PlanRecord | None = None
     sessions: tuple[SessionRecord, ...] = ()

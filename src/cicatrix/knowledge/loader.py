@@ -19,6 +19,7 @@ import msgspec
 from cicatrix.knowledge.frozen import Frozen, describe
 from cicatrix.knowledge.models import (
     Agent,
+    CodeMapping,
     Condition,
     Decision,
     EducationTopic,
@@ -59,6 +60,7 @@ _COLLECTIONS: dict[str, tuple[str, type[Frozen]]] = {
     "education": ("education.yaml", EducationTopic),
     "messages": ("messages.yaml", MessageTemplate),
     "sequencing": ("sequencing.yaml", SequencingRule),
+    "codes": ("codes.yaml", CodeMapping),
     "treatments": ("treatments", Treatment),
 }
 
@@ -264,6 +266,7 @@ def _validate(raw: dict[str, Any], overridden: dict[str, str]) -> KnowledgeBase:
         messages=built["messages"],
         scales=scales,
         policy=policy,
+        codes=built["codes"],
         overridden=overridden,
     )
     files = {c: {i: f for i, (_d, f) in raw[c].items()} for c in _COLLECTIONS}
@@ -407,6 +410,35 @@ def _need_steps(kb: KnowledgeBase, label: str, eid: str, steps: tuple[Step, ...]
                     raise KnowledgeError(label, eid, f"{where}[{i}].{field}: unknown agent or treatment {name!r}")
 
 
+# the one problem cicatrix records (the FHIR Condition every record is about)
+PROBLEMS = ("acne-scarring",)
+
+
+def check_codes(kb: KnowledgeBase, files: dict[str, str]) -> None:
+    """Each mapping names a concept that exists, under the id `<of>:<concept>`, with sources, and
+    a standard code says one thing: a system's code is mapped to one cicatrix concept per site."""
+    known = {
+        "problem": set(PROBLEMS),
+        "condition": set(kb.conditions),
+        "treatment": set(kb.treatments),
+        "mark": set(kb.marks),
+        "scar_type": set(kb.scar_types),
+    }
+    for mid, m in kb.codes.items():
+        label = files[mid]
+        if mid != f"{m.of}:{m.concept}":
+            raise KnowledgeError(label, mid, f"id must be '{m.of}:{m.concept}' (of:concept)")
+        if m.concept not in known[m.of]:
+            raise KnowledgeError(label, mid, f"concept: unknown {m.of} {m.concept!r}")
+        _need_sources(kb, label, mid, m.sources, "sources")
+        seen: set[tuple[str, str, str | None]] = set()
+        for c in m.codings:
+            key = (c.system, c.code, c.site)
+            if key in seen:
+                raise KnowledgeError(label, mid, f"codings: {c.system} {c.code} is listed twice")
+            seen.add(key)
+
+
 def check_references(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> None:
     """Every id an entry names must exist: sources, targets, condition codes, treatments."""
 
@@ -442,6 +474,7 @@ def check_references(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> Non
                         label, cid, f"triggers.{field}: {code!r} is not a {kind} code of vocabulary.yaml"
                     )
     check_vocabulary(kb, files["vocabulary"])
+    check_codes(kb, files["codes"])
     for tid, t in kb.treatments.items():
         label = files["treatments"][tid]
         need_sources(label, tid, t.sources, "sources")

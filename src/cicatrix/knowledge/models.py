@@ -103,6 +103,39 @@ class Term(Sourced, frozen=True, kw_only=True):
 # --- contraindication and precaution codes ------------------------------------------------
 
 
+# --- standard codes -------------------------------------------------------------------------
+
+CodeSystemName = Literal["snomed", "icd10", "cpt"]
+
+
+class StandardCoding(Frozen, frozen=True, kw_only=True):
+    """One code of a standard terminology for a cicatrix concept, and how the two relate."""
+
+    system: CodeSystemName
+    code: Annotated[str, Meta(min_length=1, pattern=r"^[0-9A-Z][0-9A-Z.]*$")]
+    display: Annotated[str, Meta(min_length=1)]
+    # FHIR ConceptMap equivalence: "wider" when the standard concept is broader than cicatrix's
+    equivalence: Literal["equivalent", "wider", "narrower"]
+    # a code for one site only (CPT's facial and other peels): published, never put on a record
+    site: Literal["face", "other"] | None = None
+
+
+class CodeMapping(Frozen, frozen=True, kw_only=True):
+    """The standard codes a source gives for one cicatrix concept (codes.yaml). Not a clinical
+    fact, so no evidence level; the sources say where each code was found."""
+
+    id: str
+    of: Literal["problem", "condition", "treatment", "mark", "scar_type"]
+    concept: str
+    codings: Annotated[tuple[StandardCoding, ...], Meta(min_length=1)]
+    note: str | None = None
+    sources: Annotated[tuple[str, ...], Meta(min_length=1)]
+
+    def on_records(self) -> tuple[StandardCoding, ...]:
+        """The codings that hold wherever the concept is used (no site), for a patient's resources."""
+        return tuple(c for c in self.codings if c.site is None)
+
+
 class Trigger(Frozen, frozen=True, kw_only=True):
     """When a condition applies to a patient; any one part that matches is enough."""
 
@@ -725,7 +758,13 @@ class KnowledgeBase(Frozen, frozen=True, kw_only=True):
     messages: dict[str, MessageTemplate]
     scales: Scales
     policy: Policy
+    # standard codes by "<of>:<concept>" (codes.yaml)
+    codes: dict[str, CodeMapping] = msgspec.field(default_factory=dict)
     overridden: dict[str, str] = msgspec.field(default_factory=dict)
+
+    def standard_codes(self, of: str, concept: str) -> CodeMapping | None:
+        """The standard codes a source gives for a concept, if any."""
+        return self.codes.get(f"{of}:{concept}")
 
     def decision(self, condition: str, treatment: str) -> Decision:
         """The decision in force for one cell of the safety matrix."""

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
-from cicatrix.exports.fhir import EXT_SCREENING
 from cicatrix.knowledge.frozen import to_data
 from cicatrix.service import assessments, audit, patients, plans, screening
 from cicatrix.service.assessments import case_patient
@@ -126,9 +125,11 @@ def import_record(ctx: Context, record: PatientRecord, overrides: Sequence[Overr
     if record.patient is None and (record.assessments or record.plan):
         raise Invalid("Patient.extension", "a record with assessments or a plan needs the patient's phototype")
     p = record.patient
-    where = f"Patient.extension({EXT_SCREENING})"  # named as fhir.patient_from_fhir names its errors
-    history = patients.checked_terms(ctx, "history", list(p.history), f"{where}.history") if p else []
-    medications = patients.checked_terms(ctx, "medication", list(p.medications), f"{where}.medications") if p else []
+    # named as the Bundle carried them: resources, or an older export's screening extension
+    history = patients.checked_terms(ctx, "history", list(p.history), record.history_element) if p else []
+    medications = (
+        patients.checked_terms(ctx, "medication", list(p.medications), record.medications_element) if p else []
+    )
     # The same date checks as a patient created by hand, naming the FHIR elements.
     if data.birth_date is not None and data.birth_date > ctx.today:
         raise Invalid("Patient.birthDate", "is in the future", value=data.birth_date.isoformat())

@@ -33,7 +33,7 @@ from cicatrix.exports.record import (
     SessionRecord,
     Telecom,
 )
-from cicatrix.service import audit, patients
+from cicatrix.service import audit, contact, patients
 from cicatrix.service.assessments import case_patient
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Invalid, NotFound
@@ -154,27 +154,30 @@ def _clinic(ctx: Context) -> Clinic:
 @dataclass(frozen=True)
 class CalendarSource:
     """What the iCalendar export formats: the plan, its record id, the clinic, and how often
-    each session was re-scheduled (the calendar's SEQUENCE floor)."""
+    each session instance was re-dated (the calendar's SEQUENCE floor), keyed by (treatment,
+    number, occurrence) as the FHIR export numbers the instances: a missed session and its
+    replacement each keep their own count."""
 
     plan: EnginePlan
     record_id: str
     clinic_name: str
     timezone: str
-    sequences: dict[tuple[str, int], int]
+    sequences: dict[tuple[str, int, int], int]
+    location: str | None = None  # the clinic's address on one line (the events' LOCATION)
 
 
 def calendar_source(ctx: Context, patient_id: int) -> CalendarSource:
     record, _p, plan_row = _load(ctx, patient_id, "ics")
     if record.plan is None or plan_row is None:
         raise NotFound("plan", "this patient has no plan yet")
-    rows = ctx.db.scalars(select(CourseSession).where(CourseSession.plan_id == plan_row.id)).all()
     clinic = _clinic(ctx)
     return CalendarSource(
         plan=record.plan.plan,
         record_id=record.id,
         clinic_name=_one_line(clinic.name),
         timezone=clinic.timezone,
-        sequences={(s.treatment, s.number): s.sequence for s in rows},
+        location=contact.one_line((clinic.settings or {}).get("address")),
+        sequences={(s.treatment, s.number, s.occurrence): s.sequence for s in record.sessions},
     )
 
 
@@ -185,13 +188,23 @@ class HandoutSource:
     plan: EnginePlan
     clinic_name: str
     patient_name: str
+    clinic_phone: str | None = None  # as people read it (+44 20 7946 0000)
+    clinic_address: tuple[str, ...] = ()  # its lines
 
 
 def handout_source(ctx: Context, patient_id: int) -> HandoutSource:
     record, p, _plan_row = _load(ctx, patient_id, "pdf")
     if record.plan is None:
         raise NotFound("plan", "this patient has no plan yet")
-    return HandoutSource(plan=record.plan.plan, clinic_name=_one_line(_clinic(ctx).name), patient_name=p.name)
+    clinic = _clinic(ctx)
+    settings = clinic.settings or {}
+    return HandoutSource(
+        plan=record.plan.plan,
+        clinic_name=_one_line(clinic.name),
+        patient_name=p.name,
+        clinic_phone=contact.phone_display(settings.get("phone")),
+        clinic_address=tuple((settings.get("address") or "").split("\n")) if settings.get("address") else (),
+    )
 
 
 def _one_line(name: str) -> str:

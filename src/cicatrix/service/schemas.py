@@ -449,6 +449,8 @@ class ClinicOut(BaseModel):
     timezone: str
     logo: str | None = None
     second_factor_for_clinicians: bool = False
+    address: str | None = Field(default=None, description="postal address, lines separated by a line feed")
+    phone: str | None = Field(default=None, description="phone number in E.164, e.g. +442079460000")
 
 
 class ClinicUpdate(BaseModel):
@@ -461,6 +463,12 @@ class ClinicUpdate(BaseModel):
     )
     second_factor_for_clinicians: bool | None = Field(
         default=None, description="require a second factor of the clinic's clinicians (admins always need one)"
+    )
+    address: Annotated[str, StringConstraints(max_length=1000)] | None = Field(
+        default=None, description="postal address (up to 6 lines, 300 characters); empty clears it"
+    )
+    phone: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="phone number with its country code (+44 20 7946 0000); empty clears it"
     )
 
 

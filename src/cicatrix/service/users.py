@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from cicatrix.service import audit, passwords, totp
 from cicatrix.service.auth import hash_password, revoke_user_tokens, verify_password
+from cicatrix.service.contact import phone_number, postal_address
 from cicatrix.service.context import Actor, Context
 from cicatrix.service.errors import Conflict, Invalid, NotFound
 from cicatrix.service.policy import require
@@ -25,10 +26,16 @@ def user_out(u: User) -> UserOut:
 
 
 def clinic_out(c: Clinic) -> ClinicOut:
+    settings = c.settings or {}
     return ClinicOut(
-        id=c.id, name=c.name, timezone=c.timezone, logo=(c.settings or {}).get("logo"),
+        id=c.id,
+        name=c.name,
+        timezone=c.timezone,
+        logo=settings.get("logo"),
+        address=settings.get("address"),
+        phone=settings.get("phone"),
         second_factor_for_clinicians=bool(c.second_factor_clinicians),
-    )  # fmt: skip
+    )
 
 
 def create_clinic(db: Session, name: str, timezone: str = "UTC") -> Clinic:
@@ -194,6 +201,14 @@ def update_clinic(ctx: Context, data: ClinicUpdate) -> ClinicOut:
         if data.logo and not data.logo.startswith(("data:image/png;", "data:image/svg+xml;", "data:image/jpeg;")):
             raise Invalid("logo", "must be a data: URL of a PNG, SVG or JPEG image")
         c.settings = {**(c.settings or {}), "logo": data.logo or None}
+    # a bad entry is a 422 and the unit of work keeps nothing of the request
+    contact = {}
+    if data.address is not None:
+        contact["address"] = postal_address(data.address)
+    if data.phone is not None:
+        contact["phone"] = phone_number(data.phone)
+    if contact:
+        c.settings = {**(c.settings or {}), **contact}
     detail = None
     if (
         data.second_factor_for_clinicians is not None

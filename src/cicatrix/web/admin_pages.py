@@ -14,6 +14,7 @@ from starlette.datastructures import UploadFile
 
 from cicatrix.params import Id
 from cicatrix.service import audit_trail, patients, second_factor, users
+from cicatrix.service.contact import phone_display
 from cicatrix.service.errors import Conflict, Invalid
 from cicatrix.service.policy import ROLES, roles_with
 from cicatrix.service.schemas import AuditFilter, ClinicUpdate, UserIn, UserUpdate
@@ -112,6 +113,15 @@ def user_update(user_id: Id, request: Request, posted: Posted, page: Page = Depe
     return RedirectResponse("/admin/users?done=user_updated", status_code=303)
 
 
+# how an error names its field to a person ("The phone number is not a valid phone number...")
+_LABELS = {"phone": "The phone number ", "address": "The address "}
+_TOO_LONG = {
+    "name": "The clinic name must be 1 to 200 characters.",
+    "address": "The address must be 300 characters or fewer.",
+    "phone": "The phone number is too long.",
+}
+
+
 def _settings_page(page: Page, form: FormState, status: int = 200) -> Response:
     return page.render(
         "admin/settings.html", title="Clinic settings", clinic=users.get_clinic(page.ctx), form=form, status_code=status
@@ -122,7 +132,14 @@ def _settings_page(page: Page, form: FormState, status: int = 200) -> Response:
 def settings_page(page: Page = Depends(ADMIN)) -> Response:
     c = users.get_clinic(page.ctx)
     factor = "1" if c.second_factor_for_clinicians else ""
-    return _settings_page(page, empty_form(name=c.name, timezone=c.timezone, second_factor_for_clinicians=factor))
+    form = empty_form(
+        name=c.name,
+        timezone=c.timezone,
+        address=c.address or "",
+        phone=phone_display(c.phone) or "",
+        second_factor_for_clinicians=factor,
+    )
+    return _settings_page(page, form)
 
 
 @router.post("/admin/settings", response_class=HTMLResponse)
@@ -149,12 +166,17 @@ def settings_save(request: Request, posted: Posted, page: Page = Depends(ADMIN))
                     timezone=form.value("timezone") or None,
                     logo=logo,
                     second_factor_for_clinicians=bool(form.value("second_factor_for_clinicians")),
+                    address=form.value("address"),
+                    phone=form.value("phone"),
                 ),
             )
         except Invalid as exc:
-            form.errors[exc.field or "name"] = exc.message.capitalize() + "."
-        except ValidationError:
-            form.errors["name"] = "The clinic name must be 1 to 200 characters."
+            field = exc.field or "name"
+            label = _LABELS.get(field)
+            form.errors[field] = f"{label}{exc.message}." if label else exc.message.capitalize() + "."
+        except ValidationError as exc:
+            field = str(exc.errors(include_url=False)[0]["loc"][0])
+            form.errors[field] = _TOO_LONG.get(field, _TOO_LONG["name"])
     if form.errors:
         return _settings_page(page, form, status=422)
     return RedirectResponse("/admin/settings?done=settings_saved", status_code=303)

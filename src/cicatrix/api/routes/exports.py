@@ -38,7 +38,11 @@ ICS = "text/calendar; charset=utf-8"
 
 def _ics(source: records.CalendarSource, kb: KnowledgeBase) -> bytes:
     opts = CalendarOptions(
-        tz=source.timezone, clinic_name=source.clinic_name, sequences=source.sequences, names=plain_names(kb)
+        tz=source.timezone,
+        clinic_name=source.clinic_name,
+        location=source.location,
+        sequences=source.sequences,
+        names=plain_names(kb),
     )
     try:
         return calendar_bytes(source.plan, source.record_id, opts)
@@ -51,7 +55,8 @@ async def patient_fhir(patient_id: Id, request: Request, call: Call) -> Response
     record = await call(records.load_record, patient_id, "fhir")
     # Building the Bundle is pure and takes a while: a worker thread, not the event loop.
     now = request.app.state.clock()
-    body = await run_in_threadpool(lambda: bundle_json(record_to_bundle(record, now)))
+    kb = request.app.state.kb
+    body = await run_in_threadpool(lambda: bundle_json(record_to_bundle(record, now, kb)))
     return Response(body, media_type="application/fhir+json")
 
 
@@ -123,7 +128,12 @@ async def calendar_subscription(token: str, request: Request) -> Response:
 @router.get("/patients/{patient_id}/handout.pdf", summary="The patient's printable handout (PDF)")
 async def patient_handout(patient_id: Id, request: Request, call: Call) -> Response:
     source = await call(records.handout_source, patient_id)
-    opts = HandoutOptions(clinic_name=source.clinic_name, patient_name=source.patient_name)
+    opts = HandoutOptions(
+        clinic_name=source.clinic_name,
+        patient_name=source.patient_name,
+        clinic_phone=source.clinic_phone,
+        clinic_address=source.clinic_address,
+    )
     # Laying out the PDF is pure and takes long: a worker thread, not the event loop.
     pdf = await run_in_threadpool(render_pdf, source.plan, opts, request.app.state.kb)
     return Response(pdf, media_type="application/pdf")
