@@ -152,7 +152,27 @@ def _overrides(ctx: Context, case: Case, given: list[OverrideIn], field: str) ->
 
 
 def _run(ctx: Context, case: Case, overrides: list[dict[str, Any]]) -> EnginePlan:
-    return plan_case(case, ctx.kb, tuple(ClinicianOverride(o["treatment"], o["reason"]) for o in overrides))
+    """The engine's plan, with every session and the follow-up on a day the clinic is open."""
+    from cicatrix.engine.booking import fit_to_calendar
+    from cicatrix.service.clinic_calendar import calendar_for
+
+    ovs = tuple(ClinicianOverride(o["treatment"], o["reason"]) for o in overrides)
+    return fit_to_calendar(plan_case(case, ctx.kb, ovs), case, ctx.kb, calendar_for(ctx), ovs)
+
+
+def _with_start(ctx: Context, case: Case, preferences: dict[str, Any], overrides: list[dict[str, Any]]) -> Case:
+    """The case with a start: the preferred one, else the first open day at which every care
+    step before the first session falls on or after today (`engine.booking.default_start`);
+    `preferences` gets it too, so the stored plan and every re-flow start from the same day."""
+    from cicatrix.engine.booking import default_start
+    from cicatrix.service.clinic_calendar import calendar_for
+
+    if case.preferences.start is not None:
+        return case
+    ovs = tuple(ClinicianOverride(o["treatment"], o["reason"]) for o in overrides)
+    start = default_start(case, ctx.kb, ctx.today, calendar_for(ctx), ovs)
+    preferences["start"] = start.isoformat()
+    return msgspec.structs.replace(case, preferences=msgspec.structs.replace(case.preferences, start=start))
 
 
 def _check_requested(plan: EnginePlan, treatments: list[str] | None, field: str) -> None:
@@ -249,6 +269,8 @@ def _new_plan(ctx: Context, a: Assessment, case: Case, preferences: dict[str, An
     ovs = [
         {"treatment": o.treatment, "reason": o.reason, "by": ctx.actor.user_id, "at": now.isoformat()} for o in given
     ]
+    preferences = dict(preferences)
+    case = _with_start(ctx, case, preferences, ovs)
     plan = _run(ctx, case, ovs)
     # A proposal may list a requested treatment as excluded (the engine says why); only an
     # edit that insists on scheduling one is refused. What is scheduled passes the one gate.
@@ -396,13 +418,16 @@ def list_for_patient(ctx: Context, patient_id: int) -> list[PlanSummary]:
     return result
 
 
-def approve(ctx: Context, plan_id: int, version: int) -> PlanOut:
-    """A clinician takes responsibility for the plan; any earlier approved plan is superseded."""
+def approve(ctx: Context, plan_id: int, version: int, start: date | None = None) -> PlanOut:
+    """A clinician takes responsibility for the plan; any earlier approved plan is superseded.
+    A `start` chosen at approval re-plans the course from it first (`_start_at`)."""
     p = _load(ctx, plan_id, "plan.approve")
     _lock_patient(ctx, p.patient_id)
     _stale(p, version)
     if p.status != "proposed":
         raise Conflict("status", f"only a proposed plan can be approved (this one is {p.status})")
+    if start is not None:
+        _start_at(ctx, p, start, version)
     _screen_against_current_facts(ctx, p)
     now = utcnow()
     for old in ctx.db.scalars(
@@ -434,6 +459,37 @@ def approve(ctx: Context, plan_id: int, version: int) -> PlanOut:
     _flush(ctx)
     result = out(ctx, p)
     return result
+
+
+def _start_at(ctx: Context, p: Plan, start: date, version: int) -> None:
+    """The preferred start chosen at the approval step: the proposal is planned again from it
+    (the same engine, gate and calendar as any edit), recorded in its history, then approved."""
+    if start < ctx.today:
+        raise Invalid("start", f"{start.isoformat()} is in the past (today is {ctx.today.isoformat()})")
+    prefs = dict(p.preferences or {})
+    if prefs.get("start") == start.isoformat():
+        return
+    prefs["start"] = start.isoformat()
+    a = ctx.db.get(Assessment, p.assessment_id)
+    assert a is not None
+    case = _case(ctx, a, prefs)
+    plan = _run(ctx, case, list(p.overrides or []))
+    screening.screen_plan(ctx, case, plan, {o["treatment"] for o in p.overrides or []})
+    p.proposal = to_data(plan)
+    p.preferences = prefs
+    ctx.db.add(
+        PlanEdit(
+            plan_id=p.id,
+            user_id=ctx.actor.user_id,
+            at=utcnow(),
+            kind="edit",
+            reason="start chosen at approval",
+            override=False,
+            change={"start": prefs["start"]},
+            from_version=version,
+        )
+    )
+    _sync_sessions(ctx, p, plan)
 
 
 def record_overrides(
@@ -552,10 +608,18 @@ def _session(ctx: Context, session_id: int) -> tuple[CourseSession, Plan]:
 
 
 def record_done(ctx: Context, session_id: int, body: SessionDoneIn) -> SessionOut:
+    from cicatrix.service import appointments
+
     s, p = _session(ctx, session_id)
     _stale(p, body.version)
     _stale_session(s, body.session_version)
+    if s.date > ctx.today:
+        raise Conflict(
+            "status",
+            f"this session is planned for {s.date.isoformat()}; it can be recorded as done on or after that day",
+        )
     s.status = "done"
+    appointments.settle(ctx, s, "done")
     s.recorded_by = ctx.actor.user_id
     s.recorded_at = utcnow()
     s.note = body.note
@@ -565,27 +629,84 @@ def record_done(ctx: Context, session_id: int, body: SessionDoneIn) -> SessionOu
     return result
 
 
-def record_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanOut:
-    """Mark a session missed and re-flow the rest of the course through the engine."""
-    s, p = _session(ctx, session_id)
-    _stale(p, body.version)
-    _stale_session(s, body.session_version)
-    new_date = body.new_date or max(ctx.today, s.date) + timedelta(days=1)
+def _next_open_day(ctx: Context, day: date) -> date:
+    from cicatrix.service.clinic_calendar import calendar_for
+
+    return calendar_for(ctx).next_open_day(day) or day
+
+
+def reflowed(ctx: Context, p: Plan, s: CourseSession, new_date: date, *, earlier: bool = False) -> EnginePlan:
+    """The plan's course with session `s` on `new_date` and every later session moved by the
+    same number of days (`engine.reschedule`), then on the clinic's open days. A re-dated
+    session never lands in the past (422 `new_date`)."""
+    from cicatrix.engine.booking import fit_to_calendar
+    from cicatrix.service.clinic_calendar import calendar_for
+
+    if new_date < ctx.today:
+        raise Invalid("new_date", f"{new_date.isoformat()} is in the past (today is {ctx.today.isoformat()})")
+    calendar = calendar_for(ctx)
+    if not calendar.is_open(new_date):
+        raise Invalid("new_date", f"the clinic is closed on {new_date.isoformat()}")
     a = ctx.db.get(Assessment, p.assessment_id)
     assert a is not None
     case = _case(ctx, a, p.preferences or {})
     try:
         kept = tuple(ClinicianOverride(o["treatment"], o["reason"]) for o in (p.overrides or []))
         proposal = msgspec.convert(p.proposal, EnginePlan)
-        plan = reschedule_plan(proposal, case, ctx.kb, s.treatment, s.number, new_date, kept)
+        plan = reschedule_plan(proposal, case, ctx.kb, s.treatment, s.number, new_date, kept, earlier=earlier)
+        return fit_to_calendar(plan, case, ctx.kb, calendar, kept)
     except CaseError as exc:
         field = "new_date" if exc.field == "new_date" else "session_id"
         raise Invalid(field, exc.message, value=str(exc.value)) from None
+
+
+def apply_reflow(
+    ctx: Context, p: Plan, plan: EnginePlan, s: CourseSession, new_date: date, reason: str, from_version: int
+) -> None:
+    """Store a re-flowed course: the planned sessions follow it, the plan keeps it, and the
+    history says who moved which session from when to when."""
+    from cicatrix.service import appointments  # appointments re-flow through here too
+
+    old_date = s.date
+    before = {row.id: row.date for row in _sessions(ctx, p.id) if row.status == "planned"}
+    _sync_sessions(ctx, p, plan)
+    p.proposal = to_data(plan)
+    moved = [row for row in _sessions(ctx, p.id) if row.id in before and (row.status, row.date) != ("planned", before[row.id])]
+    appointments.unbook(ctx, [row for row in moved if row.id != s.id], "the course was re-flowed; book it again")
+    ctx.db.add(
+        PlanEdit(
+            plan_id=p.id,
+            user_id=ctx.actor.user_id,
+            at=utcnow(),
+            kind="reschedule",
+            reason=reason,
+            override=False,
+            change={
+                "treatment": s.treatment,
+                "number": s.number,
+                "from": old_date.isoformat(),
+                "to": new_date.isoformat(),
+            },
+            from_version=from_version,
+        )
+    )
+
+
+def record_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanOut:
+    """Mark a session missed and re-flow the rest of the course through the engine."""
+    from cicatrix.service import appointments
+
+    s, p = _session(ctx, session_id)
+    _stale(p, body.version)
+    _stale_session(s, body.session_version)
+    new_date = body.new_date or _next_open_day(ctx, max(ctx.today, s.date) + timedelta(days=1))
+    plan = reflowed(ctx, p, s, new_date)
     now = utcnow()
     version = p.version
     # A preview changes nothing: its writes happen in a savepoint that is rolled back.
     preview = ctx.db.begin_nested() if body.dry_run else None
     s.status = "missed"
+    appointments.settle(ctx, s, "cancelled", "the session was recorded as missed")
     s.recorded_by = ctx.actor.user_id
     s.recorded_at = now
     s.note = body.note
@@ -602,25 +723,7 @@ def record_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanO
         )
     )
     ctx.db.flush()
-    _sync_sessions(ctx, p, plan)
-    p.proposal = to_data(plan)
-    ctx.db.add(
-        PlanEdit(
-            plan_id=p.id,
-            user_id=ctx.actor.user_id,
-            at=now,
-            kind="reschedule",
-            reason=f"missed {s.treatment} session {s.number}",
-            override=False,
-            change={
-                "treatment": s.treatment,
-                "number": s.number,
-                "from": s.date.isoformat(),
-                "to": new_date.isoformat(),
-            },
-            from_version=version,
-        )
-    )
+    apply_reflow(ctx, p, plan, s, new_date, f"missed {s.treatment} session {s.number}", version)
     _flush(ctx)
     result = out(ctx, p, preview=body.dry_run)
     if preview is not None:

@@ -71,7 +71,7 @@ async def edit_plan(
 
 @router.post("/plans/{plan_id}/approve", response_model=PlanOut, summary="Approve (clinicians only)")
 async def approve_plan(plan_id: Id, body: ApproveIn, call: Call) -> Response:
-    return json_response(await call(plans.approve, plan_id, body.version))
+    return json_response(await call(plans.approve, plan_id, body.version, body.start))
 
 
 @router.get(
