@@ -823,8 +823,8 @@ def clinic_days(
     for k in range(days):
         d = first + timedelta(days=k)
         periods = list(calendar.periods(d))
-        day_list.append(CalendarDayOut(date=d, open=bool(periods), periods=periods,
-                                       closed_reason=None if periods else clinic_calendar.closed_reason(ctx, d)))  # fmt: skip
+        why = None if periods else clinic_calendar.closed_reason(ctx, d)
+        day_list.append(CalendarDayOut(date=d, open=bool(periods), periods=periods, closed_reason=why))
     if by == "practitioner":
         columns = practitioners(ctx)
     else:

@@ -671,7 +671,8 @@ def apply_reflow(
     before = {row.id: row.date for row in _sessions(ctx, p.id) if row.status == "planned"}
     _sync_sessions(ctx, p, plan)
     p.proposal = to_data(plan)
-    moved = [row for row in _sessions(ctx, p.id) if row.id in before and (row.status, row.date) != ("planned", before[row.id])]
+    after = _sessions(ctx, p.id)
+    moved = [r for r in after if r.id in before and (r.status, r.date) != ("planned", before[r.id])]
     appointments.unbook(ctx, [row for row in moved if row.id != s.id], "the course was re-flowed; book it again")
     ctx.db.add(
         PlanEdit(

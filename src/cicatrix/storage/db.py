@@ -77,7 +77,9 @@ _GUARDS = {
     (NO_DOUBLE_PRACTITIONER,): WriteConflict(
         "start", "the practitioner was booked for this time at the same moment; choose another slot"
     ),
-    (NO_DOUBLE_ROOM,): WriteConflict("start", "the room was booked for this time at the same moment; choose another slot"),
+    (NO_DOUBLE_ROOM,): WriteConflict(
+        "start", "the room was booked for this time at the same moment; choose another slot"
+    ),
     (ONE_APPOINTMENT_PER_SESSION, "appointment.session_id"): WriteConflict(
         "session_id", "this session was booked at the same moment; reload the course to see its appointment"
     ),
