@@ -569,7 +569,7 @@ def book(ctx: Context, session_id: int, body: BookIn) -> BookingOut:
         )
     old = _active_for_session(ctx.db, s.id)
     old_start = old.start if old is not None else None
-    now = utcnow()
+    now = _now(ctx)
     preview = ctx.db.begin_nested() if body.dry_run else None
     a = Appointment(
         clinic_id=s.clinic_id,
@@ -660,7 +660,7 @@ def unbook(ctx: Context, sessions: Iterable[CourseSession], reason: str) -> list
             select(Appointment).where(Appointment.session_id.in_(ids), Appointment.status.in_(APPOINTMENT_ACTIVE))
         )
     )
-    now = utcnow()
+    now = _now(ctx)
     for a in rows:
         _set_status(ctx, a, "cancelled", now)
         a.cancel_reason = reason
@@ -673,7 +673,7 @@ def settle(ctx: Context, s: CourseSession, status: Literal["done", "cancelled"],
     a = _active_for_session(ctx.db, s.id)
     if a is None:
         return
-    _set_status(ctx, a, status, utcnow())
+    _set_status(ctx, a, status, _now(ctx))
     if status == "cancelled":
         a.cancel_reason = reason
         _emit(ctx, BookingChange("cancelled", a.clinic_id, a.patient_id, s.id, a.id, a.start))
@@ -714,7 +714,7 @@ def _need(a: Appointment, *statuses: str) -> None:
 def cancel(ctx: Context, appointment_id: int, body: CancelIn) -> AppointmentOut:
     a = _load(ctx, appointment_id, body.version)
     _need(a, "booked")
-    _set_status(ctx, a, "cancelled", utcnow())
+    _set_status(ctx, a, "cancelled", _now(ctx))
     a.cancel_reason = body.reason
     audit.record(ctx, "cancel", "appointment", a.id, patient_id=a.patient_id)
     ctx.db.flush()
@@ -730,9 +730,9 @@ def arrive(ctx: Context, appointment_id: int, body: StatusIn) -> AppointmentOut:
         raise Conflict(
             "status", f"arrival is recorded on the appointment's day ({_local_day(a, _zone(ctx)).isoformat()})"
         )
-    now = utcnow()
+    now = _now(ctx)
     _set_status(ctx, a, "arrived", now)
-    a.arrived_at = _now(ctx)
+    a.arrived_at = now
     audit.record(ctx, "arrive", "appointment", a.id, patient_id=a.patient_id)
     ctx.db.flush()
     return out(ctx, a)
@@ -745,7 +745,7 @@ def no_show(ctx: Context, appointment_id: int, body: StatusIn) -> AppointmentOut
     _need(a, "booked")
     if _now(ctx) < a.start:
         raise Conflict("status", "a no-show is recorded once the appointment's time has come")
-    _set_status(ctx, a, "no_show", utcnow())
+    _set_status(ctx, a, "no_show", _now(ctx))
     audit.record(ctx, "no_show", "appointment", a.id, patient_id=a.patient_id)
     ctx.db.flush()
     return out(ctx, a)
@@ -762,7 +762,7 @@ def undo(ctx: Context, appointment_id: int, body: StatusIn) -> AppointmentOut:
     a.status = a.previous_status or "booked"
     a.previous_status = None
     a.status_by = ctx.actor.user_id
-    a.status_at = utcnow()
+    a.status_at = _now(ctx)
     if undone == "arrived":
         a.arrived_at = None
     audit.record(ctx, "undo", "appointment", a.id, patient_id=a.patient_id, detail=undone)
