@@ -3,6 +3,7 @@ re-booking with a re-flow, arrival, no-show, undo, cancellation, and the change 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -187,7 +188,7 @@ def test_arrival_no_show_undo_and_cancel_follow_the_clinics_day(world: Any, room
 
 
 def test_a_no_show_is_rebooked_inside_its_window_and_moves_the_course(world: Any, rooms: list[int]) -> None:
-    one, two, three = _sessions(world)
+    one, two, _three = _sessions(world)
     a = _book(world, one.id, datetime(2026, 11, 23, 15, tzinfo=LONDON), rooms[0]).appointment
     with world.database.transaction() as db:
         later = replace(world.ctx("front_desk", db), now=datetime(2026, 11, 23, 16, tzinfo=UTC))
@@ -215,9 +216,8 @@ def test_roles(world: Any, rooms: list[int]) -> None:
         assert getattr(refused.value, "status", None) in (403, 404)
     with pytest.raises(Forbidden), world.database.transaction() as db:
         appointments.add_room(world.ctx("front_desk", db), RoomIn(name="Broom cupboard"))
-    with pytest.raises(Invalid) as bad:
-        with world.database.transaction() as db:
-            appointments.book(world.ctx("front_desk", db), s.id, BookIn(start=start, practitioner_id=world.users["front_desk"],
+    with pytest.raises(Invalid) as bad, world.database.transaction() as db:
+        appointments.book(world.ctx("front_desk", db), s.id, BookIn(start=start, practitioner_id=world.users["front_desk"],
                                                                         room_id=rooms[0]))  # fmt: skip
     assert bad.value.field == "practitioner_id"
     with world.database.transaction() as db:  # clinic B cannot see clinic A's session
@@ -250,7 +250,7 @@ def test_the_clinic_calendar_closes_days_and_plans_avoid_them(world: Any) -> Non
     days = [s.date for s in plan.sessions]
     assert date(2027, 1, 4) not in days and all(engine_cal.is_open(d) for d in days)
     assert engine_cal.is_open(date.fromisoformat(plan.plan["course"]["follow_up"]))
-    gaps = [(b - a).days for a, b in zip(days, days[1:], strict=False)]
+    gaps = [(b - a).days for a, b in itertools.pairwise(days)]
     assert all(g >= 42 for g in gaps)  # no interval shortened
 
 
