@@ -796,11 +796,12 @@ def for_patient(ctx: Context, patient_id: int) -> list[AppointmentOut]:
 
 
 def clinic_days(
-    ctx: Context, first: date, days: int = 1, by: Literal["practitioner", "room"] = "practitioner"
+    ctx: Context, first: date | None = None, days: int = 1, by: Literal["practitioner", "room"] = "practitioner"
 ) -> ClinicDayOut:
-    """The clinic's appointments over `days` days from `first`, with each day's opening hours,
-    as columns per practitioner or per room (the day and week calendars)."""
+    """The clinic's appointments over `days` days from `first` (default today), with each day's
+    opening hours, as columns per practitioner or per room (the day and week calendars)."""
     require(ctx.actor, "appointment.read")
+    first = first or ctx.today
     if not 1 <= days <= MAX_DAYS:
         raise Invalid("days", f"must be between 1 and {MAX_DAYS}", value=days)
     last = first + timedelta(days=days - 1)

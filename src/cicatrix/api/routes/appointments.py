@@ -95,7 +95,7 @@ async def patient_appointments(patient_id: Id, call: Call) -> list[AppointmentOu
 )
 async def clinic_days(
     call: Call,
-    first: Annotated[DateParam, Query(alias="date")],
+    first: Annotated[DateParam | None, Query(alias="date", description="default: the clinic's today")] = None,
     days: Annotated[int, Query(ge=1, le=31)] = 1,
     by: Literal["practitioner", "room"] = "practitioner",
 ) -> ClinicDayOut:
