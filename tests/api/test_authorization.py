@@ -287,7 +287,7 @@ APPOINTMENTS: dict[tuple[str, str], Spec | None] = {
     ),
     ("GET", "/api/calendar"): Spec(BOOKERS, lambda w, p: _plain({}), False),
     ("GET", "/api/practitioners"): Spec(BOOKERS, lambda w, p: _plain({}), False),
-    ("GET", "/api/rooms"): Spec(BOOKERS, lambda w, p: _plain({}), False),
+    ("GET", "/api/rooms"): Spec(BOOKERS | {"admin"}, lambda w, p: _plain({}), False),
     ("POST", "/api/rooms"): Spec({"admin"}, lambda w, p: _plain({}, {"name": f"Room {next(_n)}"}), False),
     ("PUT", "/api/rooms/{room_id}"): Spec(
         {"admin"}, lambda w, p: _plain({"room_id": _new_room(w, p)}, {"name": f"Room {next(_n)}"}), False

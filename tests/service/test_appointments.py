@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from cicatrix.service import appointments, clinic_calendar, plans
+from cicatrix.service import appointments, booking_events, clinic_calendar, plans
 from cicatrix.service.booking_schemas import (
     BookIn,
     CancelIn,
@@ -131,12 +131,12 @@ def test_rebooking_to_another_day_previews_then_reflows_the_later_sessions(world
     ]
     assert preview.unbooked == [booked3.appointment.id]
     assert [s.date for s in _sessions(world)] == [one.date, two.date, three.date]  # nothing saved
-    seen: list[appointments.BookingChange] = []
-    appointments.subscribe(lambda _ctx, change: seen.append(change))
+    seen: list[booking_events.BookingChange] = []
+    booking_events.subscribe(lambda _ctx, change: seen.append(change))
     try:
         done = _book(world, two.id, later, rooms[0])
     finally:
-        appointments._LISTENERS.clear()
+        booking_events._LISTENERS.clear()
     assert not done.preview
     assert [s.date for s in _sessions(world)] == [one.date, date(2027, 1, 11), date(2027, 2, 22)]
     assert [c.kind for c in seen] == ["booked", "cancelled"]
@@ -145,11 +145,11 @@ def test_rebooking_to_another_day_previews_then_reflows_the_later_sessions(world
         plan = plans.get(world.ctx("clinician", db), world.plans["P1"])
     assert plan.edits[-1].kind == "reschedule" and plan.edits[-1].change["to"] == "2027-01-11"
     # moving it again (same session, other time) is a "moved" event on the same session
-    appointments.subscribe(lambda _ctx, change: seen.append(change))
+    booking_events.subscribe(lambda _ctx, change: seen.append(change))
     try:
         _book(world, two.id, later + timedelta(hours=2), rooms[1])
     finally:
-        appointments._LISTENERS.clear()
+        booking_events._LISTENERS.clear()
     assert seen[-1].kind == "moved" and seen[-1].previous_start == later
 
 

@@ -10,15 +10,13 @@ every unit of work is one `BEGIN IMMEDIATE` transaction, so the overlap check be
 other writer between it and the insert. Either way a booking that lost the race is answered 409
 with the next free slots (`next_slots`).
 
-**Change events.** Every booking, move and cancellation is announced to the listeners registered
-with `subscribe`, inside the same unit of work (so what a listener writes, e.g. a message in the
-outbox, commits or rolls back with the booking). A preview (`dry_run`) announces nothing.
+**Change events** (booked, moved, cancelled) go to the listeners of `booking_events.subscribe`,
+inside the booking's unit of work; a preview (`dry_run`) announces nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,6 +28,7 @@ from sqlalchemy.orm import Session
 from cicatrix.engine.booking import Window, booking_window
 from cicatrix.engine.slots import Booking, ClinicCalendar, free_slots
 from cicatrix.service import audit, clinic_calendar, plans
+from cicatrix.service.booking_events import BookingChange, active_for_session, emit, set_status
 from cicatrix.service.booking_schemas import (
     AppointmentOut,
     BookIn,
@@ -49,7 +48,7 @@ from cicatrix.service.booking_schemas import (
 )
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Conflict, Invalid, NotFound
-from cicatrix.service.policy import require, require_patient_access
+from cicatrix.service.policy import allowed, require, require_patient_access
 from cicatrix.storage.db import utcnow
 from cicatrix.storage.models import (
     APPOINTMENT_ACTIVE,
@@ -67,43 +66,6 @@ from cicatrix.storage.models import (
 
 NEXT_SLOTS = 5  # how many free slots a lost race or a taken slot is answered with
 MAX_DAYS = 31  # the widest calendar view and slot search, in days
-
-# ---------- change events ----------
-
-
-@dataclass(frozen=True)
-class BookingChange:
-    """A booking changed: `booked` (new), `moved` (re-booked: `previous_start` is the old time),
-    `cancelled` (cancelled, or unbooked because the course was re-flowed)."""
-
-    kind: Literal["booked", "moved", "cancelled"]
-    clinic_id: int
-    patient_id: int
-    session_id: int
-    appointment_id: int
-    start: datetime
-    previous_start: datetime | None = None
-
-
-Listener = Callable[[Context, BookingChange], None]
-_LISTENERS: list[Listener] = []
-
-
-def subscribe(listener: Listener) -> None:
-    """Call `listener(ctx, change)` on every booking change, inside the change's unit of work."""
-    if listener not in _LISTENERS:
-        _LISTENERS.append(listener)
-
-
-def unsubscribe(listener: Listener) -> None:
-    if listener in _LISTENERS:
-        _LISTENERS.remove(listener)
-
-
-def _emit(ctx: Context, change: BookingChange) -> None:
-    for listener in tuple(_LISTENERS):
-        listener(ctx, change)
-
 
 # ---------- reading ----------
 
@@ -166,12 +128,6 @@ def out(ctx: Context, a: Appointment) -> AppointmentOut:
     )
 
 
-def _active_for_session(db: Session, session_id: int) -> Appointment | None:
-    return db.scalar(
-        select(Appointment).where(Appointment.session_id == session_id, Appointment.status.in_(APPOINTMENT_ACTIVE))
-    )
-
-
 def places(db: Session, session_ids: Iterable[int]) -> dict[int, SessionPlace]:
     """Session id → when and where it is booked (aware start in the clinic's zone, practitioner,
     room), for the sessions that have an active appointment. The ICS export and the message
@@ -209,7 +165,9 @@ def _room_out(r: Room) -> RoomOut:
 
 
 def rooms(ctx: Context) -> list[RoomOut]:
-    require(ctx.actor, "appointment.read")
+    """The clinic's rooms and devices: for booking, and for the admin who manages them."""
+    if not allowed(ctx.actor, "clinic.manage"):
+        require(ctx.actor, "appointment.read")
     rows = ctx.db.scalars(select(Room).where(Room.clinic_id == ctx.actor.clinic_id).order_by(Room.name))
     return [_room_out(r) for r in rows]
 
@@ -432,7 +390,7 @@ def slots(
         raise Invalid("last", f"search at most {MAX_DAYS * 3} days at once")
     duration = _duration(ctx, s.treatment)
     pids, rids = _resources(ctx, practitioner_id, room_id)
-    current = _active_for_session(ctx.db, s.id)
+    current = active_for_session(ctx.db, s.id)
     found = _search(
         ctx,
         clinic_calendar.calendar_for(ctx),
@@ -567,7 +525,7 @@ def book(ctx: Context, session_id: int, body: BookIn) -> BookingOut:
             f"{day.isoformat()} is outside this session's window ({w.earliest.isoformat()} to "
             f"{w.latest.isoformat()}); booking it needs a reason",
         )
-    old = _active_for_session(ctx.db, s.id)
+    old = active_for_session(ctx.db, s.id)
     old_start = old.start if old is not None else None
     now = _now(ctx)
     preview = ctx.db.begin_nested() if body.dry_run else None
@@ -588,7 +546,7 @@ def book(ctx: Context, session_id: int, body: BookIn) -> BookingOut:
     if _taken(ctx, a, old.id if old is not None else None):
         raise _lost(ctx, s, a, old.id if old is not None else None, w)
     if old is not None:
-        _set_status(ctx, old, "cancelled", now)
+        set_status(ctx, old, "cancelled", now)
         old.cancel_reason = "re-booked"
         ctx.db.flush()
     moved: list[SessionMove] = []
@@ -611,11 +569,11 @@ def book(ctx: Context, session_id: int, body: BookIn) -> BookingOut:
     if outside:
         audit.record(ctx, "override", "appointment", a.id, patient_id=s.patient_id, detail="outside window")
     if old is not None and old_start is not None:
-        _emit(ctx, BookingChange("moved", a.clinic_id, a.patient_id, s.id, a.id, a.start, old_start))
+        emit(ctx, BookingChange("moved", a.clinic_id, a.patient_id, s.id, a.id, a.start, old_start))
     else:
-        _emit(ctx, BookingChange("booked", a.clinic_id, a.patient_id, s.id, a.id, a.start))
+        emit(ctx, BookingChange("booked", a.clinic_id, a.patient_id, s.id, a.id, a.start))
     for u in unbooked:
-        _emit(ctx, BookingChange("cancelled", u.clinic_id, u.patient_id, u.session_id, u.id, u.start))
+        emit(ctx, BookingChange("cancelled", u.clinic_id, u.patient_id, u.session_id, u.id, u.start))
     return result
 
 
@@ -650,42 +608,6 @@ def _redate(ctx: Context, p: Plan, s: CourseSession, day: date) -> tuple[list[Se
     return moved, unbooked
 
 
-def unbook(ctx: Context, sessions: Iterable[CourseSession], reason: str) -> list[Appointment]:
-    """Cancel the active appointments of sessions that moved to another day (a re-flow)."""
-    ids = [s.id for s in sessions]
-    if not ids:
-        return []
-    rows = list(
-        ctx.db.scalars(
-            select(Appointment).where(Appointment.session_id.in_(ids), Appointment.status.in_(APPOINTMENT_ACTIVE))
-        )
-    )
-    now = _now(ctx)
-    for a in rows:
-        _set_status(ctx, a, "cancelled", now)
-        a.cancel_reason = reason
-        audit.record(ctx, "unbook", "appointment", a.id, patient_id=a.patient_id)
-    return rows
-
-
-def settle(ctx: Context, s: CourseSession, status: Literal["done", "cancelled"], reason: str | None = None) -> None:
-    """The session was recorded done (or missed): its active appointment follows."""
-    a = _active_for_session(ctx.db, s.id)
-    if a is None:
-        return
-    _set_status(ctx, a, status, _now(ctx))
-    if status == "cancelled":
-        a.cancel_reason = reason
-        _emit(ctx, BookingChange("cancelled", a.clinic_id, a.patient_id, s.id, a.id, a.start))
-
-
-def _set_status(ctx: Context, a: Appointment, status: str, at: datetime) -> None:
-    a.previous_status = a.status
-    a.status = status
-    a.status_by = ctx.actor.user_id
-    a.status_at = at
-
-
 # ---------- the front desk's day ----------
 
 
@@ -714,11 +636,11 @@ def _need(a: Appointment, *statuses: str) -> None:
 def cancel(ctx: Context, appointment_id: int, body: CancelIn) -> AppointmentOut:
     a = _load(ctx, appointment_id, body.version)
     _need(a, "booked")
-    _set_status(ctx, a, "cancelled", _now(ctx))
+    set_status(ctx, a, "cancelled", _now(ctx))
     a.cancel_reason = body.reason
     audit.record(ctx, "cancel", "appointment", a.id, patient_id=a.patient_id)
     ctx.db.flush()
-    _emit(ctx, BookingChange("cancelled", a.clinic_id, a.patient_id, a.session_id, a.id, a.start))
+    emit(ctx, BookingChange("cancelled", a.clinic_id, a.patient_id, a.session_id, a.id, a.start))
     return out(ctx, a)
 
 
@@ -731,7 +653,7 @@ def arrive(ctx: Context, appointment_id: int, body: StatusIn) -> AppointmentOut:
             "status", f"arrival is recorded on the appointment's day ({_local_day(a, _zone(ctx)).isoformat()})"
         )
     now = _now(ctx)
-    _set_status(ctx, a, "arrived", now)
+    set_status(ctx, a, "arrived", now)
     a.arrived_at = now
     audit.record(ctx, "arrive", "appointment", a.id, patient_id=a.patient_id)
     ctx.db.flush()
@@ -745,7 +667,7 @@ def no_show(ctx: Context, appointment_id: int, body: StatusIn) -> AppointmentOut
     _need(a, "booked")
     if _now(ctx) < a.start:
         raise Conflict("status", "a no-show is recorded once the appointment's time has come")
-    _set_status(ctx, a, "no_show", _now(ctx))
+    set_status(ctx, a, "no_show", _now(ctx))
     audit.record(ctx, "no_show", "appointment", a.id, patient_id=a.patient_id)
     ctx.db.flush()
     return out(ctx, a)

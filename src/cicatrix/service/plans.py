@@ -24,7 +24,7 @@ from cicatrix.engine.reschedule import reschedule_plan
 from cicatrix.engine.result import Plan as EnginePlan
 from cicatrix.engine.timeline import instructions_for
 from cicatrix.knowledge.frozen import to_data
-from cicatrix.service import assessments, audit, patients, queries, screening
+from cicatrix.service import assessments, audit, booking_events, patients, queries, screening
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Conflict, Invalid, NotFound
 from cicatrix.service.policy import (
@@ -608,8 +608,6 @@ def _session(ctx: Context, session_id: int) -> tuple[CourseSession, Plan]:
 
 
 def record_done(ctx: Context, session_id: int, body: SessionDoneIn) -> SessionOut:
-    from cicatrix.service import appointments
-
     s, p = _session(ctx, session_id)
     _stale(p, body.version)
     _stale_session(s, body.session_version)
@@ -619,7 +617,7 @@ def record_done(ctx: Context, session_id: int, body: SessionDoneIn) -> SessionOu
             f"this session is planned for {s.date.isoformat()}; it can be recorded as done on or after that day",
         )
     s.status = "done"
-    appointments.settle(ctx, s, "done")
+    booking_events.settle(ctx, s, "done")
     s.recorded_by = ctx.actor.user_id
     s.recorded_at = utcnow()
     s.note = body.note
@@ -665,15 +663,13 @@ def apply_reflow(
 ) -> None:
     """Store a re-flowed course: the planned sessions follow it, the plan keeps it, and the
     history says who moved which session from when to when."""
-    from cicatrix.service import appointments  # appointments re-flow through here too
-
     old_date = s.date
     before = {row.id: row.date for row in _sessions(ctx, p.id) if row.status == "planned"}
     _sync_sessions(ctx, p, plan)
     p.proposal = to_data(plan)
     after = _sessions(ctx, p.id)
     moved = [r for r in after if r.id in before and (r.status, r.date) != ("planned", before[r.id])]
-    appointments.unbook(ctx, [row for row in moved if row.id != s.id], "the course was re-flowed; book it again")
+    booking_events.unbook(ctx, [row for row in moved if row.id != s.id], "the course was re-flowed; book it again")
     ctx.db.add(
         PlanEdit(
             plan_id=p.id,
@@ -695,8 +691,6 @@ def apply_reflow(
 
 def record_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanOut:
     """Mark a session missed and re-flow the rest of the course through the engine."""
-    from cicatrix.service import appointments
-
     s, p = _session(ctx, session_id)
     _stale(p, body.version)
     _stale_session(s, body.session_version)
@@ -707,7 +701,7 @@ def record_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanO
     # A preview changes nothing: its writes happen in a savepoint that is rolled back.
     preview = ctx.db.begin_nested() if body.dry_run else None
     s.status = "missed"
-    appointments.settle(ctx, s, "cancelled", "the session was recorded as missed")
+    booking_events.settle(ctx, s, "cancelled", "the session was recorded as missed")
     s.recorded_by = ctx.actor.user_id
     s.recorded_at = now
     s.note = body.note

@@ -133,9 +133,9 @@ def _keep_an_admin(ctx: Context, u: User, field: str) -> None:
         return
     ctx.db.execute(select(Clinic.id).where(Clinic.id == u.clinic_id).with_for_update(key_share=True))
     others = ctx.db.scalar(
-        select(func.count()).select_from(User).where(
-            User.clinic_id == u.clinic_id, User.role == "admin", User.active.is_(True), User.id != u.id
-        )
+        select(func.count())
+        .select_from(User)
+        .where(User.clinic_id == u.clinic_id, User.role == "admin", User.active.is_(True), User.id != u.id)
     )
     if not others:
         raise Conflict(field, "this is the clinic's last active administrator; make another user an admin first")

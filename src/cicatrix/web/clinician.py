@@ -511,8 +511,12 @@ def session_missed(
 
 @router.get("/plans/{plan_id}/handout", response_class=HTMLResponse)
 def handout(plan_id: Id, page: Page = Depends(CLINICIAN)) -> Response:
+    return handout_page(page, views.plan_view(page.ctx, plan_id))
+
+
+def handout_page(page: Page, view: views.PlanView) -> Response:
+    """The printable handout of a plan (clinicians from the plan, front desk from the patient)."""
     kb = page.ctx.kb
-    view = views.plan_view(page.ctx, plan_id)
     plan, patient = view.plan, view.patient
     return page.render(
         "clinician/handout.html",

@@ -29,8 +29,10 @@ ROLE_LABELS = {
 STAFF_NAV: tuple[tuple[str, str, str], ...] = (
     ("/", "Today", "patient.list"),
     ("/patients", "Patients", "patient.list"),
+    ("/calendar", "Appointments", "appointment.read"),
     ("/admin/users", "Users", "user.manage"),
     ("/admin/settings", "Clinic settings", "clinic.manage"),
+    ("/admin/calendar", "Opening hours and rooms", "clinic.manage"),
     ("/knowledge", "Knowledge base", "knowledge.read"),
 )
 # Patients get their own short list, in plain words.
@@ -38,6 +40,7 @@ PATIENT_NAV: tuple[tuple[str, str], ...] = (
     ("/me", "Today"),
     ("/me/timeline", "My calendar"),
     ("/me/plan", "My plan"),
+    ("/me/appointments", "My appointments"),
     ("/me/learn", "Learn"),
 )
 
