@@ -241,9 +241,12 @@ def assessment_create(patient_id: Id, request: Request, posted: Posted, page: Pa
     p = patients.get(page.ctx, patient_id)
     data = {k: str(v) for k, v in posted.items() if k != "csrf_token" and isinstance(v, str)}
     form = parse_assessment_form(data, page.ctx.kb)
+    start = _preferred_start(page, form)
     if form.ok and form.case is not None:
         body = AssessmentIn(
-            assessment=form.case["assessment"], patient={"phototype": form.case["patient"]["phototype"]}
+            assessment=form.case["assessment"],
+            patient={"phototype": form.case["patient"]["phototype"]},
+            preferences={"start": start.isoformat()} if start else None,
         )
         try:
             created = page.step(plans.assess, patient_id, body)
@@ -321,8 +324,28 @@ def _version(form: FormState) -> int:
 @router.post("/plans/{plan_id}/approve", response_class=HTMLResponse)
 def plan_approve(plan_id: Id, request: Request, posted: Posted, page: Page = Depends(CLINICIAN)) -> Response:
     form = read_form(posted)
-    plans.approve(page.ctx, plan_id, _version(form))
+    start = _preferred_start(page, form)
+    if form.errors:
+        return _plan_page(page, plan_id, errors=[form.errors["start"]], status=422)
+    plans.approve(page.ctx, plan_id, _version(form), start)
     return _see(f"/plans/{plan_id}", "approved")
+
+
+def _preferred_start(page: Page, form: FormState) -> date | None:
+    """The optional preferred start of the assessment form and the approval step (issue 14 §1):
+    empty means the default, the first open day after every pre-care step."""
+    raw = form.value("start").strip()
+    if not raw:
+        return None
+    try:
+        start = date.fromisoformat(raw)
+    except ValueError:
+        form.errors["start"] = "Enter the preferred start as YYYY-MM-DD, or leave it empty."
+        return None
+    if start < page.ctx.today:
+        form.errors["start"] = "The preferred start cannot be in the past."
+        return None
+    return start
 
 
 @router.post("/plans/{plan_id}/edit", response_class=HTMLResponse)
