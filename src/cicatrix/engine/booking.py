@@ -100,13 +100,16 @@ def default_start(
 ) -> date:
     """The earliest start at which no care step before the first session is dated before today.
 
-    The engine dates each treatment's pre-care from its first session; planning once from
-    today shows how far before the first session the earliest step falls, and the start moves
-    by that much. The result is the first open day on or after it."""
+    The engine dates each treatment's pre-care back from its first session, and books that
+    session no earlier than the start. Planning from today shows how far the earliest step
+    falls before today; the first session moves later by that much (it becomes the start). The
+    result is the first open day on or after it."""
     overrides = tuple(overrides)
     start = max(today, case.assessment.date)
-    plan = plan_case(replace(case, preferences=replace(case.preferences, start=start)), kb, overrides)
-    first = min((e.date for e in plan.timeline), default=start)
-    if first < today:
-        start += today - first
+    for _ in range(3):  # once is enough unless screening adds a longer lead to the later start
+        plan = plan_case(replace(case, preferences=replace(case.preferences, start=start)), kb, overrides)
+        first = min((e.date for e in plan.timeline), default=start)
+        if first >= today or not plan.course.sessions:
+            break
+        start = max(start, plan.course.sessions[0].date + (today - first))
     return calendar.next_open_day(start) or start
