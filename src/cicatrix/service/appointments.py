@@ -16,7 +16,7 @@ inside the booking's unit of work; a preview (`dry_run`) announces nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cicatrix.engine.booking import Window, booking_window
-from cicatrix.engine.slots import Booking, ClinicCalendar, free_slots
+from cicatrix.engine.slots import Booking, ClinicCalendar, Slot, free_slots
 from cicatrix.service import audit, clinic_calendar, plans
 from cicatrix.service.booking_events import BookingChange, active_for_session, emit, set_status
 from cicatrix.service.booking_schemas import (
@@ -312,59 +312,70 @@ def _busy(
     return by_p, by_r
 
 
+CHUNK_DAYS = 3  # the search reads the bookings of a few days at a time and stops when it has enough
+
+
 def _search(
     ctx: Context,
     calendar: ClinicCalendar,
     duration: timedelta,
     first: date,
     last: date,
-    practitioner_ids: Sequence[int],
-    room_ids: Sequence[int],
+    practitioner_names: dict[int, str],
+    room_names: dict[int, str],
     ignore: int | None,
     limit: int,
 ) -> list[SlotOut]:
+    """The first `limit` free slots from `first` to `last`. Appointments end on the day they
+    start, so the days can be searched a few at a time: the first days usually hold enough
+    slots, and the later days' bookings are then never read."""
     zone = _zone(ctx)
-    by_p, by_r = _busy(ctx, zone, first, last, ignore)
-    names_p = {u.id: u.display_name for u in ctx.db.scalars(select(User).where(User.id.in_(practitioner_ids)))}
-    names_r = {r.id: r.name for r in ctx.db.scalars(select(Room).where(Room.id.in_(room_ids)))}
-    key_p = {f"{pid:020d}": pid for pid in practitioner_ids}
-    key_r = {f"{rid:020d}": rid for rid in room_ids}
-    found = free_slots(
-        calendar,
-        {k: by_p.get(pid, []) for k, pid in key_p.items()},
-        {k: by_r.get(rid, []) for k, rid in key_r.items()},
-        duration,
-        first,
-        last,
-        not_before=_now(ctx).astimezone(zone).replace(tzinfo=None),
-        limit=limit,
-    )
+    key_p = {f"{pid:020d}": pid for pid in practitioner_names}
+    key_r = {f"{rid:020d}": rid for rid in room_names}
+    not_before = _now(ctx).astimezone(zone).replace(tzinfo=None)
+    found: list[Slot] = []
+    lo = first
+    while lo <= last and len(found) < limit:
+        hi = min(lo + timedelta(days=CHUNK_DAYS - 1), last)
+        if any(calendar.is_open(lo + timedelta(days=k)) for k in range((hi - lo).days + 1)):
+            by_p, by_r = _busy(ctx, zone, lo, hi, ignore)
+            found += free_slots(
+                calendar,
+                {k: by_p.get(pid, []) for k, pid in key_p.items()},
+                {k: by_r.get(rid, []) for k, rid in key_r.items()},
+                duration,
+                lo,
+                hi,
+                not_before=not_before,
+                limit=limit - len(found),
+            )
+        lo = hi + timedelta(days=1)
     return [
         SlotOut(
             start=sl.start.replace(tzinfo=zone),
             end=sl.end.replace(tzinfo=zone),
             practitioner_id=key_p[sl.practitioner],
-            practitioner=names_p[key_p[sl.practitioner]],
+            practitioner=practitioner_names[key_p[sl.practitioner]],
             room_id=key_r[sl.room],
-            room=names_r[key_r[sl.room]],
+            room=room_names[key_r[sl.room]],
         )
         for sl in found
     ]
 
 
-def _resources(ctx: Context, practitioner_id: int | None, room_id: int | None) -> tuple[list[int], list[int]]:
+def _resources(ctx: Context, practitioner_id: int | None, room_id: int | None) -> tuple[dict[int, str], dict[int, str]]:
+    """The practitioners and rooms to search, by id with their names (one of each if chosen)."""
     if practitioner_id is not None:
-        pids = [_practitioner(ctx, practitioner_id).id]
+        u = _practitioner(ctx, practitioner_id)
+        pids = {u.id: u.display_name}
     else:
-        pids = [p.id for p in practitioners(ctx)]
+        pids = {p.id: p.name for p in practitioners(ctx)}
     if room_id is not None:
-        rids = [_room(ctx, room_id).id]
+        r = _room(ctx, room_id)
+        rids = {r.id: r.name}
     else:
-        rids = list(
-            ctx.db.scalars(
-                select(Room.id).where(Room.clinic_id == ctx.actor.clinic_id, Room.active.is_(True)).order_by(Room.name)
-            )
-        )
+        q = select(Room.id, Room.name).where(Room.clinic_id == ctx.actor.clinic_id, Room.active.is_(True))
+        rids = {rid: name for rid, name in ctx.db.execute(q.order_by(Room.name))}
     return pids, rids
 
 
@@ -453,21 +464,13 @@ def _lost(ctx: Context, s: CourseSession, a: Appointment, ignore: int | None, w:
     zone = _zone(ctx)
     day = a.start.astimezone(zone).date()
     first = max(ctx.today, day)
-    nxt = _search(
-        ctx,
-        clinic_calendar.calendar_for(ctx),
-        a.end - a.start,
-        first,
-        max(w.latest, first + timedelta(days=14)),
-        [a.practitioner_id],
-        [a.room_id],
-        ignore,
-        NEXT_SLOTS,
-    )
+    calendar = clinic_calendar.calendar_for(ctx)
+    pids, rids = _resources(ctx, a.practitioner_id, a.room_id)
+    last = max(w.latest, first + timedelta(days=14))
+    nxt = _search(ctx, calendar, a.end - a.start, first, last, pids, rids, ignore, NEXT_SLOTS)
     if not nxt:
         pids, rids = _resources(ctx, None, None)
-        nxt = _search(ctx, clinic_calendar.calendar_for(ctx), a.end - a.start, first, first + timedelta(days=14),
-                      pids, rids, ignore, NEXT_SLOTS)  # fmt: skip
+        nxt = _search(ctx, calendar, a.end - a.start, first, last, pids, rids, ignore, NEXT_SLOTS)
     return Conflict(
         "start",
         "this time is already booked for the practitioner or the room; choose one of the next free slots",
