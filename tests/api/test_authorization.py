@@ -179,6 +179,18 @@ def _appointment(status: str = "booked", hours_ago: int = 0) -> Callable[[World,
     return make
 
 
+def _done_today(w: World, who: str) -> tuple[dict[str, Any], Any]:
+    """A session of a fresh approved plan, recorded done today (so it can be undone)."""
+    from cicatrix.service import plans
+    from cicatrix.service.schemas import SessionDoneIn
+
+    params, _ = _done(w, who)
+    clin = "clinician_b" if who == "P3" else "clinician"
+    with w.database.transaction() as db:
+        plans.record_done(w.ctx(clin, db), params["session_id"], SessionDoneIn())
+    return params, {}
+
+
 def _with(body: dict[str, Any], build: Callable[[World, str], tuple[dict[str, Any], Any]]) -> Callable[..., Any]:
     return lambda w, p: (build(w, p)[0], body)
 
@@ -282,6 +294,7 @@ APPOINTMENTS: dict[tuple[str, str], Spec | None] = {
     ("POST", "/api/appointments/{appointment_id}/arrived"): Spec(BOOKERS, _appointment()),
     ("POST", "/api/appointments/{appointment_id}/no-show"): Spec(BOOKERS, _appointment(hours_ago=2)),
     ("POST", "/api/appointments/{appointment_id}/undo"): Spec(BOOKERS, _appointment("arrived")),
+    ("POST", "/api/sessions/{session_id}/undo"): Spec(BOOKERS, _done_today),
     ("GET", "/api/patients/{patient_id}/appointments"): Spec(
         {"clinician", "front_desk", "patient"}, lambda w, p: _plain(pid(w, p))
     ),

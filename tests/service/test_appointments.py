@@ -20,6 +20,7 @@ from cicatrix.service.booking_schemas import (
     Closure,
     OpeningPeriod,
     RoomIn,
+    SessionUndoIn,
     StatusIn,
 )
 from cicatrix.service.errors import Conflict, Forbidden, Invalid
@@ -287,3 +288,22 @@ def test_a_session_is_done_only_on_or_after_its_day_and_its_appointment_follows(
     with world.database.transaction() as db:
         plans.record_done(world.ctx("clinician", db), one.id, SessionDoneIn(note="given"))
         assert appointments.get(world.ctx("front_desk", db), a.id).status == "done"
+
+
+def test_done_is_undone_the_same_day_only_and_the_appointment_follows(world: Any, rooms: list[int]) -> None:
+    one = _sessions(world)[0]
+    a = _book(world, one.id, datetime(2026, 11, 23, 15, tzinfo=LONDON), rooms[0]).appointment
+    with world.database.transaction() as db:
+        done = plans.record_done(world.ctx("clinician", db), one.id, SessionDoneIn())
+    with world.database.transaction() as db:
+        tomorrow = replace(world.ctx("front_desk", db), today=TODAY + timedelta(days=1))
+        with pytest.raises(Conflict, match="today"):
+            plans.undo_done(tomorrow, one.id, SessionUndoIn())
+    with world.database.transaction() as db:
+        undone = plans.undo_done(world.ctx("front_desk", db), one.id, SessionUndoIn(session_version=done.version))
+        assert undone.status == "planned" and undone.recorded_at is None
+        assert appointments.get(world.ctx("front_desk", db), a.id).status == "booked"
+    with world.database.transaction() as db, pytest.raises(Conflict):
+        plans.undo_done(world.ctx("front_desk", db), one.id, SessionUndoIn())
+    with world.database.transaction() as db:
+        assert db.scalar(select(AuditEvent.id).where(AuditEvent.action == "undo", AuditEvent.detail == "done"))

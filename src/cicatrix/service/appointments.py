@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -46,6 +46,7 @@ from cicatrix.service.booking_schemas import (
     StatusIn,
     WindowOut,
 )
+from cicatrix.service.clock import zone_of
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Conflict, Invalid, NotFound
 from cicatrix.service.policy import allowed, require, require_patient_access
@@ -68,13 +69,6 @@ NEXT_SLOTS = 5  # how many free slots a lost race or a taken slot is answered wi
 MAX_DAYS = 31  # the widest calendar view and slot search, in days
 
 # ---------- reading ----------
-
-
-def zone_of(tz: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def _zone(ctx: Context) -> ZoneInfo:

@@ -90,6 +90,18 @@ def settle(ctx: Context, s: CourseSession, status: Literal["done", "cancelled"],
         emit(ctx, BookingChange("cancelled", a.clinic_id, a.patient_id, s.id, a.id, a.start))
 
 
+def reopen(ctx: Context, s: CourseSession) -> None:
+    """"Done" was undone: the session's finished appointment takes back its earlier status."""
+    a = ctx.db.scalar(
+        select(Appointment)
+        .where(Appointment.session_id == s.id, Appointment.status == "done")
+        .order_by(Appointment.id.desc())
+        .limit(1)
+    )
+    if a is not None:
+        set_status(ctx, a, a.previous_status or "booked", _now(ctx))
+
+
 def set_status(ctx: Context, a: Appointment, status: str, at: datetime) -> None:
     a.previous_status = a.status
     a.status = status

@@ -177,6 +177,12 @@ class StatusIn(BaseModel):
     version: Version | None = Field(default=None, description="the appointment's version as read; stale is 409")
 
 
+class SessionUndoIn(BaseModel):
+    model_config = _IN
+
+    session_version: Version | None = Field(default=None, description="the session's version as read; stale is 409")
+
+
 class CancelIn(StatusIn):
     reason: Reason
 

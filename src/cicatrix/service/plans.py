@@ -24,7 +24,9 @@ from cicatrix.engine.reschedule import reschedule_plan
 from cicatrix.engine.result import Plan as EnginePlan
 from cicatrix.engine.timeline import instructions_for
 from cicatrix.knowledge.frozen import to_data
-from cicatrix.service import assessments, audit, booking_events, patients, queries, screening
+from cicatrix.service import assessments, audit, booking_events, clinic_calendar, patients, queries, screening
+from cicatrix.service.booking_schemas import SessionUndoIn
+from cicatrix.service.clock import zone_of
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Conflict, Invalid, NotFound
 from cicatrix.service.policy import (
@@ -619,7 +621,7 @@ def record_done(ctx: Context, session_id: int, body: SessionDoneIn) -> SessionOu
     s.status = "done"
     booking_events.settle(ctx, s, "done")
     s.recorded_by = ctx.actor.user_id
-    s.recorded_at = utcnow()
+    s.recorded_at = ctx.now or utcnow()
     s.note = body.note
     audit.record(ctx, "session_done", "course_session", s.id, patient_id=s.patient_id)
     ctx.db.flush()
@@ -687,6 +689,32 @@ def apply_reflow(
             from_version=from_version,
         )
     )
+
+
+def undo_done(ctx: Context, session_id: int, body: SessionUndoIn) -> SessionOut:
+    """Undo "done" recorded today (the clinic's day): a slip of the finger at the desk is put
+    right the same day, audited; after that the record stands."""
+    s = ctx.db.get(CourseSession, session_id)
+    if s is None or s.clinic_id != ctx.actor.clinic_id:
+        raise NotFound("session_id", "no such session")
+    try:
+        require_patient_access(ctx.actor, "session.record", s.patient_id)
+    except NotFound:
+        raise NotFound("session_id", "no such session") from None
+    _stale_session(s, body.session_version)
+    if s.status != "done":
+        raise Conflict("status", f"only a session recorded as done can be undone; this one is {s.status}")
+    zone = zone_of(clinic_calendar.timezone(ctx))
+    if s.recorded_at is None or s.recorded_at.astimezone(zone).date() != ctx.today:
+        raise Conflict("status", "only a session recorded as done today can be undone")
+    s.status = "planned"
+    s.recorded_by = None
+    s.recorded_at = None
+    booking_events.reopen(ctx, s)
+    audit.record(ctx, "undo", "course_session", s.id, patient_id=s.patient_id, detail="done")
+    ctx.db.flush()
+    result = session_out(ctx, s)
+    return result
 
 
 def record_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanOut:

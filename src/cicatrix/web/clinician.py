@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from cicatrix.params import Id
 from cicatrix.service import assessments, dashboard, patients, plans, views
+from cicatrix.service.booking_schemas import SessionUndoIn
 from cicatrix.service.errors import Conflict, Invalid, NotFound
 from cicatrix.service.policy import ROLES, allowed, may_see_field, roles_with
 from cicatrix.service.schemas import (
@@ -453,6 +454,18 @@ def session_done(plan_id: Id, session_id: Id, posted: Posted, page: Page = Depen
     except Conflict as exc:
         return _course_page(page, plan_id, [exc.message], status=409)
     return _see(f"/plans/{plan_id}/course", "done")
+
+
+@router.post("/plans/{plan_id}/sessions/{session_id}/undo", response_class=HTMLResponse)
+def session_undo(plan_id: Id, session_id: Id, posted: Posted, page: Page = Depends(CLINICIAN)) -> Response:
+    """Undo "done" recorded today (issue 14 §1: an undo within the same day, audited)."""
+    _session_of(views.plan_view(page.ctx, plan_id).plan, session_id)
+    body = SessionUndoIn(session_version=_session_version(read_form(posted)))
+    try:
+        page.step(plans.undo_done, session_id, body)
+    except Conflict as exc:
+        return _course_page(page, plan_id, [exc.message], status=409)
+    return _see(f"/plans/{plan_id}/course")
 
 
 def _missed_page(
