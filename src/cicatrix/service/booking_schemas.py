@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from cicatrix.service.bounds import Day, RecordId, Version
+from cicatrix.service.bounds import Day, Instant, RecordId, Version
 from cicatrix.service.schemas import Reason, ShortText
 
 _IN = ConfigDict(extra="forbid")
@@ -122,7 +122,7 @@ class SlotsOut(BaseModel):
 class BookIn(BaseModel):
     model_config = _IN
 
-    start: AwareDatetime = Field(description="with its offset, e.g. 2026-12-07T10:00:00+00:00")
+    start: Instant = Field(description="with its offset, e.g. 2026-12-07T10:00:00+00:00")
     practitioner_id: RecordId
     room_id: RecordId
     override_reason: Reason | None = Field(
