@@ -6,6 +6,7 @@ QR code. Menus link only to pages the role can open."""
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from sqlalchemy import select
 from tests.today import TODAY
@@ -95,3 +96,29 @@ def test_front_desk_prints_the_handout(demo: Demo) -> None:
     _sid, pid = _planned_session(demo)
     r = demo.client.get(f"/patients/{pid}/handout")
     assert r.status_code == 200 and "data-print" in r.text
+
+
+def test_assessment_form_and_approval_take_a_preferred_start(demo: Demo) -> None:
+    demo.login("clinician")
+    csrf = demo.csrf("/patients/1/assessments/new")
+    form = {"csrf_token": csrf, "date": TODAY.isoformat(), "phototype": "III", "goodman_baron_qualitative": "3",
+            "scar-rolling-count": "8", "scar-rolling-depth": "shallow"}  # fmt: skip
+    past = demo.client.post("/patients/1/assessments/new", data={**form, "start": "2020-01-06"})
+    assert past.status_code == 422 and "cannot be in the past" in past.text
+    made = demo.client.post("/patients/1/assessments/new", data={**form, "start": "2027-01-11"}, follow_redirects=False)
+    assert made.status_code == 303, made.text
+    plan_id = int(re.search(r"/plans/(\d+)", made.headers["location"])[1])  # type: ignore[index]
+    with demo.app.state.db.transaction() as db:
+        plan = db.get(Plan, plan_id)
+        assert plan is not None and plan.preferences["start"] == "2027-01-11"
+        version = plan.version
+    page = demo.client.get(f"/plans/{plan_id}")
+    assert 'id="approve-start"' in page.text
+    r = demo.client.post(f"/plans/{plan_id}/approve", data={"csrf_token": csrf, "version": str(version),
+                                                            "start": "2027-02-01"}, follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303, r.text
+    with demo.app.state.db.transaction() as db:
+        plan = db.get(Plan, plan_id)
+        assert plan is not None and plan.status == "approved" and plan.preferences["start"] == "2027-02-01"
+        first = db.scalar(select(CourseSession.date).where(CourseSession.plan_id == plan_id, CourseSession.status == "planned").order_by(CourseSession.date))  # fmt: skip
+        assert first is not None and first >= date(2027, 2, 1)
