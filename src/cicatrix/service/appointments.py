@@ -222,13 +222,7 @@ def _room(ctx: Context, room_id: int) -> Room:
 
 
 def _booking_session(ctx: Context, session_id: int) -> tuple[CourseSession, Plan]:
-    s = ctx.db.get(CourseSession, session_id)
-    if s is None or s.clinic_id != ctx.actor.clinic_id:
-        raise NotFound("session_id", "no such session")
-    try:
-        require_patient_access(ctx.actor, "appointment.book", s.patient_id)
-    except NotFound:
-        raise NotFound("session_id", "no such session") from None
+    s = plans.session_row(ctx, session_id, "appointment.book")
     p = ctx.db.get(Plan, s.plan_id)
     assert p is not None
     if p.status != "approved":
@@ -608,14 +602,20 @@ def _redate(ctx: Context, p: Plan, s: CourseSession, day: date) -> tuple[list[Se
 # ---------- the front desk's day ----------
 
 
-def _load(ctx: Context, appointment_id: int, version: int | None) -> Appointment:
+def _appointment(ctx: Context, appointment_id: int, permission: str) -> Appointment:
+    """An appointment of the actor's clinic the actor may reach (404 otherwise)."""
     a = ctx.db.get(Appointment, appointment_id)
     if a is None or a.clinic_id != ctx.actor.clinic_id:
         raise NotFound("appointment_id", "no such appointment")
     try:
-        require_patient_access(ctx.actor, "appointment.book", a.patient_id)
+        require_patient_access(ctx.actor, permission, a.patient_id)
     except NotFound:
         raise NotFound("appointment_id", "no such appointment") from None
+    return a
+
+
+def _load(ctx: Context, appointment_id: int, version: int | None) -> Appointment:
+    a = _appointment(ctx, appointment_id, "appointment.book")
     if version is not None and a.version != version:
         raise Conflict(
             "version",
@@ -690,13 +690,7 @@ def undo(ctx: Context, appointment_id: int, body: StatusIn) -> AppointmentOut:
 
 
 def get(ctx: Context, appointment_id: int) -> AppointmentOut:
-    a = ctx.db.get(Appointment, appointment_id)
-    if a is None or a.clinic_id != ctx.actor.clinic_id:
-        raise NotFound("appointment_id", "no such appointment")
-    try:
-        require_patient_access(ctx.actor, "schedule.read", a.patient_id)
-    except NotFound:
-        raise NotFound("appointment_id", "no such appointment") from None
+    a = _appointment(ctx, appointment_id, "schedule.read")
     audit.record(ctx, "read", "appointment", a.id, patient_id=a.patient_id)
     return out(ctx, a)
 

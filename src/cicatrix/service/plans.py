@@ -592,14 +592,21 @@ def edit(ctx: Context, plan_id: int, body: PlanEditIn, if_match: int | None = No
     return result
 
 
-def _session(ctx: Context, session_id: int) -> tuple[CourseSession, Plan]:
+def session_row(ctx: Context, session_id: int, permission: str) -> CourseSession:
+    """A course session of the actor's clinic that the actor may act on (404 otherwise, so
+    another clinic's or patient's sessions are not revealed)."""
     s = ctx.db.get(CourseSession, session_id)
     if s is None or s.clinic_id != ctx.actor.clinic_id:
         raise NotFound("session_id", "no such session")
     try:
-        require_patient_access(ctx.actor, "session.record", s.patient_id)
+        require_patient_access(ctx.actor, permission, s.patient_id)
     except NotFound:
         raise NotFound("session_id", "no such session") from None
+    return s
+
+
+def _session(ctx: Context, session_id: int) -> tuple[CourseSession, Plan]:
+    s = session_row(ctx, session_id, "session.record")
     p = ctx.db.get(Plan, s.plan_id)
     assert p is not None
     if p.status != "approved":
@@ -694,13 +701,7 @@ def apply_reflow(
 def undo_done(ctx: Context, session_id: int, body: SessionUndoIn) -> SessionOut:
     """Undo "done" recorded today (the clinic's day): a slip of the finger at the desk is put
     right the same day, audited; after that the record stands."""
-    s = ctx.db.get(CourseSession, session_id)
-    if s is None or s.clinic_id != ctx.actor.clinic_id:
-        raise NotFound("session_id", "no such session")
-    try:
-        require_patient_access(ctx.actor, "session.record", s.patient_id)
-    except NotFound:
-        raise NotFound("session_id", "no such session") from None
+    s = session_row(ctx, session_id, "session.record")
     _stale_session(s, body.session_version)
     if s.status != "done":
         raise Conflict("status", f"only a session recorded as done can be undone; this one is {s.status}")
