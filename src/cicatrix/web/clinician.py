@@ -445,27 +445,29 @@ def _session_version(form: FormState) -> int | None:
     return int(raw)
 
 
-@router.post("/plans/{plan_id}/sessions/{session_id}/done", response_class=HTMLResponse)
-def session_done(plan_id: Id, session_id: Id, posted: Posted, page: Page = Depends(CLINICIAN)) -> Response:
+def _record_session(page: Page, plan_id: int, session_id: int, posted: Any, undo: bool) -> Response:
+    """Done, or its same-day undo, from the course page (with the session version it showed)."""
     _session_of(views.plan_view(page.ctx, plan_id).plan, session_id)
-    body = SessionDoneIn(session_version=_session_version(read_form(posted)))
+    version = _session_version(read_form(posted))
     try:
-        page.step(plans.record_done, session_id, body)
+        if undo:
+            page.step(plans.undo_done, session_id, SessionUndoIn(session_version=version))
+        else:
+            page.step(plans.record_done, session_id, SessionDoneIn(session_version=version))
     except Conflict as exc:
         return _course_page(page, plan_id, [exc.message], status=409)
-    return _see(f"/plans/{plan_id}/course", "done")
+    return _see(f"/plans/{plan_id}/course", None if undo else "done")
+
+
+@router.post("/plans/{plan_id}/sessions/{session_id}/done", response_class=HTMLResponse)
+def session_done(plan_id: Id, session_id: Id, posted: Posted, page: Page = Depends(CLINICIAN)) -> Response:
+    return _record_session(page, plan_id, session_id, posted, undo=False)
 
 
 @router.post("/plans/{plan_id}/sessions/{session_id}/undo", response_class=HTMLResponse)
 def session_undo(plan_id: Id, session_id: Id, posted: Posted, page: Page = Depends(CLINICIAN)) -> Response:
     """Undo "done" recorded today (issue 14 §1: an undo within the same day, audited)."""
-    _session_of(views.plan_view(page.ctx, plan_id).plan, session_id)
-    body = SessionUndoIn(session_version=_session_version(read_form(posted)))
-    try:
-        page.step(plans.undo_done, session_id, body)
-    except Conflict as exc:
-        return _course_page(page, plan_id, [exc.message], status=409)
-    return _see(f"/plans/{plan_id}/course")
+    return _record_session(page, plan_id, session_id, posted, undo=True)
 
 
 def _missed_page(
