@@ -625,8 +625,8 @@ def record_done(ctx: Context, session_id: int, body: SessionDoneIn) -> SessionOu
             "status",
             f"this session is planned for {s.date.isoformat()}; it can be recorded as done on or after that day",
         )
+    booking_events.settle(ctx, s, "done")  # first: its query flushes, and the session's version moves once
     s.status = "done"
-    booking_events.settle(ctx, s, "done")
     s.recorded_by = ctx.actor.user_id
     s.recorded_at = ctx.now or utcnow()
     s.note = body.note
@@ -729,8 +729,8 @@ def record_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanO
     version = p.version
     # A preview changes nothing: its writes happen in a savepoint that is rolled back.
     preview = ctx.db.begin_nested() if body.dry_run else None
-    s.status = "missed"
     booking_events.settle(ctx, s, "cancelled", "the session was recorded as missed")
+    s.status = "missed"
     s.recorded_by = ctx.actor.user_id
     s.recorded_at = now
     s.note = body.note
