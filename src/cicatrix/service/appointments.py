@@ -65,6 +65,9 @@ from cicatrix.storage.models import (
     User,
 )
 
+# An appointment ends on the day it starts (`_check_hours`), so one that overlaps a time began
+# less than a day before it: the lower bound lets the index on start find it without a scan.
+LONGEST = timedelta(days=1)
 NEXT_SLOTS = 5  # how many free slots a lost race or a taken slot is answered with
 MAX_DAYS = 31  # the widest calendar view and slot search, in days
 
@@ -286,6 +289,7 @@ def _busy(
             Appointment.clinic_id == ctx.actor.clinic_id,
             Appointment.status.in_(APPOINTMENT_ACTIVE),
             Appointment.start < hi,
+            Appointment.start > lo - LONGEST,
             Appointment.end > lo,
         )
     ).all()
@@ -440,6 +444,7 @@ def _taken(ctx: Context, a: Appointment, ignore: int | None) -> bool:
         Appointment.status.in_(APPOINTMENT_ACTIVE),
         or_(Appointment.practitioner_id == a.practitioner_id, Appointment.room_id == a.room_id),
         Appointment.start < a.end,
+        Appointment.start > a.start - LONGEST,
         Appointment.end > a.start,
     )
     if ignore is not None:
@@ -726,6 +731,7 @@ def clinic_days(
             .where(
                 Appointment.clinic_id == ctx.actor.clinic_id,
                 Appointment.start < hi,
+                Appointment.start > lo - LONGEST,
                 Appointment.end > lo,
                 Appointment.status != "cancelled",
             )
