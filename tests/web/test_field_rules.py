@@ -11,10 +11,12 @@ from cicatrix.service.policy import FIELDS_SEEN
 
 USERNAMES = {"front_desk": "front_desk@test", "patient": "p1@test", "clinician": "clinician@test"}
 PAGES = {
-    "front_desk": ["/", "/patients", "/patients/{P1}"],
-    "patient": ["/me", "/me/timeline", "/me/plan", "/me/learn"],
-    "clinician": ["/", "/patients", "/patients/{P1}", "/plans/{plan}", "/plans/{plan}/course"],
-}
+    "front_desk": ["/", "/patients", "/patients/{P1}", "/calendar", "/calendar?view=week&by=room",
+                   "/patients/{P1}/bookings", "/patients/{P1}/handout"],
+    "patient": ["/me", "/me/timeline", "/me/plan", "/me/learn", "/me/appointments"],
+    "clinician": ["/", "/patients", "/patients/{P1}", "/plans/{plan}", "/plans/{plan}/course", "/calendar",
+                  "/patients/{P1}/bookings"],
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("role", sorted(PAGES))
