@@ -22,7 +22,7 @@ from cicatrix.service.schemas import PatientIn, UserIn
 from tests.api.routes_util import walk
 from tests.storage.world import ASSESSMENT, PASSWORD, World
 
-SERVICE_MODULES = {f"cicatrix.api.routes.{m}" for m in ("auth", "patients", "care", "admin", "exports")}
+SERVICE_MODULES = {f"cicatrix.api.routes.{m}" for m in ("auth", "patients", "care", "appointments", "admin", "exports")}
 ROLES = ("anon", "admin", "clinician", "front_desk", "patient")
 ALL = {"admin", "clinician", "front_desk", "patient"}
 STAFF = {"admin", "clinician", "front_desk"}
@@ -108,7 +108,9 @@ def _fhir_patient(w: World, who: str) -> tuple[dict[str, Any], Any]:
         "identifier": [{"system": PATIENT_ID_SYSTEM, "value": f"IMPORT-{next(_n)}"}],
         "gender": "female",
         "birthDate": "1994-05-17",
-        "extension": [{"url": EXT_PHOTOTYPE, "valueCodeableConcept": {"coding": [{"system": PHOTOTYPE, "code": "IV"}]}}],
+        "extension": [
+            {"url": EXT_PHOTOTYPE, "valueCodeableConcept": {"coding": [{"system": PHOTOTYPE, "code": "IV"}]}}
+        ],
     }
 
 
@@ -128,6 +130,87 @@ def _cal_token(w: World, who: str) -> tuple[dict[str, Any], Any]:
         t = calendar.create(w.ctx(clin, db), w.patients[who])
     return {"patient_id": w.patients[who], "token_id": t.id}, None
 
+
+def _new_room(w: World, who: str) -> int:
+    from cicatrix.service import appointments
+    from cicatrix.service.booking_schemas import RoomIn
+
+    with w.database.transaction() as db:
+        admin = "admin" if who != "P3" else None
+        if admin is None:  # clinic B has no admin in the world: a room row directly
+            from cicatrix.storage.models import Room
+
+            r = Room(clinic_id=w.clinic_b, name=f"Room {next(_n)}", active=True)
+            db.add(r)
+            db.flush()
+            return r.id
+        return appointments.add_room(w.ctx(admin, db), RoomIn(name=f"Room {next(_n)}")).id
+
+
+def _slots(w: World, who: str) -> tuple[dict[str, Any], Any]:
+    _new_room(w, who)
+    return {"session_id": _fresh_plan(True)(w, who)["session_id"]}, None
+
+
+def _book(w: World, who: str, dry_run: bool = False) -> tuple[dict[str, Any], Any]:
+    from cicatrix.service import appointments
+
+    sid = _slots(w, who)[0]["session_id"]
+    clin = "clinician_b" if who == "P3" else "clinician"
+    with w.database.transaction() as db:
+        slot = appointments.slots(w.ctx(clin, db), sid, limit=1).slots[0]
+    body = {"start": slot.start.isoformat(), "practitioner_id": slot.practitioner_id, "room_id": slot.room_id}
+    return {"session_id": sid}, {**body, "dry_run": dry_run}
+
+
+def _appointment(status: str = "booked", hours_ago: int = 0) -> Callable[[World, str], tuple[dict[str, Any], Any]]:
+    """An appointment of a fresh session, today, with its own practitioner and room (so none
+    is ever taken); written directly, as a booking in the past cannot be made through the API."""
+
+    def make(w: World, who: str) -> tuple[dict[str, Any], Any]:
+        from cicatrix.service.schemas import UserIn
+        from cicatrix.service.users import add_user
+        from cicatrix.storage.models import Appointment, CourseSession
+        from tests.today import NOW
+
+        sid = _fresh_plan(True)(w, who)["session_id"]
+        room = _new_room(w, who)
+        with w.database.transaction() as db:
+            s = db.get(CourseSession, sid)
+            assert s is not None
+            u = add_user(db, s.clinic_id, UserIn(username=f"doc{next(_n)}@test", display_name="Dr",
+                                                  role="clinician", password=PASSWORD))  # fmt: skip
+            start = NOW + timedelta(hours=1 - hours_ago)
+            a = Appointment(clinic_id=s.clinic_id, patient_id=s.patient_id, session_id=sid, practitioner_id=u.id,
+                            room_id=room, start=start, end=start + timedelta(minutes=60), status=status,
+                            previous_status="booked" if status != "booked" else None,
+                            status_at=NOW if status != "booked" else None,
+                            booked_by=u.id, booked_at=NOW, version=1)  # fmt: skip
+            db.add(a)
+            db.flush()
+            return {"appointment_id": a.id}, {}
+
+    return make
+
+
+def _done_today(w: World, who: str) -> tuple[dict[str, Any], Any]:
+    """A session of a fresh approved plan, recorded done today (so it can be undone)."""
+    from cicatrix.service import plans
+    from cicatrix.service.schemas import SessionDoneIn
+
+    params, _ = _done(w, who)
+    clin = "clinician_b" if who == "P3" else "clinician"
+    with w.database.transaction() as db:
+        plans.record_done(w.ctx(clin, db), params["session_id"], SessionDoneIn())
+    return params, {}
+
+
+def _with(body: dict[str, Any], build: Callable[[World, str], tuple[dict[str, Any], Any]]) -> Callable[..., Any]:
+    return lambda w, p: (build(w, p)[0], body)
+
+
+BOOKERS = {"clinician", "front_desk"}
+CALENDAR_BODY = {"hours": [{"weekday": d, "opens": "09:00", "closes": "17:00"} for d in range(5)], "country": "GB"}
 
 MATRIX: dict[tuple[str, str], Spec | None] = {
     # public: checked in their own tests
@@ -219,11 +302,40 @@ MATRIX: dict[tuple[str, str], Spec | None] = {
     ("POST", "/api/patients/import/fhir"): Spec({"clinician"}, _fhir_patient, False),
     ("GET", "/api/patients/{patient_id}/calendar.ics"): Spec({"clinician", "patient"}, lambda w, p: _plain(pid(w, p))),
     ("GET", "/api/calendar/{token}.ics"): None,  # authorised by its secret: tests/exports/test_api.py
-    ("GET", "/api/patients/{patient_id}/handout.pdf"): Spec(
-        {"clinician", "patient"}, lambda w, p: _plain(pid(w, p))
-    ),
+    ("GET", "/api/patients/{patient_id}/handout.pdf"): Spec({"clinician", "patient"}, lambda w, p: _plain(pid(w, p))),
     ("GET", "/api/exports/outcomes.csv"): Spec({"admin", "clinician"}, lambda w, p: _plain({}), False),
 }
+
+
+# After the others: these make fresh approved plans of P1, which supersede the world's.
+APPOINTMENTS: dict[tuple[str, str], Spec | None] = {
+    # appointments (issue 14): the front desk's work, nothing clinical
+    ("GET", "/api/sessions/{session_id}/slots"): Spec(BOOKERS, _slots),
+    ("POST", "/api/sessions/{session_id}/appointment"): Spec(BOOKERS, _book),
+    ("GET", "/api/appointments/{appointment_id}"): Spec(
+        {"clinician", "front_desk", "patient"}, lambda w, p: (_appointment()(w, p)[0], None)
+    ),
+    ("POST", "/api/appointments/{appointment_id}/cancel"): Spec(
+        BOOKERS, _with({"reason": "patient unwell"}, _appointment())
+    ),
+    ("POST", "/api/appointments/{appointment_id}/arrived"): Spec(BOOKERS, _appointment()),
+    ("POST", "/api/appointments/{appointment_id}/no-show"): Spec(BOOKERS, _appointment(hours_ago=2)),
+    ("POST", "/api/appointments/{appointment_id}/undo"): Spec(BOOKERS, _appointment("arrived")),
+    ("POST", "/api/sessions/{session_id}/undo"): Spec(BOOKERS, _done_today),
+    ("GET", "/api/patients/{patient_id}/appointments"): Spec(
+        {"clinician", "front_desk", "patient"}, lambda w, p: _plain(pid(w, p))
+    ),
+    ("GET", "/api/calendar"): Spec(BOOKERS, lambda w, p: _plain({}), False),
+    ("GET", "/api/practitioners"): Spec(BOOKERS, lambda w, p: _plain({}), False),
+    ("GET", "/api/rooms"): Spec(BOOKERS | {"admin"}, lambda w, p: _plain({}), False),
+    ("POST", "/api/rooms"): Spec({"admin"}, lambda w, p: _plain({}, {"name": f"Room {next(_n)}"}), False),
+    ("PUT", "/api/rooms/{room_id}"): Spec(
+        {"admin"}, lambda w, p: _plain({"room_id": _new_room(w, p)}, {"name": f"Room {next(_n)}"}), False
+    ),
+    ("GET", "/api/clinic/calendar"): Spec({"admin"}, lambda w, p: _plain({}), False),
+    ("PUT", "/api/clinic/calendar"): Spec({"admin"}, lambda w, p: _plain({}, CALENDAR_BODY), False),
+}
+MATRIX.update(APPOINTMENTS)
 
 
 # Calls of a route in MATRIX whose body changes what it does, by label: (method, path, spec).
@@ -233,6 +345,11 @@ VARIANTS: dict[str, tuple[str, str, Spec]] = {
         "POST",
         "/api/sessions/{session_id}/missed",
         Spec({"clinician", "front_desk"}, lambda w, p: _missed(w, p, dry_run=True)),
+    ),
+    "book, dry run": (
+        "POST",
+        "/api/sessions/{session_id}/appointment",
+        Spec(BOOKERS, lambda w, p: _book(w, p, dry_run=True)),
     ),
     "done, with a note": (
         "POST",

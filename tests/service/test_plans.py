@@ -142,7 +142,7 @@ def test_missed_session_reflows_keeping_intervals(world) -> None:
     first, *rest = sorted(before.sessions, key=lambda s: s.number)
     assert rest, "micro-needling has several sessions"
     gaps_before = [(b.date - a.date).days for a, b in zip([first, *rest], rest, strict=False)]
-    new_date = first.date + timedelta(days=5)
+    new_date = first.date + timedelta(days=7)  # the same weekday: the clinic is open
     with world.database.transaction() as db:
         preview = plans.record_missed(world.ctx("front_desk", db), first.id,
                                       SessionMissedIn(new_date=new_date, dry_run=True))  # fmt: skip
@@ -158,13 +158,13 @@ def test_missed_session_reflows_keeping_intervals(world) -> None:
     assert planned[0].number == 1 and planned[0].date == new_date and planned[0].sequence == 1
     gaps_after = [(b.date - a.date).days for a, b in itertools.pairwise(planned)]
     assert gaps_after == gaps_before  # every interval kept
-    assert [s.date for s in planned[1:]] == [s.date + timedelta(days=5) for s in rest]
+    assert [s.date for s in planned[1:]] == [s.date + timedelta(days=7) for s in rest]
     assert [s["date"] for s in after.plan["course"]["sessions"]] == [s.date.isoformat() for s in planned]
     with world.database.transaction() as db, pytest.raises(Conflict):
         plans.record_missed(world.ctx("clinician", db), first.id, SessionMissedIn())
-    with world.database.transaction() as db:
-        done = plans.record_done(world.ctx("clinician", db), planned[0].id, SessionDoneIn(note="ok"))
-    assert done.status == "done"
+    assert planned[0].date > TODAY
+    with world.database.transaction() as db, pytest.raises(Conflict, match="on or after that day"):
+        plans.record_done(world.ctx("clinician", db), planned[0].id, SessionDoneIn(note="ok"))
 
 
 def test_a_reflow_passes_the_gate_with_the_patient_as_recorded_now(world) -> None:

@@ -35,6 +35,9 @@ def test_upgrade_from_empty_then_downgrade_one_step(settings: Settings) -> None:
     assert migrate.current_revision(settings) == head
     tables = _tables(settings)
     assert set(Base.metadata.tables) <= tables
+    migrate.downgrade(settings)  # one step: 0007 added appointments, rooms and the clinic calendar
+    assert migrate.current_revision(settings) == "0005"
+    assert not {"appointment", "room", "clinic_calendar"} & _tables(settings)
     migrate.downgrade(settings)  # one step: 0005 added the second factor
     assert migrate.current_revision(settings) == "0004"
     assert "recovery_code" not in _tables(settings)

@@ -12,14 +12,16 @@ from cicatrix.service.policy import FIELDS_SEEN
 USERNAMES = {"front_desk": "front_desk@test", "patient": "p1@test", "clinician": "clinician@test",
              "admin": "admin@test"}  # fmt: skip
 PAGES = {
-    "front_desk": ["/", "/patients", "/patients/{P1}", "/account", "/account/second-factor"],
-    "patient": ["/me", "/me/timeline", "/me/plan", "/me/learn", "/account"],
-    "clinician": ["/", "/patients", "/patients/{P1}", "/plans/{plan}", "/plans/{plan}/course", "/account"],
+    "front_desk": ["/", "/patients", "/patients/{P1}", "/account", "/account/second-factor", "/calendar",
+                   "/calendar?view=week&by=room", "/patients/{P1}/bookings", "/patients/{P1}/handout"],
+    "patient": ["/me", "/me/timeline", "/me/plan", "/me/learn", "/me/appointments", "/account"],
+    "clinician": ["/", "/patients", "/patients/{P1}", "/plans/{plan}", "/plans/{plan}/course", "/account", "/calendar",
+                  "/patients/{P1}/bookings"],
     # the admin sees names when linking a login (name, record number, birth date) and ids in
     # the audit trail: nothing clinical
     "admin": ["/admin/users", "/admin/users?patient_q=Patient", "/admin/audit", "/admin/audit?patient_id={P1}",
               "/admin/audit.csv", "/account", "/account/second-factor"],
-}
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("role", sorted(PAGES))

@@ -31,4 +31,5 @@ def test_every_menu_link_opens_for_the_role_that_sees_it(demo: Demo, role: str) 
 def test_the_admin_menu_has_no_patient_pages() -> None:
     hrefs = [href for href, _ in nav_for("admin")]
     assert "/patients" not in hrefs and "/" not in hrefs
-    assert hrefs == ["/admin/users", "/admin/settings", "/admin/audit", "/knowledge", "/account"]
+    assert hrefs == ["/admin/users", "/admin/settings", "/admin/audit", "/admin/calendar", "/knowledge", "/account"]
+    assert "/calendar" not in hrefs  # bookings are the front desk's and clinicians', not admins'

@@ -25,6 +25,8 @@ def reschedule_plan(
     number: int,
     new_date: date,
     overrides: Iterable[ClinicianOverride] = (),
+    *,
+    earlier: bool = False,
 ) -> Plan:
     """Move a missed session to `new_date` and everything after it by the same number of days.
 
@@ -33,13 +35,16 @@ def reschedule_plan(
 
     Shifting the rest together keeps every gap between later sessions exactly as planned; the
     gap before the moved session only grows, so no minimum interval is ever broken.
+
+    `earlier=True` (re-booking a session inside its booking window, `engine.booking`) also lets
+    it move to an earlier day; the caller has checked the gap before it against the protocol.
     """
     sessions = list(plan.course.sessions)
     idx = next((i for i, s in enumerate(sessions) if s.treatment == treatment and s.number == number), None)
     if idx is None:
         raise CaseError("session", f"{treatment} #{number}", "no such session in this plan's course")
     old = sessions[idx]
-    if new_date <= old.date:
+    if new_date == old.date or (new_date < old.date and not earlier):
         raise CaseError(
             "new_date", new_date.isoformat(), f"must be after the missed session's date {old.date.isoformat()}"
         )

@@ -190,12 +190,26 @@ def _slots_in_period(
             if free_at != t:  # the practitioner is busy: jump to when they are free
                 t = free_at
                 continue
-            room_free = [(r_busy.next_free(t, duration), r) for r, r_busy in busy_r.items()]
-            room = next((r for at, r in room_free if at == t), None)
+            room, soonest = _first_free_room(busy_r, t, duration)
             if room is not None:
                 out.append(Slot(start=t, end=t + duration, practitioner=p_name, room=room))
                 found += 1
                 t += step
             else:  # every room is taken: jump to when the first one frees up
-                t = max(t + step, _align(min(at for at, _r in room_free), origin, step)) if room_free else period_end
+                t = max(t + step, _align(soonest, origin, step)) if soonest is not None else period_end
     return out
+
+
+def _first_free_room(
+    busy_r: Mapping[str, Busy], t: datetime, duration: timedelta
+) -> tuple[str | None, datetime | None]:
+    """The first room (by name) free at `t` for `duration`; else None and the soonest time any
+    room frees up (None when there are no rooms). Stops at the first free room."""
+    soonest: datetime | None = None
+    for name, r_busy in busy_r.items():
+        at = r_busy.next_free(t, duration)
+        if at == t:
+            return name, t
+        if soonest is None or at < soonest:
+            soonest = at
+    return None, soonest

@@ -228,8 +228,15 @@ class MaintenanceRule(Sourced, frozen=True, kw_only=True):
     text: str
 
 
+class Duration(Sourced, frozen=True, kw_only=True):
+    """How long one session is booked for (the chair time an appointment holds)."""
+
+    minutes: Annotated[int, Meta(ge=5, le=480)]
+
+
 class Protocol(Sourced, frozen=True, kw_only=True):
     sessions: DayRange
+    duration: Duration | None = None
     default_sessions: Annotated[int, Meta(ge=1)] | None = None
     interval_days: DayRange | None = None
     downtime_days: DayRange

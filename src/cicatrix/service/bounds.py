@@ -11,10 +11,10 @@ The engine bounds the case itself (counts, areas, dates: `engine/case.py`).
 from __future__ import annotations
 
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, AwareDatetime, Field
 
 from cicatrix.engine.case import MAX_DATE, MIN_DATE
 
@@ -34,6 +34,15 @@ def in_date_range(day: date) -> date:
 
 
 Day = Annotated[date, AfterValidator(in_date_range)]
+
+
+def instant_in_range(when: datetime) -> datetime:
+    """An instant whose date is in the same range as `Day` (an appointment's start)."""
+    in_date_range(when.date())
+    return when
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(instant_in_range)]
 
 
 def one_line(text: str) -> str:

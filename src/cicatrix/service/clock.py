@@ -26,3 +26,11 @@ def clinic_today(timezone: str, now: datetime | None = None) -> date:
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo("UTC")
     return instant.astimezone(zone).date()
+
+
+def zone_of(timezone: str) -> ZoneInfo:
+    """The zone by name; an unknown one is UTC rather than a failed request (as `clinic_today`)."""
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")

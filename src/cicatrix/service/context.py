@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
@@ -30,3 +30,4 @@ class Context:
     kb: KnowledgeBase
     ip: str | None = None
     today: date = field(default_factory=date.today)
+    now: datetime | None = None  # the instant the request runs at (aware); None: the real clock

@@ -19,7 +19,7 @@ from cicatrix.service import patients, plans
 from cicatrix.service.context import Actor, Context
 from cicatrix.service.schemas import AssessmentIn, PatientClinical, PatientIn, UserIn
 from cicatrix.service.users import add_user, create_clinic
-from cicatrix.storage.models import Clinic, Patient
+from cicatrix.storage.models import Clinic, Patient, Room
 
 DEMO_CLINIC = "cicatrix demo clinic"
 DEMO_PASSWORD = "cicatrix-demo"
@@ -51,6 +51,8 @@ def seed(db: Session, kb: KnowledgeBase, today: date) -> list[tuple[str, str, st
             UserIn(username=username, display_name=display, role=role, password=DEMO_PASSWORD),  # type: ignore[arg-type]
         )
     clin = made["clinician"]
+    for room in ("Treatment room 1", "Laser room"):  # bookings need rooms (admins add their own)
+        db.add(Room(clinic_id=clinic.id, name=room, active=True))
     ctx = Context(
         db=db,
         actor=Actor(user_id=clin.id, clinic_id=clinic.id, role="clinician"),

@@ -24,7 +24,18 @@ from cicatrix.engine.reschedule import reschedule_plan
 from cicatrix.engine.result import Plan as EnginePlan
 from cicatrix.engine.timeline import instructions_for
 from cicatrix.knowledge.frozen import to_data
-from cicatrix.service import assessments, audit, patients, policy, queries, screening
+from cicatrix.service import (
+    assessments,
+    audit,
+    booking_events,
+    clinic_calendar,
+    patients,
+    policy,
+    queries,
+    screening,
+)
+from cicatrix.service.booking_schemas import SessionUndoIn
+from cicatrix.service.clock import zone_of
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Conflict, Invalid, NotFound
 from cicatrix.service.policy import (
@@ -152,7 +163,27 @@ def _overrides(ctx: Context, case: Case, given: list[OverrideIn], field: str) ->
 
 
 def _run(ctx: Context, case: Case, overrides: list[dict[str, Any]]) -> EnginePlan:
-    return plan_case(case, ctx.kb, tuple(ClinicianOverride(o["treatment"], o["reason"]) for o in overrides))
+    """The engine's plan, with every session and the follow-up on a day the clinic is open."""
+    from cicatrix.engine.booking import fit_to_calendar
+    from cicatrix.service.clinic_calendar import calendar_for
+
+    ovs = tuple(ClinicianOverride(o["treatment"], o["reason"]) for o in overrides)
+    return fit_to_calendar(plan_case(case, ctx.kb, ovs), case, ctx.kb, calendar_for(ctx), ovs)
+
+
+def _with_start(ctx: Context, case: Case, preferences: dict[str, Any], overrides: list[dict[str, Any]]) -> Case:
+    """The case with a start: the preferred one, else the first open day at which every care
+    step before the first session falls on or after today (`engine.booking.default_start`);
+    `preferences` gets it too, so the stored plan and every re-flow start from the same day."""
+    from cicatrix.engine.booking import default_start
+    from cicatrix.service.clinic_calendar import calendar_for
+
+    if case.preferences.start is not None:
+        return case
+    ovs = tuple(ClinicianOverride(o["treatment"], o["reason"]) for o in overrides)
+    start = default_start(case, ctx.kb, ctx.today, calendar_for(ctx), ovs)
+    preferences["start"] = start.isoformat()
+    return msgspec.structs.replace(case, preferences=msgspec.structs.replace(case.preferences, start=start))
 
 
 def _check_requested(plan: EnginePlan, treatments: list[str] | None, field: str) -> None:
@@ -249,6 +280,8 @@ def _new_plan(ctx: Context, a: Assessment, case: Case, preferences: dict[str, An
     ovs = [
         {"treatment": o.treatment, "reason": o.reason, "by": ctx.actor.user_id, "at": now.isoformat()} for o in given
     ]
+    preferences = dict(preferences)
+    case = _with_start(ctx, case, preferences, ovs)
     plan = _run(ctx, case, ovs)
     # A proposal may list a requested treatment as excluded (the engine says why); only an
     # edit that insists on scheduling one is refused. What is scheduled passes the one gate.
@@ -396,13 +429,16 @@ def list_for_patient(ctx: Context, patient_id: int) -> list[PlanSummary]:
     return result
 
 
-def approve(ctx: Context, plan_id: int, version: int) -> PlanOut:
-    """A clinician takes responsibility for the plan; any earlier approved plan is superseded."""
+def approve(ctx: Context, plan_id: int, version: int, start: date | None = None) -> PlanOut:
+    """A clinician takes responsibility for the plan; any earlier approved plan is superseded.
+    A `start` chosen at approval re-plans the course from it first (`_start_at`)."""
     p = _load(ctx, plan_id, "plan.approve")
     _lock_patient(ctx, p.patient_id)
     _stale(p, version)
     if p.status != "proposed":
         raise Conflict("status", f"only a proposed plan can be approved (this one is {p.status})")
+    if start is not None:
+        _start_at(ctx, p, start, version)
     _screen_against_current_facts(ctx, p)
     now = utcnow()
     for old in ctx.db.scalars(
@@ -434,6 +470,37 @@ def approve(ctx: Context, plan_id: int, version: int) -> PlanOut:
     _flush(ctx)
     result = out(ctx, p)
     return result
+
+
+def _start_at(ctx: Context, p: Plan, start: date, version: int) -> None:
+    """The preferred start chosen at the approval step: the proposal is planned again from it
+    (the same engine, gate and calendar as any edit), recorded in its history, then approved."""
+    if start < ctx.today:
+        raise Invalid("start", f"{start.isoformat()} is in the past (today is {ctx.today.isoformat()})")
+    prefs = dict(p.preferences or {})
+    if prefs.get("start") == start.isoformat():
+        return
+    prefs["start"] = start.isoformat()
+    a = ctx.db.get(Assessment, p.assessment_id)
+    assert a is not None
+    case = _case(ctx, a, prefs)
+    plan = _run(ctx, case, list(p.overrides or []))
+    screening.screen_plan(ctx, case, plan, {o["treatment"] for o in p.overrides or []})
+    p.proposal = to_data(plan)
+    p.preferences = prefs
+    ctx.db.add(
+        PlanEdit(
+            plan_id=p.id,
+            user_id=ctx.actor.user_id,
+            at=utcnow(),
+            kind="edit",
+            reason="start chosen at approval",
+            override=False,
+            change={"start": prefs["start"]},
+            from_version=version,
+        )
+    )
+    _sync_sessions(ctx, p, plan)
 
 
 def record_overrides(
@@ -538,14 +605,21 @@ def edit(ctx: Context, plan_id: int, body: PlanEditIn, if_match: int | None = No
     return result
 
 
-def _session(ctx: Context, session_id: int) -> tuple[CourseSession, Plan]:
+def session_row(ctx: Context, session_id: int, permission: str) -> CourseSession:
+    """A course session of the actor's clinic that the actor may act on (404 otherwise, so
+    another clinic's or patient's sessions are not revealed)."""
     s = ctx.db.get(CourseSession, session_id)
     if s is None or s.clinic_id != ctx.actor.clinic_id:
         raise NotFound("session_id", "no such session")
     try:
-        require_patient_access(ctx.actor, "session.record", s.patient_id)
+        require_patient_access(ctx.actor, permission, s.patient_id)
     except NotFound:
         raise NotFound("session_id", "no such session") from None
+    return s
+
+
+def _session(ctx: Context, session_id: int) -> tuple[CourseSession, Plan]:
+    s = session_row(ctx, session_id, "session.record")
     p = ctx.db.get(Plan, s.plan_id)
     assert p is not None
     if p.status != "approved":
@@ -559,11 +633,112 @@ def record_done(ctx: Context, session_id: int, body: SessionDoneIn) -> SessionOu
     s, p = _session(ctx, session_id)
     _stale(p, body.version)
     _stale_session(s, body.session_version)
+    if s.date > ctx.today:
+        raise Conflict(
+            "status",
+            f"this session is planned for {s.date.isoformat()}; it can be recorded as done on or after that day",
+        )
+    booking_events.settle(ctx, s, "done")  # first: its query flushes, and the session's version moves once
     s.status = "done"
     s.recorded_by = ctx.actor.user_id
-    s.recorded_at = utcnow()
+    s.recorded_at = ctx.now or utcnow()
     s.note = body.note
     audit.record(ctx, "session_done", "course_session", s.id, patient_id=s.patient_id)
+    ctx.db.flush()
+    result = session_out(ctx, s)
+    return result
+
+
+def _next_open_day(ctx: Context, day: date) -> date:
+    from cicatrix.service.clinic_calendar import calendar_for
+
+    return calendar_for(ctx).next_open_day(day) or day
+
+
+def reflowed(ctx: Context, p: Plan, s: CourseSession, new_date: date, *, earlier: bool = False) -> EnginePlan:
+    """The plan's course with session `s` on `new_date` and every later session moved by the
+    same number of days (`engine.reschedule`), then on the clinic's open days. A re-dated
+    session never lands in the past (422 `new_date`)."""
+    from cicatrix.engine.booking import fit_to_calendar
+    from cicatrix.service.clinic_calendar import calendar_for
+
+    if new_date < ctx.today:
+        raise Invalid("new_date", f"{new_date.isoformat()} is in the past (today is {ctx.today.isoformat()})")
+    calendar = calendar_for(ctx)
+    if not calendar.is_open(new_date):
+        raise Invalid("new_date", f"the clinic is closed on {new_date.isoformat()}")
+    a = ctx.db.get(Assessment, p.assessment_id)
+    assert a is not None
+    case = _case(ctx, a, p.preferences or {})
+    try:
+        kept = tuple(ClinicianOverride(o["treatment"], o["reason"]) for o in (p.overrides or []))
+        proposal = msgspec.convert(p.proposal, EnginePlan)
+        plan = reschedule_plan(proposal, case, ctx.kb, s.treatment, s.number, new_date, kept, earlier=earlier)
+        plan = fit_to_calendar(plan, case, ctx.kb, calendar, kept)
+    except CaseError as exc:
+        field = "new_date" if exc.field == "new_date" else "session_id"
+        raise Invalid(field, exc.message, value=str(exc.value)) from None
+    # Re-flowing writes the plan anew (a missed session, a re-booking, earlier or later): it passes
+    # the gate, with the patient's facts as they are now. Why it fails is clinical: a role that may
+    # not see the plan is told only that it needs a clinician.
+    try:
+        _screen_against_current_facts(ctx, p, plan, field="session_id")
+    except Invalid as exc:
+        if policy.may_see_field(ctx.actor, "plan"):
+            raise
+        raise Invalid(
+            "session_id",
+            "this course cannot be re-dated until a clinician has reviewed it; please ask a clinician",
+        ) from exc
+    return plan
+
+
+def apply_reflow(
+    ctx: Context, p: Plan, plan: EnginePlan, s: CourseSession, new_date: date, reason: str, from_version: int
+) -> None:
+    """Store a re-flowed course: the planned sessions follow it, the plan keeps it, and the
+    history says who moved which session from when to when."""
+    old_date = s.date
+    before = {row.id: row.date for row in _sessions(ctx, p.id) if row.status == "planned"}
+    _sync_sessions(ctx, p, plan)
+    p.proposal = to_data(plan)
+    after = _sessions(ctx, p.id)
+    moved = [r for r in after if r.id in before and (r.status, r.date) != ("planned", before[r.id])]
+    booking_events.unbook(ctx, [row for row in moved if row.id != s.id], "the course was re-flowed; book it again")
+    ctx.db.add(
+        PlanEdit(
+            plan_id=p.id,
+            user_id=ctx.actor.user_id,
+            at=utcnow(),
+            kind="reschedule",
+            reason=reason,
+            override=False,
+            change={
+                "treatment": s.treatment,
+                "number": s.number,
+                "from": old_date.isoformat(),
+                "to": new_date.isoformat(),
+            },
+            from_version=from_version,
+        )
+    )
+
+
+def undo_done(ctx: Context, session_id: int, body: SessionUndoIn) -> SessionOut:
+    """Undo "done" recorded today (the clinic's day): a slip of the finger at the desk is put
+    right the same day, audited; after that the record stands."""
+    s = session_row(ctx, session_id, "session.record")
+    _stale_session(s, body.session_version)
+    if s.status != "done":
+        raise Conflict("status", f"only a session recorded as done can be undone; this one is {s.status}")
+    zone = zone_of(clinic_calendar.timezone(ctx))
+    if s.recorded_at is None or s.recorded_at.astimezone(zone).date() != ctx.today:
+        raise Conflict("status", "only a session recorded as done today can be undone")
+    s.status = "planned"
+    s.recorded_by = None
+    s.recorded_at = None
+    booking_events.reopen(ctx, s)
+    audit.record(ctx, "undo", "course_session", s.id, patient_id=s.patient_id, detail="done")
     ctx.db.flush()
     result = session_out(ctx, s)
     return result
@@ -574,33 +749,13 @@ def record_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanO
     s, p = _session(ctx, session_id)
     _stale(p, body.version)
     _stale_session(s, body.session_version)
-    new_date = body.new_date or max(ctx.today, s.date) + timedelta(days=1)
-    a = ctx.db.get(Assessment, p.assessment_id)
-    assert a is not None
-    case = _case(ctx, a, p.preferences or {})
-    try:
-        kept = tuple(ClinicianOverride(o["treatment"], o["reason"]) for o in (p.overrides or []))
-        proposal = msgspec.convert(p.proposal, EnginePlan)
-        plan = reschedule_plan(proposal, case, ctx.kb, s.treatment, s.number, new_date, kept)
-    except CaseError as exc:
-        field = "new_date" if exc.field == "new_date" else "session_id"
-        raise Invalid(field, exc.message, value=str(exc.value)) from None
-    # Re-flowing writes the plan anew: it passes the gate, with the patient's facts as they are now.
-    # Why it fails is clinical: a role that may not see the plan is told only that it needs a
-    # clinician.
-    try:
-        _screen_against_current_facts(ctx, p, plan, field="session_id")
-    except Invalid as exc:
-        if policy.may_see_field(ctx.actor, "plan"):
-            raise
-        raise Invalid(
-            "session_id",
-            "this course cannot be re-dated until a clinician has reviewed it; please ask a clinician",
-        ) from exc
+    new_date = body.new_date or _next_open_day(ctx, max(ctx.today, s.date) + timedelta(days=1))
+    plan = reflowed(ctx, p, s, new_date)
     now = utcnow()
     version = p.version
     # A preview changes nothing: its writes happen in a savepoint that is rolled back.
     preview = ctx.db.begin_nested() if body.dry_run else None
+    booking_events.settle(ctx, s, "cancelled", "the session was recorded as missed")
     s.status = "missed"
     s.recorded_by = ctx.actor.user_id
     s.recorded_at = now
@@ -618,25 +773,7 @@ def record_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanO
         )
     )
     ctx.db.flush()
-    _sync_sessions(ctx, p, plan)
-    p.proposal = to_data(plan)
-    ctx.db.add(
-        PlanEdit(
-            plan_id=p.id,
-            user_id=ctx.actor.user_id,
-            at=now,
-            kind="reschedule",
-            reason=f"missed {s.treatment} session {s.number}",
-            override=False,
-            change={
-                "treatment": s.treatment,
-                "number": s.number,
-                "from": s.date.isoformat(),
-                "to": new_date.isoformat(),
-            },
-            from_version=version,
-        )
-    )
+    apply_reflow(ctx, p, plan, s, new_date, f"missed {s.treatment} session {s.number}", version)
     _flush(ctx)
     result = out(ctx, p, preview=body.dry_run)
     if preview is not None:

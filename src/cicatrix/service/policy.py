@@ -44,6 +44,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "plan.approve": frozenset({"clinician"}),
     "schedule.read": frozenset({"clinician", "front_desk", "patient"}),
     "session.record": frozenset({"clinician", "front_desk"}),
+    # the clinic's day and week, practitioners and rooms: who is booked when, nothing clinical
+    "appointment.read": frozenset({"clinician", "front_desk"}),
+    # book, re-book, cancel, arrival, no-show and their same-day undo: the front desk's work
+    "appointment.book": frozenset({"clinician", "front_desk"}),
+    # the patient's printed handout (the approved course and its day-by-day care, in the
+    # patient's words): the front desk hands it over; no scores, exclusions or notes
+    "handout.print": frozenset({"clinician", "front_desk"}),
     "timeline.read": frozenset({"clinician", "patient"}),
     "outcome.read": frozenset({"clinician", "patient"}),
     "outcome.create": frozenset({"clinician"}),

@@ -27,10 +27,7 @@ def current_plan(ctx: Context, patient_id: int, *, approved_only: bool = False) 
     if not statuses:
         return None
     return ctx.db.scalar(
-        select(Plan)
-        .where(Plan.patient_id == patient_id, Plan.status.in_(statuses))
-        .order_by(Plan.id.desc())
-        .limit(1)
+        select(Plan).where(Plan.patient_id == patient_id, Plan.status.in_(statuses)).order_by(Plan.id.desc()).limit(1)
     )
 
 

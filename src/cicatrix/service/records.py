@@ -214,6 +214,7 @@ def _one_line(name: str) -> str:
 
 # --- de-identified outcomes ------------------------------------------------------------------
 
+
 def _shift_days(secret: bytes, patient_id: int) -> int:
     """A per-patient shift of 1..180 days either way (never 0, which would publish the real dates),
     fixed for one export and unguessable without the secret."""

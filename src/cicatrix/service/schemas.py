@@ -205,6 +205,7 @@ class ApproveIn(BaseModel):
     model_config = _IN
 
     version: Version
+    start: Day | None = Field(default=None, description="a preferred start chosen at approval (re-plans first)")
 
 
 class SessionOut(BaseModel):

@@ -17,7 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from cicatrix.storage.models import ONE_APPROVED_PLAN
+from cicatrix.storage.models import (
+    NO_DOUBLE_PRACTITIONER,
+    NO_DOUBLE_ROOM,
+    ONE_APPOINTMENT_PER_SESSION,
+    ONE_APPROVED_PLAN,
+)
 from cicatrix.storage.settings import Settings
 
 
@@ -68,6 +73,15 @@ _GUARDS = {
         "status",
         "another plan of this patient was approved at the same moment; reload the patient to see "
         "which plan is in force, and approve this one again if it should replace it",
+    ),
+    (NO_DOUBLE_PRACTITIONER,): WriteConflict(
+        "start", "the practitioner was booked for this time at the same moment; choose another slot"
+    ),
+    (NO_DOUBLE_ROOM,): WriteConflict(
+        "start", "the room was booked for this time at the same moment; choose another slot"
+    ),
+    (ONE_APPOINTMENT_PER_SESSION, "appointment.session_id"): WriteConflict(
+        "session_id", "this session was booked at the same moment; reload the course to see its appointment"
     ),
 }
 

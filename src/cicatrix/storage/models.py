@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Float,
@@ -39,6 +40,10 @@ NAMING = {
 ROLES = ("admin", "clinician", "front_desk", "patient")
 PLAN_STATUSES = ("proposed", "approved", "superseded")
 SESSION_STATUSES = ("planned", "done", "missed", "cancelled")
+# An appointment holds its practitioner and room while booked or arrived; a no-show, a
+# cancellation or a finished visit frees them (the exclusion constraints cover only these).
+APPOINTMENT_STATUSES = ("booked", "arrived", "no_show", "cancelled", "done")
+APPOINTMENT_ACTIVE = ("booked", "arrived")
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC on every back end (SQLite hands back naive values)."""
@@ -314,3 +319,82 @@ class CalendarToken(Base):
     created_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ClinicCalendar(Base):
+    """When the clinic sees patients: weekly hours, its own closures, and the country whose public
+    holidays it keeps (from the `holidays` package). One row per clinic; none means the defaults
+    of `service.clinic_calendar`."""
+
+    __tablename__ = "clinic_calendar"
+
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), primary_key=True)
+    # [{"weekday": 0..6, "opens": "09:00", "closes": "17:00"}, ...]
+    hours: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # [{"date": "2026-12-24", "reason": "staff training"}, ...]
+    closures: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    country: Mapped[str | None] = mapped_column(String(2))
+    subdivision: Mapped[str | None] = mapped_column(String(10))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+
+
+class Room(Base):
+    """A treatment room or a device that only one patient can use at a time."""
+
+    __tablename__ = "room"
+    __table_args__ = (Index("uq_room_clinic_name", "clinic_id", "name", unique=True),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+# The database itself refuses a double booking: on PostgreSQL two exclusion constraints
+# (`btree_gist`) over the practitioner's and the room's time ranges of active appointments, made by
+# migration 0007 (SQLAlchemy's metadata does not carry them, so SQLite's schema matches); on SQLite
+# the booking checks inside its `BEGIN IMMEDIATE` transaction. One active appointment per session is
+# a partial unique index on both.
+NO_DOUBLE_PRACTITIONER = "ex_appointment_practitioner"
+NO_DOUBLE_ROOM = "ex_appointment_room"
+ONE_APPOINTMENT_PER_SESSION = "uq_appointment_one_active"
+_ACTIVE = text("status IN ('booked', 'arrived')")
+
+
+class Appointment(Base):
+    """A course session at a time, with a practitioner and a room; start and end stored in UTC."""
+
+    __tablename__ = "appointment"
+    __table_args__ = (
+        Index("ix_appointment_clinic_start", "clinic_id", "start"),
+        Index("ix_appointment_practitioner_start", "practitioner_id", "start"),
+        Index("ix_appointment_room_start", "room_id", "start"),
+        Index(ONE_APPOINTMENT_PER_SESSION, "session_id", unique=True, sqlite_where=_ACTIVE, postgresql_where=_ACTIVE),
+        CheckConstraint('"end" > start', name="end_after_start"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("course_session.id"), index=True)
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    room_id: Mapped[int] = mapped_column(ForeignKey("room.id"))
+    start: Mapped[datetime] = mapped_column(UTCDateTime)
+    end: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="booked")
+    # set when booked outside the protocol's window: the person's reason (also audited)
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    booked_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    booked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # who set the current status and when, for the same-day undo
+    status_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    previous_status: Mapped[str | None] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from cicatrix.params import Id
 from cicatrix.service import assessments, dashboard, patients, plans, views
+from cicatrix.service.booking_schemas import SessionUndoIn
 from cicatrix.service.errors import Conflict, Invalid, NotFound
 from cicatrix.service.policy import ROLES, allowed, may_see_field, roles_with
 from cicatrix.service.schemas import (
@@ -241,9 +242,12 @@ def assessment_create(patient_id: Id, request: Request, posted: Posted, page: Pa
     p = patients.get(page.ctx, patient_id)
     data = {k: str(v) for k, v in posted.items() if k != "csrf_token" and isinstance(v, str)}
     form = parse_assessment_form(data, page.ctx.kb)
+    start = _preferred_start(page, form)
     if form.ok and form.case is not None:
         body = AssessmentIn(
-            assessment=form.case["assessment"], patient={"phototype": form.case["patient"]["phototype"]}
+            assessment=form.case["assessment"],
+            patient={"phototype": form.case["patient"]["phototype"]},
+            preferences={"start": start.isoformat()} if start else None,
         )
         try:
             created = page.step(plans.assess, patient_id, body)
@@ -321,8 +325,28 @@ def _version(form: FormState) -> int:
 @router.post("/plans/{plan_id}/approve", response_class=HTMLResponse)
 def plan_approve(plan_id: Id, request: Request, posted: Posted, page: Page = Depends(CLINICIAN)) -> Response:
     form = read_form(posted)
-    plans.approve(page.ctx, plan_id, _version(form))
+    start = _preferred_start(page, form)
+    if form.errors:
+        return _plan_page(page, plan_id, errors=[form.errors["start"]], status=422)
+    plans.approve(page.ctx, plan_id, _version(form), start)
     return _see(f"/plans/{plan_id}", "approved")
+
+
+def _preferred_start(page: Page, form: FormState) -> date | None:
+    """The optional preferred start of the assessment form and the approval step (issue 14 §1):
+    empty means the default, the first open day after every pre-care step."""
+    raw = form.value("start").strip()
+    if not raw:
+        return None
+    try:
+        start = date.fromisoformat(raw)
+    except ValueError:
+        form.errors["start"] = "Enter the preferred start as YYYY-MM-DD, or leave it empty."
+        return None
+    if start < page.ctx.today:
+        form.errors["start"] = "The preferred start cannot be in the past."
+        return None
+    return start
 
 
 @router.post("/plans/{plan_id}/edit", response_class=HTMLResponse)
@@ -421,15 +445,29 @@ def _session_version(form: FormState) -> int | None:
     return int(raw)
 
 
-@router.post("/plans/{plan_id}/sessions/{session_id}/done", response_class=HTMLResponse)
-def session_done(plan_id: Id, session_id: Id, posted: Posted, page: Page = Depends(CLINICIAN)) -> Response:
+def _record_session(page: Page, plan_id: int, session_id: int, posted: Any, undo: bool) -> Response:
+    """Done, or its same-day undo, from the course page (with the session version it showed)."""
     _session_of(views.plan_view(page.ctx, plan_id).plan, session_id)
-    body = SessionDoneIn(session_version=_session_version(read_form(posted)))
+    version = _session_version(read_form(posted))
     try:
-        page.step(plans.record_done, session_id, body)
+        if undo:
+            page.step(plans.undo_done, session_id, SessionUndoIn(session_version=version))
+        else:
+            page.step(plans.record_done, session_id, SessionDoneIn(session_version=version))
     except Conflict as exc:
         return _course_page(page, plan_id, [exc.message], status=409)
-    return _see(f"/plans/{plan_id}/course", "done")
+    return _see(f"/plans/{plan_id}/course", None if undo else "done")
+
+
+@router.post("/plans/{plan_id}/sessions/{session_id}/done", response_class=HTMLResponse)
+def session_done(plan_id: Id, session_id: Id, posted: Posted, page: Page = Depends(CLINICIAN)) -> Response:
+    return _record_session(page, plan_id, session_id, posted, undo=False)
+
+
+@router.post("/plans/{plan_id}/sessions/{session_id}/undo", response_class=HTMLResponse)
+def session_undo(plan_id: Id, session_id: Id, posted: Posted, page: Page = Depends(CLINICIAN)) -> Response:
+    """Undo "done" recorded today (issue 14 §1: an undo within the same day, audited)."""
+    return _record_session(page, plan_id, session_id, posted, undo=True)
 
 
 def _missed_page(
@@ -511,8 +549,12 @@ def session_missed(
 
 @router.get("/plans/{plan_id}/handout", response_class=HTMLResponse)
 def handout(plan_id: Id, page: Page = Depends(CLINICIAN)) -> Response:
+    return handout_page(page, views.plan_view(page.ctx, plan_id))
+
+
+def handout_page(page: Page, view: views.PlanView) -> Response:
+    """The printable handout of a plan (clinicians from the plan, front desk from the patient)."""
     kb = page.ctx.kb
-    view = views.plan_view(page.ctx, plan_id)
     plan, patient = view.plan, view.patient
     return page.render(
         "clinician/handout.html",

@@ -29,9 +29,11 @@ ROLE_LABELS = {
 STAFF_NAV: tuple[tuple[str, str, str], ...] = (
     ("/", "Today", "patient.list"),
     ("/patients", "Patients", "patient.list"),
+    ("/calendar", "Appointments", "appointment.read"),
     ("/admin/users", "Users", "user.manage"),
     ("/admin/settings", "Clinic settings", "clinic.manage"),
     ("/admin/audit", "Audit trail", "audit.read"),
+    ("/admin/calendar", "Opening hours and rooms", "clinic.manage"),
     ("/knowledge", "Knowledge base", "knowledge.read"),
     ("/account", "Account", "account.password"),
 )
@@ -40,6 +42,7 @@ PATIENT_NAV: tuple[tuple[str, str], ...] = (
     ("/me", "Today"),
     ("/me/timeline", "My calendar"),
     ("/me/plan", "My plan"),
+    ("/me/appointments", "My appointments"),
     ("/me/learn", "Learn"),
     ("/account", "My account"),
 )

@@ -17,7 +17,16 @@ from cicatrix import credentials
 from cicatrix.service import auth, demo
 from cicatrix.service.errors import RateLimited, Unauthenticated
 from cicatrix.service.policy import ROLES
-from cicatrix.web import account_pages, admin_pages, clinician, patient_pages, render
+from cicatrix.web import (
+    account_pages,
+    admin_calendar,
+    admin_pages,
+    booking_pages,
+    clinician,
+    patient_appointments,
+    patient_pages,
+    render,
+)
 from cicatrix.web.core import Page, Posted, WebRoute, error_page, roles, safe_next
 
 if TYPE_CHECKING:
@@ -191,8 +200,11 @@ async def favicon() -> Response:
 
 
 router.include_router(clinician.router)
+router.include_router(booking_pages.router)
 router.include_router(patient_pages.router)
+router.include_router(patient_appointments.router)
 router.include_router(admin_pages.router)
 router.include_router(account_pages.router)
+router.include_router(admin_calendar.router)
 
 __all__ = ["error_page", "router"]

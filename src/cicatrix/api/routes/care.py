@@ -10,6 +10,7 @@ from cicatrix.api.deps import Call
 from cicatrix.api.routes.patients import _if_match, json_response
 from cicatrix.params import DateParam, Id
 from cicatrix.service import calendar, outcomes, plans, views
+from cicatrix.service.booking_schemas import SessionUndoIn
 from cicatrix.service.schemas import (
     ApproveIn,
     CalendarTokenOut,
@@ -71,7 +72,7 @@ async def edit_plan(
 
 @router.post("/plans/{plan_id}/approve", response_model=PlanOut, summary="Approve (clinicians only)")
 async def approve_plan(plan_id: Id, body: ApproveIn, call: Call) -> Response:
-    return json_response(await call(plans.approve, plan_id, body.version))
+    return json_response(await call(plans.approve, plan_id, body.version, body.start))
 
 
 @router.get(
@@ -86,6 +87,11 @@ async def schedule(patient_id: Id, call: Call) -> ScheduleOut:
 @router.post("/sessions/{session_id}/done", response_model=SessionOut, summary="Session given")
 async def session_done(session_id: Id, body: SessionDoneIn, call: Call) -> SessionOut:
     return await call(plans.record_done, session_id, body)
+
+
+@router.post("/sessions/{session_id}/undo", response_model=SessionOut, summary="Undo today's \"done\" (audited)")
+async def session_undo(session_id: Id, body: SessionUndoIn, call: Call) -> SessionOut:
+    return await call(plans.undo_done, session_id, body)
 
 
 @router.post(
