@@ -621,13 +621,41 @@ def _screen_against_current_facts(ctx: Context, p: Plan) -> None:
     screening.screen_plan(ctx, assessments.parse(ctx, now_case), proposal, overridden, field="plan")
 
 
+def _fork(ctx: Context, running: Plan) -> Plan:
+    """A new proposal that starts as a copy of the running course: editing an approved plan
+    must not take the course away from the patient while the change waits for approval."""
+    p = Plan(
+        clinic_id=running.clinic_id,
+        patient_id=running.patient_id,
+        assessment_id=running.assessment_id,
+        proposal=running.proposal,
+        preferences=dict(running.preferences or {}),
+        overrides=list(running.overrides or []),
+        knowledge_version=running.knowledge_version,
+        status="proposed",
+        created_by=ctx.actor.user_id,
+        created_at=utcnow(),
+    )
+    ctx.db.add(p)
+    ctx.db.flush()
+    supersede_proposals(ctx, p.patient_id, f"replaced by plan {p.id}", keep=p.id)
+    audit.record(ctx, "create", "plan", p.id, patient_id=p.patient_id, detail=f"edit of plan {running.id}")
+    return p
+
+
 def edit(ctx: Context, plan_id: int, body: PlanEditIn, if_match: int | None = None) -> PlanOut:
-    """Re-plan with changed preferences or overrides; the plan needs approval again."""
+    """Re-plan with changed preferences or overrides; the plan needs approval again.
+
+    A proposal is edited in place. An approved plan is the running course: the edit becomes a
+    new proposal beside it (`_fork`; the answer is that proposal, with a new id), and the
+    course runs unchanged until a clinician approves the proposal."""
     p = _load(ctx, plan_id, "plan.edit")
     version = if_match if if_match is not None else body.version
     _stale(p, version)
-    if p.status == "superseded":
-        raise Conflict("status", "a superseded plan cannot be edited")
+    if p.status in ("superseded", "withdrawn"):
+        raise Conflict("status", f"a {p.status} plan cannot be edited")
+    if p.status == "approved":
+        p = _fork(ctx, p)
     a = ctx.db.get(Assessment, p.assessment_id)
     assert a is not None
     prefs = dict(p.preferences or {})

@@ -401,11 +401,11 @@ def plan_edit(plan_id: Id, request: Request, posted: Posted, page: Page = Depend
     if not errors:
         try:
             body = PlanEditIn(version=_version(form), reason=reason, treatments=treatments, start=start)
-            page.step(plans.edit, plan_id, body)
+            edited = page.step(plans.edit, plan_id, body)
         except Invalid as exc:
             errors.append(exc.message)
         else:
-            return _see(f"/plans/{plan_id}", "edited")
+            return _see(f"/plans/{edited.id}", "edited" if edited.id == plan_id else "edited_proposal")
     return _plan_page(page, plan_id, errors, status=422, edit_open=True)
 
 
@@ -427,13 +427,13 @@ def plan_override(plan_id: Id, request: Request, posted: Posted, page: Page = De
                 overrides=[OverrideIn(treatment=treatment, reason=reason)],
                 treatments=sorted({*scheduled, treatment}),
             )
-            page.step(plans.edit, plan_id, body)
+            edited = page.step(plans.edit, plan_id, body)
         except Invalid as exc:
             errors.append(exc.message)
         except ValidationError:
             errors.append("The override could not be read; reload the page and try again.")
         else:
-            return _see(f"/plans/{plan_id}", "overridden")
+            return _see(f"/plans/{edited.id}", "overridden")
     return _plan_page(page, plan_id, errors, status=422)
 
 
