@@ -168,7 +168,7 @@ MATRIX: dict[tuple[str, str], Spec | None] = {
     ("GET", "/api/plans/{plan_id}"): Spec({"clinician", "patient"}, lambda w, p: _plain({"plan_id": w.plans[p]})),
     ("PATCH", "/api/plans/{plan_id}"): Spec({"clinician"}, _edit),
     ("POST", "/api/plans/{plan_id}/approve"): Spec({"clinician"}, _approve),
-    ("GET", "/api/plans/{plan_id}/change"): Spec({"clinician"}, lambda w, p: _approve(w, p)[:1] + (None,)),
+    ("GET", "/api/plans/{plan_id}/change"): Spec({"clinician"}, lambda w, p: (_approve(w, p)[0], None)),
     ("POST", "/api/plans/{plan_id}/withdraw"): Spec({"clinician"}, _withdraw),
     # the procedure note is clinical: front desk records sessions but never writes or sees notes
     ("PUT", "/api/sessions/{session_id}/procedure"): Spec({"clinician"}, _procedure),

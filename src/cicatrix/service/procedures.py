@@ -136,14 +136,14 @@ def record(ctx: Context, session_id: int, body: ProcedureIn) -> SessionOut:
         require_patient_access(ctx.actor, "session.procedure", s.patient_id)
     except NotFound:
         raise NotFound("session_id", "no such session") from None
+    if s.status != "done":
+        raise Conflict("status", f"a procedure note is recorded for a session given (this one is {s.status})")
     if s.version != body.session_version:
         raise Conflict(
             "session_version",
             "the session changed since you read it; reload the course and record the note again",
             current_version=s.version,
         )
-    if s.status != "done":
-        raise Conflict("status", f"a procedure note is recorded for a session given (this one is {s.status})")
     s.procedure = check(ctx.kb, s.treatment, body.values)
     audit.record(ctx, "procedure", "course_session", s.id, patient_id=s.patient_id)
     ctx.db.flush()
