@@ -16,6 +16,7 @@ import msgspec
 from pydantic import TypeAdapter
 from pydantic_core import to_json
 from sqlalchemy import TextClause, bindparam, select, text, update
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from cicatrix.engine.case import Case, CaseError
@@ -325,7 +326,8 @@ def get(ctx: Context, plan_id: int) -> PlanOut:
 
 
 def current(ctx: Context, patient_id: int) -> PlanOut:
-    """The newest plan in force: for patients the approved one, for clinicians also a proposal."""
+    """The running course: the approved plan; for clinicians, the newest proposal while
+    nothing is approved (`queries.current_plan`; a newer proposal is `proposed_change`)."""
     require_patient_access(ctx.actor, "plan.read", patient_id)
     # The patient check and the plan lookup in one statement (the hottest read of the API).
     query = queries.current_with_patient(plan_statuses(ctx.actor))
@@ -340,9 +342,10 @@ def current(ctx: Context, patient_id: int) -> PlanOut:
     return result
 
 
-# `current()` for the API on PostgreSQL, in one statement: the patient's clinic, the newest plan
-# in force, its sessions and edits (as JSON arrays) and the stored plan JSON as text, which goes
-# into the response as it is instead of being parsed, validated and serialised again (~19 KB).
+# `current()` for the API on PostgreSQL, in one statement: the patient's clinic, the running
+# course (the approved plan first, else the newest proposal the role sees), its sessions and
+# edits (as JSON arrays) and the stored plan JSON as text, which goes into the response as it
+# is instead of being parsed, validated and serialised again (~19 KB).
 _PG_CURRENT = """
 SELECT pt.clinic_id AS patient_clinic_id, p.id, p.patient_id, p.assessment_id, p.status, p.version,
        p.knowledge_version, p.created_by, p.created_at, p.approved_by, p.approved_at,
@@ -639,6 +642,10 @@ def _fork(ctx: Context, running: Plan) -> Plan:
     ctx.db.add(p)
     ctx.db.flush()
     supersede_proposals(ctx, p.patient_id, f"replaced by plan {p.id}", keep=p.id)
+    # The running plan's version moves too (its row is rewritten, `version_id_col`): of two
+    # clinicians editing the course they both read, the second gets a 409, not a second proposal.
+    flag_modified(running, "preferences")
+    _flush(ctx)
     audit.record(ctx, "create", "plan", p.id, patient_id=p.patient_id, detail=f"edit of plan {running.id}")
     return p
 
