@@ -291,8 +291,9 @@ def test_a_newer_proposal_changes_no_export_of_the_patient(client) -> None:  # t
     assert "2027-05-05" not in json.dumps(fhir)
     with w.database.transaction() as db:
         assert db.get(Plan, later["plan_id"]).status == "proposed"  # type: ignore[union-attr]
+    # the clinicians' calendar shows the running course too (issue 14 §2), not the proposal
     staff = client.get(f"/api/patients/{pid}/calendar.ics", headers=bearer(client, "clinician"))
-    assert _session_dates(staff.content) == set(proposed.values())
+    assert _session_dates(staff.content) == set(approved.values())
 
 
 # ---------- calendar links ----------

@@ -221,7 +221,8 @@ def test_override_needs_a_reason_and_is_audited(demo: Demo) -> None:
     )
     assert r.status_code == 303, r.text
     assert _audit_count(demo, action="override") == before + 1
-    page = demo.client.get(f"/plans/{plan_id}").text
+    # the override's plan: the same proposal, or a new one beside an approved (running) plan
+    page = demo.client.get(r.headers["location"]).text
     assert "Discussed risks; patient consents" in page
     assert "Clinician overrides" in page
 
