@@ -479,17 +479,7 @@ def _change(ctx: Context, p: Plan, running: Plan | None) -> tuple[PlanChangeOut,
         running_plan_id=running.id if running is not None else None,
         treatments_added=sorted(new_t - old_t),
         treatments_removed=sorted(old_t - new_t),
-        bookings=[
-            BookingEffectOut(
-                effect=e.effect,
-                treatment=e.treatment,
-                number=e.number,
-                old_date=e.old_date,
-                new_date=e.new_date,
-                session_id=e.session_id,
-            )
-            for e in effects
-        ],
+        bookings=[BookingEffectOut.model_validate(e, from_attributes=True) for e in effects],
         done=sum(1 for s in old_rows if s.status == "done"),
         token=changeover.token(effects, {s.id: s.version for s in booked}),
     )
@@ -720,14 +710,20 @@ def edit(ctx: Context, plan_id: int, body: PlanEditIn, if_match: int | None = No
     return result
 
 
-def _session(ctx: Context, session_id: int) -> tuple[CourseSession, Plan]:
+def load_session(ctx: Context, session_id: int, permission: str) -> CourseSession:
+    """A session of the actor's clinic that the role may act on (`permission`); 404 otherwise."""
     s = ctx.db.get(CourseSession, session_id)
     if s is None or s.clinic_id != ctx.actor.clinic_id:
         raise NotFound("session_id", "no such session")
     try:
-        require_patient_access(ctx.actor, "session.record", s.patient_id)
+        require_patient_access(ctx.actor, permission, s.patient_id)
     except NotFound:
         raise NotFound("session_id", "no such session") from None
+    return s
+
+
+def _session(ctx: Context, session_id: int) -> tuple[CourseSession, Plan]:
+    s = load_session(ctx, session_id, "session.record")
     p = ctx.db.get(Plan, s.plan_id)
     assert p is not None
     if p.status != "approved":

@@ -17,11 +17,9 @@ from cicatrix.exports.record import ProcedureDetail, ProcedureNote
 from cicatrix.knowledge.models import KnowledgeBase, ProcedureField
 from cicatrix.service import audit
 from cicatrix.service.context import Context
-from cicatrix.service.errors import Conflict, Invalid, NotFound
-from cicatrix.service.plans import session_out
-from cicatrix.service.policy import require_patient_access
+from cicatrix.service.errors import Conflict, Invalid
+from cicatrix.service.plans import load_session, session_out
 from cicatrix.service.schemas import ProcedureIn, SessionOut
-from cicatrix.storage.models import CourseSession
 
 EMPTY = (None, "", [])
 
@@ -129,13 +127,7 @@ def describe(kb: KnowledgeBase, treatment: str, values: dict[str, Any]) -> Proce
 
 def record(ctx: Context, session_id: int, body: ProcedureIn) -> SessionOut:
     """Store (or correct) the procedure note of a session that was given."""
-    s = ctx.db.get(CourseSession, session_id)
-    if s is None or s.clinic_id != ctx.actor.clinic_id:
-        raise NotFound("session_id", "no such session")
-    try:
-        require_patient_access(ctx.actor, "session.procedure", s.patient_id)
-    except NotFound:
-        raise NotFound("session_id", "no such session") from None
+    s = load_session(ctx, session_id, "session.procedure")
     if s.status != "done":
         raise Conflict("status", f"a procedure note is recorded for a session given (this one is {s.status})")
     if s.version != body.session_version:

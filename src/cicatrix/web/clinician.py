@@ -573,11 +573,17 @@ def session_missed(
 # ---------- procedure notes ----------
 
 
-def _procedure_page(page: Page, plan_id: int, session_id: int, form: FormState, status: int = 200) -> Response:
+def _course_session(page: Page, plan_id: int, session_id: int) -> tuple[views.CourseView, Any]:
+    """The course view and one of its sessions (this plan's or an earlier one's); 404 if neither."""
     view = views.course_view(page.ctx, plan_id)
     s = next((x for x in [*view.plan.sessions, *view.earlier] if x.id == session_id), None)
     if s is None:
         raise NotFound("session_id", "no such session")
+    return view, s
+
+
+def _procedure_page(page: Page, plan_id: int, session_id: int, form: FormState, status: int = 200) -> Response:
+    view, s = _course_session(page, plan_id, session_id)
     kb = page.ctx.kb
     return page.render(
         "clinician/procedure.html",
@@ -599,9 +605,7 @@ def _as_text(v: Any) -> str:
 
 @router.get("/plans/{plan_id}/sessions/{session_id}/procedure", response_class=HTMLResponse)
 def procedure_form(plan_id: Id, session_id: Id, page: Page = Depends(CLINICIAN)) -> Response:
-    view = views.course_view(page.ctx, plan_id)
-    s = next((x for x in [*view.plan.sessions, *view.earlier] if x.id == session_id), None)
-    stored = (s.procedure or {}) if s is not None else {}
+    stored = _course_session(page, plan_id, session_id)[1].procedure or {}
     form = empty_form(**{k: _as_text(v) for k, v in stored.items() if not isinstance(v, list)})
     form.lists = {k: v for k, v in stored.items() if isinstance(v, list)}
     return _procedure_page(page, plan_id, session_id, form)
@@ -611,10 +615,7 @@ def procedure_form(plan_id: Id, session_id: Id, page: Page = Depends(CLINICIAN))
 def procedure_save(
     plan_id: Id, session_id: Id, request: Request, posted: Posted, page: Page = Depends(CLINICIAN)
 ) -> Response:
-    view = views.course_view(page.ctx, plan_id)
-    s = next((x for x in [*view.plan.sessions, *view.earlier] if x.id == session_id), None)
-    if s is None:
-        raise NotFound("session_id", "no such session")
+    s = _course_session(page, plan_id, session_id)[1]
     fields = procedures.fields_for(page.ctx.kb, s.treatment)
     lists = tuple(f.id for f in fields if f.kind == "regions")
     form = read_form(posted, list_fields=lists)
