@@ -77,9 +77,27 @@ def _edit(w: World, who: str) -> tuple[dict[str, Any], Any]:
     return {"plan_id": made["plan_id"]}, body
 
 
-def _approve(w: World, who: str) -> tuple[dict[str, Any], Any]:
+def _approve(w: World, who: str, dry_run: bool = False) -> tuple[dict[str, Any], Any]:
     made = _fresh_plan(False)(w, who)
-    return {"plan_id": made["plan_id"]}, {"version": made["version"]}
+    return {"plan_id": made["plan_id"]}, {"version": made["version"], "dry_run": dry_run}
+
+
+def _withdraw(w: World, who: str) -> tuple[dict[str, Any], Any]:
+    made = _fresh_plan(False)(w, who)
+    return {"plan_id": made["plan_id"]}, {"version": made["version"], "reason": "patient declined"}
+
+
+def _procedure(w: World, who: str) -> tuple[dict[str, Any], Any]:
+    """A session given, and a procedure note for it."""
+    from cicatrix.service import plans
+    from cicatrix.service.schemas import SessionDoneIn
+
+    made = _fresh_plan(True)(w, who)
+    clin = "clinician_b" if who == "P3" else "clinician"
+    with w.database.transaction() as db:
+        done = plans.record_done(w.ctx(clin, db), made["session_id"], SessionDoneIn())
+    body = {"session_version": done.version, "values": {"needle_depth_mm": 1.5, "treated_areas": ["cheeks"]}}
+    return {"session_id": made["session_id"]}, body
 
 
 def _done(w: World, who: str) -> tuple[dict[str, Any], Any]:
@@ -260,6 +278,10 @@ MATRIX: dict[tuple[str, str], Spec | None] = {
     ("GET", "/api/plans/{plan_id}"): Spec({"clinician", "patient"}, lambda w, p: _plain({"plan_id": w.plans[p]})),
     ("PATCH", "/api/plans/{plan_id}"): Spec({"clinician"}, _edit),
     ("POST", "/api/plans/{plan_id}/approve"): Spec({"clinician"}, _approve),
+    ("GET", "/api/plans/{plan_id}/change"): Spec({"clinician"}, lambda w, p: (_approve(w, p)[0], None)),
+    ("POST", "/api/plans/{plan_id}/withdraw"): Spec({"clinician"}, _withdraw),
+    # the procedure note is clinical: front desk records sessions but never writes or sees notes
+    ("PUT", "/api/sessions/{session_id}/procedure"): Spec({"clinician"}, _procedure),
     ("GET", "/api/patients/{patient_id}/sessions"): Spec(
         {"clinician", "front_desk", "patient"}, lambda w, p: _plain(pid(w, p))
     ),
@@ -350,6 +372,11 @@ VARIANTS: dict[str, tuple[str, str, Spec]] = {
         "POST",
         "/api/sessions/{session_id}/appointment",
         Spec(BOOKERS, lambda w, p: _book(w, p, dry_run=True)),
+    ),
+    "approve, dry run": (
+        "POST",
+        "/api/plans/{plan_id}/approve",
+        Spec({"clinician"}, lambda w, p: _approve(w, p, dry_run=True)),
     ),
     "done, with a note": (
         "POST",

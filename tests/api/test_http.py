@@ -182,11 +182,13 @@ def test_current_plan_body_matches_the_plan_everywhere_else(client) -> None:  # 
         "version": made["version"], "reason": "wants it", "treatments": ["microneedling"],
         "overrides": [{"treatment": "microneedling", "reason": "scar site far from keloid"}]})  # fmt: skip
     assert ok.status_code == 200, ok.text
+    approved = client.post(f"/api/plans/{made['plan_id']}/approve", headers=h, json={"version": ok.json()["version"]})
+    assert approved.status_code == 200, approved.text
     pid = client.world.patients["P1"]
     current = client.get(f"/api/patients/{pid}/plan", headers=h)
     assert current.status_code == 200 and current.headers["content-type"] == "application/json"
     same = client.get(f"/api/plans/{current.json()['id']}", headers=h).json()
-    assert current.json() == same == ok.json()
+    assert current.json() == same == approved.json()
     assert current.json()["edits"] and current.json()["overrides"] and current.json()["sessions"]
     assert list(current.json()) == list(same)
     audit = client.get("/api/audit", params={"patient_id": pid}, headers=bearer(client, "admin")).json()

@@ -111,8 +111,9 @@ def test_the_same_plan_edited_twice_at_once_is_one_200_and_one_409(client: Any) 
         answers = together(*[partial(client.patch, f"/api/plans/{a['plan_id']}", json=e, headers=h) for e in edits])
         assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
         won = next(r for r in answers if r.status_code == 200).json()
-        stored = client.get(f"/api/plans/{a['plan_id']}", headers=h).json()
-        assert stored["version"] == won["version"]
+        # an edit of the running course is a new proposal beside it (issue 14 §2)
+        stored = client.get(f"/api/plans/{won['id']}", headers=h).json()
+        assert stored["version"] == won["version"] and stored["status"] == "proposed"
         assert [e["reason"] for e in stored["edits"] if e["kind"] == "edit"] == [
             e["reason"] for e in won["edits"] if e["kind"] == "edit"
         ]
@@ -140,13 +141,13 @@ def test_a_stale_session_version_is_409_and_changes_nothing(client: Any) -> None
     a = client.world.new_plan("P2", approve=True)
     sid = a["session_id"]
     shown = next(s for s in client.get(f"/api/plans/{a['plan_id']}", headers=h).json()["sessions"] if s["id"] == sid)
-    assert shown["version"] == 1
-    stale = client.post(f"/api/sessions/{sid}/done", json={"session_version": 7, "note": "x"}, headers=h)
+    v = shown["version"]  # a booking kept from the course this plan replaced has moved on from 1
+    stale = client.post(f"/api/sessions/{sid}/done", json={"session_version": v + 7, "note": "x"}, headers=h)
     assert stale.status_code == 409
-    assert stale.json()["field"] == "session_version" and stale.json()["current_version"] == 1
-    ok = client.post(f"/api/sessions/{sid}/done", json={"session_version": 1, "note": "given"}, headers=h)
-    assert ok.status_code == 200 and ok.json()["version"] == 2 and ok.json()["note"] == "given"
-    missed = client.post(f"/api/sessions/{sid}/missed", json={"session_version": 1}, headers=h)
+    assert stale.json()["field"] == "session_version" and stale.json()["current_version"] == v
+    ok = client.post(f"/api/sessions/{sid}/done", json={"session_version": v, "note": "given"}, headers=h)
+    assert ok.status_code == 200 and ok.json()["version"] == v + 1 and ok.json()["note"] == "given"
+    missed = client.post(f"/api/sessions/{sid}/missed", json={"session_version": v}, headers=h)
     assert missed.status_code == 409
 
 

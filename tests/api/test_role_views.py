@@ -29,12 +29,14 @@ from tests.storage.world import ASSESSMENT, PASSWORD, PREFS, World
 CLINICAL_NOTE = "private note"  # the world's patients' clinical.notes
 SESSION_NOTE = "session-note-marker"
 ASSESSMENT_NOTE = "assessment-note-marker"
+PROCEDURE_NOTE = "procedure-note-marker"
 
 # The text of each field of the policy table, as the world holds it after `_seed_notes`.
 MARKERS = {
     "patient.clinical.notes": CLINICAL_NOTE,
     "session.note": SESSION_NOTE,
     "assessment.notes": ASSESSMENT_NOTE,
+    "session.procedure": PROCEDURE_NOTE,
 }
 # Keys that only occur in clinical content: in a patient record's `clinical` block, an
 # assessment, a plan, the day-by-day timeline. A role that may not see "patient.clinical" or
@@ -53,6 +55,11 @@ def _seed_notes(w: World) -> None:
             update(CourseSession)
             .where(CourseSession.patient_id == pid, CourseSession.note.is_(None))
             .values(note=SESSION_NOTE)
+        )
+        db.execute(
+            update(CourseSession)
+            .where(CourseSession.patient_id == pid, CourseSession.procedure.is_(None))
+            .values(procedure={"device": "Pen", "note": PROCEDURE_NOTE})
         )
         for a in db.scalars(select(Assessment).where(Assessment.patient_id == pid)):
             if a.input["assessment"].get("notes") != ASSESSMENT_NOTE:
@@ -284,8 +291,9 @@ def test_a_newer_proposal_changes_no_export_of_the_patient(client) -> None:  # t
     assert "2027-05-05" not in json.dumps(fhir)
     with w.database.transaction() as db:
         assert db.get(Plan, later["plan_id"]).status == "proposed"  # type: ignore[union-attr]
+    # the clinicians' calendar shows the running course too (issue 14 §2), not the proposal
     staff = client.get(f"/api/patients/{pid}/calendar.ics", headers=bearer(client, "clinician"))
-    assert _session_dates(staff.content) == set(proposed.values())
+    assert _session_dates(staff.content) == set(approved.values())
 
 
 # ---------- calendar links ----------

@@ -10,7 +10,8 @@ from tests.api.fixtures import bearer
 
 def test_api_fhir_and_calendar_show_the_same_plan(client) -> None:  # type: ignore[no-untyped-def]
     """Before, FHIR and iCalendar took "the approved plan, else the newest proposal" while
-    /plan took the newest in force: a clinician saw two different plans."""
+    /plan took the newest in force: a clinician saw two different plans. Now every reader shows
+    the running course (the approved plan), for every role; a newer proposal is beside it."""
     w = client.world
     pid = w.patients["P1"]
     made = w.new_plan("P1", approve=False)
@@ -18,10 +19,10 @@ def test_api_fhir_and_calendar_show_the_same_plan(client) -> None:  # type: igno
         api = client.get(f"/api/patients/{pid}/plan", headers=bearer(client, role)).json()
         fhir = client.get(f"/api/patients/{pid}/fhir", headers=bearer(client, role)).json()
         (careplan,) = [e["resource"] for e in fhir["entry"] if e["resource"]["resourceType"] == "CarePlan"]
-        expected = made["plan_id"] if role == "clinician" else w.plans["P1"]
-        assert api["id"] == expected
-        assert careplan["status"] == ("draft" if role == "clinician" else "active")
-        assert api["status"] == ("proposed" if role == "clinician" else "approved")
+        assert made["plan_id"] != w.plans["P1"]
+        assert api["id"] == w.plans["P1"]
+        assert careplan["status"] == "active"
+        assert api["status"] == "approved"
         ics = client.get(f"/api/patients/{pid}/calendar.ics", headers=bearer(client, role))
         assert ics.status_code == 200
         sessions = {s["date"] for s in api["sessions"] if s["status"] == "planned"}

@@ -150,11 +150,15 @@ def test_propose_override_and_edit_store_only_what_screening_allows(
     assert_stored_plans_are_safe(world, pid, v)
     # override: refused exactly when it names a treatment the oracle does not exclude
     before = _count(world, Plan)
+    latest, version = made.plan.id, made.plan.version  # the proposal in force (a newer one supersedes it)
+    kept: set[str] = set()  # the overrides the edited plan already holds
     try:
         with world.database.transaction() as db:
             ovs = [OverrideIn(treatment=t, reason=REASON) for t in chosen]
             body = PlanCreate(preferences=case["preferences"], overrides=ovs)
-            plans.generate(world.ctx("clinician", db), made.assessment.id, body)
+            generated = plans.generate(world.ctx("clinician", db), made.assessment.id, body)
+        latest, version = generated.id, generated.version
+        kept = set(chosen)
         assert set(chosen) <= set(v.excluded)
         event(f"override stored ({len(chosen)})")
     except Invalid as exc:
@@ -162,7 +166,6 @@ def test_propose_override_and_edit_store_only_what_screening_allows(
         assert _count(world, Plan) == before
     assert_stored_plans_are_safe(world, pid, v)
     # edit: a requested treatment that stays excluded is refused; what is stored stays safe
-    version = made.plan.version
     try:
         with world.database.transaction() as db:
             body = PlanEditIn(
@@ -171,14 +174,14 @@ def test_propose_override_and_edit_store_only_what_screening_allows(
                 treatments=edit_to,
                 overrides=[OverrideIn(treatment=t, reason=REASON) for t in edit_overrides],
             )
-            out = plans.edit(world.ctx("clinician", db), made.plan.id, body)
+            out = plans.edit(world.ctx("clinician", db), latest, body)
         assert out.version == version + 1
-        assert (set(edit_to) & set(v.excluded)) <= set(edit_overrides)
+        assert (set(edit_to) & set(v.excluded)) <= set(edit_overrides) | kept
         event("edit stored" + (" with an overridden exclusion" if set(edit_to) & set(v.excluded) else ""))
     except Invalid:
         event("edit refused")
         with world.database.session() as db:
-            stored = db.get(Plan, made.plan.id)
+            stored = db.get(Plan, latest)
             assert stored is not None and stored.version == version  # nothing changed
     assert_stored_plans_are_safe(world, pid, v)
 

@@ -14,7 +14,7 @@ def test_every_role_named_by_the_policy_is_in_the_role_list() -> None:
 def test_a_patient_and_front_desk_see_only_approved_plans() -> None:
     assert PLAN_STATUSES_SEEN["patient"] == ("approved",)
     assert PLAN_STATUSES_SEEN["front_desk"] == ("approved",)
-    assert set(PLAN_STATUSES_SEEN["clinician"]) == {"proposed", "approved", "superseded"}
+    assert set(PLAN_STATUSES_SEEN["clinician"]) == {"proposed", "approved", "superseded", "withdrawn"}
 
 
 def test_roles_with_follows_the_table_in_role_order() -> None:
@@ -40,6 +40,7 @@ FIELD_RECORD = {
     "patient.clinical.notes": "patient.clinical.read",
     "assessment.notes": "assessment.read",
     "session.note": "schedule.read",
+    "session.procedure": "schedule.read",
     "plan": "plan.read",
 }
 

@@ -35,6 +35,9 @@ def test_upgrade_from_empty_then_downgrade_one_step(settings: Settings) -> None:
     assert migrate.current_revision(settings) == head
     tables = _tables(settings)
     assert set(Base.metadata.tables) <= tables
+    migrate.downgrade(settings)  # one step: 0008 added the sessions' procedure notes
+    assert migrate.current_revision(settings) == "0007"
+    assert "procedure" not in _columns(settings, "course_session")
     migrate.downgrade(settings)  # one step: 0007 added appointments, rooms and the clinic calendar
     assert migrate.current_revision(settings) == "0005"
     assert not {"appointment", "room", "clinic_calendar"} & _tables(settings)

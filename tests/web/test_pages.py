@@ -221,7 +221,8 @@ def test_override_needs_a_reason_and_is_audited(demo: Demo) -> None:
     )
     assert r.status_code == 303, r.text
     assert _audit_count(demo, action="override") == before + 1
-    page = demo.client.get(f"/plans/{plan_id}").text
+    # the override's plan: the same proposal, or a new one beside an approved (running) plan
+    page = demo.client.get(r.headers["location"]).text
     assert "Discussed risks; patient consents" in page
     assert "Clinician overrides" in page
 
@@ -364,10 +365,14 @@ def test_plan_edit_needs_a_reason_and_sends_the_plan_back_for_approval(demo: Dem
     r = demo.client.post(f"/plans/{plan_id}/edit", data=data, follow_redirects=False)
     assert r.status_code == 303, r.text
     page = demo.client.get(r.headers["location"]).text
-    assert "Plan edited; it needs approval again." in page
-    assert "Patient prefers one treatment at a time" in page  # in the plan's history
+    # the approved plan is the running course: the edit is a new proposal beside it
+    assert "Your edit is a new proposal; the running course stays" in page
+    assert "Patient prefers one treatment at a time" in page  # in the new plan's history
+    new_id = int(r.headers["location"].split("/")[2].split("?")[0])
+    assert new_id != plan_id
     with demo.app.state.db.transaction() as db:
-        plan = db.get(Plan, plan_id)
+        running, plan = db.get(Plan, plan_id), db.get(Plan, new_id)
+        assert running is not None and running.status == "approved"
         assert plan is not None and plan.status == "proposed"
         assert plan.preferences["treatments"] == kept[:1]
 

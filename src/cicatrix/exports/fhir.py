@@ -47,6 +47,7 @@ from cicatrix.exports.record import (
     PatientRecord,
     PersonName,
     PlanRecord,
+    ProcedureNote,
     SessionRecord,
     SessionStatus,
     Telecom,
@@ -83,6 +84,7 @@ EXT_ROW_COUNT = f"{STRUCTURE}/score-row-count"
 EXT_SESSION_NUMBER = f"{STRUCTURE}/session-number"
 EXT_SESSION_OCCURRENCE = f"{STRUCTURE}/session-occurrence"
 EXT_SESSION_SEQUENCE = f"{STRUCTURE}/session-sequence"
+EXT_PROCEDURE_DETAIL = f"{STRUCTURE}/procedure-detail"
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 
 # The most entries an imported Bundle may hold (Settings.fhir_max_entries, CICATRIX_FHIR_MAX_ENTRIES).
@@ -459,9 +461,32 @@ def session_resources(
             }
             if s.status == "done":
                 proc["performedDateTime"] = s.date
+                if s.procedure is not None:
+                    proc.update(_procedure_note(s.procedure))
             else:
                 proc["statusReason"] = _cc(f"{CS}/session-status", "missed", "Missed session")
             out.append((proc_url, Procedure(**proc)))
+    return out
+
+
+def _procedure_note(n: ProcedureNote) -> dict[str, Any]:
+    """A procedure note's parts of the Procedure: treated areas as bodySite, each field as a
+    coded extension (field id and the value with its unit), and one readable note."""
+    out: dict[str, Any] = {}
+    if n.regions:
+        out["bodySite"] = _regions_cc(n.regions)
+    if n.details:
+        out["extension"] = [
+            {
+                "url": EXT_PROCEDURE_DETAIL,
+                "extension": [{"url": "field", "valueCode": d.id}, {"url": "value", "valueString": d.text}],
+            }
+            for d in n.details
+        ]
+    lines = ["; ".join(f"{d.label}: {d.text}" for d in n.details)] if n.details else []
+    out_notes = [t for t in (*lines, n.note) if t]
+    if out_notes:
+        out["note"] = [{"text": t} for t in out_notes]
     return out
 
 

@@ -41,6 +41,23 @@ class PlanRecord(Frozen, frozen=True, kw_only=True):
     assessment_id: str | None = None
 
 
+class ProcedureDetail(Frozen, frozen=True, kw_only=True):
+    """One field of a procedure note as people read it: "Needle depth", "1.5 mm"."""
+
+    id: str
+    label: str
+    text: str
+
+
+class ProcedureNote(Frozen, frozen=True, kw_only=True):
+    """What a clinician recorded about a session given (the service formats the knowledge
+    data's labels and units in): the treated regions, the other fields, the free-text note."""
+
+    regions: tuple[str, ...] = ()
+    details: tuple[ProcedureDetail, ...] = ()
+    note: str | None = None
+
+
 class SessionRecord(Frozen, frozen=True, kw_only=True):
     """One session *instance*. A missed session and its replacement share treatment and number,
     so `occurrence` (1, 2, ... in the order they were booked) tells them apart; `sequence` is
@@ -52,6 +69,7 @@ class SessionRecord(Frozen, frozen=True, kw_only=True):
     status: SessionStatus = "planned"
     occurrence: int = 1
     sequence: int = 0
+    procedure: ProcedureNote | None = None
 
 
 class ExternalId(Frozen, frozen=True, kw_only=True):

@@ -32,6 +32,8 @@ from cicatrix.knowledge.models import (
     MessageTemplate,
     Phototype,
     Policy,
+    ProcedureField,
+    Region,
     SafetyRules,
     Scales,
     ScarType,
@@ -62,6 +64,8 @@ _COLLECTIONS: dict[str, tuple[str, type[Frozen]]] = {
     "sequencing": ("sequencing.yaml", SequencingRule),
     "codes": ("codes.yaml", CodeMapping),
     "treatments": ("treatments", Treatment),
+    "regions": ("regions.yaml", Region),
+    "procedure_fields": ("procedure_notes.yaml", ProcedureField),
 }
 
 
@@ -268,6 +272,8 @@ def _validate(raw: dict[str, Any], overridden: dict[str, str]) -> KnowledgeBase:
         policy=policy,
         codes=built["codes"],
         overridden=overridden,
+        regions=built["regions"],
+        procedure_fields=built["procedure_fields"],
     )
     files = {c: {i: f for i, (_d, f) in raw[c].items()} for c in _COLLECTIONS}
     check_references(kb, files)
@@ -515,6 +521,7 @@ def check_references(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> Non
                     raise KnowledgeError(label, tid, f"alternative.to: unknown treatment {other!r}")
                 if kb.treatments[other].alternative is not None:
                     raise KnowledgeError(label, tid, f"alternative.to: {other!r} is itself an alternative")
+    _check_procedure_fields(kb, files["procedure_fields"])
     used_levels = {"V", "V-low", "U", "protocol"}
     if missing := used_levels - set(kb.evidence_levels):
         raise KnowledgeError("knowledge.yaml", None, f"evidence_levels: missing {sorted(missing)}")
@@ -535,6 +542,18 @@ def check_references(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> Non
             raise KnowledgeError("scales.yaml", rid, f"unknown scar type {m.scar!r}")
         if m.mark is not None and m.mark not in kb.marks:
             raise KnowledgeError("scales.yaml", rid, f"unknown mark {m.mark!r}")
+
+
+def _check_procedure_fields(kb: KnowledgeBase, files: dict[str, str]) -> None:
+    """A procedure-note field names treatments booked in sessions, and cites known sources."""
+    for fid, f in kb.procedure_fields.items():
+        _need_sources(kb, files[fid], fid, f.sources, "sources")
+        for t_id in f.treatments:
+            t = kb.treatments.get(t_id)
+            if t is None:
+                raise KnowledgeError(files[fid], fid, f"treatments: unknown treatment {t_id!r}")
+            if t.schedule != "sessions":
+                raise KnowledgeError(files[fid], fid, f"treatments: {t_id!r} is daily care, it has no sessions")
 
 
 def check_vocabulary(kb: KnowledgeBase, files: dict[str, str]) -> None:

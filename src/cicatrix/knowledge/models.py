@@ -729,6 +729,62 @@ class DelayPolicy(Sourced, frozen=True, kw_only=True):
     text: str
 
 
+# --- what a clinician records about a session ---------------------------------------------
+
+
+class Region(Frozen, frozen=True, kw_only=True):
+    """A body region an assessment finds scars in and a session treats (`regions.yaml`)."""
+
+    id: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+    label: str
+
+
+class Choice(Frozen, frozen=True, kw_only=True):
+    id: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+    label: str
+
+
+ProcedureFieldKind = Literal["text", "number", "integer", "choice", "regions"]
+
+
+class ProcedureField(Frozen, frozen=True, kw_only=True):
+    """One field of a session's procedure note (`procedure_notes.yaml`).
+
+    `treatments` lists the treatments whose note has the field; empty means every treatment
+    booked in sessions. Numbers carry a unit and bounds: the bounds reject typing errors (a
+    depth of 25 mm for 2.5 mm), they are not dosing advice, and `bounds_basis` says where they
+    come from."""
+
+    id: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+    label: str
+    kind: ProcedureFieldKind
+    treatments: tuple[str, ...] = ()
+    unit: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: Annotated[int, Meta(ge=1, le=10000)] = 200
+    choices: tuple[Choice, ...] = ()
+    help: str | None = None
+    bounds_basis: str | None = None
+    sources: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        numeric = self.kind in ("number", "integer")
+        if numeric and (self.minimum is None or self.maximum is None or self.unit is None):
+            raise ValueError(f"a {self.kind} field needs a unit, a minimum and a maximum")
+        if numeric and self.minimum is not None and self.maximum is not None and self.minimum >= self.maximum:
+            raise ValueError("minimum must be below maximum")
+        if numeric and not self.bounds_basis:
+            raise ValueError("a number field says where its bounds come from (bounds_basis)")
+        if not numeric and (self.minimum is not None or self.maximum is not None or self.unit is not None):
+            raise ValueError(f"a {self.kind} field has no unit or bounds")
+        if (self.kind == "choice") != bool(self.choices):
+            raise ValueError("choices are given exactly for a choice field")
+
+    def applies_to(self, treatment: str) -> bool:
+        return not self.treatments or treatment in self.treatments
+
+
 class Policy(Frozen, frozen=True, kw_only=True):
     notice: str
     delay: DelayPolicy
@@ -768,6 +824,12 @@ class KnowledgeBase(Frozen, frozen=True, kw_only=True):
     # standard codes by "<of>:<concept>" (codes.yaml)
     codes: dict[str, CodeMapping] = msgspec.field(default_factory=dict)
     overridden: dict[str, str] = msgspec.field(default_factory=dict)
+    regions: dict[str, Region] = msgspec.field(default_factory=dict)
+    procedure_fields: dict[str, ProcedureField] = msgspec.field(default_factory=dict)
+
+    def procedure_fields_for(self, treatment: str) -> tuple[ProcedureField, ...]:
+        """The fields of a session's procedure note for one treatment, in file order."""
+        return tuple(f for f in self.procedure_fields.values() if f.applies_to(treatment))
 
     def standard_codes(self, of: str, concept: str) -> CodeMapping | None:
         """The standard codes a source gives for a concept, if any."""

@@ -225,7 +225,7 @@ def _room(ctx: Context, room_id: int) -> Room:
 
 
 def _booking_session(ctx: Context, session_id: int) -> tuple[CourseSession, Plan]:
-    s = plans.session_row(ctx, session_id, "appointment.book")
+    s = plans.load_session(ctx, session_id, "appointment.book")
     p = ctx.db.get(Plan, s.plan_id)
     assert p is not None
     if p.status != "approved":

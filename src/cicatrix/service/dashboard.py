@@ -152,7 +152,11 @@ def build(ctx: Context) -> Dashboard:
             .order_by(Plan.created_at.desc(), Plan.id.desc())
             .limit(LIMIT)
         ).all()
-        awaiting = [Awaiting(pid, patid, name, created) for pid, patid, created, name in arows]
+        waiting: set[int] = set()
+        for pid, patid, created, name in arows:  # one entry per patient: the newest proposal
+            if patid not in waiting:
+                waiting.add(patid)
+                awaiting.append(Awaiting(pid, patid, name, created))
 
     shown = {s.patient_id for s in sessions_today} | {d.patient_id for d in due} | {a.patient_id for a in awaiting}
     for pid in sorted(shown):

@@ -16,6 +16,7 @@ import msgspec
 from pydantic import TypeAdapter
 from pydantic_core import to_json
 from sqlalchemy import TextClause, bindparam, select, text, update
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from cicatrix.engine.case import Case, CaseError
@@ -28,6 +29,7 @@ from cicatrix.service import (
     assessments,
     audit,
     booking_events,
+    changeover,
     clinic_calendar,
     patients,
     policy,
@@ -48,9 +50,11 @@ from cicatrix.service.policy import (
 from cicatrix.service.schemas import (
     AssessmentCreated,
     AssessmentIn,
+    BookingEffectOut,
     DayOut,
     OverrideIn,
     OverrideOut,
+    PlanChangeOut,
     PlanCreate,
     PlanEditIn,
     PlanEditOut,
@@ -61,6 +65,7 @@ from cicatrix.service.schemas import (
     SessionMissedIn,
     SessionOut,
     TodayOut,
+    WithdrawIn,
 )
 from cicatrix.storage.db import utcnow
 from cicatrix.storage.models import Assessment, CourseSession, Patient, Plan, PlanEdit
@@ -73,10 +78,14 @@ def session_out(ctx: Context, s: CourseSession) -> SessionOut:
 
 
 def _seen(ctx: Context, s: SessionOut) -> SessionOut:
-    """The session as the actor's role may see it: its note only for clinicians (`policy.FIELDS_SEEN`)."""
-    if s.note is None or may_see_field(ctx.actor, "session.note"):
-        return s
-    return s.model_copy(update={"note": None})
+    """The session as the actor's role may see it: its note and procedure note only for
+    clinicians (`policy.FIELDS_SEEN`)."""
+    hide: dict[str, None] = {}
+    if s.note is not None and not may_see_field(ctx.actor, "session.note"):
+        hide["note"] = None
+    if s.procedure is not None and not may_see_field(ctx.actor, "session.procedure"):
+        hide["procedure"] = None
+    return s.model_copy(update=hide) if hide else s
 
 
 # The hot reads are built once: SQLAlchemy memoises a statement's cache key on the object, so
@@ -300,6 +309,7 @@ def _new_plan(ctx: Context, a: Assessment, case: Case, preferences: dict[str, An
     )
     ctx.db.add(p)
     ctx.db.flush()
+    supersede_proposals(ctx, p.patient_id, f"replaced by plan {p.id}", keep=p.id)
     edits = record_overrides(ctx, p, given, now, from_version=0)
     added = _sync_sessions(ctx, p, plan, existing=[])
     audit.record(ctx, "create", "plan", p.id, patient_id=p.patient_id)
@@ -312,6 +322,8 @@ def assess(ctx: Context, patient_id: int, body: AssessmentIn) -> AssessmentCreat
     """Store an assessment and, by default, propose a plan from it, in one transaction."""
     a, case = assessments.add(ctx, patient_id, body)
     plan_out = None
+    if not body.generate_plan:  # a new assessment makes the older proposals out of date either way
+        supersede_proposals(ctx, patient_id, f"assessment {a.id} recorded since")
     if body.generate_plan:
         require_patient_access(ctx.actor, "plan.create", patient_id)
         plan_out = _new_plan(ctx, a, case, body.preferences or {}, [])
@@ -348,7 +360,8 @@ def get(ctx: Context, plan_id: int) -> PlanOut:
 
 
 def current(ctx: Context, patient_id: int) -> PlanOut:
-    """The newest plan in force: for patients the approved one, for clinicians also a proposal."""
+    """The running course: the approved plan; for clinicians, the newest proposal while
+    nothing is approved (`queries.current_plan`; a newer proposal is `proposed_change`)."""
     require_patient_access(ctx.actor, "plan.read", patient_id)
     # The patient check and the plan lookup in one statement (the hottest read of the API).
     query = queries.current_with_patient(plan_statuses(ctx.actor))
@@ -363,9 +376,10 @@ def current(ctx: Context, patient_id: int) -> PlanOut:
     return result
 
 
-# `current()` for the API on PostgreSQL, in one statement: the patient's clinic, the newest plan
-# in force, its sessions and edits (as JSON arrays) and the stored plan JSON as text, which goes
-# into the response as it is instead of being parsed, validated and serialised again (~19 KB).
+# `current()` for the API on PostgreSQL, in one statement: the patient's clinic, the running
+# course (the approved plan first, else the newest proposal the role sees), its sessions and
+# edits (as JSON arrays) and the stored plan JSON as text, which goes into the response as it
+# is instead of being parsed, validated and serialised again (~19 KB).
 _PG_CURRENT = """
 SELECT pt.clinic_id AS patient_clinic_id, p.id, p.patient_id, p.assessment_id, p.status, p.version,
        p.knowledge_version, p.created_by, p.created_at, p.approved_by, p.approved_at,
@@ -378,8 +392,9 @@ SELECT pt.clinic_id AS patient_clinic_id, p.id, p.patient_id, p.assessment_id, p
                                           'from_version', e.from_version) ORDER BY e.id)
           FROM plan_edit e WHERE e.plan_id = p.id)::text AS edits
   FROM patient pt
-  LEFT JOIN plan p ON p.id = (SELECT max(o.id) FROM plan o
-                               WHERE o.patient_id = pt.id AND o.status IN :statuses)
+  LEFT JOIN plan p ON p.id = (SELECT o.id FROM plan o
+                               WHERE o.patient_id = pt.id AND o.status IN :statuses
+                               ORDER BY (o.status = 'approved') DESC, o.id DESC LIMIT 1)
  WHERE pt.id = :patient_id
 """
 
@@ -429,9 +444,126 @@ def list_for_patient(ctx: Context, patient_id: int) -> list[PlanSummary]:
     return result
 
 
-def approve(ctx: Context, plan_id: int, version: int, start: date | None = None) -> PlanOut:
-    """A clinician takes responsibility for the plan; any earlier approved plan is superseded.
-    A `start` chosen at approval re-plans the course from it first (`_start_at`)."""
+def _retire(ctx: Context, p: Plan, status: str, reason: str, kind: str) -> None:
+    """Take a plan out of force (superseded or withdrawn): its planned sessions are cancelled,
+    given and missed ones stay as history; the change is an edit in its history and audited."""
+    from_version = p.version
+    p.status = status
+    planned = ctx.db.scalars(
+        select(CourseSession).where(CourseSession.plan_id == p.id, CourseSession.status == "planned")
+    ).all()
+    booking_events.unbook(ctx, planned, f"the plan was {status}")  # their appointments go with them
+    ctx.db.execute(
+        update(CourseSession)
+        .where(CourseSession.plan_id == p.id, CourseSession.status == "planned")
+        .values(status="cancelled", sequence=CourseSession.sequence + 1, version=CourseSession.version + 1)
+        .execution_options(synchronize_session="fetch")
+    )
+    ctx.db.add(
+        PlanEdit(
+            plan_id=p.id,
+            user_id=ctx.actor.user_id,
+            at=utcnow(),
+            kind=kind,
+            reason=reason,
+            override=False,
+            change={"status": status},
+            from_version=from_version,
+        )
+    )
+    audit.record(ctx, kind, "plan", p.id, patient_id=p.patient_id)
+
+
+def supersede_proposals(ctx: Context, patient_id: int, reason: str, keep: int | None = None) -> list[int]:
+    """Supersede the patient's unapproved proposals (all but `keep`): a new assessment or a
+    new proposal makes them out of date, so they do not pile up on the dashboard."""
+    stale = ctx.db.scalars(
+        select(Plan).where(Plan.patient_id == patient_id, Plan.status == "proposed", Plan.id != (keep or 0))
+    ).all()
+    for old in stale:
+        _retire(ctx, old, "superseded", reason, "supersede")
+    return [old.id for old in stale]
+
+
+def withdraw(ctx: Context, plan_id: int, body: WithdrawIn) -> PlanOut:
+    """Discard a proposal with a reason; it stays in the history as `withdrawn`."""
+    p = _load(ctx, plan_id, "plan.withdraw")
+    _stale(p, body.version)
+    if p.status != "proposed":
+        raise Conflict("status", f"only a proposed plan can be withdrawn (this one is {p.status})")
+    _retire(ctx, p, "withdrawn", body.reason, "withdraw")
+    _flush(ctx)
+    result = out(ctx, p)
+    return result
+
+
+def _running(ctx: Context, p: Plan) -> Plan | None:
+    """The approved plan a proposal would replace."""
+    return ctx.db.scalar(
+        select(Plan).where(Plan.patient_id == p.patient_id, Plan.status == "approved", Plan.id != p.id)
+    )
+
+
+def _change(ctx: Context, p: Plan, running: Plan | None) -> tuple[PlanChangeOut, list[changeover.BookingEffect]]:
+    """What approving `p` would do to the running course's bookings (`changeover`)."""
+    old_rows = _sessions(ctx, running.id) if running is not None else []
+    booked = [s for s in old_rows if s.status == "planned"]
+    proposed = [s for s in _sessions(ctx, p.id) if s.status == "planned"]
+    effects = changeover.booking_effects(booked, proposed)
+    old_t = {s.treatment for s in booked}
+    new_t = {s.treatment for s in proposed}
+    change = PlanChangeOut(
+        plan_id=p.id,
+        running_plan_id=running.id if running is not None else None,
+        treatments_added=sorted(new_t - old_t),
+        treatments_removed=sorted(old_t - new_t),
+        bookings=[BookingEffectOut.model_validate(e, from_attributes=True) for e in effects],
+        done=sum(1 for s in old_rows if s.status == "done"),
+        token=changeover.token(effects, {s.id: s.version for s in booked}),
+    )
+    return change, effects
+
+
+def proposed_change(ctx: Context, plan_id: int) -> PlanChangeOut:
+    """A proposal beside the running course: the treatments and bookings it would change."""
+    p = _load(ctx, plan_id, "plan.read")
+    if p.status != "proposed":
+        raise Conflict("status", f"only a proposed plan changes the course (this one is {p.status})")
+    audit.record(ctx, "read", "plan", p.id, patient_id=p.patient_id, detail="change")
+    return _change(ctx, p, _running(ctx, p))[0]
+
+
+def approval_preview(ctx: Context, plan_id: int, version: int, start: date | None = None) -> PlanChangeOut:
+    """The dry run of `approve` (with the same `start`): the same checks, what it would do,
+    nothing changed (a chosen start is tried in a savepoint that is rolled back)."""
+    p = _load(ctx, plan_id, "plan.approve")
+    _stale(p, version)
+    if p.status != "proposed":
+        raise Conflict("status", f"only a proposed plan can be approved (this one is {p.status})")
+    trial = ctx.db.begin_nested() if start is not None else None
+    try:
+        if start is not None:
+            _start_at(ctx, p, start, version)
+        _screen_against_current_facts(ctx, p)
+        change = _change(ctx, p, _running(ctx, p))[0]
+    finally:
+        if trial is not None:
+            trial.rollback()
+    audit.record(ctx, "preview", "plan", p.id, patient_id=p.patient_id, detail="approve")
+    return change
+
+
+def approve(
+    ctx: Context, plan_id: int, version: int, expected_change: str | None = None, start: date | None = None
+) -> PlanOut:
+    """A clinician takes responsibility for the plan and it becomes the running course.
+
+    The approved plan it replaces is superseded; each of its bookings is kept, moved or
+    cancelled as `changeover.booking_effects` pairs it with the new course (the preview showed
+    exactly this: `expected_change` is its token), and a kept or moved booking keeps its row,
+    now in the new plan. Given and missed sessions stay with the old plan as history. Older
+    proposals of the patient are superseded too. A `start` chosen at approval re-plans the
+    course from it first (`_start_at`)."""
     p = _load(ctx, plan_id, "plan.approve")
     _lock_patient(ctx, p.patient_id)
     _stale(p, version)
@@ -441,15 +573,44 @@ def approve(ctx: Context, plan_id: int, version: int, start: date | None = None)
         _start_at(ctx, p, start, version)
     _screen_against_current_facts(ctx, p)
     now = utcnow()
-    for old in ctx.db.scalars(
-        select(Plan).where(Plan.patient_id == p.patient_id, Plan.status == "approved", Plan.id != p.id)
-    ):
-        old.status = "superseded"
-        ctx.db.execute(
-            update(CourseSession)
-            .where(CourseSession.plan_id == old.id, CourseSession.status == "planned")
-            .values(status="cancelled", sequence=CourseSession.sequence + 1, version=CourseSession.version + 1)
+    old = _running(ctx, p)
+    change, effects = _change(ctx, p, old)
+    if expected_change is not None and expected_change != change.token:
+        raise Conflict(
+            "expected_change",
+            "the booked sessions changed since the preview; review what approving does now and confirm again",
         )
+    rows = {s.id: s for s in (_sessions(ctx, old.id) if old is not None else [])}
+    rows.update({s.id: s for s in _sessions(ctx, p.id)})
+    for e in effects:
+        if e.effect in ("kept", "moved") and e.session_id is not None and e.new_session_id is not None:
+            booking, placeholder = rows[e.session_id], rows[e.new_session_id]
+            ctx.db.delete(placeholder)
+            ctx.db.flush()  # the new plan's own row goes before the booking takes its place
+            booking.plan_id = p.id
+            booking.number = e.number
+            if e.effect == "moved":
+                assert e.new_date is not None
+                booking_events.unbook(ctx, [booking], "the new plan moved this session; book it again")
+                booking.date = e.new_date
+                booking.sequence += 1
+            audit.record(
+                ctx,
+                "rebook" if e.effect == "moved" else "keep",
+                "course_session",
+                booking.id,
+                patient_id=p.patient_id,
+                detail=f"plan {p.id}",
+            )
+        elif e.effect == "cancelled" and e.session_id is not None:
+            audit.record(ctx, "cancel", "course_session", e.session_id, patient_id=p.patient_id, detail=f"plan {p.id}")
+    _flush(ctx)
+    if old is not None:
+        _retire(ctx, old, "superseded", f"replaced by plan {p.id}", "supersede")
+    for stale in ctx.db.scalars(
+        select(Plan).where(Plan.patient_id == p.patient_id, Plan.status == "proposed", Plan.id < p.id)
+    ).all():
+        _retire(ctx, stale, "superseded", f"plan {p.id} approved", "supersede")
     _flush(ctx)  # the old plan leaves "approved" before this one enters it (one approved per patient)
     p.status = "approved"
     p.approved_by = ctx.actor.user_id
@@ -462,7 +623,7 @@ def approve(ctx: Context, plan_id: int, version: int, start: date | None = None)
             kind="approve",
             reason="approved",
             override=False,
-            change={},
+            change={"bookings": [b.model_dump(mode="json") for b in change.bookings]} if change.bookings else {},
             from_version=version,
         )
     )
@@ -541,13 +702,45 @@ def _screen_against_current_facts(
     screening.screen_plan(ctx, assessments.parse(ctx, now_case), proposal, overridden, field=field)
 
 
+def _fork(ctx: Context, running: Plan) -> Plan:
+    """A new proposal that starts as a copy of the running course: editing an approved plan
+    must not take the course away from the patient while the change waits for approval."""
+    p = Plan(
+        clinic_id=running.clinic_id,
+        patient_id=running.patient_id,
+        assessment_id=running.assessment_id,
+        proposal=running.proposal,
+        preferences=dict(running.preferences or {}),
+        overrides=list(running.overrides or []),
+        knowledge_version=running.knowledge_version,
+        status="proposed",
+        created_by=ctx.actor.user_id,
+        created_at=utcnow(),
+    )
+    ctx.db.add(p)
+    ctx.db.flush()
+    supersede_proposals(ctx, p.patient_id, f"replaced by plan {p.id}", keep=p.id)
+    # The running plan's version moves too (its row is rewritten, `version_id_col`): of two
+    # clinicians editing the course they both read, the second gets a 409, not a second proposal.
+    flag_modified(running, "preferences")
+    _flush(ctx)
+    audit.record(ctx, "create", "plan", p.id, patient_id=p.patient_id, detail=f"edit of plan {running.id}")
+    return p
+
+
 def edit(ctx: Context, plan_id: int, body: PlanEditIn, if_match: int | None = None) -> PlanOut:
-    """Re-plan with changed preferences or overrides; the plan needs approval again."""
+    """Re-plan with changed preferences or overrides; the plan needs approval again.
+
+    A proposal is edited in place. An approved plan is the running course: the edit becomes a
+    new proposal beside it (`_fork`; the answer is that proposal, with a new id), and the
+    course runs unchanged until a clinician approves the proposal."""
     p = _load(ctx, plan_id, "plan.edit")
     version = if_match if if_match is not None else body.version
     _stale(p, version)
-    if p.status == "superseded":
-        raise Conflict("status", "a superseded plan cannot be edited")
+    if p.status in ("superseded", "withdrawn"):
+        raise Conflict("status", f"a {p.status} plan cannot be edited")
+    if p.status == "approved":
+        p = _fork(ctx, p)
     a = ctx.db.get(Assessment, p.assessment_id)
     assert a is not None
     prefs = dict(p.preferences or {})
@@ -605,9 +798,8 @@ def edit(ctx: Context, plan_id: int, body: PlanEditIn, if_match: int | None = No
     return result
 
 
-def session_row(ctx: Context, session_id: int, permission: str) -> CourseSession:
-    """A course session of the actor's clinic that the actor may act on (404 otherwise, so
-    another clinic's or patient's sessions are not revealed)."""
+def load_session(ctx: Context, session_id: int, permission: str) -> CourseSession:
+    """A session of the actor's clinic that the role may act on (`permission`); 404 otherwise."""
     s = ctx.db.get(CourseSession, session_id)
     if s is None or s.clinic_id != ctx.actor.clinic_id:
         raise NotFound("session_id", "no such session")
@@ -619,7 +811,7 @@ def session_row(ctx: Context, session_id: int, permission: str) -> CourseSession
 
 
 def _session(ctx: Context, session_id: int) -> tuple[CourseSession, Plan]:
-    s = session_row(ctx, session_id, "session.record")
+    s = load_session(ctx, session_id, "session.record")
     p = ctx.db.get(Plan, s.plan_id)
     assert p is not None
     if p.status != "approved":
@@ -727,7 +919,7 @@ def apply_reflow(
 def undo_done(ctx: Context, session_id: int, body: SessionUndoIn) -> SessionOut:
     """Undo "done" recorded today (the clinic's day): a slip of the finger at the desk is put
     right the same day, audited; after that the record stands."""
-    s = session_row(ctx, session_id, "session.record")
+    s = load_session(ctx, session_id, "session.record")
     _stale_session(s, body.session_version)
     if s.status != "done":
         raise Conflict("status", f"only a session recorded as done can be undone; this one is {s.status}")

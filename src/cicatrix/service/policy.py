@@ -11,8 +11,10 @@ T = TypeVar("T")
 
 ROLES: tuple[str, ...] = ("admin", "clinician", "front_desk", "patient")
 
-PLAN_STATUSES = ("proposed", "approved", "superseded")
-IN_FORCE = ("approved", "proposed")  # a current plan has one of these; a superseded one is history
+PLAN_STATUSES = ("proposed", "approved", "superseded", "withdrawn")
+# A current plan has one of these; a superseded or withdrawn one is history. The running course
+# is the approved plan; a proposal is current only while nothing is approved (queries.current_plan).
+IN_FORCE = ("approved", "proposed")
 
 # Which plans a role may see, by status: a patient (and front desk, for the schedule) only
 # what a clinician approved; a clinician every plan, the proposal waiting for approval and the
@@ -42,6 +44,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "plan.create": frozenset({"clinician"}),
     "plan.edit": frozenset({"clinician"}),
     "plan.approve": frozenset({"clinician"}),
+    # discarding a proposal, with a reason (status "withdrawn", audited)
+    "plan.withdraw": frozenset({"clinician"}),
     "schedule.read": frozenset({"clinician", "front_desk", "patient"}),
     "session.record": frozenset({"clinician", "front_desk"}),
     # the clinic's day and week, practitioners and rooms: who is booked when, nothing clinical
@@ -51,6 +55,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # the patient's printed handout (the approved course and its day-by-day care, in the
     # patient's words): the front desk hands it over; no scores, exclusions or notes
     "handout.print": frozenset({"clinician", "front_desk"}),
+    # the structured procedure note (device, depth, energy, lot, treated areas ...): clinical
+    "session.procedure": frozenset({"clinician"}),
     "timeline.read": frozenset({"clinician", "patient"}),
     "outcome.read": frozenset({"clinician", "patient"}),
     "outcome.create": frozenset({"clinician"}),
@@ -84,6 +90,7 @@ FIELDS_SEEN: dict[str, frozenset[str]] = {
     "patient.clinical.notes": frozenset({"clinician"}),
     "assessment.notes": frozenset({"clinician"}),
     "session.note": frozenset({"clinician"}),
+    "session.procedure": frozenset({"clinician"}),
     # the engine's plan (treatments, timeline, the screening's reasons) in any response: a
     # re-flow answers front desk with the moved sessions' dates instead
     "plan": PERMISSIONS["plan.read"],

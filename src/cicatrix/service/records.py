@@ -33,7 +33,7 @@ from cicatrix.exports.record import (
     SessionRecord,
     Telecom,
 )
-from cicatrix.service import audit, contact, patients
+from cicatrix.service import audit, contact, patients, procedures
 from cicatrix.service.assessments import case_patient
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Invalid, NotFound
@@ -118,6 +118,9 @@ def _load(ctx: Context, patient_id: int, what: str) -> tuple[PatientRecord, Pati
                     status=s.status,
                     occurrence=booked[(s.treatment, s.number)],
                     sequence=s.sequence,
+                    procedure=procedures.describe(ctx.kb, s.treatment, s.procedure)
+                    if s.procedure and may_see_field(ctx.actor, "session.procedure")
+                    else None,
                 )
             )
         sessions = tuple(session_list)

@@ -206,6 +206,61 @@ class ApproveIn(BaseModel):
 
     version: Version
     start: Day | None = Field(default=None, description="a preferred start chosen at approval (re-plans first)")
+    dry_run: bool = Field(
+        default=False,
+        description="answer what approving would do to each booked session (PlanChangeOut), change nothing",
+    )
+    expected_change: str | None = Field(
+        default=None,
+        max_length=64,
+        description="the `token` of the dry run that was shown: 409 if the bookings changed since",
+    )
+
+
+class WithdrawIn(BaseModel):
+    """Discard a proposal (it stays in the history as `withdrawn`)."""
+
+    model_config = _IN
+
+    version: Version
+    reason: Reason
+
+
+class BookingEffectOut(BaseModel):
+    """What approving a new plan does to one session: a booking of the running course is
+    `kept` (same date), `moved` (old and new date) or `cancelled`; a session only the new plan
+    has is `added`. A booking keeps its row (and so anything attached to it) when kept or moved."""
+
+    effect: Literal["kept", "moved", "cancelled", "added"]
+    treatment: str
+    number: int = Field(description="the session's number in the new plan (in the old one when cancelled)")
+    old_date: date | None
+    new_date: date | None
+    session_id: int | None = Field(description="the booked session (course_session), null for an added one")
+
+
+class PlanChangeOut(BaseModel):
+    """A proposal beside the running course: what approving it would change."""
+
+    plan_id: int = Field(description="the proposal")
+    running_plan_id: int | None = Field(description="the approved plan it would replace")
+    treatments_added: list[str]
+    treatments_removed: list[str]
+    bookings: list[BookingEffectOut]
+    done: int = Field(description="sessions already given; they stay in the running course's history")
+    token: str = Field(description="send back as `expected_change` to approve exactly this change")
+
+
+class ProcedureIn(BaseModel):
+    """A session's procedure note: the values of the treatment's fields (`procedure_notes.yaml`)."""
+
+    model_config = _IN
+
+    session_version: Version = Field(description="the session's version as read (SessionOut.version)")
+    values: dict[str, Any] = Field(
+        max_length=40,
+        description="field id -> value; numbers in the field's unit, `treated_areas` a list of region ids",
+    )
 
 
 class SessionOut(BaseModel):
@@ -220,6 +275,9 @@ class SessionOut(BaseModel):
     recorded_by: int | None
     recorded_at: datetime | None
     note: str | None
+    procedure: dict[str, Any] | None = Field(
+        default=None, description="the procedure note (clinicians only): field id -> value"
+    )
     version: int = Field(description="the session's own version: send it back as session_version")
 
 
@@ -238,7 +296,7 @@ class PlanOut(BaseModel):
     id: int
     patient_id: int
     assessment_id: int
-    status: Literal["proposed", "approved", "superseded"]
+    status: Literal["proposed", "approved", "superseded", "withdrawn"]
     version: int
     knowledge_version: str
     created_by: int

@@ -17,16 +17,18 @@ from cicatrix.engine.conditions import active_conditions
 from cicatrix.service import assessments, audit, patients, plans
 from cicatrix.service.context import Context
 from cicatrix.service.policy import allowed, may_see_field
-from cicatrix.service.queries import current_plan
+from cicatrix.service.queries import current_plan, proposed_change
 from cicatrix.service.schemas import (
     AssessmentOut,
     MovedSessionOut,
     PatientOut,
+    PlanChangeOut,
     PlanOut,
     PlanSummary,
     RescheduleOut,
     ScheduleOut,
     SessionMissedIn,
+    SessionOut,
 )
 from cicatrix.storage.models import Assessment, CourseSession
 
@@ -41,6 +43,8 @@ class PatientOverview:
     current: PlanOut | None
     schedule: ScheduleOut | None  # for roles that see schedules but not clinical data
     contraindications: list[Contraindication] = field(default_factory=list)  # from the latest assessment
+    # a proposal newer than the running course, and what approving it would change
+    change: PlanChangeOut | None = None
 
 
 @dataclass(frozen=True)
@@ -67,10 +71,16 @@ def patient_overview(ctx: Context, patient_id: int) -> PatientOverview:
     summaries = plans.list_for_patient(ctx, p.id)
     current = current_plan(ctx, p.id)
     current_out = None
+    change = None
     if current is not None:
         audit.record(ctx, "read", "plan", current.id, patient_id=p.id)
         current_out = plans.out(ctx, current)
-    return PatientOverview(result_patient, history, summaries, current_out, None, _contraindications(ctx, history))
+        proposal = proposed_change(ctx, current)
+        if proposal is not None:
+            change = plans.proposed_change(ctx, proposal.id)
+    return PatientOverview(
+        result_patient, history, summaries, current_out, None, _contraindications(ctx, history), change
+    )
 
 
 def _contraindications(ctx: Context, history: list[AssessmentOut]) -> list[Contraindication]:
@@ -94,6 +104,33 @@ def plan_view(ctx: Context, plan_id: int) -> PlanView:
     """A plan with its patient (the plan, course, missed-session and handout pages)."""
     plan = plans.get(ctx, plan_id)
     return PlanView(plan, patients.get(ctx, plan.patient_id))
+
+
+@dataclass(frozen=True)
+class CourseView:
+    plan: PlanOut
+    patient: PatientOut
+    # sessions given or missed under the patient's earlier plans: the course's history, which
+    # a new approved plan does not take over (`plans.approve`)
+    earlier: list[SessionOut]
+
+
+def course_view(ctx: Context, plan_id: int) -> CourseView:
+    """The course page: the plan's sessions and the history of the plans before it."""
+    view = plan_view(ctx, plan_id)
+    rows = ctx.db.scalars(
+        select(CourseSession)
+        .where(
+            CourseSession.patient_id == view.plan.patient_id,
+            CourseSession.plan_id < view.plan.id,
+            CourseSession.status.in_(("done", "missed")),
+        )
+        .order_by(CourseSession.date, CourseSession.id)
+        .limit(HISTORY_LIMIT)
+    ).all()
+    if rows:
+        audit.record(ctx, "list", "course_session", None, patient_id=view.plan.patient_id, detail="history")
+    return CourseView(view.plan, view.patient, [plans.session_out(ctx, s) for s in rows])
 
 
 def session_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanOut | RescheduleOut:

@@ -38,7 +38,7 @@ NAMING = {
 }
 
 ROLES = ("admin", "clinician", "front_desk", "patient")
-PLAN_STATUSES = ("proposed", "approved", "superseded")
+PLAN_STATUSES = ("proposed", "approved", "superseded", "withdrawn")
 SESSION_STATUSES = ("planned", "done", "missed", "cancelled")
 # An appointment holds its practitioner and room while booked or arrived; a no-show, a
 # cancellation or a finished visit frees them (the exclusion constraints cover only these).
@@ -222,6 +222,8 @@ class CourseSession(Base):
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     note: Mapped[str | None] = mapped_column(Text)
+    # The structured procedure note (fields from knowledge `procedure_notes.yaml`), migration 0008.
+    procedure: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Optimistic concurrency as for plans: marking a session done or missed only succeeds
     # against the version read, so of two clinicians recording it at once one gets a 409.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")

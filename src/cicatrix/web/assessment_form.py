@@ -209,6 +209,9 @@ def parse_assessment_form(
         "marks": marks,
         "active_lesions": lesions,
     }
+    regions = [r for r in kb.regions if form.values.get(f"region-{r}")]  # the affected regions
+    if regions:
+        assessment["regions"] = regions
     notes = form.values.get("notes", "").strip()
     if notes:
         assessment["notes"] = notes
@@ -243,6 +246,8 @@ def values_from_case(case: Mapping[str, Any]) -> dict[str, str]:
         "goodman_baron_qualitative": str(a.get("goodman_baron_qualitative") or ""),
         "notes": str(a.get("notes") or ""),
     }
+    for r in a.get("regions", []):
+        out[f"region-{r}"] = "1"
     for s in a.get("scars", []):
         p = f"scar-{s['type']}"
         out[f"{p}-count"] = str(s.get("count", ""))

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from cicatrix.params import Id
-from cicatrix.service import assessments, dashboard, patients, plans, views
+from cicatrix.service import assessments, dashboard, patients, plans, procedures, views
 from cicatrix.service.booking_schemas import SessionUndoIn
 from cicatrix.service.errors import Conflict, Invalid, NotFound
 from cicatrix.service.policy import ROLES, allowed, may_see_field, roles_with
@@ -21,8 +21,10 @@ from cicatrix.service.schemas import (
     PatientIn,
     PlanEditIn,
     PlanOut,
+    ProcedureIn,
     SessionDoneIn,
     SessionMissedIn,
+    WithdrawIn,
 )
 from cicatrix.web import chart, render
 from cicatrix.web import views as shaping
@@ -208,6 +210,8 @@ def patient_page(patient_id: Id, page: Page = Depends(STAFF)) -> Response:
         plan=plan,
         schedule=None,
         course_items=shaping.course_items(plan, ctx.kb) if plan else [],
+        change=ov.change,
+        treatment_name=shaping.treatment_namer(ctx.kb),
     )
 
 
@@ -322,13 +326,60 @@ def _version(form: FormState) -> int:
         return 1
 
 
+def _approve_page(
+    page: Page,
+    plan_id: int,
+    version: int,
+    errors: list[str] | None = None,
+    status: int = 200,
+    start: date | None = None,
+) -> Response:
+    """The approval's preview: what happens to each booked session, then one confirm button
+    (carrying the start chosen at approval, if any)."""
+    view = views.plan_view(page.ctx, plan_id)
+    change = plans.approval_preview(page.ctx, plan_id, version, start)
+    return page.render(
+        "clinician/approve.html",
+        title=f"Approve plan {plan_id}",
+        plan=view.plan,
+        patient=view.patient,
+        change=change,
+        version=version,
+        start=start.isoformat() if start else "",
+        treatment_name=shaping.treatment_namer(page.ctx.kb),
+        errors=errors or [],
+        status_code=status,
+    )
+
+
+@router.get("/plans/{plan_id}/approve", response_class=HTMLResponse)
+def plan_approve_preview(plan_id: Id, version: int = 0, page: Page = Depends(CLINICIAN)) -> Response:
+    plan = plans.get(page.ctx, plan_id)
+    return _approve_page(page, plan_id, version if version >= 1 else plan.version)
+
+
 @router.post("/plans/{plan_id}/approve", response_class=HTMLResponse)
 def plan_approve(plan_id: Id, request: Request, posted: Posted, page: Page = Depends(CLINICIAN)) -> Response:
+    """Approve. When sessions of the running course are booked, the first post shows what
+    happens to each (kept, moved, cancelled) and the confirmation carries that preview's token:
+    approving then does exactly what was shown, or answers 409 if the bookings changed since."""
     form = read_form(posted)
     start = _preferred_start(page, form)
     if form.errors:
         return _plan_page(page, plan_id, errors=[form.errors["start"]], status=422)
-    plans.approve(page.ctx, plan_id, _version(form), start)
+    version = _version(form)
+    token = form.value("expected_change").strip() or None
+    if token is None:
+        change = plans.approval_preview(page.ctx, plan_id, version, start)
+        if change.running_plan_id is not None:
+            return _approve_page(page, plan_id, version, start=start)
+        token = change.token
+    try:
+        page.step(plans.approve, plan_id, version, token, start)
+    except Conflict as exc:
+        if exc.field != "expected_change":
+            raise
+        return _approve_page(page, plan_id, version, [exc.message], status=409, start=start)
     return _see(f"/plans/{plan_id}", "approved")
 
 
@@ -347,6 +398,19 @@ def _preferred_start(page: Page, form: FormState) -> date | None:
         form.errors["start"] = "The preferred start cannot be in the past."
         return None
     return start
+
+
+@router.post("/plans/{plan_id}/withdraw", response_class=HTMLResponse)
+def plan_withdraw(plan_id: Id, request: Request, posted: Posted, page: Page = Depends(CLINICIAN)) -> Response:
+    form = read_form(posted)
+    reason = form.value("reason").strip()
+    if len(reason) < 3:
+        return _plan_page(page, plan_id, ["Give a reason to withdraw the proposal (3 characters or more)."], status=422)
+    try:
+        page.step(plans.withdraw, plan_id, WithdrawIn(version=_version(form), reason=reason))
+    except Invalid as exc:
+        return _plan_page(page, plan_id, [exc.message], status=422)
+    return _see(f"/plans/{plan_id}", "withdrawn")
 
 
 @router.post("/plans/{plan_id}/edit", response_class=HTMLResponse)
@@ -368,11 +432,11 @@ def plan_edit(plan_id: Id, request: Request, posted: Posted, page: Page = Depend
     if not errors:
         try:
             body = PlanEditIn(version=_version(form), reason=reason, treatments=treatments, start=start)
-            page.step(plans.edit, plan_id, body)
+            edited = page.step(plans.edit, plan_id, body)
         except Invalid as exc:
             errors.append(exc.message)
         else:
-            return _see(f"/plans/{plan_id}", "edited")
+            return _see(f"/plans/{edited.id}", "edited" if edited.id == plan_id else "edited_proposal")
     return _plan_page(page, plan_id, errors, status=422, edit_open=True)
 
 
@@ -394,13 +458,13 @@ def plan_override(plan_id: Id, request: Request, posted: Posted, page: Page = De
                 overrides=[OverrideIn(treatment=treatment, reason=reason)],
                 treatments=sorted({*scheduled, treatment}),
             )
-            page.step(plans.edit, plan_id, body)
+            edited = page.step(plans.edit, plan_id, body)
         except Invalid as exc:
             errors.append(exc.message)
         except ValidationError:
             errors.append("The override could not be read; reload the page and try again.")
         else:
-            return _see(f"/plans/{plan_id}", "overridden")
+            return _see(f"/plans/{edited.id}", "overridden")
     return _plan_page(page, plan_id, errors, status=422)
 
 
@@ -408,16 +472,23 @@ def plan_override(plan_id: Id, request: Request, posted: Posted, page: Page = De
 
 
 def _course_page(page: Page, plan_id: int, errors: list[str] | None = None, status: int = 200) -> Response:
-    view = views.plan_view(page.ctx, plan_id)
+    view = views.course_view(page.ctx, plan_id)
     plan = view.plan
+    kb = page.ctx.kb
+    notes = {
+        s.id: procedures.describe(kb, s.treatment, s.procedure) for s in [*plan.sessions, *view.earlier] if s.procedure
+    }
     return page.render(
         "clinician/course.html",
         title=f"Course, plan {plan.id}",
         plan=plan,
         patient=view.patient,
         sessions=shaping.live_sessions(plan.sessions),
-        treatment_name=shaping.treatment_namer(page.ctx.kb),
+        earlier=view.earlier,
+        notes=notes,
+        treatment_name=shaping.treatment_namer(kb),
         can_record=allowed(page.actor, "session.record"),
+        can_note=allowed(page.actor, "session.procedure"),
         errors=errors or [],
         status_code=status,
     )
@@ -542,6 +613,71 @@ def session_missed(
         rows.append({"treatment": x.treatment, "number": x.number, "old": old, "new": x.date, "moved": old != x.date})
     fu = result.plan.get("course", {}).get("follow_up")
     return _missed_page(page, view, s, form, preview=rows, fu=fu)
+
+
+# ---------- procedure notes ----------
+
+
+def _course_session(page: Page, plan_id: int, session_id: int) -> tuple[views.CourseView, Any]:
+    """The course view and one of its sessions (this plan's or an earlier one's); 404 if neither."""
+    view = views.course_view(page.ctx, plan_id)
+    s = next((x for x in [*view.plan.sessions, *view.earlier] if x.id == session_id), None)
+    if s is None:
+        raise NotFound("session_id", "no such session")
+    return view, s
+
+
+def _procedure_page(page: Page, plan_id: int, session_id: int, form: FormState, status: int = 200) -> Response:
+    view, s = _course_session(page, plan_id, session_id)
+    kb = page.ctx.kb
+    return page.render(
+        "clinician/procedure.html",
+        title="Procedure note",
+        plan=view.plan,
+        patient=view.patient,
+        session=s,
+        fields=procedures.fields_for(kb, s.treatment),
+        regions=list(kb.regions.values()),
+        form=form,
+        treatment_name=shaping.treatment_namer(kb),
+        status_code=status,
+    )
+
+
+def _as_text(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+
+
+@router.get("/plans/{plan_id}/sessions/{session_id}/procedure", response_class=HTMLResponse)
+def procedure_form(plan_id: Id, session_id: Id, page: Page = Depends(CLINICIAN)) -> Response:
+    stored = _course_session(page, plan_id, session_id)[1].procedure or {}
+    form = empty_form(**{k: _as_text(v) for k, v in stored.items() if not isinstance(v, list)})
+    form.lists = {k: v for k, v in stored.items() if isinstance(v, list)}
+    return _procedure_page(page, plan_id, session_id, form)
+
+
+@router.post("/plans/{plan_id}/sessions/{session_id}/procedure", response_class=HTMLResponse)
+def procedure_save(
+    plan_id: Id, session_id: Id, request: Request, posted: Posted, page: Page = Depends(CLINICIAN)
+) -> Response:
+    s = _course_session(page, plan_id, session_id)[1]
+    fields = procedures.fields_for(page.ctx.kb, s.treatment)
+    lists = tuple(f.id for f in fields if f.kind == "regions")
+    form = read_form(posted, list_fields=lists)
+    values: dict[str, Any] = {f.id: form.value(f.id) for f in fields if f.kind != "regions"}
+    values.update({k: form.lists.get(k, []) for k in lists})
+    try:
+        version = _session_version(form)
+        body = ProcedureIn(session_version=version or s.version, values=values)
+        page.step(procedures.record, session_id, body)
+    except Invalid as exc:
+        key = (exc.field or "").removeprefix("values.").split("[")[0]
+        form.errors[key if key in {f.id for f in fields} else "form"] = exc.message.capitalize() + "."
+        return _procedure_page(page, plan_id, session_id, form, status=422)
+    except Conflict as exc:
+        form.errors["form"] = exc.message.capitalize() + "."
+        return _procedure_page(page, plan_id, session_id, form, status=409)
+    return _see(f"/plans/{plan_id}/course", "procedure")
 
 
 # ---------- handout ----------

@@ -9,23 +9,26 @@ from fastapi import APIRouter, Header, Query, Response
 from cicatrix.api.deps import Call
 from cicatrix.api.routes.patients import _if_match, json_response
 from cicatrix.params import DateParam, Id
-from cicatrix.service import calendar, outcomes, plans, views
+from cicatrix.service import calendar, outcomes, plans, procedures, views
 from cicatrix.service.booking_schemas import SessionUndoIn
 from cicatrix.service.schemas import (
     ApproveIn,
     CalendarTokenOut,
     OutcomeIn,
     OutcomesOut,
+    PlanChangeOut,
     PlanCreate,
     PlanEditIn,
     PlanOut,
     PlanSummary,
+    ProcedureIn,
     RescheduleOut,
     ScheduleOut,
     SessionDoneIn,
     SessionMissedIn,
     SessionOut,
     TodayOut,
+    WithdrawIn,
 )
 
 router = APIRouter(tags=["care"])
@@ -70,9 +73,40 @@ async def edit_plan(
     return json_response(await call(plans.edit, plan_id, body, _if_match(if_match)))
 
 
-@router.post("/plans/{plan_id}/approve", response_model=PlanOut, summary="Approve (clinicians only)")
+@router.post(
+    "/plans/{plan_id}/approve",
+    response_model=PlanOut | PlanChangeOut,
+    summary="Approve (clinicians only); dry_run answers what it does to each booked session",
+    description=(
+        "The approved plan becomes the running course and replaces the one approved before. With "
+        "`dry_run: true` nothing changes and the answer (`PlanChangeOut`) says, per booked session of "
+        "the running course, whether it is kept, moved (old and new date) or cancelled, and which "
+        "sessions are added; send its `token` back as `expected_change` to approve exactly that "
+        "(409 if the bookings changed since)."
+    ),
+)
 async def approve_plan(plan_id: Id, body: ApproveIn, call: Call) -> Response:
-    return json_response(await call(plans.approve, plan_id, body.version, body.start))
+    if body.dry_run:
+        return json_response(await call(plans.approval_preview, plan_id, body.version, body.start))
+    return json_response(await call(plans.approve, plan_id, body.version, body.expected_change, body.start))
+
+
+@router.get(
+    "/plans/{plan_id}/change",
+    response_model=PlanChangeOut,
+    summary="A proposal beside the running course: the treatments and bookings it would change",
+)
+async def plan_change(plan_id: Id, call: Call) -> Response:
+    return json_response(await call(plans.proposed_change, plan_id))
+
+
+@router.post(
+    "/plans/{plan_id}/withdraw",
+    response_model=PlanOut,
+    summary="Withdraw a proposal with a reason (it stays in the history as withdrawn)",
+)
+async def withdraw_plan(plan_id: Id, body: WithdrawIn, call: Call) -> Response:
+    return json_response(await call(plans.withdraw, plan_id, body))
 
 
 @router.get(
@@ -92,6 +126,22 @@ async def session_done(session_id: Id, body: SessionDoneIn, call: Call) -> Sessi
 @router.post("/sessions/{session_id}/undo", response_model=SessionOut, summary="Undo today's \"done\" (audited)")
 async def session_undo(session_id: Id, body: SessionUndoIn, call: Call) -> SessionOut:
     return await call(plans.undo_done, session_id, body)
+
+
+@router.put(
+    "/sessions/{session_id}/procedure",
+    response_model=SessionOut,
+    summary="Record the procedure note of a session given (clinicians only)",
+    description=(
+        "`values` holds the treatment's fields from the knowledge data (`procedure_notes.yaml`): e.g. "
+        "`device`, `needle_depth_mm`, `passes` for micro-needling, `wavelength_nm`, `energy_mj`, "
+        "`density_percent` for fractional lasers, `product` and `lot_number` for fillers and steroids, "
+        "and `treated_areas` (region ids), `anaesthetic` and `note` for every treatment. A value out "
+        "of bounds is a 422 naming the field (`values.needle_depth_mm`)."
+    ),
+)
+async def session_procedure(session_id: Id, body: ProcedureIn, call: Call) -> SessionOut:
+    return await call(procedures.record, session_id, body)
 
 
 @router.post(
