@@ -689,8 +689,24 @@ class DelayPolicy(Sourced, frozen=True, kw_only=True):
     text: str
 
 
+class InputBounds(Sourced, frozen=True, kw_only=True):
+    """The most one assessment can plausibly record: what a face and body can hold.
+
+    Plausibility, not medicine: a value above them is a typing error (10^9 lesions), refused
+    where the case enters (`engine.case.parse_case`) naming the field, before it reaches a
+    stored record, a score or a calendar. A clinic may change them in its overrides.
+    """
+
+    max_count: Annotated[int, Meta(ge=1)]  # scars, marks or lesions of one type
+    max_area_cm2: Annotated[float, Meta(gt=0)]  # one finding's area
+    max_age_months: Annotated[int, Meta(ge=1)]  # a scar's age
+    max_diameter_mm: Annotated[float, Meta(gt=0)]  # a scar's diameter or width
+    note: str
+
+
 class Policy(Frozen, frozen=True, kw_only=True):
     notice: str
+    input_bounds: InputBounds
     delay: DelayPolicy
     combination: CombinationRule | None = None
     follow_up: FollowUpRule

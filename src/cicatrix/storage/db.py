@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from cicatrix.storage.models import ONE_APPROVED_PLAN
+from cicatrix.storage.models import ONE_APPROVED_PLAN, ONE_MRN_PER_CLINIC
 from cicatrix.storage.settings import Settings
 
 
@@ -68,6 +68,11 @@ _GUARDS = {
         "status",
         "another plan of this patient was approved at the same moment; reload the patient to see "
         "which plan is in force, and approve this one again if it should replace it",
+    ),
+    (ONE_MRN_PER_CLINIC, "patient.clinic_id, patient.mrn"): WriteConflict(
+        "mrn",
+        "another patient of this clinic has this record number (saved at the same moment); search for it, "
+        "or give this patient another number",
     ),
 }
 
