@@ -16,7 +16,7 @@ from cicatrix import credentials
 from cicatrix.service import auth, demo
 from cicatrix.service.errors import RateLimited
 from cicatrix.service.policy import ROLES
-from cicatrix.web import admin_pages, clinician, patient_pages, render
+from cicatrix.web import admin_pages, clinician, patient_pages, patient_records, render
 from cicatrix.web.core import Page, Posted, WebRoute, error_page, roles, safe_next
 
 if TYPE_CHECKING:
@@ -119,6 +119,7 @@ async def favicon() -> Response:
     return Response(status_code=204)
 
 
+router.include_router(patient_records.router)  # /patients/new before /patients/{id}
 router.include_router(clinician.router)
 router.include_router(patient_pages.router)
 router.include_router(admin_pages.router)
