@@ -175,8 +175,7 @@ def _assess(client, assessment: dict[str, Any]):  # type: ignore[no-untyped-def]
         ({"date": "2026-11-24"}, "assessment.date", "in the future"),
         ({"scars": [{"type": "rolling", "count": 10**9}]}, "assessment.scars[0].count", "at most 1,000"),
         ({"marks": [{"type": "pih", "count": 1001}]}, "assessment.marks[0].count", "at most 1,000"),
-        ({"scars": [{"type": "broad_atrophic", "count": 1, "area_cm2": 30000}]}, "assessment.scars[0].area_cm2",
-         "at most 25,000"),  # fmt: skip
+        ({"scars": [{"type": "broad_atrophic", "count": 1, "area_cm2": 30000}]}, "assessment.scars[0].area_cm2", "at most 25,000"),
         ({"scars": [], "marks": [], "active_lesions": []}, "assessment.scars", "no scars, marks or active lesions"),
         ({"scars": [{"type": "rolling", "count": 0}], "marks": []}, "assessment.scars", "no scars, marks"),
     ],

@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 
 from cicatrix.engine.case import CaseError, parse_case
-from cicatrix.knowledge.loader import load_knowledge
 from cicatrix.engine.plan import plan_case
+from cicatrix.knowledge.loader import load_knowledge
 from tests.conftest import make_case
-
 
 MAX_COUNT = load_knowledge().policy.input_bounds.max_count  # knowledge data: policy.input_bounds
 

@@ -741,6 +741,9 @@ class KnowledgeBase(Frozen, frozen=True, kw_only=True):
     messages: dict[str, MessageTemplate]
     scales: Scales
     policy: Policy
+    # labels[group][code]: the words people read for the service's and engine's codes
+    # (statuses, severity, its basis, sex); knowledge.yaml `labels`, checked by the loader
+    labels: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
     overridden: dict[str, str] = msgspec.field(default_factory=dict)
 
     def decision(self, condition: str, treatment: str) -> Decision:

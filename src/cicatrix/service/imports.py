@@ -136,7 +136,7 @@ def import_record(ctx: Context, record: PatientRecord, overrides: Sequence[Overr
             value=iso.isoformat(),
         )
     reach: dict[str, object] = {"phone": data.phone, "email": data.email}
-    patients.checked_contact(ctx, reach, prefix="Patient.telecom.")
+    patients.checked_contact(ctx, reach, prefix="Patient.telecom.", strict=False)
     # Everything in one transaction, so nothing is stored half-written.
     now = utcnow()
     row = Patient(

@@ -88,19 +88,34 @@ def _check_dates(ctx: Context, birth_date: object, iso: object) -> None:
         )
 
 
-def checked_contact(ctx: Context, fields: dict[str, object], prefix: str = "") -> None:
+def checked_contact(ctx: Context, fields: dict[str, object], prefix: str = "", strict: bool = True) -> None:
     """Phone (to E.164, read in the clinic's country) and email (syntax) checked in place; an
-    empty value clears the field. `prefix` names the fields as the caller's input does."""
+    empty value clears the field. `prefix` names the fields as the caller's input does.
+
+    Not `strict` (a record imported from another system): a value that cannot be read, and a
+    phone without its country code (the other system's country is not known), is kept as that
+    system wrote it, like a record stored before these checks, rather than refusing the whole
+    record over a contact detail; it is checked when someone next edits it."""
     for key in ("phone", "email"):
         if key not in fields:
             continue
         value = fields[key]
         if value is None or not str(value).strip():
             fields[key] = None
-        elif key == "phone":
-            fields[key] = contact.phone_e164(str(value), region(ctx), f"{prefix}phone")
-        else:
-            fields[key] = contact.checked_email(str(value).strip(), f"{prefix}email")
+            continue
+        text = str(value).strip()
+        if key == "phone" and not strict and not text.startswith(("+", "00")):
+            fields[key] = text
+            continue
+        try:
+            if key == "phone":
+                fields[key] = contact.phone_e164(text, region(ctx), f"{prefix}phone")
+            else:
+                fields[key] = contact.checked_email(text, f"{prefix}email")
+        except Invalid:
+            if strict:
+                raise
+            fields[key] = text
 
 
 def refuse_taken_mrn(ctx: Context, mrn: str | None, patient_id: int | None = None, field: str = "mrn") -> None:
