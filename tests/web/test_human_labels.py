@@ -108,3 +108,17 @@ def test_the_scanner_finds_what_people_complained_of(kb: KnowledgeBase) -> None:
     assert "code herpes_simplex_history" in found
     assert "doubled (pregnant) (pregnancy)" in found
     assert "code as words 'tca cross'" in found
+
+
+def test_evidence_levels_are_explained_where_shown(demo: Demo) -> None:
+    demo.login("clinician")
+    with demo.app.state.db.session() as db:
+        plan = db.scalars(select(Plan.id).order_by(Plan.id)).first()
+    html = demo.client.get(f"/plans/{plan}").text
+    kb = demo.app.state.kb
+    assert 'id="evidence-legend"' in html
+    for info in kb.evidence_levels.values():  # the legend: every level, its label and meaning
+        assert f"<dt>{info.label}</dt><dd>{html_lib.escape(info.meaning, quote=False)}</dd>" in html
+    shown = re.findall(r'<a class="evidence" href="#evidence-legend">([^<]+)</a>', html)
+    assert shown and set(shown) <= {i.label for i in kb.evidence_levels.values()}
+    assert 'id="evidence-legend"' in demo.client.get("/patients/1/assessments/new").text
