@@ -60,7 +60,7 @@ def _patient_version(w: World, who: str) -> tuple[dict[str, Any], Any]:
     with w.database.transaction() as db:
         p = db.get(Patient, w.patients[who])
         assert p is not None
-        return pid(w, who), {"version": p.version, "phone": f"0{next(_n)}"}
+        return pid(w, who), {"version": p.version, "phone": f"07400 1{next(_n) % 100_000:05d}"}
 
 
 def _fresh_plan(approve: bool) -> Callable[[World, str], dict[str, Any]]:

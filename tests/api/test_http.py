@@ -50,14 +50,14 @@ def test_stale_version_gets_409_with_if_match_or_body(client) -> None:  # type: 
     pid = client.world.patients["P2"]
     h = bearer(client, "clinician")
     v = client.get(f"/api/patients/{pid}", headers=h).json()["version"]
-    assert client.patch(f"/api/patients/{pid}", json={"version": v, "phone": "1"}, headers=h).status_code == 200
-    r = client.patch(f"/api/patients/{pid}", json={"version": v, "phone": "2"}, headers=h)
+    assert client.patch(f"/api/patients/{pid}", json={"version": v, "phone": "07400 100001"}, headers=h).status_code == 200
+    r = client.patch(f"/api/patients/{pid}", json={"version": v, "phone": "07400 100002"}, headers=h)
     assert r.status_code == 409 and r.json()["field"] == "version"
     assert r.json()["current_version"] == v + 1
-    r = client.patch(f"/api/patients/{pid}", json={"version": v + 1, "phone": "3"},
+    r = client.patch(f"/api/patients/{pid}", json={"version": v + 1, "phone": "07400 100003"},
                      headers={**h, "If-Match": f'"{v}"'})  # fmt: skip
     assert r.status_code == 409
-    assert client.get(f"/api/patients/{pid}", headers=h).json()["phone"] == "1"
+    assert client.get(f"/api/patients/{pid}", headers=h).json()["phone"] == "+447400100001"
     made = client.world.new_plan("P2")
     ok = client.post(f"/api/plans/{made['plan_id']}/approve", json={"version": made["version"]},
                      headers=h)  # fmt: skip

@@ -162,7 +162,7 @@ def test_gb_broad_atrophic_without_area_scores_the_smaller_row_and_warns(kb: Kno
     s = scores(kb, scars=[{"type": "broad_atrophic", "count": 2}])
     assert [(r.id, r.points) for r in s.goodman_baron_quantitative_rows] == [("B_shallow_broad_atrophic", 2)]
     (w,) = [w for w in s.warnings if w.code == "gb_area_missing"]
-    assert "broad atrophic" in w.message and "area_cm2" in w.message
+    assert "broad atrophic" in w.message and "area (cm²)" in w.message and "area_cm2" not in w.message
 
 
 def test_gb_rolling_depth_maps_to_the_dish_like_rows(kb: KnowledgeBase) -> None:
@@ -270,7 +270,7 @@ def test_ecca_linear_without_diameter_is_not_counted_and_the_warning_names_it(kb
     s = scores(kb, scars=[{"type": "linear", "count": 4}, {"type": "ice_pick", "count": 1}])
     assert [i.id for i in s.ecca_items] == ["v_shaped"]
     (w,) = [w for w in s.warnings if w.code == "ecca_diameter_missing"]
-    assert "linear or troughed scars" in w.message and "diameter_mm" in w.message
+    assert "linear or troughed scars" in w.message and "diameter (mm)" in w.message and "diameter_mm" not in w.message
 
 
 def test_ecca_measured_and_unmeasured_entries_of_one_type_split_by_size(kb: KnowledgeBase) -> None:

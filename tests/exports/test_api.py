@@ -43,7 +43,7 @@ def test_bundle_round_trips_through_an_empty_clinic(client) -> None:  # type: ig
     assert comparable(again, across_clinics=True) == comparable(as_proposed(first), across_clinics=True)
     # importing the same record twice is refused, naming the element
     r2 = client.post("/api/patients/import/fhir", json=first, headers=bearer(client, "clinician_b"))
-    assert r2.status_code == 422 and r2.json()["field"] == "Patient.identifier"
+    assert r2.status_code == 409 and r2.json()["field"] == "Patient.identifier"  # a record number in use
 
 
 def test_import_of_a_bad_patient_names_the_element(client) -> None:  # type: ignore[no-untyped-def]

@@ -166,6 +166,7 @@ def test_bundle_round_trips_through_files_into_an_empty_data_dir(
     r = _cli("import", "fhir", str(exported), "--actor", "dr-b")
     assert r.returncode == 2
     assert _one_error_line(r.stderr).startswith("error: Patient.identifier: ")
+    assert "is already used by another patient of this clinic" in r.stderr  # the record number: a 409's words
     assert _count(Patient) == before
 
 

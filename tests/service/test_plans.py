@@ -96,11 +96,11 @@ def test_patient_update_stale_version_is_409(world) -> None:
     pid = world.patients["P1"]
     with world.database.transaction() as db:
         cur = patients.get(world.ctx("clinician", db), pid)
-        patients.update(world.ctx("clinician", db), pid, PatientUpdate(version=cur.version, phone="1"))
+        patients.update(world.ctx("clinician", db), pid, PatientUpdate(version=cur.version, phone="07400 100001"))
     with world.database.transaction() as db, pytest.raises(Conflict):
-        patients.update(world.ctx("clinician", db), pid, PatientUpdate(version=cur.version, phone="2"))
+        patients.update(world.ctx("clinician", db), pid, PatientUpdate(version=cur.version, phone="07400 100002"))
     with world.database.transaction() as db:
-        assert patients.get(world.ctx("clinician", db), pid).phone == "1"
+        assert patients.get(world.ctx("clinician", db), pid).phone == "+447400100001"
 
 
 def test_excluded_treatment_cannot_be_scheduled_without_override(world) -> None:

@@ -20,6 +20,14 @@ def _columns(settings: Settings, table: str) -> set[str]:
         engine.dispose()
 
 
+def _indexes(settings: Settings, table: str) -> set[str]:
+    engine = make_engine(settings)
+    try:
+        return {i["name"] for i in inspect(engine).get_indexes(table) if i["name"]}
+    finally:
+        engine.dispose()
+
+
 def _tables(settings: Settings) -> set[str]:
     engine = make_engine(settings)
     try:
@@ -35,6 +43,9 @@ def test_upgrade_from_empty_then_downgrade_one_step(settings: Settings) -> None:
     assert migrate.current_revision(settings) == head
     tables = _tables(settings)
     assert set(Base.metadata.tables) <= tables
+    migrate.downgrade(settings)  # one step: 0009, one record number per clinic, folded name keys
+    assert migrate.current_revision(settings) == "0008"
+    assert "ix_patient_clinic_mrn" in _indexes(settings, "patient")
     migrate.downgrade(settings)  # one step: 0008 added the sessions' procedure notes
     assert migrate.current_revision(settings) == "0007"
     assert "procedure" not in _columns(settings, "course_session")

@@ -13,7 +13,7 @@ def test_page_offers_broad_linear_diameter_and_stretch(demo: Demo) -> None:
     for name in ("scar-broad_atrophic-area_cm2", "scar-linear-count", "scar-ice_pick-diameter_mm"):
         assert f'id="{name}"' in html
     assert 'id="scar-keloid-diameter_mm"' not in html  # ECCA does not size keloids
-    assert "flattened by manual stretching" in html and "V-low" in html
+    assert "flattened by manual stretching" in html and "Low-grade source" in html
 
 
 def test_live_score_counts_the_new_rows_and_shows_ecca_items(demo: Demo) -> None:
@@ -33,4 +33,4 @@ def test_live_score_counts_the_new_rows_and_shows_ecca_items(demo: Demo) -> None
     assert re.search(r'data-score="gb">14<', live.text)  # 2 + 9 + 3
     assert re.search(r'data-score="ecca">25<', live.text)  # M-shaped: 3 boxcar + 1 broad area = 4, grade 1
     assert "How the ECCA score adds up" in live.text
-    assert "has no area_cm2" in live.text and "linear or troughed scars" in live.text
+    assert "has no area (cm²)" in live.text and "linear or troughed scars" in live.text

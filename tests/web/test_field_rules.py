@@ -7,15 +7,15 @@ import pytest
 from tests.api.test_role_views import MARKERS, _seed_notes
 from tests.storage.world import PASSWORD, World
 
-from cicatrix.service.policy import FIELDS_SEEN
+from cicatrix.service.policy import FIELDS_SEEN, PERMISSIONS
 
 USERNAMES = {"front_desk": "front_desk@test", "patient": "p1@test", "clinician": "clinician@test",
              "admin": "admin@test"}  # fmt: skip
 PAGES = {
-    "front_desk": ["/", "/patients", "/patients/{P1}", "/account", "/account/second-factor", "/calendar",
+    "front_desk": ["/", "/patients", "/patients/{P1}", "/patients/{P1}/edit", "/account", "/account/second-factor", "/calendar",
                    "/calendar?view=week&by=room", "/patients/{P1}/bookings", "/patients/{P1}/handout"],
     "patient": ["/me", "/me/timeline", "/me/plan", "/me/learn", "/me/appointments", "/account"],
-    "clinician": ["/", "/patients", "/patients/{P1}", "/plans/{plan}", "/plans/{plan}/course", "/account", "/calendar",
+    "clinician": ["/", "/patients", "/patients/{P1}", "/patients/{P1}/edit", "/plans/{plan}", "/plans/{plan}/course", "/account", "/calendar",
                   "/patients/{P1}/bookings"],
     # the admin sees names when linking a login (name, record number, birth date) and ids in
     # the audit trail: nothing clinical
@@ -49,3 +49,20 @@ def test_pages_show_no_field_the_role_may_not_see(client, role: str) -> None:  #
         assert not shows_clinical or role in FIELDS_SEEN["patient.clinical"], f"{role} sees phototype on {page}"
         if page == "/patients/{P1}":
             assert shows_clinical == (role in FIELDS_SEEN["patient.clinical"]), page
+        if page == "/patients/{P1}/edit":  # the clinical inputs only for the roles that write them
+            assert ('name="phototype"' in html) == (role in PERMISSIONS["patient.clinical.update"]), page
+
+
+@pytest.mark.parametrize("role", ["front_desk", "clinician"])
+def test_contact_details_are_shown_to_front_desk_and_clinicians(client, role: str) -> None:  # type: ignore[no-untyped-def]
+    w: World = client.world
+    with w.database.transaction() as db:
+        from cicatrix.storage.models import Patient
+
+        p = db.get(Patient, w.patients["P1"])
+        assert p is not None
+        p.phone, p.email = "+447400123456", "p1@example.org"
+    client.cookies.clear()
+    client.post("/login", data={"username": USERNAMES[role], "password": PASSWORD})
+    html = client.get(f"/patients/{w.patients['P1']}").text
+    assert "07400 123456" in html and "p1@example.org" in html  # national format: clinic A is in GB

@@ -41,3 +41,25 @@ def test_assessment_form_refuses_absurd_counts(demo: Demo) -> None:
     r = demo.client.post("/patients/1/assessments/new", data=data, follow_redirects=False)
     assert r.status_code == 422, r.status_code
     assert "10000" in r.text or "10,000" in r.text
+
+
+def test_assessment_form_names_each_bound(demo: Demo) -> None:
+    """Issue 14 §4 on the form: a count above what a body holds, a date before the patient's
+    birth, and a form with nothing recorded are refused with a message, nothing saved."""
+    demo.login("clinician")
+    token = demo.csrf("/patients/1/assessments/new")
+    form = demo.client.get("/patients/1/assessments/new").text
+    count = re.search(r'name="(scar-[a-z_]+-count)"', form)
+    assert count
+    born = demo.client.get("/patients/1").text
+    base = {"csrf_token": token, "date": "2026-11-20", "phototype": "III"}
+    for data, says in (
+        ({**base, count.group(1): "1001"}, "must be at most 1,000"),
+        ({**base, count.group(1): "0"}, "records no scars, marks or active lesions"),
+        ({**base}, "records no scars, marks or active lesions"),
+        ({**base, "date": "1901-01-01", count.group(1): "3"}, "before the patient&#39;s birth date"),
+    ):
+        r = demo.client.post("/patients/1/assessments/new", data=data, follow_redirects=False)
+        assert r.status_code == 422, (data, r.status_code)
+        assert says in r.text, says
+    assert demo.client.get("/patients/1").text.count("<td>") == born.count("<td>")  # no assessment added

@@ -34,15 +34,13 @@ class Phototype(StrEnum):
 
 NonNegative = Annotated[int, Meta(ge=0)]
 
-# Input plausibility bounds, not medicine: what a person's skin can hold and a calendar can
-# reach. They keep absurd values (a count of 10^30, the year 9999) from entering a stored
-# record, where they would break date arithmetic and every later export (docs/security.md).
-MAX_COUNT = 10_000  # lesions, scars or marks of one type: far above any face, back or chest
-MAX_AREA_CM2 = 25_000.0  # the whole skin of a large adult is about 2.5 m^2
-MAX_AGE_MONTHS = 1_440  # 120 years
+# The dates a calendar can reach: they keep absurd values (the year 9999) from entering a
+# stored record, where they would break date arithmetic and every later export
+# (docs/security.md). What a face and body can hold (counts, areas, a scar's age and size) is
+# knowledge data, `policy.input_bounds`, checked by `_implausible` against the base in force.
 MIN_DATE = dt.date(1900, 1, 1)
 MAX_DATE = dt.date(2199, 12, 31)
-Count = Annotated[int, Meta(ge=0, le=MAX_COUNT)]
+Count = Annotated[int, Meta(ge=0)]
 
 
 class Patient(Frozen, frozen=True, kw_only=True):
@@ -72,11 +70,11 @@ class ScarEntry(_CountedEntry, frozen=True, kw_only=True):
     collection: ClassVar[str] = "scar_types"
 
     depth: Literal["shallow", "deep"] | None = None
-    area_cm2: Annotated[float, Meta(ge=0, le=MAX_AREA_CM2)] | None = None
-    age_months: Annotated[int, Meta(ge=0, le=MAX_AGE_MONTHS)] | None = None
+    area_cm2: Annotated[float, Meta(ge=0)] | None = None
+    age_months: Annotated[int, Meta(ge=0)] | None = None
     # the scars' diameter (a linear scar's width), for ECCA's size-defined atrophic items; only on
-    # the scar types the scale measures (checked by parse_case). Above 100 mm is a typing error.
-    diameter_mm: Annotated[float, Meta(gt=0, le=100)] | None = None
+    # the scar types the scale measures (checked by parse_case).
+    diameter_mm: Annotated[float, Meta(gt=0)] | None = None
 
 
 class MarkEntry(_CountedEntry, frozen=True, kw_only=True):
@@ -235,6 +233,35 @@ def _dates_out_of_range(case: Case) -> Iterator[CaseError]:
             yield CaseError(field, day.isoformat(), f"must be between {MIN_DATE} and {MAX_DATE}")
 
 
+def _implausible(case: Case, kb: KnowledgeBase) -> Iterator[CaseError]:
+    """Every count, area, age or size above what a face and body can hold (`policy.input_bounds`)."""
+    bounds = kb.policy.input_bounds
+    limits: tuple[tuple[str, float], ...] = (
+        ("count", bounds.max_count),
+        ("area_cm2", bounds.max_area_cm2),
+        ("age_months", bounds.max_age_months),
+        ("diameter_mm", bounds.max_diameter_mm),
+    )
+    a = case.assessment
+    for name, entries in (("scars", a.scars), ("marks", a.marks), ("active_lesions", a.active_lesions)):
+        for i, e in enumerate(entries):
+            for attr, most in limits:
+                value = getattr(e, attr, None)
+                if value is not None and not value <= most:  # `not <=`: NaN is refused too
+                    shown = f"{most:,g}" if isinstance(most, float) else f"{most:,}"
+                    yield CaseError(
+                        f"assessment.{name}[{i}].{attr}",
+                        value,
+                        f"must be at most {shown}: more than a face and body can hold, probably a typing error",
+                    )
+
+
+def _born_after_assessment(case: Case) -> Iterator[CaseError]:
+    born, seen = case.patient.birth_date, case.assessment.date
+    if born is not None and seen < born:
+        yield CaseError("assessment.date", seen.isoformat(), f"is before the patient's birth date ({born.isoformat()})")
+
+
 def _unknown(field: str, value: str, kind: str, known: Mapping[str, object]) -> CaseError:
     choices = ", ".join(sorted(known))
     return CaseError(field, value, f"unknown {kind.rstrip('s').replace('_', ' ')} (known: {choices})")
@@ -292,6 +319,10 @@ def parse_case(data: object, knowledge: KnowledgeBase) -> Case:
     for error in _unknown_types(case, knowledge):
         raise error
     for error in _dates_out_of_range(case):
+        raise error
+    for error in _implausible(case, knowledge):
+        raise error
+    for error in _born_after_assessment(case):
         raise error
     patient = _coded_patient(case.patient, knowledge)
     return case if patient is case.patient else replace(case, patient=patient)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import msgspec
 
 from cicatrix.engine.case import Case
@@ -21,20 +23,25 @@ class _Facts(msgspec.Struct, frozen=True):
     scars: frozenset[str]
 
 
-def _fires(trigger: TriggerSets, facts: _Facts) -> str | None:
-    """Return a short factual detail when the trigger matches, else None."""
+def _named(codes: frozenset[str], entries: Mapping[str, object], attr: str = "name") -> str:
+    """Codes as the knowledge base names them, for the detail people read (never the code)."""
+    return "; ".join(sorted(str(getattr(entries[c], attr)) if c in entries else c for c in codes))
+
+
+def _fires(trigger: TriggerSets, facts: _Facts, kb: KnowledgeBase) -> str | None:
+    """Return a short factual detail, in the knowledge base's words, when the trigger matches."""
     p, a = facts.case.patient, facts.case.assessment
     for flag in trigger.flags:
         if getattr(p, flag):
-            return flag.replace("_", " ")
-    if hit := sorted(trigger.history_any & facts.history):
-        return "history: " + ", ".join(hit)
-    if hit := sorted(trigger.medications_any & facts.medications):
-        return "medications: " + ", ".join(hit)
-    if lesions := sorted(facts.lesions & trigger.active_lesions_any):
-        return "active lesions: " + ", ".join(lesions)
-    if scars := sorted(facts.scars & trigger.scars_any):
-        return "scars present: " + ", ".join(scars)
+            return flag.replace("_", " ")  # a field of the case: pregnant, breastfeeding, recent sunburn
+    if hit := trigger.history_any & facts.history:
+        return "history: " + _named(hit, kb.vocabulary, "label")
+    if hit := trigger.medications_any & facts.medications:
+        return "medications: " + _named(hit, kb.vocabulary, "label")
+    if lesions := facts.lesions & trigger.active_lesions_any:
+        return "active lesions: " + _named(lesions, kb.lesions)
+    if scars := facts.scars & trigger.scars_any:
+        return "scars present: " + _named(scars, kb.scar_types)
     if p.phototype.value in trigger.phototypes:
         return f"Fitzpatrick phototype {p.phototype.value}"
     months = trigger.isotretinoin_within_months
@@ -59,7 +66,7 @@ def active_conditions(case: Case, kb: KnowledgeBase) -> dict[str, tuple[Conditio
     )
     out: dict[str, tuple[Condition, str]] = {}
     for trigger in index_for(kb).triggers:
-        detail = _fires(trigger, facts)
+        detail = _fires(trigger, facts, kb)
         if detail is not None:
             out[trigger.condition_id] = (trigger.condition, detail)
     return out

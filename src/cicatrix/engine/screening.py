@@ -194,8 +194,9 @@ def left_out_steps(
             if hit is None:
                 continue
             name = kb.agents[hit].name if hit in kb.agents else kb.treatments[hit].name
-            what = step.code or step.text
-            text = f"{t.name}: the step {what!r} was left out: it uses {name}, and {bans[hit]}."
+            # the step as the patient's instructions word it (its `code` is for the data only)
+            what = step.text.rstrip(".")
+            text = f"{t.name}: the step \u201c{what}\u201d was left out: it uses {name}, and {bans[hit]}."
             out.setdefault(text, Message(code="step_left_out", message=text))
     return tuple(out.values())
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +232,7 @@ def _validate(raw: dict[str, Any], overridden: dict[str, str]) -> KnowledgeBase:
     try:
         levels = {lv["id"]: msgspec.convert(lv, EvidenceLevelInfo) for lv in meta.get("evidence_levels", [])}
         policy = msgspec.convert(meta.get("policy"), Policy)
+        labels = msgspec.convert(meta.get("labels") or {}, dict[str, dict[str, str]])
     except msgspec.ValidationError as exc:
         raise KnowledgeError("knowledge.yaml", None, _error_text(exc)) from None
     try:
@@ -271,12 +273,14 @@ def _validate(raw: dict[str, Any], overridden: dict[str, str]) -> KnowledgeBase:
         scales=scales,
         policy=policy,
         codes=built["codes"],
+        labels=labels,
         overridden=overridden,
         regions=built["regions"],
         procedure_fields=built["procedure_fields"],
     )
     files = {c: {i: f for i, (_d, f) in raw[c].items()} for c in _COLLECTIONS}
     check_references(kb, files)
+    check_labels(kb, files)
     matrix = resolve_matrix(kb, safety_files)
     check_safety(kb, matrix, safety_files)
     return msgspec.structs.replace(kb, matrix=matrix)
@@ -443,6 +447,53 @@ def check_codes(kb: KnowledgeBase, files: dict[str, str]) -> None:
             if key in seen:
                 raise KnowledgeError(label, mid, f"codings: {c.system} {c.code} is listed twice")
             seen.add(key)
+
+
+# The label groups the service and the engine need, with the codes each must label; a code
+# outside these (a clinic's own status) may be added in an override.
+REQUIRED_LABELS: dict[str, tuple[str, ...]] = {
+    "plan_status": ("proposed", "approved", "superseded"),
+    "session_status": ("planned", "done", "missed", "cancelled"),
+    "plan_edit": ("approve", "edit", "override", "reschedule", "import"),
+    "severity": ("mild", "moderate", "severe"),
+    "severity_basis": ("goodman_baron_qualitative", "nothing_recorded"),
+    "sex": ("female", "male", "other", "unknown"),
+}
+_CODE_LIKE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)+$")
+
+
+def _refuse_code_like(label: str, where: str, eid: str | None, text: str) -> None:
+    if not text.strip():
+        raise KnowledgeError(where, eid, "needs a label people can read (it is empty)")
+    if _CODE_LIKE.match(text.strip()) or "_" in text:
+        raise KnowledgeError(where, eid, f"{label} {text!r} looks like a code; give the words people read")
+
+
+def check_labels(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> None:
+    """Every code people may see has a label, and no label is itself a code (issue 14 §6)."""
+    bases = (*REQUIRED_LABELS["severity_basis"], kb.scales.severity_fallback.basis)
+    needed = {**REQUIRED_LABELS, "severity_basis": bases}
+    for group, codes in needed.items():
+        have = kb.labels.get(group, {})
+        for code in codes:
+            if code not in have:
+                raise KnowledgeError("knowledge.yaml", f"labels.{group}", f"no label for {code!r}")
+    for group, entries in kb.labels.items():
+        for code, text in entries.items():
+            _refuse_code_like("label", "knowledge.yaml", f"labels.{group}.{code}", text)
+    named: dict[str, tuple[Mapping[str, Any], str]] = {
+        "treatments": (kb.treatments, "name"),
+        "conditions": (kb.conditions, "name"),
+        "vocabulary": (kb.vocabulary, "label"),
+        "scar_types": (kb.scar_types, "name"),
+        "marks": (kb.marks, "name"),
+        "lesions": (kb.lesions, "name"),
+        "agents": (kb.agents, "name"),
+        "education": (kb.education, "title"),
+    }
+    for coll, (collection, attr) in named.items():
+        for eid, entry in collection.items():
+            _refuse_code_like(attr, files.get(coll, {}).get(eid, coll), eid, str(getattr(entry, attr)))
 
 
 def check_references(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> None:

@@ -783,10 +783,24 @@ class ProcedureField(Frozen, frozen=True, kw_only=True):
 
     def applies_to(self, treatment: str) -> bool:
         return not self.treatments or treatment in self.treatments
+class InputBounds(Sourced, frozen=True, kw_only=True):
+    """The most one assessment can plausibly record: what a face and body can hold.
+
+    Plausibility, not medicine: a value above them is a typing error (10^9 lesions), refused
+    where the case enters (`engine.case.parse_case`) naming the field, before it reaches a
+    stored record, a score or a calendar. A clinic may change them in its overrides.
+    """
+
+    max_count: Annotated[int, Meta(ge=1)]  # scars, marks or lesions of one type
+    max_area_cm2: Annotated[float, Meta(gt=0)]  # one finding's area
+    max_age_months: Annotated[int, Meta(ge=1)]  # a scar's age
+    max_diameter_mm: Annotated[float, Meta(gt=0)]  # a scar's diameter or width
+    note: str
 
 
 class Policy(Frozen, frozen=True, kw_only=True):
     notice: str
+    input_bounds: InputBounds
     delay: DelayPolicy
     combination: CombinationRule | None = None
     follow_up: FollowUpRule
@@ -823,6 +837,9 @@ class KnowledgeBase(Frozen, frozen=True, kw_only=True):
     policy: Policy
     # standard codes by "<of>:<concept>" (codes.yaml)
     codes: dict[str, CodeMapping] = msgspec.field(default_factory=dict)
+    # labels[group][code]: the words people read for the service's and engine's codes
+    # (statuses, severity, its basis, sex); knowledge.yaml `labels`, checked by the loader
+    labels: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
     overridden: dict[str, str] = msgspec.field(default_factory=dict)
     regions: dict[str, Region] = msgspec.field(default_factory=dict)
     procedure_fields: dict[str, ProcedureField] = msgspec.field(default_factory=dict)

@@ -84,7 +84,22 @@ def build_case(ctx: Context, p: Patient, body: AssessmentIn) -> tuple[dict[str, 
     case = parse(ctx, data)
     if case.assessment.date > ctx.today:
         raise Invalid("assessment.date", "is in the future", value=case.assessment.date.isoformat())
+    if not records_findings(case):
+        raise Invalid(
+            "assessment.scars",
+            "the assessment records no scars, marks or active lesions: record what was seen "
+            "(a count above 0) before saving it",
+        )
     return data, case
+
+
+def records_findings(case: Case) -> bool:
+    """Whether the assessment saw anything: an all-blank form produced a plan for nothing
+    (issue 14 §4). A broad area recorded by its size alone counts."""
+    a = case.assessment
+    return any(e.count > 0 for e in (*a.scars, *a.marks, *a.active_lesions)) or any(
+        (s.area_cm2 or 0) > 0 for s in a.scars
+    )
 
 
 def add(ctx: Context, patient_id: int, body: AssessmentIn) -> tuple[Assessment, Case]:

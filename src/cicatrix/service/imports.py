@@ -25,6 +25,7 @@ from cicatrix.service.errors import Invalid
 from cicatrix.service.policy import require
 from cicatrix.service.schemas import OverrideIn, PatientClinical, PatientIn
 from cicatrix.storage.db import utcnow
+from cicatrix.storage.keys import name_key
 from cicatrix.storage.models import Assessment, CourseSession, Patient, Plan, PlanEdit
 
 if TYPE_CHECKING:  # the exports' record shape; the service reads it, never builds one
@@ -113,12 +114,7 @@ def import_record(ctx: Context, record: PatientRecord, overrides: Sequence[Overr
     and its sessions; returns the new patient's id. Clinicians only."""
     require(ctx.actor, "record.import")
     data = _patient_in(record)
-    if record.id:
-        existing = ctx.db.scalar(
-            select(Patient.id).where(Patient.clinic_id == ctx.actor.clinic_id, Patient.mrn == record.id)
-        )
-        if existing is not None:
-            raise Invalid("Patient.identifier", f"a patient with record number {record.id!r} already exists")
+    patients.refuse_taken_mrn(ctx, data.mrn, field="Patient.identifier")
     _refuse_known_identifiers(ctx, record)
     if record.plan is None and overrides:
         raise Invalid("overrides", "the record has no plan: there is nothing to override")
@@ -140,17 +136,19 @@ def import_record(ctx: Context, record: PatientRecord, overrides: Sequence[Overr
             "is more than a year ahead; for a course in progress record its planned last dose",
             value=iso.isoformat(),
         )
+    reach: dict[str, object] = {"phone": data.phone, "email": data.email}
+    patients.checked_contact(ctx, reach, prefix="Patient.telecom.", strict=False)
     # Everything in one transaction, so nothing is stored half-written.
     now = utcnow()
     row = Patient(
         clinic_id=ctx.actor.clinic_id,
         name=data.name,
-        name_key=data.name.lower(),
+        name_key=name_key(data.name),
         mrn=data.mrn,
         birth_date=data.birth_date,
         sex=data.sex,
-        phone=data.phone,
-        email=data.email,
+        phone=reach["phone"],
+        email=reach["email"],
         identifiers=[to_data(x) for x in record.identifiers],
         phototype=p.phototype.value if p else None,  # None: "not yet recorded", planning asks for it
         pregnant=p.pregnant if p else False,

@@ -10,7 +10,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from cicatrix.engine.case import CaseError, coded_terms
 from cicatrix.engine.terms import FIELDS
 from cicatrix.knowledge.models import TermKind
-from cicatrix.service import audit
+from cicatrix.service import audit, contact
 from cicatrix.service.context import Actor, Context
 from cicatrix.service.errors import Conflict, Forbidden, Invalid, NotFound
 from cicatrix.service.policy import allowed, may_see_field, require, require_patient_access, visible
@@ -23,7 +23,8 @@ from cicatrix.service.schemas import (
     PatientUpdate,
 )
 from cicatrix.storage.db import utcnow
-from cicatrix.storage.models import Patient
+from cicatrix.storage.keys import fold, name_key
+from cicatrix.storage.models import Clinic, Patient
 
 
 def load(ctx: Context, patient_id: int, permission: str) -> Patient:
@@ -49,7 +50,12 @@ def clinical_of(p: Patient, actor: Actor) -> PatientClinical:
     )
 
 
-def out(ctx: Context, p: Patient) -> PatientOut:
+def region(ctx: Context) -> str | None:
+    """The actor's clinic's country, for reading and showing phone numbers (`contact.clinic_region`)."""
+    return contact.clinic_region(ctx.db.get(Clinic, ctx.actor.clinic_id))
+
+
+def out(ctx: Context, p: Patient, region_code: str | None = None) -> PatientOut:
     return PatientOut(
         id=p.id,
         name=p.name,
@@ -57,6 +63,7 @@ def out(ctx: Context, p: Patient) -> PatientOut:
         birth_date=p.birth_date,
         sex=p.sex,
         phone=p.phone,
+        phone_display=contact.shown_phone(p.phone, region_code if region_code is not None else region(ctx)),
         email=p.email,
         archived=p.archived,
         version=p.version,
@@ -82,6 +89,55 @@ def _check_dates(ctx: Context, birth_date: object, iso: object) -> None:
         )
 
 
+def checked_contact(ctx: Context, fields: dict[str, object], prefix: str = "", strict: bool = True) -> None:
+    """Phone (to E.164, read in the clinic's country) and email (syntax) checked in place; an
+    empty value clears the field. `prefix` names the fields as the caller's input does.
+
+    Not `strict` (a record imported from another system): a value that cannot be read, and a
+    phone without its country code (the other system's country is not known), is kept as that
+    system wrote it, like a record stored before these checks, rather than refusing the whole
+    record over a contact detail; it is checked when someone next edits it."""
+    for key in ("phone", "email"):
+        if key not in fields:
+            continue
+        value = fields[key]
+        if value is None or not str(value).strip():
+            fields[key] = None
+            continue
+        text = str(value).strip()
+        if key == "phone" and not strict and not text.startswith(("+", "00")):
+            fields[key] = text
+            continue
+        try:
+            if key == "phone":
+                fields[key] = contact.phone_e164(text, region(ctx), f"{prefix}phone")
+            else:
+                fields[key] = contact.checked_email(text, f"{prefix}email")
+        except Invalid:
+            if strict:
+                raise
+            fields[key] = text
+
+
+def refuse_taken_mrn(ctx: Context, mrn: str | None, patient_id: int | None = None, field: str = "mrn") -> None:
+    """A record number names one patient of the clinic: 409 when another patient has it. The
+    database holds the same rule (`uq_patient_clinic_mrn`) for two saves at the same moment."""
+    if mrn is None:
+        return
+    other = ctx.db.scalar(
+        select(Patient.id).where(
+            Patient.clinic_id == ctx.actor.clinic_id, Patient.mrn == mrn, Patient.id != (patient_id or 0)
+        )
+    )
+    if other is not None:
+        raise Conflict(
+            field,
+            f"record number {mrn!r} is already used by another patient of this clinic; search for it, "
+            "or give this patient another number",
+            patient_id=other,
+        )
+
+
 def checked_terms(ctx: Context, kind: TermKind, terms: list[str], field: str) -> list[str]:
     """Terms as recorded (trimmed, each once), refused with a 422 naming `field[i]` when the
     vocabulary does not know one (see engine.case.coded_terms). The record keeps what the
@@ -101,16 +157,19 @@ def create(ctx: Context, data: PatientIn) -> PatientOut:
     _check_dates(ctx, data.birth_date, clinical.isotretinoin_last_dose)
     history = checked_terms(ctx, "history", clinical.history, "clinical.history")
     medications = checked_terms(ctx, "medication", clinical.medications, "clinical.medications")
+    reach: dict[str, object] = {"phone": data.phone, "email": data.email}
+    checked_contact(ctx, reach)
+    refuse_taken_mrn(ctx, data.mrn)
     now = utcnow()
     p = Patient(
         clinic_id=ctx.actor.clinic_id,
         name=data.name,
-        name_key=data.name.lower(),
+        name_key=name_key(data.name),
         mrn=data.mrn,
         birth_date=data.birth_date,
         sex=data.sex,
-        phone=data.phone,
-        email=data.email,
+        phone=reach["phone"],
+        email=reach["email"],
         phototype=clinical.phototype.value if clinical.phototype else None,
         pregnant=clinical.pregnant,
         breastfeeding=clinical.breastfeeding,
@@ -162,10 +221,13 @@ def update(ctx: Context, patient_id: int, data: PatientUpdate, if_match: int | N
     if "name" in fields and fields["name"] is None:
         raise Invalid("name", "cannot be removed")
     _check_dates(ctx, fields.get("birth_date"), fields.get("isotretinoin_last_dose"))
+    checked_contact(ctx, fields)
+    if fields.get("mrn") is not None:
+        refuse_taken_mrn(ctx, fields["mrn"], p.id)
     for k, v in fields.items():
         setattr(p, k, v)
     if "name" in fields:
-        p.name_key = p.name.lower()
+        p.name_key = name_key(p.name)
     p.updated_at = utcnow()
     audit.record(ctx, "update", "patient", p.id, patient_id=p.id)
     try:
@@ -187,9 +249,11 @@ def set_archived(ctx: Context, patient_id: int, archived: bool = True) -> Patien
 
 
 def _matches(q: str) -> ColumnElement[bool]:
-    """A name fragment or an exact record number (the one search every list uses)."""
-    frag = q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return or_(Patient.name_key.like(f"%{frag}%", escape="\\"), Patient.mrn == q.strip())
+    """A name fragment or a record number (the one search every list uses): accent- and
+    case-insensitive on both back ends through the folded key (storage.keys), and the record
+    number as typed in any case."""
+    frag = fold(q).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return or_(Patient.name_key.like(f"%{frag}%", escape="\\"), func.upper(Patient.mrn) == q.strip().upper())
 
 
 def link_candidates(ctx: Context, q: str, limit: int = 20) -> list[PatientPick]:
@@ -226,7 +290,7 @@ def search(
     where = [Patient.clinic_id == ctx.actor.clinic_id]
     if not include_archived:
         where.append(Patient.archived.is_(False))
-    if q and q.strip():
+    if q and fold(q):
         where.append(_matches(q))
     total = ctx.db.scalar(select(func.count()).select_from(Patient).where(*where)) or 0
     rows = ctx.db.scalars(
@@ -234,5 +298,6 @@ def search(
     ).all()
     for p in rows:  # a list shows names: each record shown is a read
         audit.record(ctx, "list", "patient", p.id, patient_id=p.id)
-    items = [out(ctx, p) for p in rows]
+    where_from = region(ctx)
+    items = [out(ctx, p, where_from) for p in rows]
     return PatientPage(items=items, total=total, limit=limit, offset=offset)

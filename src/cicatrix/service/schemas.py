@@ -92,7 +92,10 @@ class PatientOut(BaseModel):
     mrn: str | None
     birth_date: date | None
     sex: str | None
-    phone: str | None
+    phone: str | None = Field(description="E.164, e.g. +447400123456")
+    phone_display: str | None = Field(
+        default=None, description="the phone as shown: national format in the clinic's country, else international"
+    )
     email: str | None
     archived: bool
     version: int

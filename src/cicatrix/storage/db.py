@@ -22,6 +22,7 @@ from cicatrix.storage.models import (
     NO_DOUBLE_ROOM,
     ONE_APPOINTMENT_PER_SESSION,
     ONE_APPROVED_PLAN,
+    ONE_MRN_PER_CLINIC,
 )
 from cicatrix.storage.settings import Settings
 
@@ -82,6 +83,11 @@ _GUARDS = {
     ),
     (ONE_APPOINTMENT_PER_SESSION, "appointment.session_id"): WriteConflict(
         "session_id", "this session was booked at the same moment; reload the course to see its appointment"
+    ),
+    (ONE_MRN_PER_CLINIC, "patient.clinic_id, patient.mrn"): WriteConflict(
+        "mrn",
+        "another patient of this clinic has this record number (saved at the same moment); search for it, "
+        "or give this patient another number",
     ),
 }
 

@@ -82,18 +82,25 @@ class Clinic(Base):
     second_factor_clinicians: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
+# A record number names one patient of a clinic (issue 14 §4): held by the database, so two
+# desks registering the same number at once cannot both commit (the loser is answered 409).
+ONE_MRN_PER_CLINIC = "uq_patient_clinic_mrn"
+_HAS_MRN = text("mrn IS NOT NULL")
+
+
 class Patient(Base):
     __tablename__ = "patient"
     __table_args__ = (
         Index("ix_patient_clinic_name", "clinic_id", "name_key"),
-        Index("ix_patient_clinic_mrn", "clinic_id", "mrn"),
+        Index(ONE_MRN_PER_CLINIC, "clinic_id", "mrn", unique=True, sqlite_where=_HAS_MRN, postgresql_where=_HAS_MRN),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
-    name_key: Mapped[str] = mapped_column(String(200))  # lower-cased, for search
-    mrn: Mapped[str | None] = mapped_column(String(64))
+    name_key: Mapped[str] = mapped_column(String(200))  # storage.keys.name_key: case and accents folded
+    mrn: Mapped[str | None] = mapped_column(String(64))  # unique per clinic (ONE_MRN_PER_CLINIC)
+    # phone as E.164 ("+447700900123") and email as normalised (service/contact.py)
     birth_date: Mapped[date | None] = mapped_column(Date)
     sex: Mapped[str | None] = mapped_column(String(16))
     phone: Mapped[str | None] = mapped_column(String(64))

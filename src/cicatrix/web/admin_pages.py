@@ -19,6 +19,7 @@ from cicatrix.service.errors import Conflict, Invalid
 from cicatrix.service.policy import ROLES, roles_with
 from cicatrix.service.schemas import AuditFilter, ClinicUpdate, UserIn, UserUpdate
 from cicatrix.web.core import FormState, Page, Posted, WebRoute, empty_form, read_form, roles
+from cicatrix.web.render import ROLE_LABELS
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 ADMIN = roles(*roles_with("user.manage"))
@@ -33,7 +34,7 @@ def _users_page(page: Page, form: FormState, errors: list[str] | None = None, st
         title="Users and roles",
         users=users.list_users(page.ctx),
         roles=ROLES,
-        roles_options=[(r, r.replace("_", " ")) for r in ROLES],
+        roles_options=[(r, ROLE_LABELS[r].capitalize()) for r in ROLES],
         form=form,
         errors=errors or [],
         patient_q=q,

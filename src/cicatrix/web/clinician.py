@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,7 +17,6 @@ from cicatrix.service.policy import ROLES, allowed, may_see_field, roles_with
 from cicatrix.service.schemas import (
     AssessmentIn,
     OverrideIn,
-    PatientIn,
     PlanEditIn,
     PlanOut,
     ProcedureIn,
@@ -84,84 +82,6 @@ def patient_list(q: str = "", offset: int = 0, page: Page = Depends(STAFF)) -> R
     )
 
 
-def _history_codes(page: Page) -> tuple[list[tuple[str, str]], list[str]]:
-    """The vocabulary's history codes with labels, and its medication codes (words that belong
-    in a structured field, such as pregnant, left out)."""
-    usable = [(c, t) for c, t in page.ctx.kb.vocabulary.items() if t.recorded_as is None]
-    history = sorted((c, t.label) for c, t in usable if t.kind == "history")
-    return history, sorted(c for c, t in usable if t.kind == "medication")
-
-
-def _new_patient_page(page: Page, form: FormState, status: int = 200) -> Response:
-    hist, meds = _history_codes(page)
-    return page.render(
-        "clinician/patient_new.html",
-        title="New patient",
-        form=form,
-        history_codes=hist,
-        medication_codes=meds,
-        show_clinical=allowed(page.actor, "patient.clinical.update"),
-        status_code=status,
-    )
-
-
-@router.get("/patients/new", response_class=HTMLResponse)
-def patient_new(page: Page = Depends(STAFF)) -> Response:
-    return _new_patient_page(page, empty_form())
-
-
-_PATIENT_FIELDS = {
-    "name": "name",
-    "mrn": "mrn",
-    "birth_date": "birth_date",
-    "sex": "sex",
-    "phone": "phone",
-    "email": "email",
-    "clinical.phototype": "phototype",
-    "clinical.isotretinoin_last_dose": "isotretinoin_last_dose",
-    "clinical.medications": "medications",
-}
-
-
-@router.post("/patients/new", response_class=HTMLResponse)
-def patient_create(request: Request, posted: Posted, page: Page = Depends(STAFF)) -> Response:
-    form = read_form(posted, list_fields=("history",))
-    v = form.values
-    data: dict[str, Any] = {
-        k: v.get(k, "").strip() or None for k in ("name", "mrn", "birth_date", "sex", "phone", "email")
-    }
-    if not data["name"]:
-        form.errors["name"] = "Enter the patient's name."
-    if allowed(page.actor, "patient.clinical.update"):
-        meds = [m.strip() for m in v.get("medications", "").split(",") if m.strip()]  # the service reads them
-        data["clinical"] = {
-            "phototype": v.get("phototype") or None,
-            "pregnant": bool(v.get("pregnant")),
-            "breastfeeding": bool(v.get("breastfeeding")),
-            "recent_sunburn": bool(v.get("recent_sunburn")),
-            "isotretinoin_last_dose": v.get("isotretinoin_last_dose") or None,
-            "history": form.lists.get("history", []),
-            "medications": meds,
-        }
-    if not form.errors:
-        try:
-            body = PatientIn.model_validate(data)
-        except ValidationError as exc:
-            for err in exc.errors(include_url=False):
-                loc = ".".join(str(p) for p in err["loc"] if not isinstance(p, int))
-                name = _PATIENT_FIELDS.get(loc, "name")
-                form.errors.setdefault(name, f"{name.replace('_', ' ').capitalize()}: {err['msg']}.")
-    if form.errors:
-        return _new_patient_page(page, form, status=422)
-    try:
-        created = page.step(patients.create, body)
-    except Invalid as exc:
-        name = _PATIENT_FIELDS.get(re.sub(r"\[\d+\]$", "", exc.field or ""), "name")  # medications[1] -> medications
-        form.errors[name] = f"{name.replace('_', ' ').capitalize()}: {exc.message}."
-        return _new_patient_page(page, form, status=422)
-    return _see(f"/patients/{created.id}", "patient_created")
-
-
 @router.get("/patients/{patient_id}", response_class=HTMLResponse)
 def patient_page(patient_id: Id, page: Page = Depends(STAFF)) -> Response:
     ctx = page.ctx
@@ -173,6 +93,7 @@ def patient_page(patient_id: Id, page: Page = Depends(STAFF)) -> Response:
             "clinician/patient.html",
             title=p.name,
             patient=p,
+            can_edit=allowed(page.actor, "patient.update"),
             c=None,
             contraindications=[],
             can_assess=False,
@@ -200,6 +121,7 @@ def patient_page(patient_id: Id, page: Page = Depends(STAFF)) -> Response:
         "clinician/patient.html",
         title=p.name,
         patient=p,
+        can_edit=allowed(page.actor, "patient.update"),
         c=clinical,
         contraindications=contraindications,
         can_assess=allowed(page.actor, "assessment.create"),

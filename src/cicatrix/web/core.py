@@ -47,6 +47,7 @@ HOME_BY_ROLE = {"patient": "/me", "admin": "/admin/users"}
 # Confirmation messages after a redirect, by key: the URL never carries free text to show.
 FLASH = {
     "patient_created": "Patient created.",
+    "patient_updated": "Patient details saved.",
     "assessed": "Assessment saved; review the proposed plan.",
     "assessed_no_plan": "Assessment saved.",
     "approved": "Plan approved; it is now the running course.",

@@ -57,10 +57,11 @@ def today_page(page: Page = Depends(PATIENT)) -> Response:
         return _render(page, "patient/today.html", "Today", plan=None, days=[], next_session=None)
     # Today shows everything in force; the next days show only what starts or happens then,
     # so a long-running instruction is not repeated on every day.
-    days = [{"date": t.days[0].date, "entries": t.days[0].entries}] if t.days else []
+    # The same step from several treatments (four sunscreen lines) is shown once.
+    days = [{"date": t.days[0].date, "entries": views.group_repeated(t.days[0].entries)}] if t.days else []
     for d in t.days[1:]:
         iso = d.date.isoformat()
-        days.append({"date": d.date, "entries": [e for e in d.entries if e["date"] == iso]})
+        days.append({"date": d.date, "entries": views.group_repeated(e for e in d.entries if e["date"] == iso)})
     return _render(page, "patient/today.html", "Today", plan=t.plan_id, days=days, next_session=t.next_session)
 
 
@@ -101,7 +102,8 @@ def learn_page(page: Page = Depends(PATIENT)) -> Response:
         for e in msgspec.convert(plan.plan, EnginePlan).education:
             if e.topic in kb.education and e.topic not in seen:
                 seen.add(e.topic)
-                topics.append({"id": e.topic, "title": kb.education[e.topic].title, "text": e.text})
+                # the topic's own text: the plan's copy starts with the title, which is the heading here
+                topics.append({"id": e.topic, "title": kb.education[e.topic].title, "text": kb.education[e.topic].text})
     for tid, t in kb.education.items():  # the always-on topics, such as sun protection
         if t.when == "always" and tid not in seen:
             seen.add(tid)

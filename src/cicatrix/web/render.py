@@ -8,9 +8,11 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
 
 from cicatrix.service.policy import PERMISSIONS, ROLES
+from cicatrix.web import views
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -87,7 +89,23 @@ env = Environment(
 env.globals["static"] = _static
 env.filters["nice_date"] = _nice_date
 env.filters["long_date"] = _long_date
+# the audit trail's action and entity words (`session_missed` → "session missed"): an admin's log,
+# not a patient's or clinician's page, which show knowledge-data labels (`label` below)
 env.filters["humanize"] = lambda s: str(s).replace("_", " ")
+
+
+@pass_context
+def _label(context: Context, code: object, group: str | None = None) -> str:
+    """`{{ s.status|label("session_status") }}`, `{{ r.targets|map("label")|join(", ") }}`:
+    codes are shown by their knowledge-data labels (`web.views.labeler`), never as codes."""
+    kb = context.get("kb")
+    if kb is None:
+        return "" if code is None else str(code)
+    return views.labeler(kb)(code, group)
+
+
+env.filters["label"] = _label
+env.globals["role_names"] = ROLE_LABELS
 
 
 def page(

@@ -25,6 +25,7 @@ from cicatrix.web import (
     clinician,
     patient_appointments,
     patient_pages,
+    patient_records,
     render,
 )
 from cicatrix.web.core import Page, Posted, WebRoute, error_page, roles, safe_next
@@ -199,6 +200,7 @@ async def favicon() -> Response:
     return Response(status_code=204)
 
 
+router.include_router(patient_records.router)  # /patients/new before /patients/{id}
 router.include_router(clinician.router)
 router.include_router(booking_pages.router)
 router.include_router(patient_pages.router)

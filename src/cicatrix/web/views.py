@@ -32,6 +32,37 @@ def treatment_namer(kb: KnowledgeBase) -> Callable[[str], str]:
     return name
 
 
+def labeler(kb: KnowledgeBase) -> Callable[..., str]:
+    """The words people read for a code (issue 14 §6): with a `group`, the knowledge base's
+    `labels` (statuses, severity, sex); without, the name the code's own entry gives it
+    (treatment, condition, vocabulary term, scar type, mark, lesion, agent, education topic).
+    Text that is no code (a medication typed as "Prograf 1 mg") is shown as it is."""
+    named: tuple[tuple[Mapping[str, Any], str], ...] = (
+        (kb.treatments, "name"),
+        (kb.conditions, "name"),
+        (kb.vocabulary, "label"),
+        (kb.scar_types, "name"),
+        (kb.marks, "name"),
+        (kb.lesions, "name"),
+        (kb.agents, "name"),
+        (kb.education, "title"),
+    )
+
+    def label(code: object, group: str | None = None) -> str:
+        if code is None or code == "":
+            return ""
+        text = str(code)
+        if group is not None:
+            # a code the data has no label for yet (a newer status) reads as words, not as a code
+            return kb.labels.get(group, {}).get(text) or text.replace("_", " ").capitalize()
+        for entries, attr in named:
+            if text in entries:
+                return str(getattr(entries[text], attr))
+        return text
+
+    return label
+
+
 def plain_namer(kb: KnowledgeBase) -> Callable[[str], str]:
     def name(tid: str) -> str:
         t = kb.treatments.get(tid)
@@ -95,6 +126,26 @@ def scheduled_options(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
     in_course = {s["treatment"] for s in plan.get("course", {}).get("sessions", [])}
     extra = [{"treatment": t, "name": t, "scheduled": True} for t in sorted(in_course - {r["treatment"] for r in rec})]
     return rec + extra
+
+
+def group_repeated(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One line per instruction: the same step given by several treatments (a sunscreen every
+    morning, from sun protection, a retinoid and a lightening cream) is shown once, in the
+    fullest wording, running until the last of them ends. Steps are the same when they share
+    kind, step code and what they use; steps without a code, when their text is the same."""
+    grouped: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for e in entries:
+        code = e.get("code")
+        key = (e.get("kind"), code, tuple(sorted(e.get("uses") or ()))) if code else (e.get("kind"), e.get("text"))
+        seen = grouped.get(key)
+        if seen is None:
+            grouped[key] = dict(e)
+            continue
+        if len(str(e.get("text", ""))) > len(str(seen.get("text", ""))):
+            seen["text"] = e.get("text")
+        ends = [u for u in (seen.get("until"), e.get("until")) if u]
+        seen["until"] = max(ends, key=str) if ends else None
+    return list(grouped.values())
 
 
 def live_sessions(sessions: Iterable[SessionOut]) -> list[SessionOut]:
