@@ -20,7 +20,7 @@ from cicatrix.service.schemas import AssessmentIn, PatientClinical, PatientIn, U
 from cicatrix.service.users import add_user, create_clinic
 from cicatrix.storage.db import Database
 from cicatrix.storage.settings import Settings
-from tests.today import TODAY
+from tests.today import NOW, TODAY
 
 PASSWORD = "correct horse battery"
 
@@ -51,7 +51,7 @@ class World:
     assessments: dict[str, int] = field(default_factory=dict)
 
     def ctx(self, who: str, db: Session) -> Context:
-        return Context(db=db, actor=self.actors[who], kb=self.kb, ip="127.0.0.1", today=TODAY)
+        return Context(db=db, actor=self.actors[who], kb=self.kb, ip="127.0.0.1", today=TODAY, now=NOW)
 
     def new_plan(self, patient: str = "P1", approve: bool = False,
                  keloid: bool = False, who: str = "clinician") -> dict[str, Any]:  # fmt: skip

@@ -179,6 +179,47 @@ def plan_messages(
     return tuple(out)
 
 
+def event_messages(
+    template: MessageTemplate,
+    *,
+    patient: str,
+    clinic: str,
+    place: str,
+    tz: str,
+    choices: Choices,
+    now: datetime,
+    treatment_name: str,
+    treatment: str,
+    session: int,
+    day: date,
+    at: time,
+) -> tuple[OutboxItem, ...]:
+    """A booking change (`booked`, `moved`, `cancelled`) told at once: due `now`, or when the
+    patient's quiet hours end. The key covers the session and its new day and time, so a session
+    moved twice gets two messages and recomputing the same change gives the same key."""
+    if template.category in choices.opted_out:
+        return ()
+    zone = ZoneInfo(tz)
+    local = now.astimezone(zone)
+    due = now
+    if choices.quiet is not None and choices.quiet.holds(local.time().replace(tzinfo=None)):
+        end = datetime.combine(local.date(), choices.quiet.end, tzinfo=zone)
+        due = (end if end > local else end + timedelta(days=1)).astimezone(UTC)
+    ctx = {"clinic": clinic, "place": place, "day": _fmt_day(day), "treatment": treatment_name, "time": f"{at:%H:%M}"}
+    return tuple(
+        OutboxItem(
+            key=_key(patient, template.id, channel, f"{treatment}:{session}:{day}:{at}", ctx),
+            template=template.id,
+            channel=channel,
+            due=due,
+            treatment=treatment,
+            session=session,
+            context=ctx,
+        )
+        for channel in choices.channels
+    )
+
+
 def render(template: MessageTemplate, channel: Channel, context: Mapping[str, str], link: str) -> tuple[str, str]:
     """(subject, body) for one channel; `link` is the signed, expiring link made at delivery."""
     values = {**dict.fromkeys(("treatment", "time", "instructions", "elapsed"), ""), **context, "link": link}

@@ -24,7 +24,7 @@ from cicatrix.engine.reschedule import reschedule_plan
 from cicatrix.engine.result import Plan as EnginePlan
 from cicatrix.engine.timeline import instructions_for
 from cicatrix.knowledge.frozen import to_data
-from cicatrix.service import assessments, audit, patients, queries, screening
+from cicatrix.service import assessments, audit, outbox, patients, queries, screening
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Conflict, Invalid, NotFound
 from cicatrix.service.policy import (
@@ -432,6 +432,7 @@ def approve(ctx: Context, plan_id: int, version: int) -> PlanOut:
     )
     audit.record(ctx, "approve", "plan", p.id, patient_id=p.patient_id)
     _flush(ctx)
+    outbox.refresh(ctx.db, ctx.kb, p.patient_id, ctx.now)  # the course's messages, in this transaction
     result = out(ctx, p)
     return result
 
@@ -530,6 +531,7 @@ def edit(ctx: Context, plan_id: int, body: PlanEditIn, if_match: int | None = No
     _sync_sessions(ctx, p, plan)
     audit.record(ctx, "update", "plan", p.id, patient_id=p.patient_id)
     _flush(ctx)
+    outbox.refresh(ctx.db, ctx.kb, p.patient_id, ctx.now)  # a proposal sends nothing: withdrawn until approved
     result = out(ctx, p)
     return result
 
@@ -589,18 +591,17 @@ def record_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanO
     s.recorded_by = ctx.actor.user_id
     s.recorded_at = now
     s.note = body.note
-    ctx.db.add(
-        CourseSession(
-            clinic_id=s.clinic_id,
-            patient_id=s.patient_id,
-            plan_id=p.id,
-            treatment=s.treatment,
-            number=s.number,
-            date=new_date,
-            status="planned",
-            sequence=s.sequence + 1,
-        )
+    rebooked = CourseSession(
+        clinic_id=s.clinic_id,
+        patient_id=s.patient_id,
+        plan_id=p.id,
+        treatment=s.treatment,
+        number=s.number,
+        date=new_date,
+        status="planned",
+        sequence=s.sequence + 1,
     )
+    ctx.db.add(rebooked)
     ctx.db.flush()
     _sync_sessions(ctx, p, plan)
     p.proposal = to_data(plan)
@@ -622,6 +623,9 @@ def record_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanO
         )
     )
     _flush(ctx)
+    if p.status == "approved":  # the re-flowed course's messages, and the move told, in this transaction
+        outbox.refresh(ctx.db, ctx.kb, p.patient_id, ctx.now)
+        outbox.announce(ctx.db, ctx.kb, rebooked, "moved", ctx.now)
     result = out(ctx, p, preview=body.dry_run)
     if preview is not None:
         preview.rollback()

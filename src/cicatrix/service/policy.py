@@ -54,6 +54,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Front desk may list and revoke links (a lost phone), which shows no clinical content.
     "calendar.create": frozenset({"clinician", "patient"}),
     "calendar.manage": frozenset({"clinician", "front_desk", "patient"}),
+    # The patient's messages (what was sent, when, on which channel, how it went) and their
+    # choices over them: the patient, and the staff who answer the phone about them. The
+    # clinic's whole outbox (failed deliveries to follow up) for every staff role.
+    "message.read": frozenset({"clinician", "front_desk", "patient"}),
+    "message.choices": frozenset({"clinician", "front_desk", "patient"}),
+    "message.clinic": frozenset({"admin", "clinician", "front_desk"}),
     "user.manage": frozenset({"admin"}),
     "clinic.manage": frozenset({"admin"}),
     "audit.read": frozenset({"admin"}),

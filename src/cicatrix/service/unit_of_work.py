@@ -34,7 +34,7 @@ from cicatrix.service.context import Actor, Context
 def context(db: Session, actor: Actor, kb: KnowledgeBase, now: datetime, ip: str | None = None) -> Context:
     """The use case's context inside a unit of work: who acts, and "today" on the wall
     calendar of the actor's clinic at the instant `now`. Every entry point builds it here."""
-    return Context(db=db, actor=actor, kb=kb, ip=ip, today=clinic_today(actor.timezone, now))
+    return Context(db=db, actor=actor, kb=kb, ip=ip, today=clinic_today(actor.timezone, now), now=now)
 
 
 @contextmanager
