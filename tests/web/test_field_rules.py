@@ -11,9 +11,10 @@ from cicatrix.service.policy import FIELDS_SEEN
 
 USERNAMES = {"front_desk": "front_desk@test", "patient": "p1@test", "clinician": "clinician@test"}
 PAGES = {
-    "front_desk": ["/", "/patients", "/patients/{P1}"],
-    "patient": ["/me", "/me/timeline", "/me/plan", "/me/learn"],
-    "clinician": ["/", "/patients", "/patients/{P1}", "/plans/{plan}", "/plans/{plan}/course"],
+    "front_desk": ["/", "/patients", "/patients/{P1}", "/patients/{P1}/messages", "/messages"],
+    "patient": ["/me", "/me/timeline", "/me/plan", "/me/learn", "/me/messages"],
+    "clinician": ["/", "/patients", "/patients/{P1}", "/plans/{plan}", "/plans/{plan}/course",
+                  "/patients/{P1}/messages", "/messages"],
 }
 
 

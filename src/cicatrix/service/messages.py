@@ -11,8 +11,10 @@ an opt-out is honoured at once: nothing of that kind still waiting is sent.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -123,6 +125,32 @@ def set_choices(ctx: Context, patient_id: int, body: MessageChoicesIn) -> Messag
     outbox.refresh(ctx.db, ctx.kb, p.id, ctx.now)
     audit.record(ctx, "update", "message_choice", p.id, patient_id=p.id)
     return _choices_out(ctx.db, p)
+
+
+def dev_folder_items(ctx: Context, data_dir: Path, limit: int = 100) -> list[dict[str, Any]]:
+    """The development channel's folder (`messaging.files`), newest first: what `make run` and
+    the demo "sent" when no provider is configured. Staff only, like the outbox."""
+    from cicatrix.messaging.config import dev_folder
+
+    require(ctx.actor, "message.clinic")
+    folder = dev_folder(data_dir)
+    if not folder.is_dir():
+        return []
+    files = sorted((f for f in folder.iterdir() if not f.name.startswith(".")), key=lambda f: f.stat().st_mtime,
+                   reverse=True)[:limit]  # fmt: skip
+    out = []
+    for f in files:
+        raw = f.read_bytes()
+        if f.name.endswith(".eml"):
+            mail = message_from_bytes(raw, policy=policy.default)
+            to, subject = str(mail.get("To", "")), str(mail.get("Subject", ""))
+        else:
+            head, _, body = raw.decode("utf-8", "replace").partition("\n\n")
+            to, subject = head.removeprefix("To: "), body.strip()
+        written = datetime.fromtimestamp(f.stat().st_mtime, UTC)
+        out.append({"name": f.name, "to": to, "subject": subject, "written": written})
+    audit.record(ctx, "list", "message", None, detail=f"dev folder results={len(out)}")
+    return out
 
 
 # ---- one-click opt-out (no login) ----

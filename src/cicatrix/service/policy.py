@@ -56,10 +56,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "calendar.manage": frozenset({"clinician", "front_desk", "patient"}),
     # The patient's messages (what was sent, when, on which channel, how it went) and their
     # choices over them: the patient, and the staff who answer the phone about them. The
-    # clinic's whole outbox (failed deliveries to follow up) for every staff role.
+    # clinic's whole outbox (failed deliveries to follow up) for the same staff; admins see no
+    # patient's record, so not which patient was written to either.
     "message.read": frozenset({"clinician", "front_desk", "patient"}),
     "message.choices": frozenset({"clinician", "front_desk", "patient"}),
-    "message.clinic": frozenset({"admin", "clinician", "front_desk"}),
+    "message.clinic": frozenset({"clinician", "front_desk"}),
     "user.manage": frozenset({"admin"}),
     "clinic.manage": frozenset({"admin"}),
     "audit.read": frozenset({"admin"}),

@@ -29,6 +29,7 @@ ROLE_LABELS = {
 STAFF_NAV: tuple[tuple[str, str, str], ...] = (
     ("/", "Today", "patient.list"),
     ("/patients", "Patients", "patient.list"),
+    ("/messages", "Messages", "message.clinic"),
     ("/admin/users", "Users", "user.manage"),
     ("/admin/settings", "Clinic settings", "clinic.manage"),
     ("/knowledge", "Knowledge base", "knowledge.read"),
@@ -39,6 +40,7 @@ PATIENT_NAV: tuple[tuple[str, str], ...] = (
     ("/me/timeline", "My calendar"),
     ("/me/plan", "My plan"),
     ("/me/learn", "Learn"),
+    ("/me/messages", "My messages"),
 )
 
 
