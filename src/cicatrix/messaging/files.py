@@ -24,7 +24,7 @@ class FileProvider:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             if message.channel == "email":
-                name, data = f"{message.key}.eml", bytes(compose(message, self.sender))
+                name, data = f"{message.key}.eml", compose(message, self.sender)
             else:
                 name, data = f"{message.key}.sms.txt", f"To: {message.to}\n\n{message.text}\n".encode()
             tmp = self.folder / f".{name}.tmp"

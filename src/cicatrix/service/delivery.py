@@ -8,10 +8,11 @@ through the database:
    `next_attempt_at <= now`) or whose lease has run out (`sending`, `lease_until < now`: their
    worker died) are selected `FOR UPDATE SKIP LOCKED` (so concurrent workers take disjoint rows
    without waiting) and marked `sending` with this worker's name and a lease.
-2. **send** (one transaction per message): the row is locked again (`FOR UPDATE`) and sent only
-   if it is still `sending` under this worker's lease: a re-flow that withdrew it in between wins,
-   and a re-flow that comes during the send waits for the lock and finds it sent. The provider
-   gets the idempotency key; the row becomes `sent` in the same transaction.
+2. **send** (one transaction per group of `group` messages): the rows are locked again
+   (`FOR UPDATE`) and sent only if still `sending` under this worker's lease: a re-flow that
+   withdrew one in between wins, and a re-flow that comes during the send waits for the lock and
+   finds it sent. The provider gets the idempotency key; the rows become `sent` in the same
+   transaction.
 3. a worker killed between the provider's acceptance and the commit leaves the row `sending`;
    when the lease runs out another worker sends it again with the **same key**, which the
    provider (or the mail store keyed on Message-ID) recognises: at least once to the provider,
@@ -21,6 +22,11 @@ Failures: a transient one (server down, 4xx, timeout) puts the row back to `pend
 exponential backoff (`backoff_s * 2**(attempts-1)`, capped); after `max_attempts`, or at once for
 a permanent one, it is `failed`, which the clinic sees on its Messages page. Nothing personal is
 logged: message ids, templates, channels and classes of failure only.
+
+On PostgreSQL the transaction that marks a message sent commits without waiting for the disk
+(`synchronous_commit = off`, for that transaction only): a mark lost in a crash of the database
+server is a message offered to the provider again under its key, which is the at-least-once
+the design already has; it makes a worker several times faster on a busy disk.
 
 On SQLite the send transaction is not held open during the provider call (a write lock there
 stops the whole clinic): the row is checked just before sending, so the window in which a
@@ -38,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.orm import Session
 
 from cicatrix.engine.outbox import render
@@ -60,7 +66,8 @@ WITH_CALENDAR = ("day_before", "booked", "moved")
 
 @dataclass(frozen=True)
 class DeliveryOptions:
-    batch: int = 100
+    batch: int = 100  # rows claimed per round trip
+    group: int = 20  # messages sent per transaction (a re-flow waits for at most one group)
     lease_s: float = 120.0
     max_attempts: int = 8
     backoff_s: float = 60.0
@@ -213,59 +220,69 @@ class Dispatcher:
         m.status, m.next_attempt_at = "pending", now + self._backoff(m.attempts)
         return "retried"
 
-    def _send_one(self, message_id: int, outgoing: Outgoing | str) -> str:
-        locked = self.database.engine.dialect.name == "postgresql"
+    def _attempt(self, message_id: int, outgoing: Outgoing | str) -> tuple[str | DeliveryError | None, str | None]:
+        """(outcome, provider id): None for sent, a reason string for skipped, or the error."""
+        if isinstance(outgoing, str):
+            return outgoing, None
+        provider = self.providers.get(outgoing.channel)
+        if provider is None:
+            return Permanent(f"no {outgoing.channel} provider configured"), None
+        try:
+            return None, provider.send(outgoing)
+        except DeliveryError as exc:
+            return exc, None
+        except Exception as exc:  # a provider bug must not stop delivery of the others
+            log.exception("message %s: provider error", message_id)
+            return Transient(f"error {type(exc).__name__}"), None
 
-        def mine(db: Session) -> Message | None:
-            q = select(Message).where(Message.id == message_id)
-            m = db.scalar(q.with_for_update() if locked else q)
-            if m is None or m.status != "sending" or m.lease_owner != self.owner:
-                return None  # withdrawn by a change, or taken over after our lease ran out
-            return m
+    def _mine(self, db: Session, ids: list[int], lock: bool) -> dict[int, Message]:
+        """The rows still ours to send: not withdrawn by a change, not taken over after our lease
+        ran out. With `lock`, they stay locked until the transaction ends."""
+        q = select(Message).where(Message.id.in_(ids))
+        rows = db.scalars(q.with_for_update() if lock else q)
+        return {m.id: m for m in rows if m.status == "sending" and m.lease_owner == self.owner}
 
-        def attempt() -> tuple[str | DeliveryError | None, str | None]:
-            if isinstance(outgoing, str):
-                return outgoing, None
-            provider = self.providers.get(outgoing.channel)
-            if provider is None:
-                return Permanent(f"no {outgoing.channel} provider configured"), None
-            try:
-                return None, provider.send(outgoing)
-            except DeliveryError as exc:
-                return exc, None
-            except Exception as exc:  # a provider bug must not stop delivery of the others
-                log.exception("message %s: provider error", message_id)
-                return Transient(f"error {type(exc).__name__}"), None
+    def _send_group(self, group: list[tuple[int, Outgoing | str]]) -> list[str]:
+        """Send a few messages and record the results.
 
-        if locked:  # the row stays locked across the send: a concurrent re-flow waits for it
+        PostgreSQL: one transaction locks the group's rows, sends, marks them and commits, so a
+        re-flow that wants one of them waits for the group (a few messages) and then finds it
+        sent; a re-flow that came first has withdrawn it and it is not sent. SQLite: the rows
+        are checked, sent, then marked in a second transaction (no write lock held while a
+        provider answers)."""
+        ids = [i for i, _ in group]
+        if self.database.engine.dialect.name == "postgresql":
 
-            def work(db: Session) -> str:
-                m = mine(db)
-                if m is None:
-                    return "lost"
-                result, pid = attempt()
-                return self._settle(db, m, result, pid)
+            def work(db: Session) -> list[str]:
+                # "Sent" need not wait for the disk: a mark lost in a database crash only means
+                # the message is offered again under the same key, which the provider drops.
+                db.execute(text("SET LOCAL synchronous_commit = off"))
+                mine = self._mine(db, ids, lock=True)
+                return [
+                    self._settle(db, mine[i], *self._attempt(i, o)) if i in mine else "lost" for i, o in group
+                ]
 
             return self.database.run_sync(work)
-        m0 = self.database.run_sync(lambda db: mine(db) is not None)
-        if not m0:
-            return "lost"
-        result, pid = attempt()
+        mine = set(self.database.run_sync(lambda db: self._mine(db, ids, lock=False)))
+        results = {i: self._attempt(i, o) for i, o in group if i in mine}
 
-        def settle(db: Session) -> str:
-            m = mine(db)
-            return "lost" if m is None else self._settle(db, m, result, pid)
+        def settle(db: Session) -> list[str]:
+            still = self._mine(db, ids, lock=False)
+            return [self._settle(db, still[i], *results[i]) if i in results and i in still else "lost" for i in ids]
 
         return self.database.run_sync(settle)
 
     def deliver(self, ids: list[int]) -> Counts:
         counts = Counts()
-        for message_id, outgoing in self._prepare(ids):
-            what = self._send_one(message_id, outgoing)
-            setattr(counts, what, getattr(counts, what) + 1)
-            if what != "sent":
-                reason = outgoing if isinstance(outgoing, str) else what
-                log.info("message %s: %s (%s)", message_id, what, reason)
+        prepared = self._prepare(ids)
+        size = self.options.group
+        for start in range(0, len(prepared), size):
+            group = prepared[start : start + size]
+            for (message_id, outgoing), what in zip(group, self._send_group(group), strict=True):
+                setattr(counts, what, getattr(counts, what) + 1)
+                if what != "sent":
+                    reason = outgoing if isinstance(outgoing, str) else what
+                    log.info("message %s: %s (%s)", message_id, what, reason)
         return counts
 
     def run_once(self) -> Counts:
