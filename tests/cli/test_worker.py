@@ -126,7 +126,8 @@ def test_three_workers_deliver_10000_exactly_once_after_one_is_killed(tmp_path: 
         assert b"@example.test" not in logs and b"P1 " not in logs  # the logs name no patient
     received = sink.received()
     assert {message_id(k) for k in keys} == set(received)  # each exactly once in the sink (deduplicated)
-    # each message is marked sent in the transaction that sent it: the killed worker can leave at
-    # most the one message it was sending unmarked, which another worker sends again (same key)
-    assert N <= len(received) <= N + 1
+    # messages are marked sent in the transaction that sent them, a group (20) at a time: the
+    # killed worker leaves at most the group it was sending unmarked, which another worker sends
+    # again under the same keys (the raw count), and the sink keeps once
+    assert N <= len(received) <= N + 20
 

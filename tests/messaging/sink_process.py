@@ -22,7 +22,7 @@ class _Handler:
         self.out = out
         self.parser = BytesHeaderParser()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         headers = self.parser.parsebytes(envelope.content)
         self.out.write(f"{headers['Message-ID']}\n")
         self.out.flush()
