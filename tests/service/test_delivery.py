@@ -125,3 +125,34 @@ def test_a_patient_without_an_address_is_skipped_not_retried(world) -> None:
         assert sink.raw == 0
     finally:
         sink.stop()
+
+
+def test_sms_through_the_twilio_shape_names_no_treatment_and_fits_two_segments(world, sms_api) -> None:  # type: ignore[no-untyped-def]
+    from urllib.parse import parse_qs
+
+    from cicatrix.messaging.gsm import segments
+    from cicatrix.messaging.sms import TwilioConfig, TwilioProvider
+    from cicatrix.service.delivery import DeliveryOptions, dispatcher
+    from cicatrix.service.schemas import MessageChoicesIn
+    from tests.messaging.sms_api import SID, TOKEN
+
+    state, url = sms_api
+    reachable(world, phone="+447700900123")
+    with world.database.transaction() as db:
+        messages.set_choices(world.ctx("front_desk", db), world.patients["P1"], MessageChoicesIn(channels=["sms"]))
+    made = approved_course(world, START)
+    pending = rows(world, status="pending")
+    assert pending and {m.channel for m in pending} == {"sms"}
+    twilio = TwilioProvider(TwilioConfig(account_sid=SID, auth_token=TOKEN, sender="+447700900000", base_url=url))
+    clock = SimClock(max(m.due for m in pending))
+    d = dispatcher(world.database, world.kb, clock, DeliveryOptions(public_url="https://c.example"),
+                   providers={"sms": twilio})  # fmt: skip
+    assert d.drain().sent == len(pending)
+    names = {t.plain_name.lower() for t in world.kb.treatments.values()} | {"micro-needling", "microneedling"}
+    bodies = [parse_qs(r["body"].decode())["Body"][0] for r in state.requests]
+    assert len(bodies) == len(pending) == len(state.seen_keys)
+    for body in bodies:
+        assert segments(body) <= 2
+        assert not any(n in body.lower() for n in names), body
+    assert {m.provider_id for m in rows(world, status="sent")} == {"SM" + m.key[:32] for m in pending}
+    assert made["plan_id"]

@@ -131,5 +131,13 @@ def test_the_dispatcher_runs_the_whole_course_over_a_simulated_clock(world, sink
     assert {m.template for m in sent} >= {"follow_up", "recall", "check_in"}
     checkins = [m for m in sent if m.template == "check_in"]
     assert len(checkins) == 3 * len(made["plan"]["course"]["sessions"])
-    body = sink.messages[message_id(checkins[0].key)].get_body(("plain",)).get_content()
-    assert "https://clinic.example/c/" in body
+    # each check-in links to its one-tap page: signed for that session and day, expiring
+    from cicatrix.service import links
+
+    for m in checkins:
+        body = sink.messages[message_id(m.key)].get_body(("plain",)).get_content()
+        token = body.split("https://clinic.example/c/")[1].split()[0]
+        subject = links.verify("test-secret", token, purpose="check_in", now=m.due)
+        session = next(s for s in made["sessions"] if s.id == m.session_id)
+        assert subject == {"session": session.id, "day": (m.due.astimezone(LONDON).date() - session.date).days}
+        assert subject["day"] in (1, 3, 7)
