@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, time
+from typing import Any
 
 import msgspec
 from sqlalchemy import select
@@ -69,6 +70,18 @@ def choices_of(db: Session, patient: Patient) -> Choices:
     )
 
 
+def _addressed(db: Session, patient: Patient, clinic: Clinic, now: datetime) -> dict[str, Any]:
+    """Who the messages are for and from, as the core's message functions take it."""
+    return {
+        "patient": str(patient.id),
+        "clinic": " ".join(clinic.name.split()),
+        "place": place_of(clinic),
+        "tz": clinic.timezone,
+        "choices": choices_of(db, patient),
+        "now": now,
+    }
+
+
 def _approved(db: Session, patient_id: int) -> Plan | None:
     return db.scalar(select(Plan).where(Plan.patient_id == patient_id, Plan.status == "approved").limit(1))
 
@@ -94,17 +107,8 @@ def expected(
     assert clinic is not None
     rows = _planned(db, plan.id)
     engine_plan = msgspec.convert(plan.proposal, EnginePlan)
-    items = plan_messages(
-        engine_plan,
-        kb,
-        patient=str(patient.id),
-        clinic=" ".join(clinic.name.split()),
-        place=place_of(clinic),
-        tz=clinic.timezone,
-        choices=choices_of(db, patient),
-        now=now,
-        appointment_times=session_times(db, clinic, rows),
-    )
+    items = plan_messages(engine_plan, kb, **_addressed(db, patient, clinic, now),
+                          appointment_times=session_times(db, clinic, rows))  # fmt: skip
     return list(items), {(s.treatment, s.number): s.id for s in rows}
 
 
@@ -185,12 +189,7 @@ def announce(db: Session, kb: KnowledgeBase, session: CourseSession, template: s
     treatment = kb.treatments.get(session.treatment)
     items = event_messages(
         kb.messages[template],
-        patient=str(patient.id),
-        clinic=" ".join(clinic.name.split()),
-        place=place_of(clinic),
-        tz=clinic.timezone,
-        choices=choices_of(db, patient),
-        now=now,
+        **_addressed(db, patient, clinic, now),
         treatment_name=treatment.plain_name if treatment else session.treatment,
         treatment=session.treatment,
         session=session.number,
