@@ -68,8 +68,9 @@ def compose(message: Outgoing, sender: str) -> bytes:
     values = {"subject": message.subject, "body": message.text, "clinic": message.sender_name,
               "unsubscribe": message.unsubscribe}  # fmt: skip
     alternative = MIMEMultipart("alternative")
-    alternative.attach(MIMEText(env.get_template("email.txt.j2").render(values), "plain", _UTF8))
-    alternative.attach(MIMEText(env.get_template("email.html.j2").render(values), "html", _UTF8))
+    # MIMEText takes a Charset as well as a name (its quoted-printable setting is the point)
+    alternative.attach(MIMEText(env.get_template("email.txt.j2").render(values), "plain", _UTF8))  # type: ignore[arg-type]
+    alternative.attach(MIMEText(env.get_template("email.html.j2").render(values), "html", _UTF8))  # type: ignore[arg-type]
     if message.attachments:
         mail: MIMEMultipart = MIMEMultipart("mixed")
         mail.attach(alternative)
@@ -77,7 +78,9 @@ def compose(message: Outgoing, sender: str) -> bytes:
             maintype, _, rest = a.mime.partition("/")
             subtype, _, params = rest.partition(";")
             extra = dict(p.strip().split("=", 1) for p in params.split(";") if "=" in p)
-            part = MIMEBase(maintype, subtype.strip(), **extra)
+            part = MIMEBase(maintype, subtype.strip())
+            for name, value in extra.items():
+                part.set_param(name, value)
             part.set_payload(a.data)
             encoders.encode_base64(part)
             part.add_header("Content-Disposition", "attachment", filename=a.filename)

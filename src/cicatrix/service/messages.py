@@ -38,9 +38,9 @@ def out(kb: KnowledgeBase, m: Message) -> MessageOut:
         template=m.template,
         label=template.label if template else m.template,
         category=m.category,
-        channel=m.channel,  # type: ignore[arg-type]
+        channel=m.channel,
         due=m.due,
-        status=m.status,  # type: ignore[arg-type]
+        status=m.status,
         attempts=m.attempts,
         sent_at=m.sent_at,
         last_error=m.last_error,
@@ -82,7 +82,7 @@ def _choices_out(db: Session, p: Patient) -> MessageChoicesOut:
         channels=list(c.channels),
         quiet_start=row.quiet_start if row else None,
         quiet_end=row.quiet_end if row else None,
-        opted_out=[k for k in OPT_OUT_KINDS if k in c.opted_out],  # type: ignore[misc]
+        opted_out=[k for k in OPT_OUT_KINDS if k in c.opted_out],
         stored=row is not None,
     )
 

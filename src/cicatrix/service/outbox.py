@@ -64,7 +64,7 @@ def choices_of(db: Session, patient: Patient) -> Choices:
     if row.quiet_start and row.quiet_end:
         quiet = QuietHours(start=time.fromisoformat(row.quiet_start), end=time.fromisoformat(row.quiet_end))
     return Choices(
-        channels=tuple(row.channels or ()),  # type: ignore[arg-type]
+        channels=tuple(row.channels or ()),
         quiet=quiet,
         opted_out=frozenset(row.opted_out or ()),
     )
