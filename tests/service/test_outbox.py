@@ -141,3 +141,19 @@ def test_the_dispatcher_runs_the_whole_course_over_a_simulated_clock(world, sink
         session = next(s for s in made["sessions"] if s.id == m.session_id)
         assert subject == {"session": session.id, "day": (m.due.astimezone(LONDON).date() - session.date).days}
         assert subject["day"] in (1, 3, 7)
+
+
+def test_a_clinic_time_zone_change_moves_every_waiting_message(world) -> None:
+    from cicatrix.service import users
+    from cicatrix.service.schemas import ClinicUpdate
+
+    reachable(world)
+    approved_course(world, START)
+    before = {m.template: m.due for m in rows(world, status="pending")}
+    with world.database.transaction() as db:
+        users.update_clinic(world.ctx("admin", db), ClinicUpdate(timezone="America/New_York"))
+    after = rows(world, status="pending")
+    new_york = ZoneInfo("America/New_York")
+    assert after and all(m.due.astimezone(new_york).time() == time.fromisoformat(world.kb.messages[m.template].send_at)
+                         for m in after)  # fmt: skip
+    assert {m.template: m.due for m in after} != before

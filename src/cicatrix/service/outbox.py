@@ -43,7 +43,10 @@ def session_times(db: Session, clinic: Clinic, sessions: Iterable[CourseSession]
     Until appointments (practitioner, room, time) are stored, every session starts at the
     clinic's configured default calendar time; when they are, this reads the booked times."""
     raw = (clinic.settings or {}).get("appointment_time")
-    at = time.fromisoformat(raw) if isinstance(raw, str) else DEFAULT_TIME
+    try:
+        at = time.fromisoformat(raw) if isinstance(raw, str) else DEFAULT_TIME
+    except ValueError:  # a malformed setting must not stop an approval: the calendar's default
+        at = DEFAULT_TIME
     return {(s.treatment, s.number): at for s in sessions}
 
 
@@ -150,6 +153,12 @@ def _store(
             old.status, old.attempts, old.due, old.next_attempt_at = "pending", 0, item.due, item.due
             old.last_error, old.updated_at = None, now
             added += 1
+        elif old.status == "pending" and old.due != item.due:
+            # the same message at another instant: the clinic's time zone or the patient's quiet
+            # hours changed (a retry keeps its backoff if that ends later)
+            old.due = item.due
+            old.next_attempt_at = item.due if old.attempts == 0 else max(old.next_attempt_at, item.due)
+            old.updated_at = now
     return added
 
 
@@ -175,6 +184,19 @@ def refresh(db: Session, kb: KnowledgeBase, patient_id: int, now: datetime) -> t
             withdrawn += 1
     added = _store(db, kb, patient, items, sessions, now)
     db.flush()
+    return added, withdrawn
+
+
+def refresh_clinic(db: Session, kb: KnowledgeBase, clinic_id: int, now: datetime) -> tuple[int, int]:
+    """`refresh` for every patient of a clinic with an approved plan or a waiting message: its
+    name, time zone or address changed, and with them what and when every message says. One
+    transaction, as the change it follows (a rare act of the clinic's admin)."""
+    with_plans = select(Plan.patient_id).where(Plan.clinic_id == clinic_id, Plan.status == "approved")
+    waiting = select(Message.patient_id).where(Message.clinic_id == clinic_id, Message.status.in_(WAITING))
+    added = withdrawn = 0
+    for pid in sorted(set(db.scalars(with_plans)) | set(db.scalars(waiting))):
+        a, w = refresh(db, kb, pid, now)
+        added, withdrawn = added + a, withdrawn + w
     return added, withdrawn
 
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cicatrix.service import audit, passwords
+from cicatrix.service import audit, outbox, passwords
 from cicatrix.service.auth import hash_password, revoke_user_tokens
 from cicatrix.service.context import Actor, Context
 from cicatrix.service.errors import Conflict, Invalid, NotFound
@@ -169,6 +169,9 @@ def update_clinic(ctx: Context, data: ClinicUpdate) -> ClinicOut:
         if data.logo and not data.logo.startswith(("data:image/png;", "data:image/svg+xml;", "data:image/jpeg;")):
             raise Invalid("logo", "must be a data: URL of a PNG, SVG or JPEG image")
         c.settings = {**(c.settings or {}), "logo": data.logo or None}
+    if data.name is not None or data.timezone is not None:  # what and when the messages say
+        ctx.db.flush()
+        outbox.refresh_clinic(ctx.db, ctx.kb, c.id, ctx.now)
     audit.record(ctx, "update", "clinic", c.id)
     return clinic_out(c)
 
