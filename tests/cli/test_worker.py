@@ -45,6 +45,18 @@ def test_worker_on_an_empty_database_says_what_to_do(tmp_path: Path, monkeypatch
     assert r.exit_code == 2 and "cicatrix db upgrade" in r.output
 
 
+def test_worker_with_a_bad_setting_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cicatrix.storage.settings import Settings as S
+
+    monkeypatch.setenv("CICATRIX_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("CICATRIX_DATABASE_URL", raising=False)
+    migrate.upgrade(S.from_env())
+    monkeypatch.setenv("CICATRIX_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("CICATRIX_SMTP_SECURITY", "ssl3")
+    r = CliRunner().invoke(app, ["worker", "--once"])
+    assert r.exit_code == 2 and "CICATRIX_SMTP_SECURITY" in r.output and "Traceback" not in r.output
+
+
 def _seed(settings: Settings, n: int) -> list[str]:
     """n due messages for PATIENTS patients of one clinic, written straight into the outbox."""
     from cicatrix.service.users import create_clinic

@@ -28,6 +28,8 @@ def register(app: typer.Typer) -> None:
 
 def worker(
     batch: int = typer.Option(100, "--batch", min=1, max=10_000, help="messages claimed per round trip"),
+    group: int = typer.Option(20, "--group", min=1, max=1000,
+                              help="messages sent per transaction (a re-flow waits for at most one group)"),
     lease: float = typer.Option(120.0, "--lease", min=1.0, help="seconds a claim holds before others may take it"),
     poll: float = typer.Option(5.0, "--poll", min=0.01, help="seconds to wait when nothing is due"),
     max_attempts: int = typer.Option(8, "--max-attempts", min=1, help="tries before a message is marked failed"),
@@ -52,7 +54,7 @@ def worker(
         if not database.migrated():
             typer.echo("error: the database has no tables yet; run `cicatrix db upgrade` first", err=True)
             raise typer.Exit(2)
-        options = DeliveryOptions(batch=batch, lease_s=lease, max_attempts=max_attempts, backoff_s=backoff,
+        options = DeliveryOptions(batch=batch, group=group, lease_s=lease, max_attempts=max_attempts, backoff_s=backoff,
                                   public_url=settings.public_url)  # fmt: skip
         d = dispatcher(database, load_knowledge(settings.knowledge_dir), utc_now, options)
     except (ConfigError, SettingsError, ValueError) as exc:
