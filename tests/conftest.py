@@ -17,7 +17,7 @@ os.environ.setdefault("CICATRIX_CACHE_DIR", os.path.join(tempfile.gettempdir(), 
 
 # Shared fixtures, registered once for every package: the databases (settings, world, fast
 # argon2) and the API client over them.
-pytest_plugins = ["tests.storage.fixtures", "tests.api.fixtures"]
+pytest_plugins = ["tests.storage.fixtures", "tests.api.fixtures", "tests.messaging.sms_api"]
 
 BASE_CASE: dict[str, Any] = {
     "patient": {"id": "t-1", "phototype": "II"},

@@ -22,7 +22,7 @@ from cicatrix.service.schemas import PatientIn, UserIn
 from tests.api.routes_util import walk
 from tests.storage.world import ASSESSMENT, PASSWORD, World
 
-SERVICE_MODULES = {f"cicatrix.api.routes.{m}" for m in ("auth", "patients", "care", "appointments", "admin", "exports")}
+SERVICE_MODULES = {f"cicatrix.api.routes.{m}" for m in ("auth", "patients", "care", "appointments", "admin", "exports", "messages")}
 ROLES = ("anon", "admin", "clinician", "front_desk", "patient")
 ALL = {"admin", "clinician", "front_desk", "patient"}
 STAFF = {"admin", "clinician", "front_desk"}
@@ -303,6 +303,18 @@ MATRIX: dict[tuple[str, str], Spec | None] = {
     ("DELETE", "/api/patients/{patient_id}/calendar-tokens/{token_id}"): Spec(
         {"clinician", "front_desk", "patient"}, _cal_token
     ),
+    # messages: what was sent and the patient's choices (issue 15 §4)
+    ("GET", "/api/patients/{patient_id}/messages"): Spec(
+        {"clinician", "front_desk", "patient"}, lambda w, p: _plain(pid(w, p))
+    ),
+    ("GET", "/api/patients/{patient_id}/message-choices"): Spec(
+        {"clinician", "front_desk", "patient"}, lambda w, p: _plain(pid(w, p))
+    ),
+    ("PUT", "/api/patients/{patient_id}/message-choices"): Spec(
+        {"clinician", "front_desk", "patient"},
+        lambda w, p: _plain(pid(w, p), {"channels": [], "quiet_start": "21:00", "quiet_end": "08:00"}),
+    ),
+    ("GET", "/api/messages"): Spec({"clinician", "front_desk"}, lambda w, p: _plain({}), False),
     ("GET", "/api/users"): Spec({"admin"}, lambda w, p: _plain({}), False),
     ("POST", "/api/users"): Spec(
         {"admin"},

@@ -13,10 +13,10 @@ USERNAMES = {"front_desk": "front_desk@test", "patient": "p1@test", "clinician":
              "admin": "admin@test"}  # fmt: skip
 PAGES = {
     "front_desk": ["/", "/patients", "/patients/{P1}", "/patients/{P1}/edit", "/account", "/account/second-factor", "/calendar",
-                   "/calendar?view=week&by=room", "/patients/{P1}/bookings", "/patients/{P1}/handout"],
-    "patient": ["/me", "/me/timeline", "/me/plan", "/me/learn", "/me/appointments", "/account"],
+                   "/calendar?view=week&by=room", "/patients/{P1}/bookings", "/patients/{P1}/handout", "/patients/{P1}/messages", "/messages"],
+    "patient": ["/me", "/me/timeline", "/me/plan", "/me/learn", "/me/appointments", "/me/messages", "/account"],
     "clinician": ["/", "/patients", "/patients/{P1}", "/patients/{P1}/edit", "/plans/{plan}", "/plans/{plan}/course", "/account", "/calendar",
-                  "/patients/{P1}/bookings"],
+                  "/patients/{P1}/bookings", "/patients/{P1}/messages", "/messages"],
     # the admin sees names when linking a login (name, record number, birth date) and ids in
     # the audit trail: nothing clinical
     "admin": ["/admin/users", "/admin/users?patient_q=Patient", "/admin/audit", "/admin/audit?patient_id={P1}",

@@ -34,6 +34,9 @@ _user.register(app)
 from cicatrix.cli import export as _export  # noqa: E402
 
 _export.register(app)
+from cicatrix.cli import worker as _worker  # noqa: E402
+
+_worker.register(app)
 # --- end of command registrations ---
 
 

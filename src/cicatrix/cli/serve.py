@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
+
+if TYPE_CHECKING:
+    import threading
+
+    from cicatrix.storage.settings import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -14,11 +21,14 @@ def serve(
     port: int = typer.Option(8000, "--port"),
     demo: bool = typer.Option(False, "--demo", help="seed a demo clinic, accounts and patients"),
     workers: int = typer.Option(1, "--workers", help="worker processes (PostgreSQL)"),
+    deliver: bool | None = typer.Option(
+        None,
+        "--deliver/--no-deliver",
+        help="run the in-process message dispatcher (default: on with SQLite; with PostgreSQL run `cicatrix worker`)",
+    ),
 ) -> None:
     """Serve the clinic API (and web app) on embedded defaults: SQLite in ./cicatrix-data."""
     import logging
-
-    import uvicorn
 
     from cicatrix.storage import migrate
     from cicatrix.storage.settings import Settings
@@ -44,8 +54,37 @@ def serve(
         typer.echo("demo accounts (username / password / role):")
         for username, password, role in accounts:
             typer.echo(f"  {username:<10} {password}  {role}")
+    stop = _start_dispatcher(settings) if (settings.is_sqlite if deliver is None else deliver) else None
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
     typer.echo(f"cicatrix is serving at http://{shown}:{port}/  (API docs: /api/docs)")
+    try:
+        _serve(settings, host, port, workers)
+    finally:
+        if stop is not None:
+            stop.set()
+
+
+def _start_dispatcher(settings: Settings) -> threading.Event:
+    """The embedded default: one dispatcher thread in this process delivers the outbox, so a
+    clinic on one machine needs nothing more. Returns the event that stops it."""
+    import threading
+
+    from cicatrix.knowledge.loader import load_knowledge
+    from cicatrix.service.clock import utc_now
+    from cicatrix.service.delivery import dispatcher
+    from cicatrix.storage.db import Database
+
+    database = Database(settings)
+    d = dispatcher(database, load_knowledge(settings.knowledge_dir), utc_now)
+    stop = threading.Event()
+    threading.Thread(target=d.run, args=(stop, 5.0), name="cicatrix-dispatcher", daemon=True).start()
+    typer.echo("message delivery: in-process dispatcher (see docs/messaging.md)")
+    return stop
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
     if workers > 1:
         uvicorn.run(
             "cicatrix.api.app:create_app",

@@ -16,9 +16,9 @@ say, so a changed instruction is a new message.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -83,13 +83,21 @@ def _elapsed(days: int) -> str:
     return "a week" if days == 7 else f"{days} day" + ("s" if days != 1 else "")
 
 
+@lru_cache(maxsize=8192)
 def _fmt_day(d: date) -> str:
     return f"{d:%A} {d.day} {d:%B}"
 
 
-def _key(patient: str, template: str, channel: str, anchor: str, context: Mapping[str, str]) -> str:
-    raw = json.dumps([patient, template, channel, anchor, sorted(context.items())], ensure_ascii=False)
-    return hashlib.sha256(raw.encode()).hexdigest()[:40]
+def _content(template: str, anchor: str, context: Mapping[str, str]) -> bytes:
+    """What a message will say and what it is about, as bytes: the part of its key shared by
+    every channel (encoded once per message, not once per channel)."""
+    return msgspec.json.encode([template, anchor, sorted(context.items())])
+
+
+def _key(patient: str, channel: str, content: bytes) -> str:
+    digest = hashlib.sha256(f"{patient}\x00{channel}\x00".encode())
+    digest.update(content)
+    return digest.hexdigest()[:40]
 
 
 def plan_messages(
@@ -128,19 +136,15 @@ def plan_messages(
     for s in plan.course.sessions:
         entries = by_session.get((s.treatment, s.number), [])
         at = times.get((s.treatment, s.number), default_time)
+        starting: dict[date, list[TimelineEntry]] = {}  # the instructions that start on each day
+        for e in entries:
+            if e.kind != "session" and e.date != s.date:
+                starting.setdefault(e.date, []).append(e)
         for m in templates:
             if m.anchor in ("pre_care_start", "post_care_start"):
                 before = m.anchor == "pre_care_start"
-                starts = sorted(
-                    {
-                        e.date
-                        for e in entries
-                        if e.kind != "session" and (e.date < s.date if before else e.date > s.date)
-                    }
-                )
-                for first in starts:
-                    todays = [e for e in entries if e.date == first]
-                    ctx = base(s.treatment, s.date, at) | {"instructions": _instructions(todays)}
+                for first in sorted(d for d in starting if (d < s.date) == before):
+                    ctx = base(s.treatment, s.date, at) | {"instructions": _instructions(starting[first])}
                     drafts.append((m, first, f"{s.date}:{first}", s.treatment, s.number, ctx))
             elif m.anchor == "session":
                 for d in m.days:
@@ -168,8 +172,9 @@ def plan_messages(
         due = _local(day, m.send_at, zone, choices.quiet)
         if due < now:
             continue
+        content = _content(m.id, f"{treatment}:{session}:{anchor}", ctx)
         for channel in choices.channels:
-            key = _key(patient, m.id, channel, f"{treatment}:{session}:{anchor}", ctx)
+            key = _key(patient, channel, content)
             out.append(
                 OutboxItem(
                     key=key, template=m.id, channel=channel, due=due, treatment=treatment, session=session, context=ctx
@@ -177,6 +182,48 @@ def plan_messages(
             )
     out.sort(key=lambda i: (i.due, i.template, i.treatment or "", i.session or 0, i.channel))
     return tuple(out)
+
+
+def event_messages(
+    template: MessageTemplate,
+    *,
+    patient: str,
+    clinic: str,
+    place: str,
+    tz: str,
+    choices: Choices,
+    now: datetime,
+    treatment_name: str,
+    treatment: str,
+    session: int,
+    day: date,
+    at: time,
+) -> tuple[OutboxItem, ...]:
+    """A booking change (`booked`, `moved`, `cancelled`) told at once: due `now`, or when the
+    patient's quiet hours end. The key covers the session and its new day and time, so a session
+    moved twice gets two messages and recomputing the same change gives the same key."""
+    if template.category in choices.opted_out:
+        return ()
+    zone = ZoneInfo(tz)
+    local = now.astimezone(zone)
+    due = now
+    if choices.quiet is not None and choices.quiet.holds(local.time().replace(tzinfo=None)):
+        end = datetime.combine(local.date(), choices.quiet.end, tzinfo=zone)
+        due = (end if end > local else end + timedelta(days=1)).astimezone(UTC)
+    ctx = {"clinic": clinic, "place": place, "day": _fmt_day(day), "treatment": treatment_name, "time": f"{at:%H:%M}"}
+    content = _content(template.id, f"{treatment}:{session}:{day}:{at}", ctx)
+    return tuple(
+        OutboxItem(
+            key=_key(patient, channel, content),
+            template=template.id,
+            channel=channel,
+            due=due,
+            treatment=treatment,
+            session=session,
+            context=ctx,
+        )
+        for channel in choices.channels
+    )
 
 
 def render(template: MessageTemplate, channel: Channel, context: Mapping[str, str], link: str) -> tuple[str, str]:

@@ -261,3 +261,42 @@ def parse_time(value: str, field_name: str = "time") -> time:
         return time.fromisoformat(value)
     except ValueError:
         raise ExportError(field_name, f"expected HH:MM, got {value!r}") from None
+
+
+def session_event_bytes(
+    patient_id: str,
+    treatment: str,
+    number: int,
+    title: str,
+    day: date,
+    at: time,
+    options: CalendarOptions | None = None,
+    *,
+    sequence: int = 0,
+    stamp: datetime | None = None,
+) -> bytes:
+    """One session as a calendar of its own, for an e-mail attachment: the same UID as the
+    session's event in `build_calendar`, so a calendar app that has the subscription, or an
+    earlier attachment, updates that event instead of adding a second one."""
+    opts = options or CalendarOptions()
+    zone = opts.zone()
+    start = datetime.combine(day, at, tzinfo=zone)
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("method", "PUBLISH")
+    ev = Event()
+    ev.add("uid", _uid(patient_id, treatment, number, "session"))
+    ev.add("summary", title)
+    ev.add("dtstart", start)
+    ev.add("dtend", start + opts.duration)
+    ev.add("location", opts.location or opts.clinic_name)
+    ev.add("description", f"{title}, at {opts.clinic_name}.")
+    ev.add("categories", ["cicatrix", "session"])
+    ev.add("sequence", sequence)
+    ev.add("dtstamp", stamp or datetime.now(UTC))
+    ev.add_component(_alarm(timedelta(days=-1), f"Tomorrow: {title} at {opts.clinic_name}"))
+    cal.add_component(ev)
+    cal.add_component(vtimezone(opts.tz, day - timedelta(days=366), day + timedelta(days=366)))
+    data: bytes = cal.to_ical()
+    return data

@@ -662,6 +662,7 @@ class MessageTemplate(Sourced, frozen=True, kw_only=True):
     """
 
     id: str
+    label: str  # what people see in message lists ("Reminder the day before")
     category: MessageCategory
     anchor: Literal["pre_care_start", "post_care_start", "session", "follow_up", "maintenance", "event"]
     days: tuple[int, ...] = (0,)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session
 
@@ -30,4 +30,6 @@ class Context:
     kb: KnowledgeBase
     ip: str | None = None
     today: date = field(default_factory=date.today)
-    now: datetime | None = None  # the instant the request runs at (aware); None: the real clock
+    # The instant of the request (the entry point's clock): what the outbox counts "still to
+    # come" from, so a test or a simulated clock decides it, not the wall clock.
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))

@@ -75,6 +75,9 @@ def seed(db: Session, kb: KnowledgeBase, today: date) -> list[tuple[str, str, st
                 mrn=f"DEMO-{i + 1:04d}",
                 birth_date=pat_json.get("birth_date"),
                 sex=pat_json.get("sex"),
+                # a reserved domain: the demo's messages land in the development folder (or, with
+                # SMTP configured, nowhere real)
+                email=f"demo-patient-{i + 1}@example.com",
                 clinical=clinical,
             ),
         )

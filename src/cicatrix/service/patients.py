@@ -10,7 +10,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from cicatrix.engine.case import CaseError, coded_terms
 from cicatrix.engine.terms import FIELDS
 from cicatrix.knowledge.models import TermKind
-from cicatrix.service import audit, contact
+from cicatrix.service import audit, contact, outbox
 from cicatrix.service.context import Actor, Context
 from cicatrix.service.errors import Conflict, Forbidden, Invalid, NotFound
 from cicatrix.service.policy import allowed, may_see_field, require, require_patient_access, visible
@@ -234,6 +234,7 @@ def update(ctx: Context, patient_id: int, data: PatientUpdate, if_match: int | N
         ctx.db.flush()
     except StaleDataError:  # the unit of work rolls back
         raise Conflict("version", "the record changed since you read it; reload") from None
+    outbox.refresh(ctx.db, ctx.kb, p.id, ctx.now)  # a new address may change the default channel
     result = out(ctx, p)
     return result
 
@@ -244,6 +245,7 @@ def set_archived(ctx: Context, patient_id: int, archived: bool = True) -> Patien
     p.updated_at = utcnow()
     audit.record(ctx, "archive" if archived else "unarchive", "patient", p.id, patient_id=p.id)
     ctx.db.flush()
+    outbox.refresh(ctx.db, ctx.kb, p.id, ctx.now)  # an archived patient is sent nothing more
     result = out(ctx, p)
     return result
 

@@ -31,6 +31,7 @@ from cicatrix.service import (
     booking_events,
     changeover,
     clinic_calendar,
+    outbox,
     patients,
     policy,
     queries,
@@ -629,6 +630,7 @@ def approve(
     )
     audit.record(ctx, "approve", "plan", p.id, patient_id=p.patient_id)
     _flush(ctx)
+    outbox.refresh(ctx.db, ctx.kb, p.patient_id, ctx.now)  # the course's messages, in this transaction
     result = out(ctx, p)
     return result
 
@@ -794,6 +796,7 @@ def edit(ctx: Context, plan_id: int, body: PlanEditIn, if_match: int | None = No
     _sync_sessions(ctx, p, plan)
     audit.record(ctx, "update", "plan", p.id, patient_id=p.patient_id)
     _flush(ctx)
+    outbox.refresh(ctx.db, ctx.kb, p.patient_id, ctx.now)  # a proposal sends nothing: withdrawn until approved
     result = out(ctx, p)
     return result
 
@@ -952,21 +955,23 @@ def record_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanO
     s.recorded_by = ctx.actor.user_id
     s.recorded_at = now
     s.note = body.note
-    ctx.db.add(
-        CourseSession(
-            clinic_id=s.clinic_id,
-            patient_id=s.patient_id,
-            plan_id=p.id,
-            treatment=s.treatment,
-            number=s.number,
-            date=new_date,
-            status="planned",
-            sequence=s.sequence + 1,
-        )
+    rebooked = CourseSession(
+        clinic_id=s.clinic_id,
+        patient_id=s.patient_id,
+        plan_id=p.id,
+        treatment=s.treatment,
+        number=s.number,
+        date=new_date,
+        status="planned",
+        sequence=s.sequence + 1,
     )
+    ctx.db.add(rebooked)
     ctx.db.flush()
     apply_reflow(ctx, p, plan, s, new_date, f"missed {s.treatment} session {s.number}", version)
     _flush(ctx)
+    if p.status == "approved":  # the re-flowed course's messages, and the move told, in this transaction
+        outbox.refresh(ctx.db, ctx.kb, p.patient_id, ctx.now)
+        outbox.announce(ctx.db, ctx.kb, rebooked, "moved", ctx.now)
     result = out(ctx, p, preview=body.dry_run)
     if preview is not None:
         preview.rollback()

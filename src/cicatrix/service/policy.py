@@ -67,6 +67,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Front desk may list and revoke links (a lost phone), which shows no clinical content.
     "calendar.create": frozenset({"clinician", "patient"}),
     "calendar.manage": frozenset({"clinician", "front_desk", "patient"}),
+    # The patient's messages (what was sent, when, on which channel, how it went) and their
+    # choices over them: the patient, and the staff who answer the phone about them. The
+    # clinic's whole outbox (failed deliveries to follow up) for the same staff; admins see no
+    # patient's record, so not which patient was written to either.
+    "message.read": frozenset({"clinician", "front_desk", "patient"}),
+    "message.choices": frozenset({"clinician", "front_desk", "patient"}),
+    "message.clinic": frozenset({"clinician", "front_desk"}),
     "user.manage": frozenset({"admin"}),
     # every account changes its own password; staff set up their own second factor (patients
     # need none: they read only their own record)

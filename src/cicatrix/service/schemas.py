@@ -580,3 +580,49 @@ class CalendarTokenOut(BaseModel):
 class AssessmentCreated(BaseModel):
     assessment: AssessmentOut
     plan: PlanOut | None
+
+
+MessageChannel = Literal["email", "sms"]
+MessageKind = Literal["reminders", "check_ins", "recalls"]
+ClockTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+
+
+class MessageOut(BaseModel):
+    """One message of the outbox as the clinic and the patient see it: what, when, how, and
+    what became of it. No text: it is rendered at delivery, from the plan."""
+
+    id: int
+    patient_id: int
+    template: str
+    label: str
+    category: str
+    channel: MessageChannel
+    due: datetime
+    status: Literal["pending", "sending", "sent", "failed", "withdrawn", "skipped"]
+    attempts: int
+    sent_at: datetime | None
+    last_error: str | None  # a class of failure ("smtp 451"), never personal data
+
+
+class MessagePage(Page):
+    items: list[MessageOut]
+
+
+class MessageChoicesIn(BaseModel):
+    """The patient's say: which channels (none is an empty list), quiet hours in the clinic's
+    time zone (both or neither), and the kinds of message they do not want."""
+
+    model_config = _IN
+    channels: list[MessageChannel] = Field(max_length=2)
+    quiet_start: ClockTime | None = None
+    quiet_end: ClockTime | None = None
+    opted_out: list[MessageKind] = Field(default_factory=list, max_length=3)
+
+
+class MessageChoicesOut(BaseModel):
+    patient_id: int
+    channels: list[MessageChannel]
+    quiet_start: str | None
+    quiet_end: str | None
+    opted_out: list[MessageKind]
+    stored: bool  # False: the default (e-mail when an address is recorded, else SMS)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cicatrix.service import audit, passwords, totp
+from cicatrix.service import audit, outbox, passwords, totp
 from cicatrix.service.auth import hash_password, revoke_user_tokens, verify_password
 from cicatrix.service.contact import phone_number, postal_address
 from cicatrix.service.context import Actor, Context
@@ -216,6 +216,9 @@ def update_clinic(ctx: Context, data: ClinicUpdate) -> ClinicOut:
     ):
         c.second_factor_clinicians = data.second_factor_for_clinicians
         detail = "second factor for clinicians " + ("required" if data.second_factor_for_clinicians else "optional")
+    if data.name is not None or data.timezone is not None or contact:  # what and when the messages say
+        ctx.db.flush()
+        outbox.refresh_clinic(ctx.db, ctx.kb, c.id, ctx.now)
     audit.record(ctx, "update", "clinic", c.id, detail=detail)
     return clinic_out(c)
 

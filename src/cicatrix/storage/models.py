@@ -407,3 +407,60 @@ class Appointment(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+
+
+MESSAGE_STATUSES = ("pending", "sending", "sent", "failed", "withdrawn", "skipped")
+
+
+class Message(Base):
+    """One message of the outbox: the source of truth for what is sent to a patient.
+
+    Rows are written in the same unit of work as the change that causes them (an approval, a
+    re-flow, a booking change, a patient's choice) and recomputed on every such change; `key` is
+    the idempotency key the provider sees. No address and no rendered text is stored: delivery
+    reads the patient's current contact and renders from `template` and `context`, so a
+    corrected e-mail address or a withdrawn consent applies at once. `last_error` is a class of
+    failure ("smtp 451", "timeout"), never a message body or an address."""
+
+    __tablename__ = "message"
+    __table_args__ = (
+        Index("ix_message_due", "status", "next_attempt_at"),
+        Index("ix_message_patient", "patient_id", "due"),
+        Index("ix_message_clinic_status", "clinic_id", "status", "due"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    template: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(32))  # reminders | check_ins | recalls | changes
+    channel: Mapped[str] = mapped_column(String(16))  # email | sms
+    due: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    provider_id: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("course_session.id"))
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MessageChoice(Base):
+    """A patient's say over messages: channels, quiet hours (clinic's local time) and the kinds
+    opted out of. No row: the default (e-mail when an address is recorded, else SMS)."""
+
+    __tablename__ = "message_choice"
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    channels: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    quiet_start: Mapped[str | None] = mapped_column(String(5))
+    quiet_end: Mapped[str | None] = mapped_column(String(5))
+    opted_out: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

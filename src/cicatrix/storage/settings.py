@@ -54,6 +54,8 @@ class Settings:
     hsts_max_age_s: int = 0
     # Addresses of reverse proxies whose X-Forwarded-For is believed (api/deps.client_ip).
     trusted_proxies: tuple[str, ...] = ()
+    # The address patients reach the web app at: the links in their messages start with it.
+    public_url: str = "http://localhost:8000"
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -66,6 +68,7 @@ class Settings:
             "secret_key": os.environ.get(SECRET_ENV) or None,
             "knowledge_dir": overrides_from_env(),
             "cookie_secure": os.environ.get("CICATRIX_COOKIE_SECURE", "") in ("1", "true", "yes"),
+            "public_url": os.environ.get("CICATRIX_PUBLIC_URL", "").strip() or "http://localhost:8000",
             "trusted_proxies": tuple(p.strip() for p in os.environ.get("CICATRIX_TRUSTED_PROXIES", "").split(",")
                                      if p.strip()),
         }

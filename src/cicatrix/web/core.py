@@ -59,6 +59,7 @@ FLASH = {
     "done": "Session recorded as done.",
     "missed": "Session recorded as missed; the course was re-flowed.",
     "user_added": "User added.",
+    "saved": "Your choices are saved; messages already waiting follow them at once.",
     "user_updated": "User updated.",
     "settings_saved": "Settings saved.",
     "password_changed": "Password changed; your other sessions were logged out.",

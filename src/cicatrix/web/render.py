@@ -32,6 +32,7 @@ STAFF_NAV: tuple[tuple[str, str, str], ...] = (
     ("/", "Today", "patient.list"),
     ("/patients", "Patients", "patient.list"),
     ("/calendar", "Appointments", "appointment.read"),
+    ("/messages", "Messages", "message.clinic"),
     ("/admin/users", "Users", "user.manage"),
     ("/admin/settings", "Clinic settings", "clinic.manage"),
     ("/admin/audit", "Audit trail", "audit.read"),
@@ -47,6 +48,7 @@ PATIENT_NAV: tuple[tuple[str, str], ...] = (
     ("/me/appointments", "My appointments"),
     ("/me/learn", "Learn"),
     ("/account", "My account"),
+    ("/me/messages", "My messages"),
 )
 
 

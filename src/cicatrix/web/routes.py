@@ -23,6 +23,7 @@ from cicatrix.web import (
     admin_pages,
     booking_pages,
     clinician,
+    message_pages,
     patient_appointments,
     patient_pages,
     patient_records,
@@ -208,5 +209,6 @@ router.include_router(patient_appointments.router)
 router.include_router(admin_pages.router)
 router.include_router(account_pages.router)
 router.include_router(admin_calendar.router)
+router.include_router(message_pages.router)
 
 __all__ = ["error_page", "router"]
