@@ -22,18 +22,17 @@ _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("user_account", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("totp_secret", sa.String(length=255), nullable=True))
-        batch_op.add_column(sa.Column("totp_confirmed_at", sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column("totp_last_step", sa.BigInteger(), nullable=True))
-    with op.batch_alter_table("api_token", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("second_factor", sa.Boolean(), server_default=sa.text("false"), nullable=False)
-        )
-    with op.batch_alter_table("clinic", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("second_factor_clinicians", sa.Boolean(), server_default=sa.text("false"), nullable=False)
-        )
+    # Plain ALTER TABLE ... ADD COLUMN on both back ends: a batch copy of `clinic` or
+    # `user_account` on SQLite would drop tables other rows point at (foreign keys enforced).
+    op.add_column("user_account", sa.Column("totp_secret", sa.String(length=255), nullable=True))
+    op.add_column("user_account", sa.Column("totp_confirmed_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("user_account", sa.Column("totp_last_step", sa.BigInteger(), nullable=True))
+    op.add_column(
+        "api_token", sa.Column("second_factor", sa.Boolean(), server_default=sa.text("false"), nullable=False)
+    )
+    op.add_column(
+        "clinic", sa.Column("second_factor_clinicians", sa.Boolean(), server_default=sa.text("false"), nullable=False)
+    )
     op.create_table(
         "recovery_code",
         sa.Column("id", _ID, nullable=False),
@@ -49,15 +48,22 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_recovery_code_user_id"), ["user_id"], unique=False)
 
 
+def _drop_columns(table: str, *columns: str) -> None:
+    """Drop columns in place: on SQLite (3.35 or later) with ALTER TABLE ... DROP COLUMN, not
+    a batch copy of the table, which cannot drop `clinic` or `user_account` while other tables'
+    rows point at them (foreign keys are enforced)."""
+    if op.get_bind().dialect.name == "sqlite":
+        for column in columns:
+            op.execute(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+        return
+    for column in columns:
+        op.drop_column(table, column)
+
+
 def downgrade() -> None:
     with op.batch_alter_table("recovery_code", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_recovery_code_user_id"))
     op.drop_table("recovery_code")
-    with op.batch_alter_table("clinic", schema=None) as batch_op:
-        batch_op.drop_column("second_factor_clinicians")
-    with op.batch_alter_table("api_token", schema=None) as batch_op:
-        batch_op.drop_column("second_factor")
-    with op.batch_alter_table("user_account", schema=None) as batch_op:
-        batch_op.drop_column("totp_last_step")
-        batch_op.drop_column("totp_confirmed_at")
-        batch_op.drop_column("totp_secret")
+    _drop_columns("clinic", "second_factor_clinicians")
+    _drop_columns("api_token", "second_factor")
+    _drop_columns("user_account", "totp_last_step", "totp_confirmed_at", "totp_secret")
