@@ -35,7 +35,10 @@ def test_upgrade_from_empty_then_downgrade_one_step(settings: Settings) -> None:
     assert migrate.current_revision(settings) == head
     tables = _tables(settings)
     assert set(Base.metadata.tables) <= tables
-    migrate.downgrade(settings)  # one step: 0004 added the concurrency guards
+    migrate.downgrade(settings)  # one step: 0011 added check-ins and adverse events
+    assert migrate.current_revision(settings) == "0004"
+    assert not {"check_in", "adverse_event"} & _tables(settings)
+    migrate.downgrade(settings)  # 0004 added the concurrency guards
     assert migrate.current_revision(settings) == "0003"
     assert "version" not in _columns(settings, "course_session")
     migrate.downgrade(settings)  # 0003 added patient.identifiers

@@ -54,6 +54,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Front desk may list and revoke links (a lost phone), which shows no clinical content.
     "calendar.create": frozenset({"clinician", "patient"}),
     "calendar.manage": frozenset({"clinician", "front_desk", "patient"}),
+    # Check-in answers are symptoms after a procedure: clinical, so not for front desk; a patient
+    # reads their own. Clinicians acknowledge the ones that need attention.
+    "checkin.read": frozenset({"clinician", "patient"}),
+    "checkin.acknowledge": frozenset({"clinician"}),
+    # Adverse events are the clinicians' record of a complication, like their notes: the patient
+    # hears about it in consultation, front desk never sees it.
+    "adverse_event.read": frozenset({"clinician"}),
+    "adverse_event.write": frozenset({"clinician"}),
     "user.manage": frozenset({"admin"}),
     "clinic.manage": frozenset({"admin"}),
     "audit.read": frozenset({"admin"}),

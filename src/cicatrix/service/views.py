@@ -14,12 +14,14 @@ from sqlalchemy import select
 
 from cicatrix.engine.case import CaseError, parse_case
 from cicatrix.engine.conditions import active_conditions
-from cicatrix.service import assessments, audit, patients, plans
+from cicatrix.service import adverse_events, assessments, audit, checkins, patients, plans
 from cicatrix.service.context import Context
 from cicatrix.service.policy import allowed, may_see_field
 from cicatrix.service.queries import current_plan
 from cicatrix.service.schemas import (
+    AdverseEventOut,
     AssessmentOut,
+    CheckInOut,
     MovedSessionOut,
     PatientOut,
     PlanOut,
@@ -41,6 +43,8 @@ class PatientOverview:
     current: PlanOut | None
     schedule: ScheduleOut | None  # for roles that see schedules but not clinical data
     contraindications: list[Contraindication] = field(default_factory=list)  # from the latest assessment
+    check_ins: list[CheckInOut] = field(default_factory=list)  # for the roles that read them
+    adverse_events: list[AdverseEventOut] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,16 @@ def patient_overview(ctx: Context, patient_id: int) -> PatientOverview:
     if current is not None:
         audit.record(ctx, "read", "plan", current.id, patient_id=p.id)
         current_out = plans.out(ctx, current)
-    return PatientOverview(result_patient, history, summaries, current_out, None, _contraindications(ctx, history))
+    return PatientOverview(
+        result_patient,
+        history,
+        summaries,
+        current_out,
+        None,
+        _contraindications(ctx, history),
+        checkins.for_patient(ctx, p.id) if allowed(ctx.actor, "checkin.read") else [],
+        adverse_events.for_patient(ctx, p.id) if allowed(ctx.actor, "adverse_event.read") else [],
+    )
 
 
 def _contraindications(ctx: Context, history: list[AssessmentOut]) -> list[Contraindication]:

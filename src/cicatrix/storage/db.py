@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from cicatrix.storage.models import ONE_APPROVED_PLAN
+from cicatrix.storage.models import CHECK_IN_ONCE, ONE_APPROVED_PLAN
 from cicatrix.storage.settings import Settings
 
 
@@ -68,6 +68,10 @@ _GUARDS = {
         "status",
         "another plan of this patient was approved at the same moment; reload the patient to see "
         "which plan is in force, and approve this one again if it should replace it",
+    ),
+    # two first answers to one check-in at once (a double tap, two devices): one is kept
+    (CHECK_IN_ONCE, "check_in.session_id, check_in.day"): WriteConflict(
+        "answer", "this check-in was answered at the same moment; reload the page to see the answer kept"
     ),
 }
 

@@ -57,6 +57,9 @@ FLASH = {
     "user_added": "User added.",
     "user_updated": "User updated.",
     "settings_saved": "Settings saved.",
+    "acknowledged": "Check-in marked as seen.",
+    "event_recorded": "Adverse event recorded.",
+    "event_updated": "Adverse event updated.",
 }
 
 

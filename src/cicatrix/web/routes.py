@@ -16,7 +16,7 @@ from cicatrix import credentials
 from cicatrix.service import auth, demo
 from cicatrix.service.errors import RateLimited
 from cicatrix.service.policy import ROLES
-from cicatrix.web import admin_pages, clinician, patient_pages, render
+from cicatrix.web import admin_pages, aftercare_pages, checkin_page, clinician, patient_pages, render
 from cicatrix.web.core import Page, Posted, WebRoute, error_page, roles, safe_next
 
 if TYPE_CHECKING:
@@ -122,5 +122,7 @@ async def favicon() -> Response:
 router.include_router(clinician.router)
 router.include_router(patient_pages.router)
 router.include_router(admin_pages.router)
+router.include_router(aftercare_pages.router)
+router.include_router(checkin_page.router)
 
 __all__ = ["error_page", "router"]
