@@ -22,7 +22,9 @@ from cicatrix.service.schemas import PatientIn
 from tests.api.routes_util import walk
 from tests.storage.world import ASSESSMENT, PASSWORD, World
 
-SERVICE_MODULES = {f"cicatrix.api.routes.{m}" for m in ("auth", "patients", "care", "admin", "exports")}
+SERVICE_MODULES = {
+    f"cicatrix.api.routes.{m}" for m in ("auth", "patients", "care", "aftercare", "admin", "exports")
+}
 ROLES = ("anon", "admin", "clinician", "front_desk", "patient")
 ALL = {"admin", "clinician", "front_desk", "patient"}
 _n = itertools.count()
@@ -115,6 +117,22 @@ def _cal_token(w: World, who: str) -> tuple[dict[str, Any], Any]:
     return {"patient_id": w.patients[who], "token_id": t.id}, None
 
 
+def _check_in(w: World, who: str) -> tuple[dict[str, Any], Any]:
+    made = w.check_in(who)
+    return {"check_in_id": made["check_in_id"]}, {"version": made["version"]}
+
+
+def _new_event(w: World, who: str) -> tuple[dict[str, Any], Any]:
+    made = w.new_plan(who, approve=True, who="clinician_b" if who == "P3" else "clinician")
+    body = {"kind": "cold_sore", "severity": "moderate", "outcome": "ongoing", "onset": "2026-11-23"}
+    return {"session_id": made["session_id"]}, body
+
+
+def _event(w: World, who: str) -> tuple[dict[str, Any], Any]:
+    made = w.adverse_event(who)
+    return {"event_id": made["event_id"]}, {"version": made["version"], "outcome": "resolved"}
+
+
 MATRIX: dict[tuple[str, str], Spec | None] = {
     # public: checked in their own tests
     ("GET", "/api/health"): None,
@@ -171,6 +189,13 @@ MATRIX: dict[tuple[str, str], Spec | None] = {
     ("DELETE", "/api/patients/{patient_id}/calendar-tokens/{token_id}"): Spec(
         {"clinician", "front_desk", "patient"}, _cal_token
     ),
+    # check-ins are symptoms (clinical); adverse events the clinicians' record (issue 15 §3)
+    ("GET", "/api/patients/{patient_id}/check-ins"): Spec({"clinician", "patient"}, lambda w, p: _plain(pid(w, p))),
+    ("POST", "/api/check-ins/{check_in_id}/acknowledge"): Spec({"clinician"}, _check_in),
+    ("GET", "/api/patients/{patient_id}/adverse-events"): Spec({"clinician"}, lambda w, p: _plain(pid(w, p))),
+    ("POST", "/api/sessions/{session_id}/adverse-events"): Spec({"clinician"}, _new_event),
+    ("GET", "/api/adverse-events/{event_id}"): Spec({"clinician"}, lambda w, p: _plain(_event(w, p)[0])),
+    ("PATCH", "/api/adverse-events/{event_id}"): Spec({"clinician"}, _event),
     ("GET", "/api/users"): Spec({"admin"}, lambda w, p: _plain({}), False),
     ("POST", "/api/users"): Spec(
         {"admin"},
