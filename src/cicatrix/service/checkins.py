@@ -207,7 +207,7 @@ def _checked(kb: KnowledgeBase, body: CheckInAnswerIn) -> AftercareTerm:
         raise Invalid("signs", "tick at least one of the signs, or choose another answer")
     for i, sign in enumerate(body.signs):
         if sign not in offered:
-            raise Invalid(f"signs[{i}]", "not one of the signs offered", value=sign)
+            raise Invalid(f"signs[{i}]", "tick only the signs offered", value=sign)
     return term
 
 

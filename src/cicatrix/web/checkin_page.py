@@ -9,9 +9,10 @@ forged, expired or stale gets a friendly page, never a code.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+import re
+from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -28,7 +29,10 @@ if TYPE_CHECKING:
 
 router = APIRouter(include_in_schema=False)
 
-Token = Annotated[str, Path(min_length=10, max_length=1000, pattern=r"^[A-Za-z0-9_.\-]+$")]
+# What a token from `links.sign` looks like; anything else gets the invalid-link page without
+# touching the database (a JSON 422 would be a code on a patient's phone).
+_TOKEN = re.compile(r"[A-Za-z0-9_.\-]{10,1000}")
+_NOT_VALID = "This link is not valid. Please use the latest message from your clinic."
 
 
 def _invalid(request: Request, message: str, status: int = 404) -> HTMLResponse:
@@ -69,7 +73,9 @@ def _page(
 
 
 @router.get("/c/{token}", response_class=HTMLResponse)
-def check_in(token: Token, request: Request) -> Response:
+def check_in(token: str, request: Request) -> Response:
+    if not _TOKEN.fullmatch(token):
+        return _invalid(request, _NOT_VALID)
     state = request.app.state
     now, ip = state.clock(), credentials.client_ip(request)
     try:
@@ -80,7 +86,9 @@ def check_in(token: Token, request: Request) -> Response:
 
 
 @router.post("/c/{token}", response_class=HTMLResponse)
-def check_in_answer(token: Token, request: Request, form: Posted) -> Response:
+def check_in_answer(token: str, request: Request, form: Posted) -> Response:
+    if not _TOKEN.fullmatch(token):
+        return _invalid(request, _NOT_VALID)
     state = request.app.state
     now, ip = state.clock(), credentials.client_ip(request)
     sent = form.get(credentials.CSRF_FIELD)
