@@ -52,7 +52,7 @@ def test_migration_0003_keeps_the_newest_approval_and_audits_the_repair(world: A
     settings = world.database.settings
     newer = world.new_plan("P1")["plan_id"]
     world.database.dispose()
-    migrate.downgrade(settings)  # to 0003: no guard, no session versions
+    migrate.downgrade(settings, "0003")  # no guard, no session versions
     with world.database.transaction() as db:
         db.execute(
             text("UPDATE plan SET status = 'approved', approved_at = :at WHERE id = :id"),
