@@ -89,6 +89,19 @@ def csrf_matches(secret: str, raw_session: str, sent: str | None) -> bool:
     return hmac.compare_digest(sent.encode(), csrf_for(secret, raw_session).encode())
 
 
+def link_csrf(secret: str, link_token: str) -> str:
+    """The CSRF token of a page opened by a signed link without a login (a check-in): bound to
+    the link as `csrf_for` is bound to a cookie session, so a form posted from another site, or
+    carried over from another link, is refused."""
+    return hmac.new(secret.encode(), b"link-csrf:" + link_token.encode(), hashlib.sha256).hexdigest()
+
+
+def link_csrf_matches(secret: str, link_token: str, sent: str | None) -> bool:
+    if not sent:
+        return False
+    return hmac.compare_digest(sent.encode(), link_csrf(secret, link_token).encode())
+
+
 def csrf_token(request: Request) -> str | None:
     """The CSRF token for the current cookie session (None without one); put it in forms."""
     raw = getattr(request.state, "session_raw", None) or cookie_session(request)

@@ -22,7 +22,10 @@ from cicatrix.service.schemas import PatientIn, UserIn
 from tests.api.routes_util import walk
 from tests.storage.world import ASSESSMENT, PASSWORD, World
 
-SERVICE_MODULES = {f"cicatrix.api.routes.{m}" for m in ("auth", "patients", "care", "appointments", "admin", "exports", "messages")}
+SERVICE_MODULES = {
+    f"cicatrix.api.routes.{m}"
+    for m in ("auth", "patients", "care", "appointments", "aftercare", "admin", "exports", "messages")
+}
 ROLES = ("anon", "admin", "clinician", "front_desk", "patient")
 ALL = {"admin", "clinician", "front_desk", "patient"}
 STAFF = {"admin", "clinician", "front_desk"}
@@ -230,6 +233,24 @@ def _with(body: dict[str, Any], build: Callable[[World, str], tuple[dict[str, An
 BOOKERS = {"clinician", "front_desk"}
 CALENDAR_BODY = {"hours": [{"weekday": d, "opens": "09:00", "closes": "17:00"} for d in range(5)], "country": "GB"}
 
+
+
+def _check_in(w: World, who: str) -> tuple[dict[str, Any], Any]:
+    made = w.check_in(who)
+    return {"check_in_id": made["check_in_id"]}, {"version": made["version"]}
+
+
+def _new_event(w: World, who: str) -> tuple[dict[str, Any], Any]:
+    made = w.new_plan(who, approve=True, who="clinician_b" if who == "P3" else "clinician")
+    body = {"kind": "cold_sore", "severity": "moderate", "outcome": "ongoing", "onset": "2026-11-23"}
+    return {"session_id": made["session_id"]}, body
+
+
+def _event(w: World, who: str) -> tuple[dict[str, Any], Any]:
+    made = w.adverse_event(who)
+    return {"event_id": made["event_id"]}, {"version": made["version"], "outcome": "resolved"}
+
+
 MATRIX: dict[tuple[str, str], Spec | None] = {
     # public: checked in their own tests
     ("GET", "/api/health"): None,
@@ -315,6 +336,13 @@ MATRIX: dict[tuple[str, str], Spec | None] = {
         lambda w, p: _plain(pid(w, p), {"channels": [], "quiet_start": "21:00", "quiet_end": "08:00"}),
     ),
     ("GET", "/api/messages"): Spec({"clinician", "front_desk"}, lambda w, p: _plain({}), False),
+    # check-ins are symptoms (clinical); adverse events the clinicians' record (issue 15 §3)
+    ("GET", "/api/patients/{patient_id}/check-ins"): Spec({"clinician", "patient"}, lambda w, p: _plain(pid(w, p))),
+    ("POST", "/api/check-ins/{check_in_id}/acknowledge"): Spec({"clinician"}, _check_in),
+    ("GET", "/api/patients/{patient_id}/adverse-events"): Spec({"clinician"}, lambda w, p: _plain(pid(w, p))),
+    ("POST", "/api/sessions/{session_id}/adverse-events"): Spec({"clinician"}, _new_event),
+    ("GET", "/api/adverse-events/{event_id}"): Spec({"clinician"}, lambda w, p: _plain(_event(w, p)[0])),
+    ("PATCH", "/api/adverse-events/{event_id}"): Spec({"clinician"}, _event),
     ("GET", "/api/users"): Spec({"admin"}, lambda w, p: _plain({}), False),
     ("POST", "/api/users"): Spec(
         {"admin"},

@@ -43,6 +43,9 @@ def test_upgrade_from_empty_then_downgrade_one_step(settings: Settings) -> None:
     assert migrate.current_revision(settings) == head
     tables = _tables(settings)
     assert set(Base.metadata.tables) <= tables
+    migrate.downgrade(settings)  # one step: 0011 added check-ins and adverse events
+    assert migrate.current_revision(settings) == "0010"
+    assert not {"check_in", "adverse_event"} & _tables(settings)
     migrate.downgrade(settings)  # one step: 0010 added the outbox
     assert migrate.current_revision(settings) == "0009"
     assert not {"message", "message_choice"} & _tables(settings)

@@ -59,6 +59,42 @@ class World:
         """A fresh assessment and plan for a patient (ids returned), for tests that mutate."""
         return self.database.run_sync(lambda db: self._new_plan(db, patient, approve, keloid, who))
 
+    def check_in(
+        self, patient: str = "P1", answer: str = "worse_than_expected", signs: tuple[str, ...] = (),
+        note: str | None = None, day: int = 1,
+    ) -> dict[str, Any]:  # fmt: skip
+        """A patient's check-in answer through the signed link (`checkins.checkin_url`), on the
+        first session of a fresh approved plan, at the suite's pinned instant."""
+        from cicatrix.service import checkins
+        from cicatrix.service.schemas import CheckInAnswerIn
+        from tests.today import NOW
+
+        made = self.new_plan(patient, approve=True, who="clinician_b" if patient == "P3" else "clinician")
+        secret = self.database.settings.resolved_secret()
+        token = checkins.checkin_url("https://clinic.test", secret, made["session_id"], day, NOW).rsplit("/", 1)[1]
+        body = CheckInAnswerIn(answer=answer, signs=list(signs), note=note)
+
+        def work(db: Session) -> dict[str, Any]:
+            checkins.answer(db, self.kb, secret, token, body, NOW, "127.0.0.1")
+            (row,) = checkins.for_patient(self.ctx("clinician_b" if patient == "P3" else "clinician", db),
+                                          self.patients[patient])[:1]  # fmt: skip
+            return {"check_in_id": row.id, "version": row.version, "session_id": made["session_id"],
+                    "token": token, "plan_id": made["plan_id"]}  # fmt: skip
+
+        return self.database.run_sync(work)
+
+    def adverse_event(self, patient: str = "P1", **fields: Any) -> dict[str, Any]:
+        """An adverse event recorded by the patient's clinician on a fresh approved plan's first session."""
+        from cicatrix.service import adverse_events
+        from cicatrix.service.schemas import AdverseEventIn
+
+        who = "clinician_b" if patient == "P3" else "clinician"
+        made = self.new_plan(patient, approve=True, who=who)
+        body = AdverseEventIn(**{"kind": "pih", "severity": "mild", "outcome": "resolving",
+                                 "onset": TODAY, "note": "ae-note-marker", **fields})  # fmt: skip
+        e = self.database.run_sync(lambda db: adverse_events.create(self.ctx(who, db), made["session_id"], body))
+        return {"event_id": e.id, "version": e.version, "session_id": made["session_id"]}
+
     def _new_plan(self, db: Session, patient: str, approve: bool, keloid: bool, who: str) -> dict[str, Any]:
         if True:
             ctx = self.ctx(who, db)

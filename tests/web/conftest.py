@@ -148,6 +148,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+BROWSER_SECRET = "browser-tests-" + "k" * 32  # the server's signing secret: tests sign check-in links with it
+
+
 @dataclass
 class Server:
     base: str
@@ -161,7 +164,7 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env = {
         **os.environ,
         "CICATRIX_DATA_DIR": str(data),
-        "CICATRIX_SECRET_KEY": "browser-tests-" + "k" * 32,
+        "CICATRIX_SECRET_KEY": BROWSER_SECRET,
     }
     env.pop("CICATRIX_DATABASE_URL", None)
     log = (data / "server.log").open("w")

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from tests.web.conftest import wait_until
+from tests.web.conftest import BROWSER_SECRET, DEMO_PASSWORD, wait_until
+
+from cicatrix.service.checkins import checkin_url
 
 pytestmark = pytest.mark.browser
 
@@ -189,3 +197,67 @@ def test_login_and_navigation_work_from_the_keyboard(web) -> None:  # type: igno
         page.keyboard.press("Enter")
     web.settle()
     assert page.url.endswith("/patients")
+
+
+def _api(base: str, method: str, path: str, token: str | None = None, body: Any = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + "/api" + path, data=data, method=method)
+    req.add_header("content-type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def _session_to_check_in(base: str) -> tuple[str, int]:
+    """A demo patient (name) and a session of theirs that has taken place, found as the clinician."""
+    token = _api(base, "POST", "/auth/token", body={"username": "clinician", "password": DEMO_PASSWORD})["access_token"]
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    for p in _api(base, "GET", "/patients?limit=100", token)["items"]:
+        for s in _api(base, "GET", f"/patients/{p['id']}/sessions", token)["sessions"]:
+            if s["status"] in ("planned", "done") and s["date"] <= yesterday:
+                return p["name"], s["id"]
+    raise AssertionError("the demo clinic has no session in the past")
+
+
+def test_check_in_to_needs_attention_to_adverse_event_to_outcomes(web, web_server) -> None:  # type: ignore[no-untyped-def]
+    """Issue 15's second Done-when: the patient answers a check-in link on a phone; the clinician
+    sees it on the dashboard, records an adverse event from it; the outcomes export counts it."""
+    page = web.page
+    name, session_id = _session_to_check_in(web.base)
+    url = checkin_url(web.base, BROWSER_SECRET, session_id, 1, datetime.now(UTC))
+
+    # the patient, on a phone, without logging in
+    page.set_viewport_size({"width": 360, "height": 740})
+    web.goto(url.removeprefix(web.base))
+    assert page.get_by_role("heading", name="How is your skin today?").is_visible()
+    assert name not in page.content()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.get_by_label("I have one of these").check()
+    page.get_by_label("New blisters or cold sores").check()
+    page.get_by_label("Anything else the clinic should know").fill("tingling on the lip")
+    web.submit(page.get_by_role("button", name="Send my answer"))
+    assert page.get_by_role("status").filter(has_text="the clinic has your answer").is_visible()
+
+    # the clinician: needs attention on the dashboard, then an adverse event from it
+    page.set_viewport_size({"width": 1280, "height": 900})
+    web.login("clinician")
+    attention = page.locator("#attention li").filter(has_text=name).filter(has_text="tingling on the lip")
+    assert attention.count() == 1
+    assert "New blisters or cold sores" in attention.inner_text()
+    web.submit(attention.get_by_role("link", name="Record adverse event"))
+    assert "tingling on the lip" in page.content()
+    page.get_by_label("What happened").select_option(label="Cold sore (herpes simplex outbreak)")
+    page.get_by_label("Severity").select_option(label="Moderate")
+    page.get_by_label("Outcome").select_option(label="Ongoing")
+    page.get_by_label("Note").fill("valaciclovir started")
+    web.submit(page.get_by_role("button", name="Record adverse event"))
+    assert "Adverse event recorded" in page.content()
+    assert page.locator("#aftercare").filter(has_text="valaciclovir started").count() == 1
+    web.goto("/")
+    assert page.locator("#attention li").filter(has_text="tingling on the lip").count() == 0
+
+    # the clinic's outcomes export counts it
+    csv_text = page.request.get(web.base + "/api/exports/outcomes.csv").text()
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    assert any("cold_sore:moderate" in r["adverse_event_kinds"] and int(r["adverse_events"]) >= 1 for r in rows)

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 import cicatrix
 from cicatrix.api import errors
-from cicatrix.api.routes import admin, appointments, auth, care, exports, messages, patients
+from cicatrix.api.routes import admin, aftercare, appointments, auth, care, exports, messages, patients
 from cicatrix.knowledge.loader import load_knowledge
 from cicatrix.knowledge.models import KnowledgeBase
 from cicatrix.service.clock import Clock, utc_now
@@ -62,7 +62,7 @@ def create_app(
     app.state.clock = clock or utc_now
     errors.install(app)
 
-    for module in (auth, patients, care, appointments, messages, admin):
+    for module in (auth, patients, care, appointments, messages, aftercare, admin):
         app.include_router(module.router, prefix="/api", responses=errors.ERROR_RESPONSES)
     app.include_router(web_router)
     app.include_router(exports.router, prefix="/api", responses=errors.ERROR_RESPONSES)

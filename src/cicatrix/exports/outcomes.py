@@ -21,6 +21,8 @@ OUTCOME_COLUMNS = (
     "severity",
     "treatments_planned",
     "sessions_done",
+    "adverse_events",
+    "adverse_event_kinds",
     "knowledge_version",
     "suppressed",
 )
@@ -68,3 +70,31 @@ def outcomes_csv(rows: Iterable[Mapping[str, Any]]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
+
+
+RATE_COLUMNS = ("treatments_planned", "phototype", "sessions_done", "adverse_events", "per_100_sessions")
+
+
+def adverse_event_rates(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Adverse events per 100 sessions done, per treatment set and phototype, from the export's
+    own rows (so suppressed rows count under "*", as the export shows them). A row counts the
+    sessions and events of the plan its assessment produced; a patient with several assessments
+    and one plan is counted once, under the row that carries the plan's sessions."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for r in rows:
+        done, events = int(r["sessions_done"]), int(r["adverse_events"])
+        if not done and not events:
+            continue
+        g = groups.setdefault((str(r["treatments_planned"]), str(r["phototype"])), [0, 0])
+        g[0] += done
+        g[1] += events
+    return [
+        {
+            "treatments_planned": t,
+            "phototype": ph,
+            "sessions_done": done,
+            "adverse_events": events,
+            "per_100_sessions": round(100.0 * events / done, 1) if done else "",
+        }
+        for (t, ph), (done, events) in sorted(groups.items())
+    ]

@@ -13,12 +13,14 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 
 from cicatrix.knowledge.frozen import Frozen, describe
 from cicatrix.knowledge.models import (
+    AftercareGroup,
+    AftercareTerm,
     Agent,
     CodeMapping,
     Condition,
@@ -62,6 +64,7 @@ _COLLECTIONS: dict[str, tuple[str, type[Frozen]]] = {
     "groups": ("groups.yaml", TreatmentGroup),
     "education": ("education.yaml", EducationTopic),
     "messages": ("messages.yaml", MessageTemplate),
+    "aftercare": ("aftercare.yaml", AftercareTerm),
     "sequencing": ("sequencing.yaml", SequencingRule),
     "codes": ("codes.yaml", CodeMapping),
     "treatments": ("treatments", Treatment),
@@ -270,6 +273,7 @@ def _validate(raw: dict[str, Any], overridden: dict[str, str]) -> KnowledgeBase:
         sequencing=tuple(built["sequencing"].values()),
         education=built["education"],
         messages=built["messages"],
+        aftercare=built["aftercare"],
         scales=scales,
         policy=policy,
         codes=built["codes"],
@@ -507,9 +511,10 @@ def check_references(kb: KnowledgeBase, files: dict[str, dict[str, str]]) -> Non
 
     targets = set(kb.scar_types) | set(kb.marks) | set(kb.lesions)
     colls = ("phototypes", "scar_types", "marks", "lesions", "conditions", "vocabulary", "agents", "groups")
-    for coll in (*colls, "education", "messages"):
+    for coll in (*colls, "education", "messages", "aftercare"):
         for eid, entry in getattr(kb, coll).items():
             need_sources(files[coll][eid], eid, entry.sources, "sources")
+    _check_aftercare(kb, files["aftercare"])
     for seq in kb.sequencing:
         need_sources(files["sequencing"][seq.id], seq.id, seq.sources, "sources")
     for cid, cond in kb.conditions.items():
@@ -605,6 +610,26 @@ def _check_procedure_fields(kb: KnowledgeBase, files: dict[str, str]) -> None:
                 raise KnowledgeError(files[fid], fid, f"treatments: unknown treatment {t_id!r}")
             if t.schedule != "sessions":
                 raise KnowledgeError(files[fid], fid, f"treatments: {t_id!r} is daily care, it has no sessions")
+
+
+def _check_aftercare(kb: KnowledgeBase, files: dict[str, str]) -> None:
+    """The check-in page and the adverse-event form need every group, a "no problem" answer
+    and signs to pick from where an answer offers them."""
+    groups: tuple[AftercareGroup, ...] = get_args(AftercareGroup)
+    for group in groups:
+        if not kb.aftercare_terms(group):
+            raise KnowledgeError("aftercare.yaml", None, f"needs at least one {group!r} entry")
+    answers = kb.aftercare_terms("check_in_answer")
+    if all(a.needs_attention for a in answers):
+        raise KnowledgeError("aftercare.yaml", None, "one check_in_answer must not need attention (all is well)")
+    for a in answers:
+        if a.signs_from is None:
+            continue
+        topic = kb.education.get(a.signs_from)
+        if topic is None or not topic.signs:
+            raise KnowledgeError(
+                files[a.id], a.id, f"signs_from: {a.signs_from!r} is not an education topic with signs"
+            )
 
 
 def check_vocabulary(kb: KnowledgeBase, files: dict[str, str]) -> None:

@@ -636,13 +636,29 @@ EducationWhen = Literal[
 ]
 
 
+class WarningSign(Frozen, frozen=True, kw_only=True):
+    """One sign of an education topic that a patient can tick (a check-in's "I have one of these")."""
+
+    id: str
+    label: Annotated[str, Meta(min_length=1, max_length=200)]
+
+
 class EducationTopic(Sourced, frozen=True, kw_only=True):
-    """A topic shown with a plan when its `when` applies; a list of `when`s must all apply."""
+    """A topic shown with a plan when its `when` applies; a list of `when`s must all apply.
+
+    `signs`: the topic's text as a list the patient can pick from (the check-in page offers
+    "when to call the clinic" this way); the text stays what the plan and handout show."""
 
     id: str
     title: str
     text: str
     when: EducationWhen | tuple[EducationWhen, ...] = "always"
+    signs: tuple[WarningSign, ...] = ()
+
+    def __post_init__(self) -> None:
+        ids = [s.id for s in self.signs]
+        if len(ids) != len(set(ids)):
+            raise ValueError("signs: duplicate id")
 
     @property
     def when_all(self) -> tuple[EducationWhen, ...]:
@@ -677,6 +693,29 @@ class MessageTemplate(Sourced, frozen=True, kw_only=True):
                 if name is not None and name not in MESSAGE_PLACEHOLDERS:
                     known = ", ".join(sorted(MESSAGE_PLACEHOLDERS))
                     raise ValueError(f"{field}: unknown placeholder {{{name}}} (known: {known})")
+
+
+AftercareGroup = Literal["check_in_answer", "adverse_event", "severity", "outcome"]
+
+
+class AftercareTerm(Sourced, frozen=True, kw_only=True):
+    """A word of the after-care record (aftercare.yaml): a check-in answer the patient taps, or
+    the kind, severity or outcome of an adverse event a clinician records. The id is stored;
+    the label is what people read.
+
+    check_in_answer: `needs_attention` puts the patient on the clinicians' dashboard until one
+    acknowledges it; `signs_from` names the education topic whose `signs` the patient picks from.
+    """
+
+    id: str
+    group: AftercareGroup
+    label: Annotated[str, Meta(min_length=1, max_length=200)]
+    needs_attention: bool = False
+    signs_from: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.group != "check_in_answer" and (self.needs_attention or self.signs_from):
+            raise ValueError("needs_attention and signs_from belong to check_in_answer entries only")
 
 
 class FollowUpRule(Sourced, frozen=True, kw_only=True):
@@ -834,6 +873,7 @@ class KnowledgeBase(Frozen, frozen=True, kw_only=True):
     sequencing: tuple[SequencingRule, ...]
     education: dict[str, EducationTopic]
     messages: dict[str, MessageTemplate]
+    aftercare: dict[str, AftercareTerm]
     scales: Scales
     policy: Policy
     # standard codes by "<of>:<concept>" (codes.yaml)
@@ -856,6 +896,10 @@ class KnowledgeBase(Frozen, frozen=True, kw_only=True):
     def decision(self, condition: str, treatment: str) -> Decision:
         """The decision in force for one cell of the safety matrix."""
         return self.safety[condition].decisions[self.matrix[condition][treatment].decision]
+
+    def aftercare_terms(self, group: AftercareGroup) -> tuple[AftercareTerm, ...]:
+        """The after-care words of one group, in file order (the order forms offer them)."""
+        return tuple(t for t in self.aftercare.values() if t.group == group)
 
     @property
     def label(self) -> str:

@@ -13,7 +13,7 @@ from cicatrix.service.context import Actor, Context
 from cicatrix.service.errors import NotFound
 from cicatrix.service.schemas import CalendarTokenOut
 from cicatrix.storage.db import utcnow
-from cicatrix.storage.models import CalendarToken, Clinic, Patient, User
+from cicatrix.storage.models import CalendarToken, Clinic
 
 
 def _out(t: CalendarToken, raw: str | None = None) -> CalendarTokenOut:
@@ -71,12 +71,7 @@ def resolve(db: Session, raw: str, ip: str | None = None) -> Actor | None:
     t = db.scalar(select(CalendarToken).where(CalendarToken.token_hash == token_digest(raw)))
     if t is None or t.revoked_at is not None:
         return None
-    # A link stops with the patient: archived, or their own login disabled by the clinic.
-    patient = db.get(Patient, t.patient_id)
-    if patient is None or patient.archived:
-        return None
-    disabled = db.scalar(select(User.id).where(User.patient_id == t.patient_id, User.active.is_(False)).limit(1))
-    if disabled is not None:
+    if patients.reachable_by_link(db, t.patient_id) is None:
         return None
     audit.record_anonymous(
         db,

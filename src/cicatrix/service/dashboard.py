@@ -1,4 +1,5 @@
-"""The clinician's day: sessions booked today, next steps due, plans waiting for approval.
+"""The clinician's day: check-ins that need attention, sessions booked today, next steps due,
+plans waiting for approval.
 
 A cross-patient read for the dashboard page; every patient shown is audited as a read, like
 the patient list.
@@ -11,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import Select, select
 
-from cicatrix.service import audit
+from cicatrix.service import audit, checkins
 from cicatrix.service.context import Context
 from cicatrix.service.policy import allowed, require
 from cicatrix.storage.models import CourseSession, Patient, Plan
@@ -54,6 +55,9 @@ class Dashboard:
     sessions_today: list[SessionToday]
     due: list[Due]
     awaiting: list[Awaiting]
+    # check-in answers that need a clinician's look, until one acknowledges them; only for the
+    # roles that read check-ins (the answers are symptoms: not for front desk)
+    attention: list[checkins.Attention]
 
 
 def _live_sessions(ctx: Context) -> Select[tuple[CourseSession, str]]:
@@ -158,7 +162,11 @@ def build(ctx: Context) -> Dashboard:
                 waiting.add(patid)
                 awaiting.append(Awaiting(pid, patid, name, created))
 
+    attention = checkins.needing_attention(ctx) if allowed(ctx.actor, "checkin.read") else []
+
     shown = {s.patient_id for s in sessions_today} | {d.patient_id for d in due} | {a.patient_id for a in awaiting}
     for pid in sorted(shown):
         audit.record(ctx, "list", "patient", pid, patient_id=pid, detail="dashboard")
-    return Dashboard(sessions_today, due, awaiting)
+    for pid in sorted({a.patient_id for a in attention}):
+        audit.record(ctx, "list", "check_in", None, patient_id=pid, detail="dashboard: needs attention")
+    return Dashboard(sessions_today, due, awaiting, attention)

@@ -51,7 +51,7 @@ from cicatrix.engine.outbox import render
 from cicatrix.exports.ics import CalendarOptions, session_event_bytes
 from cicatrix.knowledge.models import KnowledgeBase
 from cicatrix.messaging.outgoing import Attachment, DeliveryError, Outgoing, Permanent, Provider, Transient
-from cicatrix.service import links
+from cicatrix.service import checkins, links
 from cicatrix.service.outbox import place_of
 from cicatrix.storage.db import Database
 from cicatrix.storage.models import Clinic, CourseSession, Message, Patient
@@ -59,7 +59,6 @@ from cicatrix.storage.models import Clinic, CourseSession, Message, Patient
 log = logging.getLogger("cicatrix.delivery")
 
 Clock = Callable[[], datetime]
-CHECK_IN_VALID = timedelta(days=7)
 OPT_OUT_VALID = timedelta(days=180)
 WITH_CALENDAR = ("day_before", "booked", "moved")
 
@@ -157,7 +156,7 @@ class Dispatcher:
         base = self.options.public_url.rstrip("/")
         if m.template == "check_in" and s is not None:
             day = (m.due.astimezone(ZoneInfo(clinic.timezone)).date() - s.date).days
-            link = self._link("check_in", {"session": s.id, "day": day}, m.due + CHECK_IN_VALID, "c")
+            link = checkins.checkin_url(base, self.secret, s.id, day, m.due)  # what /c/{token} opens
         else:
             link = f"{base}/me"
         kind = m.category if m.category != "changes" else "all"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from cicatrix.engine.case import CaseError, coded_terms
@@ -24,7 +25,7 @@ from cicatrix.service.schemas import (
 )
 from cicatrix.storage.db import utcnow
 from cicatrix.storage.keys import fold, name_key
-from cicatrix.storage.models import Clinic, Patient
+from cicatrix.storage.models import Clinic, Patient, User
 
 
 def load(ctx: Context, patient_id: int, permission: str) -> Patient:
@@ -34,6 +35,16 @@ def load(ctx: Context, patient_id: int, permission: str) -> Patient:
     if p is None or p.clinic_id != ctx.actor.clinic_id:
         raise NotFound("patient_id", "no such patient")
     return p
+
+
+def reachable_by_link(db: Session, patient_id: int) -> Patient | None:
+    """The patient a link without a login (a calendar subscription, a check-in) may still act
+    for, or None: a link stops with the patient, archived or their own login disabled by the clinic."""
+    patient = db.get(Patient, patient_id)
+    if patient is None or patient.archived:
+        return None
+    disabled = db.scalar(select(User.id).where(User.patient_id == patient_id, User.active.is_(False)).limit(1))
+    return None if disabled is not None else patient
 
 
 def clinical_of(p: Patient, actor: Actor) -> PatientClinical:

@@ -74,6 +74,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "message.read": frozenset({"clinician", "front_desk", "patient"}),
     "message.choices": frozenset({"clinician", "front_desk", "patient"}),
     "message.clinic": frozenset({"clinician", "front_desk"}),
+    # Check-in answers are symptoms after a procedure: clinical, so not for front desk; a patient
+    # reads their own. Clinicians acknowledge the ones that need attention.
+    "checkin.read": frozenset({"clinician", "patient"}),
+    "checkin.acknowledge": frozenset({"clinician"}),
+    # Adverse events are the clinicians' record of a complication, like their notes: the patient
+    # hears about it in consultation, front desk never sees it.
+    "adverse_event.read": frozenset({"clinician"}),
+    "adverse_event.write": frozenset({"clinician"}),
     "user.manage": frozenset({"admin"}),
     # every account changes its own password; staff set up their own second factor (patients
     # need none: they read only their own record)

@@ -39,7 +39,7 @@ from cicatrix.service.context import Context
 from cicatrix.service.errors import Invalid, NotFound
 from cicatrix.service.policy import may_see_field, require
 from cicatrix.service.queries import current_plan
-from cicatrix.storage.models import Assessment, Clinic, CourseSession, Patient, Plan
+from cicatrix.storage.models import AdverseEvent, Assessment, Clinic, CourseSession, Patient, Plan
 
 
 def _record_id(p: Patient) -> str:
@@ -264,6 +264,11 @@ def outcomes_rows(ctx: Context, secret: bytes | None = None) -> list[dict[str, A
     by_plan: dict[int, list[CourseSession]] = {}
     for s in ctx.db.scalars(select(CourseSession).where(CourseSession.clinic_id == clinic)):
         by_plan.setdefault(s.plan_id, []).append(s)
+    # Adverse events count against the session they happened after, so against its plan.
+    events: dict[int, list[AdverseEvent]] = {}
+    plan_of = {s.id: s.plan_id for ss in by_plan.values() for s in ss}
+    for e in ctx.db.scalars(select(AdverseEvent).where(AdverseEvent.clinic_id == clinic)):
+        events.setdefault(plan_of.get(e.session_id, -1), []).append(e)
     first: dict[int, Any] = {}
     out = []
     for a in rows:
@@ -271,7 +276,9 @@ def outcomes_rows(ctx: Context, secret: bytes | None = None) -> list[dict[str, A
         if p is None:  # pragma: no cover - foreign key
             continue
         first.setdefault(p.id, a.date)
-        sessions = by_plan.get(newest_plan.get(a.id, -1), [])
+        plan_id = newest_plan.get(a.id, -1)
+        sessions = by_plan.get(plan_id, [])
+        plan_events = events.get(plan_id, []) if plan_id != -1 else []
         out.append(
             {
                 "subject": _subject(secret, p.id),
@@ -286,6 +293,8 @@ def outcomes_rows(ctx: Context, secret: bytes | None = None) -> list[dict[str, A
                 "severity": a.severity or "",
                 "treatments_planned": ";".join(sorted({s.treatment for s in sessions})),
                 "sessions_done": sum(1 for s in sessions if s.status == "done"),
+                "adverse_events": len(plan_events),
+                "adverse_event_kinds": ";".join(sorted(f"{e.kind}:{e.severity}" for e in plan_events)),
                 "knowledge_version": a.knowledge_version,
             }
         )

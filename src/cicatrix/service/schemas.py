@@ -626,3 +626,92 @@ class MessageChoicesOut(BaseModel):
     quiet_end: str | None
     opted_out: list[MessageKind]
     stored: bool  # False: the default (e-mail when an address is recorded, else SMS)
+# ---------- check-ins and adverse events ----------
+
+AftercareId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+
+
+class CheckInAnswerIn(BaseModel):
+    """A patient's answer through the check-in link. `answer` and `signs` are ids of the
+    knowledge base (aftercare.yaml, the education topic's signs); the service checks them."""
+
+    model_config = _IN
+
+    answer: AftercareId
+    signs: list[AftercareId] = Field(default_factory=list, max_length=20)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class CheckInOut(BaseModel):
+    id: int
+    patient_id: int
+    session_id: int
+    session_date: date
+    treatment: str
+    day: int = Field(description="days after the session")
+    answer: str
+    answer_label: str
+    signs: list[str]
+    sign_labels: list[str]
+    note: str | None
+    needs_attention: bool
+    answered_at: datetime
+    changed_at: datetime
+    acknowledged_by: int | None
+    acknowledged_at: datetime | None
+    version: int
+
+
+class AcknowledgeIn(BaseModel):
+    model_config = _IN
+
+    version: Version
+
+
+class AdverseEventIn(BaseModel):
+    """An adverse event against a session; `check_in_id` when it was started from a check-in
+    (which it then acknowledges)."""
+
+    model_config = _IN
+
+    kind: AftercareId
+    severity: AftercareId
+    outcome: AftercareId
+    onset: Day
+    note: str | None = Field(default=None, max_length=4000)
+    check_in_id: RecordId | None = None
+
+
+class AdverseEventUpdate(BaseModel):
+    """A change to a recorded adverse event (typically its outcome); `version` as read, stale is 409."""
+
+    model_config = _IN
+
+    version: Version
+    kind: AftercareId | None = None
+    severity: AftercareId | None = None
+    outcome: AftercareId | None = None
+    onset: Day | None = None
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class AdverseEventOut(BaseModel):
+    id: int
+    patient_id: int
+    session_id: int
+    session_date: date
+    treatment: str
+    check_in_id: int | None
+    kind: str
+    kind_label: str
+    severity: str
+    severity_label: str
+    outcome: str
+    outcome_label: str
+    onset: date
+    note: str | None
+    recorded_by: int
+    recorded_at: datetime
+    updated_by: int | None
+    updated_at: datetime | None
+    version: int

@@ -14,12 +14,14 @@ from sqlalchemy import select
 
 from cicatrix.engine.case import CaseError, parse_case
 from cicatrix.engine.conditions import active_conditions
-from cicatrix.service import assessments, audit, patients, plans
+from cicatrix.service import adverse_events, assessments, audit, checkins, patients, plans
 from cicatrix.service.context import Context
 from cicatrix.service.policy import allowed, may_see_field
 from cicatrix.service.queries import current_plan, proposed_change
 from cicatrix.service.schemas import (
+    AdverseEventOut,
     AssessmentOut,
+    CheckInOut,
     MovedSessionOut,
     PatientOut,
     PlanChangeOut,
@@ -45,6 +47,8 @@ class PatientOverview:
     contraindications: list[Contraindication] = field(default_factory=list)  # from the latest assessment
     # a proposal newer than the running course, and what approving it would change
     change: PlanChangeOut | None = None
+    check_ins: list[CheckInOut] = field(default_factory=list)  # for the roles that read them
+    adverse_events: list[AdverseEventOut] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,15 @@ def patient_overview(ctx: Context, patient_id: int) -> PatientOverview:
         if proposal is not None:
             change = plans.proposed_change(ctx, proposal.id)
     return PatientOverview(
-        result_patient, history, summaries, current_out, None, _contraindications(ctx, history), change
+        result_patient,
+        history,
+        summaries,
+        current_out,
+        None,
+        _contraindications(ctx, history),
+        change,
+        checkins.for_patient(ctx, p.id) if allowed(ctx.actor, "checkin.read") else [],
+        adverse_events.for_patient(ctx, p.id) if allowed(ctx.actor, "adverse_event.read") else [],
     )
 
 

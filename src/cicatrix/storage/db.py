@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from cicatrix.storage.models import (
+    CHECK_IN_ONCE,
     NO_DOUBLE_PRACTITIONER,
     NO_DOUBLE_ROOM,
     ONE_APPOINTMENT_PER_SESSION,
@@ -88,6 +89,10 @@ _GUARDS = {
         "mrn",
         "another patient of this clinic has this record number (saved at the same moment); search for it, "
         "or give this patient another number",
+    ),
+    # two first answers to one check-in at once (a double tap, two devices): one is kept
+    (CHECK_IN_ONCE, "check_in.session_id, check_in.day"): WriteConflict(
+        "answer", "this check-in was answered at the same moment; reload the page to see the answer kept"
     ),
 }
 

@@ -464,3 +464,64 @@ class MessageChoice(Base):
     quiet_end: Mapped[str | None] = mapped_column(String(5))
     opted_out: Mapped[list[Any]] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+CHECK_IN_ONCE = "uq_check_in_session_day"
+
+
+class CheckIn(Base):
+    """A patient's answer to a check-in after a session (day 1, 3 or 7), given through a signed
+    link without a login. One row per session and day: a changed answer updates it.
+
+    `answer` and `signs` are ids of the knowledge base's after-care words (aftercare.yaml and the
+    education topic's signs). An answer that needs attention stays on the clinicians' dashboard
+    until `acknowledged_at` is set."""
+
+    __tablename__ = "check_in"
+    __table_args__ = (
+        Index(CHECK_IN_ONCE, "session_id", "day", unique=True),
+        Index("ix_check_in_clinic_attention", "clinic_id", "needs_attention", "acknowledged_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("course_session.id"))
+    day: Mapped[int] = mapped_column(Integer)  # days after the session
+    answer: Mapped[str] = mapped_column(String(64))
+    signs: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    note: Mapped[str | None] = mapped_column(Text)
+    needs_attention: Mapped[bool] = mapped_column(Boolean, default=False)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime)  # first answer: changes allowed that day
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    changes: Mapped[int] = mapped_column(Integer, default=0)
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+
+
+class AdverseEvent(Base):
+    """An adverse event a clinician records against a session: kind, severity and outcome are ids
+    of aftercare.yaml. Edited with optimistic concurrency like plans and sessions."""
+
+    __tablename__ = "adverse_event"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("course_session.id"), index=True)
+    check_in_id: Mapped[int | None] = mapped_column(ForeignKey("check_in.id"))
+    kind: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(32))
+    onset: Mapped[date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}

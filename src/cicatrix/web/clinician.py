@@ -59,7 +59,9 @@ def home(page: Page = Depends(roles(*ROLES))) -> Response:
         due=d.due,
         due_days=dashboard.DUE_DAYS,
         awaiting=d.awaiting,
+        attention=d.attention,
         show_clinical=allowed(page.actor, "plan.approve"),
+        can_record_event=allowed(page.actor, "adverse_event.write"),
     )
 
 
@@ -102,6 +104,8 @@ def patient_page(patient_id: Id, page: Page = Depends(STAFF)) -> Response:
             plan=None,
             schedule=ov.schedule,
             course_items=[],
+            check_ins=[],
+            adverse_events=[],
         )
     history = ov.assessments
     plan = ov.current
@@ -133,6 +137,10 @@ def patient_page(patient_id: Id, page: Page = Depends(STAFF)) -> Response:
         schedule=None,
         course_items=shaping.course_items(plan, ctx.kb) if plan else [],
         change=ov.change,
+        check_ins=ov.check_ins,
+        adverse_events=ov.adverse_events,
+        can_acknowledge=allowed(page.actor, "checkin.acknowledge"),
+        can_record_event=allowed(page.actor, "adverse_event.write"),
         treatment_name=shaping.treatment_namer(ctx.kb),
     )
 

@@ -65,6 +65,9 @@ FLASH = {
     "password_changed": "Password changed; your other sessions were logged out.",
     "password_reset": "Password reset; that user's sessions were logged out.",
     "second_factor_reset": "Second factor reset; that user's sessions were logged out.",
+    "acknowledged": "Check-in marked as seen.",
+    "event_recorded": "Adverse event recorded.",
+    "event_updated": "Adverse event updated.",
 }
 
 

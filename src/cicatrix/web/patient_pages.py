@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
 
 from cicatrix.engine.result import Plan as EnginePlan
-from cicatrix.service import assessments, plans
+from cicatrix.service import assessments, checkins, plans
 from cicatrix.service.errors import NotFound
 from cicatrix.service.schemas import PlanOut
 from cicatrix.web import views
@@ -22,6 +22,7 @@ from cicatrix.web.core import Page, WebRoute, roles
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 PATIENT = roles("patient")
 DAYS_AHEAD = 4  # today and the next three days
+ANSWERS_SHOWN = 10  # the patient's latest check-in answers on Today
 
 
 def _my_id(page: Page) -> int:
@@ -51,10 +52,11 @@ def _render(page: Page, template: str, title: str, **context: Any) -> Response:
 
 @router.get("/me", response_class=HTMLResponse)
 def today_page(page: Page = Depends(PATIENT)) -> Response:
+    answers = checkins.for_patient(page.ctx, _my_id(page))[:ANSWERS_SHOWN]
     try:
         t = page.step(plans.today, _my_id(page), days=DAYS_AHEAD)
     except NotFound:
-        return _render(page, "patient/today.html", "Today", plan=None, days=[], next_session=None)
+        return _render(page, "patient/today.html", "Today", plan=None, days=[], next_session=None, answers=answers)
     # Today shows everything in force; the next days show only what starts or happens then,
     # so a long-running instruction is not repeated on every day.
     # The same step from several treatments (four sunscreen lines) is shown once.
@@ -62,7 +64,9 @@ def today_page(page: Page = Depends(PATIENT)) -> Response:
     for d in t.days[1:]:
         iso = d.date.isoformat()
         days.append({"date": d.date, "entries": views.group_repeated(e for e in d.entries if e["date"] == iso)})
-    return _render(page, "patient/today.html", "Today", plan=t.plan_id, days=days, next_session=t.next_session)
+    return _render(
+        page, "patient/today.html", "Today", plan=t.plan_id, days=days, next_session=t.next_session, answers=answers
+    )
 
 
 @router.get("/me/timeline", response_class=HTMLResponse)

@@ -21,7 +21,9 @@ from cicatrix.web import (
     account_pages,
     admin_calendar,
     admin_pages,
+    aftercare_pages,
     booking_pages,
+    checkin_page,
     clinician,
     message_pages,
     patient_appointments,
@@ -210,5 +212,7 @@ router.include_router(admin_pages.router)
 router.include_router(account_pages.router)
 router.include_router(admin_calendar.router)
 router.include_router(message_pages.router)
+router.include_router(aftercare_pages.router)
+router.include_router(checkin_page.router)
 
 __all__ = ["error_page", "router"]
