@@ -191,7 +191,9 @@ def _appointment(status: str = "booked", hours_ago: int = 0) -> Callable[[World,
     def make(w: World, who: str) -> tuple[dict[str, Any], Any]:
         from cicatrix.service.schemas import UserIn
         from cicatrix.service.users import add_user
-        from cicatrix.storage.models import Appointment, CourseSession
+        from sqlalchemy import update
+
+        from cicatrix.storage.models import APPOINTMENT_ACTIVE, Appointment, CourseSession
         from tests.today import NOW
 
         sid = _fresh_plan(True)(w, who)["session_id"]
@@ -199,6 +201,12 @@ def _appointment(status: str = "booked", hours_ago: int = 0) -> Callable[[World,
         with w.database.transaction() as db:
             s = db.get(CourseSession, sid)
             assert s is not None
+            # a new approval keeps a booked session's row (and its appointment): start afresh
+            db.execute(
+                update(Appointment)
+                .where(Appointment.session_id == sid, Appointment.status.in_(APPOINTMENT_ACTIVE))
+                .values(status="cancelled")
+            )
             u = add_user(db, s.clinic_id, UserIn(username=f"doc{next(_n)}@test", display_name="Dr",
                                                   role="clinician", password=PASSWORD))  # fmt: skip
             start = NOW + timedelta(hours=1 - hours_ago)

@@ -68,7 +68,7 @@ def _seed(settings: Settings, n: int) -> list[str]:
         clinic = create_clinic(db, "Harbour Skin Clinic", "Europe/London")
         ids = []
         for i in range(PATIENTS):
-            p = Patient(clinic_id=clinic.id, name=f"P{i}", name_key=f"p{i}", email=f"p{i}@example.test",
+            p = Patient(clinic_id=clinic.id, name=f"P{i}", name_key=f"p{i}", email=f"p{i}@example.com",
                         created_at=now, updated_at=now)  # fmt: skip
             db.add(p)
             db.flush()
@@ -135,7 +135,7 @@ def test_three_workers_deliver_10000_exactly_once_after_one_is_killed(tmp_path: 
         assert all(p.returncode == 0 for p in procs[1:])
         logs = b"".join((tmp_path / f"worker{i}.log").read_bytes() for i in range(3))
         assert b"delivered:" in logs
-        assert b"@example.test" not in logs and b"P1 " not in logs  # the logs name no patient
+        assert b"@example.com" not in logs and b"P1 " not in logs  # the logs name no patient
     received = sink.received()
     assert {message_id(k) for k in keys} == set(received)  # each exactly once in the sink (deduplicated)
     # messages are marked sent in the transaction that sent them, a group (20) at a time: the

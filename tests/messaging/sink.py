@@ -61,4 +61,4 @@ class SmtpSink:
     def env(self) -> dict[str, str]:
         """The worker's environment for this sink."""
         return {"CICATRIX_SMTP_HOST": "127.0.0.1", "CICATRIX_SMTP_PORT": str(self.port),
-                "CICATRIX_SMTP_SECURITY": "none", "CICATRIX_SMTP_FROM": "clinic@example.test"}  # fmt: skip
+                "CICATRIX_SMTP_SECURITY": "none", "CICATRIX_SMTP_FROM": "clinic@example.com"}  # fmt: skip

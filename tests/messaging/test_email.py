@@ -14,7 +14,7 @@ from tests.messaging.sink import SmtpSink, free_port
 MSG = Outgoing(
     key="k" * 40,
     channel="email",
-    to="pat@example.test",
+    to="pat@example.com",
     subject="Tomorrow at 09:00: your micro-needling",
     text="Your micro-needling is tomorrow.\nOn the day:\n- No ibuprofen\n\nIf you cannot come, call us.",
     sender_name="Harbour Skin Clinic",
@@ -31,7 +31,7 @@ def sink() -> Iterator[SmtpSink]:
 
 
 def _provider(sink: SmtpSink) -> SmtpProvider:
-    return SmtpProvider(SmtpConfig(host="127.0.0.1", port=sink.port, security="none", sender="clinic@example.test"))
+    return SmtpProvider(SmtpConfig(host="127.0.0.1", port=sink.port, security="none", sender="clinic@example.com"))
 
 
 def test_an_email_carries_text_html_calendar_and_one_click_unsubscribe(sink: SmtpSink) -> None:
@@ -39,7 +39,7 @@ def test_an_email_carries_text_html_calendar_and_one_click_unsubscribe(sink: Smt
     assert p.send(MSG) == message_id(MSG.key)
     p.close()
     mail = sink.messages[message_id(MSG.key)]
-    assert sink.envelopes[message_id(MSG.key)] == ["pat@example.test"]
+    assert sink.envelopes[message_id(MSG.key)] == ["pat@example.com"]
     assert mail["X-Idempotency-Key"] == MSG.key
     assert mail["List-Unsubscribe"] == "<https://clinic.example/u/TOKEN>"
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -55,7 +55,7 @@ def test_an_email_carries_text_html_calendar_and_one_click_unsubscribe(sink: Smt
 
 def test_html_escapes_what_the_text_contains(sink: SmtpSink) -> None:
     p = _provider(sink)
-    p.send(Outgoing(key="h" * 40, channel="email", to="a@example.test", subject="s", text="<script>x</script>"))
+    p.send(Outgoing(key="h" * 40, channel="email", to="a@example.com", subject="s", text="<script>x</script>"))
     p.close()
     html = sink.messages[message_id("h" * 40)].get_body(("html",)).get_content()
     assert "<script>" not in html and "&lt;script&gt;" in html
@@ -73,7 +73,7 @@ def test_a_server_that_is_down_is_a_transient_failure() -> None:
     p = SmtpProvider(SmtpConfig(host="127.0.0.1", port=free_port(), security="none", timeout_s=2))
     with pytest.raises(Transient) as exc:
         p.send(MSG)
-    assert "pat@example.test" not in exc.value.reason  # no personal data in the stored error
+    assert "pat@example.com" not in exc.value.reason  # no personal data in the stored error
 
 
 def test_the_connection_is_reused_and_reopened_after_the_server_drops_it(sink: SmtpSink) -> None:
@@ -81,7 +81,7 @@ def test_the_connection_is_reused_and_reopened_after_the_server_drops_it(sink: S
     p.send(MSG)
     assert p._conn is not None
     p._conn.sock.close()  # the server (or a NAT) dropped it between two batches
-    p.send(Outgoing(key="r" * 40, channel="email", to="b@example.test", subject="s", text="t"))
+    p.send(Outgoing(key="r" * 40, channel="email", to="b@example.com", subject="s", text="t"))
     p.close()
     assert message_id("r" * 40) in sink.messages
 

@@ -28,7 +28,7 @@ class SimClock:
         return self.t
 
 
-def reachable(world: World, who: str = "P1", email: str = "p1@example.test", phone: str | None = None) -> None:
+def reachable(world: World, who: str = "P1", email: str = "p1@example.com", phone: str | None = None) -> None:
     """Record the patient's e-mail (and phone) through the service, as front desk would."""
 
     def work(db: Any) -> None:
@@ -65,7 +65,7 @@ def rows(world: World, **where: Any) -> list[Message]:
 
 
 def smtp_dispatcher(world: World, sink: SmtpSink, clock: SimClock, **options: Any) -> Dispatcher:
-    provider = SmtpProvider(SmtpConfig(host="127.0.0.1", port=sink.port, security="none", sender="c@example.test",
+    provider = SmtpProvider(SmtpConfig(host="127.0.0.1", port=sink.port, security="none", sender="c@example.com",
                                        timeout_s=5))  # fmt: skip
     opts = DeliveryOptions(**{"public_url": "https://clinic.example", **options})
     return dispatcher(world.database, world.kb, clock, opts, providers={"email": provider, "sms": provider})

@@ -182,7 +182,7 @@ def test_a_reflow_passes_the_gate_with_the_patient_as_recorded_now(world) -> Non
         patients.update(ctx, pid, PatientUpdate(version=p.version, clinical=PatientClinicalUpdate(pregnant=True)))
     first = min(before.sessions, key=lambda s: s.number)
     with world.database.transaction() as db, pytest.raises(Invalid) as exc:
-        plans.record_missed(world.ctx("clinician", db), first.id, SessionMissedIn(new_date=first.date + timedelta(days=5)))
+        plans.record_missed(world.ctx("clinician", db), first.id, SessionMissedIn(new_date=first.date + timedelta(days=7)))
     assert exc.value.field == "session_id" and "microneedling" in exc.value.message
     # front desk may record a missed session, but is not told the clinical reason it is refused
     with world.database.transaction() as db, pytest.raises(Invalid) as exc:

@@ -115,7 +115,16 @@ ADDRESS_MAX_CHARS = 300
 def phone_number(raw: str, field: str = "phone") -> str | None:
     """The clinic's number in E.164, or None for an empty entry (the clinic has none on file)."""
     text = raw.strip()
-    return phone_e164(text, None, field) if text else None
+    if not text:
+        return None
+    try:
+        return phone_e164(text, None, field)
+    except Invalid:
+        raise Invalid(
+            field,
+            "is not a valid phone number; enter it with its country code, for example +44 20 7946 0000",
+            value=text,
+        ) from None
 
 
 def phone_display(e164: str | None) -> str | None:
