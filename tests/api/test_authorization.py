@@ -189,10 +189,10 @@ def _appointment(status: str = "booked", hours_ago: int = 0) -> Callable[[World,
     is ever taken); written directly, as a booking in the past cannot be made through the API."""
 
     def make(w: World, who: str) -> tuple[dict[str, Any], Any]:
-        from cicatrix.service.schemas import UserIn
-        from cicatrix.service.users import add_user
         from sqlalchemy import update
 
+        from cicatrix.service.schemas import UserIn
+        from cicatrix.service.users import add_user
         from cicatrix.storage.models import APPOINTMENT_ACTIVE, Appointment, CourseSession
         from tests.today import NOW
 

@@ -137,7 +137,7 @@ def test_sms_through_the_twilio_shape_names_no_treatment_and_fits_two_segments(w
     from tests.messaging.sms_api import SID, TOKEN
 
     state, url = sms_api
-    reachable(world, phone="+447700900123")
+    reachable(world, phone="+447400123456")
     with world.database.transaction() as db:
         messages.set_choices(world.ctx("front_desk", db), world.patients["P1"], MessageChoicesIn(channels=["sms"]))
     made = approved_course(world, START)

@@ -47,12 +47,12 @@ def test_approval_writes_the_course_messages_in_its_own_transaction(world) -> No
         assert outbox.refresh(db, world.kb, world.patients["P1"], NOW) == (0, 0)
     # a patient without an address or a phone is owed nothing
     assert rows(world, patient_id=world.patients["P2"]) == []
-    # an edit takes the plan back to a proposal: nothing is sent for a plan no one approved
+    # an edit proposes a change beside the running course (issue 14 §2): the course's messages
+    # go on unchanged, and nothing is sent for the proposal no one approved
     with world.database.transaction() as db:
         plans.edit(world.ctx("clinician", db), made["plan_id"],
                    PlanEditIn(version=made["version"], start=START + timedelta(days=7), reason="patient away"))  # fmt: skip
-    assert rows(world, status="pending") == []
-    assert {m.key for m in pending} <= {m.key for m in rows(world, status="withdrawn")}
+    assert {m.key for m in rows(world, status="pending")} == {m.key for m in pending}
 
 
 def test_an_approval_that_fails_leaves_no_message(world) -> None:
@@ -71,9 +71,9 @@ def test_a_moved_session_s_old_reminder_is_never_delivered(world, sink: SmtpSink
     reachable(world)
     made = approved_course(world, START)
     second = next(s for s in made["sessions"] if s.number == 2)
-    old = [m for m in rows(world, template="day_before") if m.session_id == second.id]
+    old = [m for m in rows(world, template="day_before", status="pending") if m.session_id == second.id]
     assert len(old) == 1
-    new_day = second.date + timedelta(days=5)
+    new_day = second.date + timedelta(days=7)  # the same weekday: the clinic is open
     with world.database.transaction() as db:
         plans.record_missed(world.ctx("clinician", db), second.id,
                             SessionMissedIn(version=made["version"], new_date=new_day))  # fmt: skip

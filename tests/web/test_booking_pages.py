@@ -116,6 +116,13 @@ def test_assessment_form_and_approval_take_a_preferred_start(demo: Demo) -> None
     assert 'id="approve-start"' in page.text
     r = demo.client.post(f"/plans/{plan_id}/approve", data={"csrf_token": csrf, "version": str(version),
                                                             "start": "2027-02-01"}, follow_redirects=False)  # fmt: skip
+    # a course is running: the first post previews what happens to its bookings, with the start
+    assert r.status_code == 200 and 'name="start" value="2027-02-01"' in r.text, r.text
+    token = re.search(r'name="expected_change" value="([^"]+)"', r.text)
+    assert token is not None
+    r = demo.client.post(f"/plans/{plan_id}/approve", data={"csrf_token": csrf, "version": str(version),
+                                                            "start": "2027-02-01", "expected_change": token[1]},
+                         follow_redirects=False)  # fmt: skip
     assert r.status_code == 303, r.text
     with demo.app.state.db.transaction() as db:
         plan = db.get(Plan, plan_id)

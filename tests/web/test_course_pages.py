@@ -111,6 +111,8 @@ def test_a_procedure_note_is_recorded_checked_and_shown_in_the_course_history(de
         ).first()  # fmt: skip
         assert rows is not None, "the demo clinic books a micro-needling or laser session"
         s, plan = rows
+        s.date = TODAY  # a session is recorded done on or after its day (issue 14 §1)
+        db.flush()
         sid, version, patient_id = s.id, s.version, plan.patient_id
         db.expunge_all()
     token = demo.csrf(f"/plans/{plan.id}/course")
