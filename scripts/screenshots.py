@@ -1,4 +1,5 @@
-"""Regenerate docs/screenshots/: dashboard, assessment, plan, and the patient's Today on a phone.
+"""Regenerate docs/screenshots/: dashboard, assessment, plan, the clinic's week, and the patient's
+Today on a phone.
 
 Run: .venv/bin/python scripts/screenshots.py
 Starts `cicatrix serve --demo` on a free loopback port with a throw-away data directory and
@@ -17,7 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
@@ -86,7 +87,7 @@ def _shoot(base: str) -> None:
         page.get_by_label("Boxcar, deep count").fill("6")
         page.get_by_label("Ice-pick count").fill("4")
         page.get_by_label("Post-inflammatory hyperpigmentation (PIH) count").fill("12")
-        page.wait_for_function("document.querySelector('[data-score=gb]')?.textContent.trim() === '10'")
+        expect(page.locator("[data-score=gb]").first).to_have_text("10")  # the live score (CSP: no eval)
         page.evaluate("document.activeElement.blur(); window.scrollTo(0, 0)")
         page.screenshot(path=OUT / "assessment.png")
 
@@ -95,12 +96,15 @@ def _shoot(base: str) -> None:
         page.goto(f"{base}/plans/{plan_id}")
         page.screenshot(path=OUT / "plan.png", full_page=True)
 
+        page.goto(base + "/calendar?view=week")
+        page.screenshot(path=OUT / "calendar.png")
+
         phone = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True)
         ppage = phone.new_page()
         _login(ppage, base, "patient")
         ppage.screenshot(path=OUT / "patient-today.png")
         browser.close()
-    for name in ("dashboard", "assessment", "plan", "patient-today"):
+    for name in ("dashboard", "assessment", "plan", "calendar", "patient-today"):
         print(OUT / f"{name}.png")
 
 
