@@ -121,6 +121,21 @@ def test_outside_the_window_needs_a_reason_which_is_audited(world: Any, rooms: l
     assert {"book", "override"} <= actions
 
 
+def test_sooner_than_the_minimum_interval_is_a_clinicians_decision(world: Any, rooms: list[int]) -> None:
+    """A session pulled before its window (sooner than the protocol's minimum interval after the
+    one before it) is refused to front desk whatever the reason; a clinician may, with a reason."""
+    one, two, _three = _sessions(world)
+    soon = datetime.combine(one.date + timedelta(days=14), datetime.min.time(), LONDON).replace(hour=10)
+    while soon.weekday() >= 5:
+        soon += timedelta(days=1)
+    with pytest.raises(Invalid) as bad:
+        _book(world, two.id, soon, rooms[0], override_reason="patient asked")
+    assert bad.value.field == "start" and "only a clinician" in bad.value.message
+    assert [s.date for s in _sessions(world)][1] == two.date  # nothing moved
+    made = _book(world, two.id, soon, rooms[0], who="clinician", override_reason="healed well, reviewed today")
+    assert made.outside_window
+
+
 def test_rebooking_to_another_day_previews_then_reflows_the_later_sessions(world: Any, rooms: list[int]) -> None:
     one, two, three = _sessions(world)
     booked3 = _book(world, three.id, datetime(2027, 2, 15, 11, tzinfo=LONDON), rooms[0])
@@ -133,11 +148,12 @@ def test_rebooking_to_another_day_previews_then_reflows_the_later_sessions(world
     assert preview.unbooked == [booked3.appointment.id]
     assert [s.date for s in _sessions(world)] == [one.date, two.date, three.date]  # nothing saved
     seen: list[booking_events.BookingChange] = []
-    booking_events.subscribe(lambda _ctx, change: seen.append(change))
+    listen = lambda _ctx, change: seen.append(change)  # noqa: E731
+    booking_events.subscribe(listen)
     try:
         done = _book(world, two.id, later, rooms[0])
     finally:
-        booking_events._LISTENERS.clear()
+        booking_events.unsubscribe(listen)  # the outbox's own listener stays
     assert not done.preview
     assert [s.date for s in _sessions(world)] == [one.date, date(2027, 1, 11), date(2027, 2, 22)]
     assert [c.kind for c in seen] == ["booked", "cancelled"]
@@ -146,11 +162,12 @@ def test_rebooking_to_another_day_previews_then_reflows_the_later_sessions(world
         plan = plans.get(world.ctx("clinician", db), world.plans["P1"])
     assert plan.edits[-1].kind == "reschedule" and plan.edits[-1].change["to"] == "2027-01-11"
     # moving it again (same session, other time) is a "moved" event on the same session
-    booking_events.subscribe(lambda _ctx, change: seen.append(change))
+    listen = lambda _ctx, change: seen.append(change)  # noqa: E731
+    booking_events.subscribe(listen)
     try:
         _book(world, two.id, later + timedelta(hours=2), rooms[1])
     finally:
-        booking_events._LISTENERS.clear()
+        booking_events.unsubscribe(listen)  # the outbox's own listener stays
     assert seen[-1].kind == "moved" and seen[-1].previous_start == later
 
 

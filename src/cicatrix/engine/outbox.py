@@ -198,10 +198,12 @@ def event_messages(
     session: int,
     day: date,
     at: time,
+    ref: str = "",
 ) -> tuple[OutboxItem, ...]:
     """A booking change (`booked`, `moved`, `cancelled`) told at once: due `now`, or when the
     patient's quiet hours end. The key covers the session and its new day and time, so a session
-    moved twice gets two messages and recomputing the same change gives the same key."""
+    moved twice gets two messages and recomputing the same change gives the same key; `ref` (the
+    booking it is about) tells apart the same slot booked again after a cancellation."""
     if template.category in choices.opted_out:
         return ()
     zone = ZoneInfo(tz)
@@ -211,7 +213,7 @@ def event_messages(
         end = datetime.combine(local.date(), choices.quiet.end, tzinfo=zone)
         due = (end if end > local else end + timedelta(days=1)).astimezone(UTC)
     ctx = {"clinic": clinic, "place": place, "day": _fmt_day(day), "treatment": treatment_name, "time": f"{at:%H:%M}"}
-    content = _content(template.id, f"{treatment}:{session}:{day}:{at}", ctx)
+    content = _content(template.id, f"{treatment}:{session}:{day}:{at}" + (f":{ref}" if ref else ""), ctx)
     return tuple(
         OutboxItem(
             key=_key(patient, channel, content),

@@ -521,6 +521,14 @@ def book(ctx: Context, session_id: int, body: BookIn) -> BookingOut:
             f"{day.isoformat()} is outside this session's window ({w.earliest.isoformat()} to "
             f"{w.latest.isoformat()}); booking it needs a reason",
         )
+    if day < w.earliest and not allowed(ctx.actor, "plan.approve"):
+        # sooner than the protocol's minimum interval after the session before: the skin may not
+        # have healed, a clinical decision (the clinician's override, with its reason, is audited)
+        raise Invalid(
+            "start",
+            f"{day.isoformat()} is before {w.earliest.isoformat()}, the earliest this session may be given "
+            "after the one before it; only a clinician can book it sooner",
+        )
     old = active_for_session(ctx.db, s.id)
     old_start = old.start if old is not None else None
     now = _now(ctx)
@@ -589,7 +597,7 @@ def _redate(ctx: Context, p: Plan, s: CourseSession, day: date) -> tuple[list[Se
             select(Appointment).where(Appointment.session_id.in_(before), Appointment.status.in_(APPOINTMENT_ACTIVE))
         )
     }
-    plans.apply_reflow(ctx, p, plan, s, day, f"re-booked {s.treatment} session {s.number}", p.version)
+    plans.apply_reflow(ctx, p, plan, s, day, f"re-booked {s.treatment} session {s.number}", p.version, tell=False)
     ctx.db.flush()
     moved = []
     for r in ctx.db.scalars(select(CourseSession).where(CourseSession.id.in_(before))):

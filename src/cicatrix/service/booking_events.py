@@ -61,8 +61,9 @@ def emit(ctx: Context, change: BookingChange) -> None:
         listener(ctx, change)
 
 
-def unbook(ctx: Context, sessions: Iterable[CourseSession], reason: str) -> list[Appointment]:
-    """Cancel the active appointments of sessions that moved to another day (a re-flow)."""
+def unbook(ctx: Context, sessions: Iterable[CourseSession], reason: str, *, tell: bool = True) -> list[Appointment]:
+    """Cancel the active appointments of sessions that moved to another day (a re-flow), and
+    announce each cancellation (`tell`; a caller that announces them itself passes False)."""
     ids = [s.id for s in sessions]
     if not ids:
         return []
@@ -76,6 +77,8 @@ def unbook(ctx: Context, sessions: Iterable[CourseSession], reason: str) -> list
         set_status(ctx, a, "cancelled", now)
         a.cancel_reason = reason
         audit.record(ctx, "unbook", "appointment", a.id, patient_id=a.patient_id)
+        if tell:
+            emit(ctx, BookingChange("cancelled", a.clinic_id, a.patient_id, a.session_id, a.id, a.start))
     return rows
 
 

@@ -229,14 +229,29 @@ def refresh_clinic(db: Session, kb: KnowledgeBase, clinic_id: int, now: datetime
     return added, withdrawn
 
 
-def announce(db: Session, kb: KnowledgeBase, session: CourseSession, template: str, now: datetime) -> int:
+def announce(
+    db: Session,
+    kb: KnowledgeBase,
+    session: CourseSession,
+    template: str,
+    now: datetime,
+    *,
+    start: datetime | None = None,
+    ref: str = "",
+) -> int:
     """A booking change told to the patient (`booked`, `moved`, `cancelled`), in the caller's
-    unit of work; the session row gives the treatment, day and (through `session_times`) time."""
+    unit of work; the session row gives the treatment, and the day and time unless `start` (the
+    booking's own start: a cancelled booking's, whose session may already be re-dated) is given.
+    `ref` names the booking, so booking the same slot again after a cancellation is told."""
     patient = db.get(Patient, session.patient_id)
     clinic = db.get(Clinic, session.clinic_id)
     if patient is None or clinic is None or patient.archived:
         return 0
-    at = session_times(db, clinic, [session])[(session.treatment, session.number)]
+    if start is not None:
+        local = start.astimezone(ZoneInfo(clinic.timezone))
+        day, at = local.date(), local.time().replace(tzinfo=None)
+    else:
+        day, at = session.date, session_times(db, clinic, [session])[(session.treatment, session.number)]
     treatment = kb.treatments.get(session.treatment)
     items = event_messages(
         kb.messages[template],
@@ -244,8 +259,9 @@ def announce(db: Session, kb: KnowledgeBase, session: CourseSession, template: s
         treatment_name=treatment.plain_name if treatment else session.treatment,
         treatment=session.treatment,
         session=session.number,
-        day=session.date,
+        day=day,
         at=at,
+        ref=ref,
     )
     added = _store(db, kb, patient, list(items), {(session.treatment, session.number): session.id}, now)
     db.flush()
@@ -272,7 +288,11 @@ def _on_booking(ctx: Context, change: booking_events.BookingChange) -> None:
     refresh(ctx.db, ctx.kb, change.patient_id, ctx.now)
     session = ctx.db.get(CourseSession, change.session_id)
     if session is not None:
-        announce(ctx.db, ctx.kb, session, change.kind, ctx.now)
+        # a cancelled booking is told with its own day and time (the re-flow may have re-dated
+        # its session already); a new or moved one with the session's booked time
+        start = change.start if change.kind == "cancelled" else None
+        ref = f"appointment {change.appointment_id}"
+        announce(ctx.db, ctx.kb, session, change.kind, ctx.now, start=start, ref=ref)
 
 
 booking_events.subscribe(_on_booking)

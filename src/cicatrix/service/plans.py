@@ -889,17 +889,28 @@ def reflowed(ctx: Context, p: Plan, s: CourseSession, new_date: date, *, earlier
 
 
 def apply_reflow(
-    ctx: Context, p: Plan, plan: EnginePlan, s: CourseSession, new_date: date, reason: str, from_version: int
-) -> None:
+    ctx: Context,
+    p: Plan,
+    plan: EnginePlan,
+    s: CourseSession,
+    new_date: date,
+    reason: str,
+    from_version: int,
+    *,
+    tell: bool = True,
+) -> list[Appointment]:
     """Store a re-flowed course: the planned sessions follow it, the plan keeps it, and the
-    history says who moved which session from when to when."""
+    history says who moved which session from when to when. Returns the appointments the re-flow
+    cancelled (announced to the patient unless `tell` is False)."""
     old_date = s.date
     before = {row.id: row.date for row in _sessions(ctx, p.id) if row.status == "planned"}
     _sync_sessions(ctx, p, plan)
     p.proposal = to_data(plan)
     after = _sessions(ctx, p.id)
     moved = [r for r in after if r.id in before and (r.status, r.date) != ("planned", before[r.id])]
-    booking_events.unbook(ctx, [row for row in moved if row.id != s.id], "the course was re-flowed; book it again")
+    unbooked = booking_events.unbook(
+        ctx, [row for row in moved if row.id != s.id], "the course was re-flowed; book it again", tell=tell
+    )
     ctx.db.add(
         PlanEdit(
             plan_id=p.id,
@@ -917,6 +928,7 @@ def apply_reflow(
             from_version=from_version,
         )
     )
+    return unbooked
 
 
 def undo_done(ctx: Context, session_id: int, body: SessionUndoIn) -> SessionOut:
@@ -950,6 +962,8 @@ def record_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanO
     version = p.version
     # A preview changes nothing: its writes happen in a savepoint that is rolled back.
     preview = ctx.db.begin_nested() if body.dry_run else None
+    # a booked session's cancellation is told by `settle`; an unbooked one's new day as a move
+    was_booked = booking_events.active_for_session(ctx.db, s.id) is not None
     booking_events.settle(ctx, s, "cancelled", "the session was recorded as missed")
     s.status = "missed"
     s.recorded_by = ctx.actor.user_id
@@ -971,7 +985,8 @@ def record_missed(ctx: Context, session_id: int, body: SessionMissedIn) -> PlanO
     _flush(ctx)
     if p.status == "approved":  # the re-flowed course's messages, and the move told, in this transaction
         outbox.refresh(ctx.db, ctx.kb, p.patient_id, ctx.now)
-        outbox.announce(ctx.db, ctx.kb, rebooked, "moved", ctx.now)
+        if not was_booked:
+            outbox.announce(ctx.db, ctx.kb, rebooked, "moved", ctx.now)
     result = out(ctx, p, preview=body.dry_run)
     if preview is not None:
         preview.rollback()
