@@ -52,11 +52,14 @@ def _booked(server: Server, plan_id: int) -> list[Any]:
 
 
 def test_a_clinics_week_holds_together_from_booking_to_the_patients_phone(web: Any, web_server: Server) -> None:
+    """Each role works on what the one before left: the bookings are the approved plan's
+    sessions, the note is on the session booked today, and the patient's pages and calendar
+    feed show the very appointments the front desk booked (checked against the database)."""
     page = web.page
     today = _clinic_today()
     pid = _the_patient_with_a_login(web_server)
 
-    # Monday morning, the clinician: assess, then approve a plan whose first session is today
+    # the clinician, in the morning: assess, then approve a plan whose first session is today
     web.login("clinician")
     web.goto(f"/patients/{pid}")
     web.submit(page.get_by_role("link", name="New assessment"))
