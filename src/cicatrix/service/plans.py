@@ -69,7 +69,7 @@ from cicatrix.service.schemas import (
     WithdrawIn,
 )
 from cicatrix.storage.db import utcnow
-from cicatrix.storage.models import Assessment, CourseSession, Patient, Plan, PlanEdit
+from cicatrix.storage.models import Appointment, Assessment, CourseSession, Patient, Plan, PlanEdit
 
 # ---------- shaping ----------
 
