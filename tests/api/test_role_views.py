@@ -313,3 +313,35 @@ def test_only_the_roles_that_read_the_plan_create_calendar_links(client) -> None
     gone = client.delete(f"/api/patients/{pid}/calendar-tokens/{made['id']}", headers=bearer(client, "front_desk"))
     assert gone.status_code == 200
     assert client.get(f"/api/calendar/{made['token']}.ics").status_code == 404
+
+
+def test_the_staffs_reasons_on_a_booking_are_not_the_patients_to_read(client) -> None:  # type: ignore[no-untyped-def]
+    """Why a booking is outside its window or was cancelled is the staff's free text
+    (`appointment.reasons`): front desk and clinicians read it, the patient does not."""
+    from datetime import timedelta
+
+    from cicatrix.service.schemas import UserIn
+    from cicatrix.service.users import add_user
+    from cicatrix.storage.models import Appointment, Room
+    from tests.today import NOW
+
+    w: World = client.world
+    made = w.new_plan("P1", approve=True)
+    with w.database.transaction() as db:
+        s = db.get(CourseSession, made["session_id"])
+        assert s is not None
+        doc = add_user(db, s.clinic_id, UserIn(username="doc-reasons@test", display_name="Dr R", role="clinician",
+                                               password=PASSWORD))  # fmt: skip
+        room = Room(clinic_id=s.clinic_id, name="Reasons room", active=True)
+        db.add(room)
+        db.flush()
+        db.add(Appointment(clinic_id=s.clinic_id, patient_id=s.patient_id, session_id=s.id, practitioner_id=doc.id,
+                           room_id=room.id, start=NOW + timedelta(days=30), end=NOW + timedelta(days=30, hours=1),
+                           status="cancelled", override_reason="reason-marker-override",
+                           cancel_reason="reason-marker-cancel", booked_by=doc.id, booked_at=NOW, version=1))  # fmt: skip
+    url = f"/api/patients/{w.patients['P1']}/appointments"
+    for role, sees in (("front_desk", True), ("clinician", True), ("patient", False)):
+        r = client.get(url, headers=bearer(client, role))
+        assert r.status_code == 200, (role, r.text)
+        assert ("reason-marker-override" in r.text and "reason-marker-cancel" in r.text) is sees, role
+        assert sees or "reason-marker" not in r.text, role

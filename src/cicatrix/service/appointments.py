@@ -49,7 +49,7 @@ from cicatrix.service.booking_schemas import (
 from cicatrix.service.clock import zone_of
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Conflict, Invalid, NotFound
-from cicatrix.service.policy import allowed, require, require_patient_access
+from cicatrix.service.policy import allowed, require, require_patient_access, visible
 from cicatrix.storage.db import utcnow
 from cicatrix.storage.models import (
     APPOINTMENT_ACTIVE,
@@ -117,8 +117,9 @@ def out(ctx: Context, a: Appointment) -> AppointmentOut:
         room_id=a.room_id,
         room=room.name,
         status=a.status,  # type: ignore[arg-type]
-        override_reason=a.override_reason,
-        cancel_reason=a.cancel_reason,
+        # the staff's own words (why outside the window, why cancelled): not the patient's to read
+        override_reason=visible(ctx.actor, "appointment.reasons", a.override_reason),
+        cancel_reason=visible(ctx.actor, "appointment.reasons", a.cancel_reason),
         arrived_at=a.arrived_at.astimezone(zone) if a.arrived_at else None,
         undo_until=undo_until,
         version=a.version,

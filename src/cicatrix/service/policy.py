@@ -105,6 +105,8 @@ FIELDS_SEEN: dict[str, frozenset[str]] = {
     "patient.clinical.notes": frozenset({"clinician"}),
     "assessment.notes": frozenset({"clinician"}),
     "session.note": frozenset({"clinician"}),
+    # why a booking is outside its window or was cancelled: the staff's free text
+    "appointment.reasons": frozenset({"clinician", "front_desk"}),
     "session.procedure": frozenset({"clinician"}),
     # the engine's plan (treatments, timeline, the screening's reasons) in any response: a
     # re-flow answers front desk with the moved sessions' dates instead
