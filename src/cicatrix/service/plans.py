@@ -699,9 +699,13 @@ def _screen_against_current_facts(
     assert a is not None and patient is not None
     now_case = {**a.input, "patient": assessments.case_patient(patient), "preferences": p.preferences or {}}
     overridden = {o["treatment"] for o in p.overrides or [] if str(o.get("reason", "")).strip()}
+    stored: list[CourseSession] = []
     if proposal is None:
         proposal = msgspec.convert(p.proposal, EnginePlan)
-    screening.screen_plan(ctx, assessments.parse(ctx, now_case), proposal, overridden, field=field)
+        # at approval, the rows stored with the proposal too (an import's recorded sessions,
+        # screened at import against the facts of then)
+        stored = [row for row in _sessions(ctx, p.id) if row.status == "planned"]
+    screening.screen_plan(ctx, assessments.parse(ctx, now_case), proposal, overridden, sessions=stored, field=field)
 
 
 def _fork(ctx: Context, running: Plan) -> Plan:
