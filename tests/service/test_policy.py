@@ -41,6 +41,7 @@ FIELD_RECORD = {
     "assessment.notes": "assessment.read",
     "session.note": "schedule.read",
     "session.procedure": "schedule.read",
+    "appointment.reasons": "schedule.read",  # a patient reads their own appointments
     "plan": "plan.read",
 }
 
