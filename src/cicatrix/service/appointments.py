@@ -50,7 +50,6 @@ from cicatrix.service.clock import zone_of
 from cicatrix.service.context import Context
 from cicatrix.service.errors import Conflict, Invalid, NotFound
 from cicatrix.service.policy import allowed, require, require_patient_access, visible
-from cicatrix.storage.db import utcnow
 from cicatrix.storage.models import (
     APPOINTMENT_ACTIVE,
     NO_DOUBLE_PRACTITIONER,
@@ -76,10 +75,6 @@ MAX_DAYS = 31  # the widest calendar view and slot search, in days
 
 def _zone(ctx: Context) -> ZoneInfo:
     return zone_of(clinic_calendar.timezone(ctx))
-
-
-def _now(ctx: Context) -> datetime:
-    return ctx.now or utcnow()
 
 
 def _label(ctx: Context, treatment: str) -> str:
@@ -325,7 +320,7 @@ def _search(
     zone = _zone(ctx)
     key_p = {f"{pid:020d}": pid for pid in practitioner_names}
     key_r = {f"{rid:020d}": rid for rid in room_names}
-    not_before = _now(ctx).astimezone(zone).replace(tzinfo=None)
+    not_before = ctx.now.astimezone(zone).replace(tzinfo=None)
     found: list[Slot] = []
     lo = first
     while lo <= last and len(found) < limit:
@@ -509,7 +504,7 @@ def book(ctx: Context, session_id: int, body: BookIn) -> BookingOut:
     duration = _duration(ctx, s.treatment)
     start = body.start.astimezone(zone)
     end = start + duration
-    if start < _now(ctx):
+    if start < ctx.now:
         raise Invalid("start", f"{start.isoformat()} is in the past")
     calendar = clinic_calendar.calendar_for(ctx)
     _check_hours(calendar, start.replace(tzinfo=None), end.replace(tzinfo=None))
@@ -532,7 +527,7 @@ def book(ctx: Context, session_id: int, body: BookIn) -> BookingOut:
         )
     old = active_for_session(ctx.db, s.id)
     old_start = old.start if old is not None else None
-    now = _now(ctx)
+    now = ctx.now
     preview = ctx.db.begin_nested() if body.dry_run else None
     a = Appointment(
         clinic_id=s.clinic_id,
@@ -647,7 +642,7 @@ def _need(a: Appointment, *statuses: str) -> None:
 def cancel(ctx: Context, appointment_id: int, body: CancelIn) -> AppointmentOut:
     a = _load(ctx, appointment_id, body.version)
     _need(a, "booked")
-    set_status(ctx, a, "cancelled", _now(ctx))
+    set_status(ctx, a, "cancelled", ctx.now)
     a.cancel_reason = body.reason
     audit.record(ctx, "cancel", "appointment", a.id, patient_id=a.patient_id)
     ctx.db.flush()
@@ -663,7 +658,7 @@ def arrive(ctx: Context, appointment_id: int, body: StatusIn) -> AppointmentOut:
         raise Conflict(
             "status", f"arrival is recorded on the appointment's day ({_local_day(a, _zone(ctx)).isoformat()})"
         )
-    now = _now(ctx)
+    now = ctx.now
     set_status(ctx, a, "arrived", now)
     a.arrived_at = now
     audit.record(ctx, "arrive", "appointment", a.id, patient_id=a.patient_id)
@@ -676,9 +671,9 @@ def no_show(ctx: Context, appointment_id: int, body: StatusIn) -> AppointmentOut
     to be given; re-booking it re-flows the course inside its window."""
     a = _load(ctx, appointment_id, body.version)
     _need(a, "booked")
-    if _now(ctx) < a.start:
+    if ctx.now < a.start:
         raise Conflict("status", "a no-show is recorded once the appointment's time has come")
-    set_status(ctx, a, "no_show", _now(ctx))
+    set_status(ctx, a, "no_show", ctx.now)
     audit.record(ctx, "no_show", "appointment", a.id, patient_id=a.patient_id)
     ctx.db.flush()
     return out(ctx, a)
@@ -695,7 +690,7 @@ def undo(ctx: Context, appointment_id: int, body: StatusIn) -> AppointmentOut:
     a.status = a.previous_status or "booked"
     a.previous_status = None
     a.status_by = ctx.actor.user_id
-    a.status_at = _now(ctx)
+    a.status_at = ctx.now
     if undone == "arrived":
         a.arrived_at = None
     audit.record(ctx, "undo", "appointment", a.id, patient_id=a.patient_id, detail=undone)

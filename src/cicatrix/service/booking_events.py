@@ -19,12 +19,7 @@ from sqlalchemy.orm import Session
 
 from cicatrix.service import audit
 from cicatrix.service.context import Context
-from cicatrix.storage.db import utcnow
 from cicatrix.storage.models import APPOINTMENT_ACTIVE, Appointment, CourseSession
-
-
-def _now(ctx: Context) -> datetime:
-    return ctx.now or utcnow()
 
 
 @dataclass(frozen=True)
@@ -72,7 +67,7 @@ def unbook(ctx: Context, sessions: Iterable[CourseSession], reason: str, *, tell
             select(Appointment).where(Appointment.session_id.in_(ids), Appointment.status.in_(APPOINTMENT_ACTIVE))
         )
     )
-    now = _now(ctx)
+    now = ctx.now
     for a in rows:
         set_status(ctx, a, "cancelled", now)
         a.cancel_reason = reason
@@ -87,7 +82,7 @@ def settle(ctx: Context, s: CourseSession, status: Literal["done", "cancelled"],
     a = active_for_session(ctx.db, s.id)
     if a is None:
         return
-    set_status(ctx, a, status, _now(ctx))
+    set_status(ctx, a, status, ctx.now)
     if status == "cancelled":
         a.cancel_reason = reason
         emit(ctx, BookingChange("cancelled", a.clinic_id, a.patient_id, s.id, a.id, a.start))
@@ -102,7 +97,7 @@ def reopen(ctx: Context, s: CourseSession) -> None:
         .limit(1)
     )
     if a is not None:
-        set_status(ctx, a, a.previous_status or "booked", _now(ctx))
+        set_status(ctx, a, a.previous_status or "booked", ctx.now)
 
 
 def set_status(ctx: Context, a: Appointment, status: str, at: datetime) -> None:

@@ -840,7 +840,7 @@ def record_done(ctx: Context, session_id: int, body: SessionDoneIn) -> SessionOu
     booking_events.settle(ctx, s, "done")  # first: its query flushes, and the session's version moves once
     s.status = "done"
     s.recorded_by = ctx.actor.user_id
-    s.recorded_at = ctx.now or utcnow()
+    s.recorded_at = ctx.now
     s.note = body.note
     audit.record(ctx, "session_done", "course_session", s.id, patient_id=s.patient_id)
     ctx.db.flush()
